@@ -1,0 +1,1 @@
+//! The marketlog service (see ARCHITECTURE.md).

@@ -1,0 +1,807 @@
+//! The sled implementation of the log: one writer thread with group commit, cheap range reads,
+//! subscriptions, the head anchor.
+//!
+//! Architecture invariants:
+//! - Only the writer thread writes the `log` tree, so positions and the chain are assigned in
+//!   one place, in commit order.
+//! - A group is one `Batch` on one tree (atomic in sled), then `flush()` and `sync_data()` of
+//!   sled's data file; callers are answered only after both.
+//! - Readers never see past the durable head, even though sled shows a batch in memory before
+//!   it is flushed.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bincode::{Decode, Encode};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
+
+use crate::anchor::{self, Anchor};
+use crate::append::{AppendRequest, AppendResult, StreamVersion};
+use crate::datadir::{DataDirLock, LOG_DIR};
+use crate::error::{AppendError, LogError};
+use crate::record::{decode_value, encode_value, keys, Record, RecordBody, GENESIS_CHAIN};
+use crate::subscription::{RecordSource, Subscription};
+use crate::{Direction, EventStore};
+
+/// Appends waiting for the writer; senders wait (back-pressure) when it is full.
+pub const APPEND_QUEUE_DEPTH: usize = 8_192;
+/// Most appends committed in one group.
+pub const GROUP_APPENDS_MAX: usize = 4_096;
+/// Most events committed in one group (a group always takes at least one append).
+pub const GROUP_EVENTS_MAX: usize = 8_192;
+/// Committed groups kept for live subscribers before a slow one must read the log.
+pub const LIVE_GROUPS_MAX: usize = 64;
+/// Streams whose version the writer keeps in memory (cleared when full).
+pub const VERSION_CACHE_STREAMS_MAX: usize = 100_000;
+/// How often the head anchor is rewritten while the head moves.
+pub const ANCHOR_INTERVAL_MS: u64 = 1_000;
+/// sled page cache.
+pub const CACHE_BYTES: u64 = 256 * 1024 * 1024;
+/// Format version written into a new log.
+const FORMAT_VERSION: u64 = 1;
+
+/// The durable head: last durable position, its chain hash and recorded-at time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Head {
+    pub position: u64,
+    pub chain: [u8; 32],
+    pub recorded_at_micros: i64,
+}
+
+/// Counters for metrics.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct WriterStats {
+    pub groups: u64,
+    pub appends: u64,
+    pub events: u64,
+}
+
+#[derive(Encode, Decode)]
+struct IdempotencyEntry {
+    fingerprint: [u8; 32],
+    result: AppendResult,
+}
+
+struct Job {
+    request: AppendRequest,
+    reply: oneshot::Sender<Result<AppendResult, AppendError>>,
+}
+
+/// What readers, the writer and subscriptions share.
+struct Inner {
+    data_dir: PathBuf,
+    db: sled::Db,
+    tree: sled::Tree,
+    head: watch::Sender<Head>,
+    stats: Mutex<WriterStats>,
+    _lock: DataDirLock,
+}
+
+/// The owner's side: the queue into the writer and the background threads. Dropping the
+/// last handle closes the log (the writer drains its queue first).
+struct Handle {
+    inner: Arc<Inner>,
+    live: Mutex<Option<broadcast::Sender<Arc<[Record]>>>>,
+    queue: RwLock<Option<mpsc::Sender<Job>>>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+    anchor_stop: Mutex<Option<std::sync::mpsc::Sender<()>>>,
+    anchor_thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+/// The event log over sled. Cheap to clone; all clones share one writer.
+#[derive(Clone)]
+pub struct SledLog {
+    handle: Arc<Handle>,
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for SledLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SledLog")
+            .field("data_dir", &self.inner.data_dir)
+            .field("head", &self.inner.head.borrow().position)
+            .finish()
+    }
+}
+
+impl SledLog {
+    /// Opens (creating) the log in `data_dir`, taking the dir's lock. Refuses a log whose
+    /// tail record is corrupt or that ends before its head anchor (cut short / rolled back).
+    pub fn open(data_dir: &Path) -> Result<SledLog, LogError> {
+        let lock = DataDirLock::acquire(data_dir)?;
+        let db = sled::Config::new()
+            .path(data_dir.join(LOG_DIR))
+            .cache_capacity(CACHE_BYTES)
+            .flush_every_ms(None)
+            .open()?;
+        let tree = db.open_tree("log")?;
+        let meta_key = [keys::META, b'f'];
+        match tree.get(meta_key)? {
+            None if tree.is_empty() => {
+                tree.insert(meta_key, &FORMAT_VERSION.to_be_bytes())?;
+                db.flush()?;
+            }
+            None => {
+                return Err(LogError::Store(
+                    "log tree has data but no format marker".into(),
+                ))
+            }
+            Some(v) if keys::u64_of(&v) == Some(FORMAT_VERSION) => {}
+            Some(_) => return Err(LogError::Store("unsupported log format version".into())),
+        }
+        let head = match tree
+            .range(keys::event(0)..=keys::event(u64::MAX))
+            .next_back()
+        {
+            None => Head {
+                position: 0,
+                chain: GENESIS_CHAIN,
+                recorded_at_micros: i64::MIN,
+            },
+            Some(kv) => {
+                let (k, v) = kv?;
+                let position =
+                    keys::position_of_event_key(&k).ok_or_else(|| LogError::Corrupt {
+                        position: 0,
+                        reason: "malformed event key".into(),
+                    })?;
+                let r = decode_value(position, &v)?;
+                Head {
+                    position,
+                    chain: r.chain,
+                    recorded_at_micros: r.recorded_at_micros,
+                }
+            }
+        };
+        if let Some(a) = anchor::read(data_dir)? {
+            check_anchor(&tree, head.position, &a)?;
+        }
+        let data_file = File::open(data_dir.join(LOG_DIR).join("db"))?;
+
+        let (head_tx, _) = watch::channel(head);
+        let (live_tx, _) = broadcast::channel(LIVE_GROUPS_MAX);
+        let (queue_tx, queue_rx) = mpsc::channel(APPEND_QUEUE_DEPTH);
+        let inner = Arc::new(Inner {
+            data_dir: data_dir.to_path_buf(),
+            db,
+            tree,
+            head: head_tx,
+            stats: Mutex::new(WriterStats::default()),
+            _lock: lock,
+        });
+        let handle = Arc::new(Handle {
+            inner: Arc::clone(&inner),
+            live: Mutex::new(Some(live_tx.clone())),
+            queue: RwLock::new(Some(queue_tx)),
+            writer: Mutex::new(None),
+            anchor_stop: Mutex::new(None),
+            anchor_thread: Mutex::new(None),
+        });
+
+        let writer = Writer {
+            inner: Arc::clone(&inner),
+            live: live_tx,
+            data_file,
+            next_position: head.position + 1,
+            chain: head.chain,
+            last_recorded_at_micros: head.recorded_at_micros,
+            versions: HashMap::new(),
+            failed: None,
+        };
+        let writer_thread = std::thread::Builder::new()
+            .name("eventlog-writer".into())
+            .spawn(move || writer.run(queue_rx))?;
+        *lock_unpoisoned(&handle.writer) = Some(writer_thread);
+
+        let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
+        let anchor_inner = Arc::clone(&inner);
+        let anchor_handle = std::thread::Builder::new()
+            .name("eventlog-anchor".into())
+            .spawn(move || anchor_loop(&anchor_inner, &stop_rx))?;
+        *lock_unpoisoned(&handle.anchor_stop) = Some(stop_tx);
+        *lock_unpoisoned(&handle.anchor_thread) = Some(anchor_handle);
+        Ok(SledLog { handle, inner })
+    }
+
+    /// The data dir this log lives in.
+    pub fn data_dir(&self) -> &Path {
+        &self.inner.data_dir
+    }
+
+    /// The durable head with its chain hash.
+    pub fn durable_head(&self) -> Head {
+        *self.inner.head.borrow()
+    }
+
+    /// A receiver that changes whenever the durable head moves.
+    pub fn watch_head(&self) -> watch::Receiver<Head> {
+        self.inner.head.subscribe()
+    }
+
+    pub fn writer_stats(&self) -> WriterStats {
+        *lock_unpoisoned(&self.inner.stats)
+    }
+
+    /// Raw stored values from `from_position` (durable ones only), for verification and
+    /// `include=raw`: (position, stored bytes).
+    pub fn read_raw(
+        &self,
+        from_position: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, Vec<u8>)>, LogError> {
+        let head = self.inner.head.borrow().position;
+        let from = from_position.max(1);
+        if from > head || limit == 0 {
+            return Ok(Vec::new());
+        }
+        let mut out = Vec::with_capacity(limit.min(1024));
+        for kv in self
+            .inner
+            .tree
+            .range(keys::event(from)..=keys::event(head))
+            .take(limit)
+        {
+            let (k, v) = kv?;
+            let position = keys::position_of_event_key(&k).ok_or_else(|| LogError::Corrupt {
+                position: from,
+                reason: "malformed event key".into(),
+            })?;
+            out.push((position, v.to_vec()));
+        }
+        Ok(out)
+    }
+
+    /// Number of (stream, version) index entries; verify compares it with the record count.
+    pub(crate) fn stream_index_len(&self) -> Result<u64, LogError> {
+        let mut n = 0u64;
+        for kv in self.inner.tree.scan_prefix([keys::STREAM]) {
+            kv?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    /// Position the stream index names for (stream, version), if any.
+    pub(crate) fn indexed_position(
+        &self,
+        stream_id: &str,
+        version: u64,
+    ) -> Result<Option<u64>, LogError> {
+        Ok(self
+            .inner
+            .tree
+            .get(keys::stream(stream_id, version))?
+            .and_then(|v| keys::u64_of(&v)))
+    }
+
+    /// Removes idempotency entries recorded before `before_micros`; returns how many.
+    /// Keys are kept at least as long as the caller's retention says (the API: ≥ 24 h).
+    pub fn prune_idempotency_keys(&self, before_micros: i64) -> Result<u64, LogError> {
+        let mut removed = 0;
+        for kv in self.inner.tree.scan_prefix([keys::IDEMPOTENCY]) {
+            let (k, v) = kv?;
+            let cfg = bincode::config::standard();
+            if let Ok((entry, _)) = bincode::decode_from_slice::<IdempotencyEntry, _>(&v, cfg) {
+                if entry.result.recorded_at_micros < before_micros {
+                    self.inner.tree.remove(k)?;
+                    removed += 1;
+                }
+            }
+        }
+        Ok(removed)
+    }
+
+    /// Stops the writer after the queued appends, writes the anchor and flushes. Appends
+    /// after this answer [`LogError::Closed`]. Blocks; idempotent.
+    pub fn close(&self) -> Result<(), LogError> {
+        self.handle.close()
+    }
+}
+
+impl Handle {
+    fn close(&self) -> Result<(), LogError> {
+        // Dropping the last sender lets the writer drain the queue and stop.
+        drop(self.queue.write().unwrap_or_else(|e| e.into_inner()).take());
+        if let Some(h) = lock_unpoisoned(&self.writer).take() {
+            let _ = h.join();
+        }
+        // With the writer's sender gone too, live subscribers see the end.
+        drop(lock_unpoisoned(&self.live).take());
+        drop(lock_unpoisoned(&self.anchor_stop).take());
+        if let Some(h) = lock_unpoisoned(&self.anchor_thread).take() {
+            let _ = h.join();
+        }
+        self.inner.db.flush()?;
+        Ok(())
+    }
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        if let Err(e) = self.close() {
+            tracing::error!(error = %e, "closing the event log failed");
+        }
+    }
+}
+
+impl Inner {
+    fn write_anchor(&self) -> Result<(), LogError> {
+        let head = *self.head.borrow();
+        if head.position == 0 {
+            return Ok(());
+        }
+        anchor::write(
+            &self.data_dir,
+            &Anchor {
+                position: head.position,
+                chain: head.chain,
+            },
+        )
+    }
+
+    fn read_stream(
+        &self,
+        stream_id: &str,
+        from_version: u64,
+        direction: Direction,
+        limit: usize,
+    ) -> Result<Vec<Record>, LogError> {
+        crate::record::validate_stream_id(stream_id).map_err(LogError::Invalid)?;
+        let head = self.head.borrow().position;
+        let iter = match direction {
+            Direction::Forward => self.tree.range(
+                keys::stream(stream_id, from_version.max(1))..=keys::stream(stream_id, u64::MAX),
+            ),
+            Direction::Backward => self
+                .tree
+                .range(keys::stream(stream_id, 1)..=keys::stream(stream_id, from_version)),
+        };
+        let iter: Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>> = match direction
+        {
+            Direction::Forward => Box::new(iter),
+            Direction::Backward => Box::new(iter.rev()),
+        };
+        let mut out = Vec::new();
+        for kv in iter {
+            if out.len() >= limit {
+                break;
+            }
+            let (k, v) = kv?;
+            let Some(position) = keys::u64_of(&v) else {
+                return Err(LogError::Store(format!(
+                    "malformed stream index entry for {stream_id}"
+                )));
+            };
+            if position > head {
+                match direction {
+                    Direction::Forward => break,
+                    Direction::Backward => continue,
+                }
+            }
+            let version = keys::u64_of(&k[k.len() - 8..]).unwrap_or(0);
+            let value = self
+                .tree
+                .get(keys::event(position))?
+                .ok_or_else(|| LogError::Corrupt {
+                    position,
+                    reason: format!(
+                        "stream index names {stream_id}@{version} but the record is missing"
+                    ),
+                })?;
+            let r = decode_value(position, &value)?;
+            if r.stream_id != stream_id || r.version != version {
+                return Err(LogError::Corrupt {
+                    position,
+                    reason: format!(
+                        "stream index names {stream_id}@{version} but the record is {}@{}",
+                        r.stream_id, r.version
+                    ),
+                });
+            }
+            out.push(r);
+        }
+        Ok(out)
+    }
+
+    fn stream_version_at_most(&self, stream_id: &str, head: u64) -> Result<u64, LogError> {
+        for kv in self.tree.scan_prefix(keys::stream_prefix(stream_id)).rev() {
+            let (k, v) = kv?;
+            if keys::u64_of(&v).is_some_and(|p| p <= head) {
+                return Ok(keys::u64_of(&k[k.len() - 8..]).unwrap_or(0));
+            }
+        }
+        Ok(0)
+    }
+}
+
+impl RecordSource for Inner {
+    fn read_from(&self, from_position: u64, limit: usize) -> Result<Vec<Record>, LogError> {
+        let head = self.head.borrow().position;
+        let from = from_position.max(1);
+        if from > head || limit == 0 {
+            return Ok(Vec::new());
+        }
+        let mut out = Vec::with_capacity(limit.min(1024));
+        for kv in self
+            .tree
+            .range(keys::event(from)..=keys::event(head))
+            .take(limit)
+        {
+            let (k, v) = kv?;
+            let position = keys::position_of_event_key(&k).ok_or_else(|| LogError::Corrupt {
+                position: from,
+                reason: "malformed event key".into(),
+            })?;
+            out.push(decode_value(position, &v)?);
+        }
+        Ok(out)
+    }
+
+    fn durable_head(&self) -> u64 {
+        self.head.borrow().position
+    }
+}
+
+#[async_trait]
+impl EventStore for SledLog {
+    async fn append(&self, request: AppendRequest) -> Result<AppendResult, AppendError> {
+        request.validate()?;
+        let sender = self
+            .handle
+            .queue
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+            .ok_or(LogError::Closed)?;
+        let (reply, answer) = oneshot::channel();
+        sender
+            .send(Job { request, reply })
+            .await
+            .map_err(|_| LogError::Closed)?;
+        drop(sender);
+        answer.await.map_err(|_| LogError::Closed)?
+    }
+
+    fn read_stream(
+        &self,
+        stream_id: &str,
+        from_version: u64,
+        direction: Direction,
+        limit: usize,
+    ) -> Result<Vec<Record>, LogError> {
+        self.inner
+            .read_stream(stream_id, from_version, direction, limit)
+    }
+
+    fn read_all(&self, from_position: u64, limit: usize) -> Result<Vec<Record>, LogError> {
+        self.inner.read_from(from_position, limit)
+    }
+
+    fn head(&self) -> u64 {
+        self.inner.head.borrow().position
+    }
+
+    fn stream_version(&self, stream_id: &str) -> Result<u64, LogError> {
+        crate::record::validate_stream_id(stream_id).map_err(LogError::Invalid)?;
+        let head = self.inner.head.borrow().position;
+        self.inner.stream_version_at_most(stream_id, head)
+    }
+
+    fn subscribe(&self, from_position: u64) -> Subscription {
+        let live = match lock_unpoisoned(&self.handle.live).as_ref() {
+            Some(tx) => tx.subscribe(),
+            // Closed: a receiver whose sender is gone reports Closed after catch-up.
+            None => broadcast::channel(1).1,
+        };
+        let source: Arc<dyn RecordSource> = self.inner.clone();
+        Subscription::new(source, live, from_position)
+    }
+}
+
+/// Checks the log against its head anchor: the log must reach the anchor's position and have
+/// the same chain hash there.
+fn check_anchor(tree: &sled::Tree, head: u64, a: &Anchor) -> Result<(), LogError> {
+    if head < a.position {
+        return Err(LogError::Corrupt {
+            position: head + 1,
+            reason: format!(
+                "the log ends at position {head} but the head anchor says {} was durable: the log was cut short or rolled back",
+                a.position
+            ),
+        });
+    }
+    let value = tree
+        .get(keys::event(a.position))?
+        .ok_or_else(|| LogError::Corrupt {
+            position: a.position,
+            reason: "record named by the head anchor is missing".into(),
+        })?;
+    let r = decode_value(a.position, &value)?;
+    if r.chain != a.chain {
+        return Err(LogError::Corrupt {
+            position: a.position,
+            reason: "chain hash differs from the head anchor: the log was rewritten".into(),
+        });
+    }
+    Ok(())
+}
+
+fn lock_unpoisoned<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn anchor_loop(inner: &Inner, stop: &std::sync::mpsc::Receiver<()>) {
+    let mut written = inner.head.borrow().position;
+    loop {
+        let stopping = !matches!(
+            stop.recv_timeout(Duration::from_millis(ANCHOR_INTERVAL_MS)),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout)
+        );
+        let head = inner.head.borrow().position;
+        if head != written || stopping {
+            match inner.write_anchor() {
+                Ok(()) => written = head,
+                Err(e) => tracing::error!(error = %e, "could not write the head anchor"),
+            }
+        }
+        if stopping {
+            return;
+        }
+    }
+}
+
+/// The single writer. Owns position assignment and the chain.
+struct Writer {
+    inner: Arc<Inner>,
+    live: broadcast::Sender<Arc<[Record]>>,
+    data_file: File,
+    next_position: u64,
+    chain: [u8; 32],
+    last_recorded_at_micros: i64,
+    versions: HashMap<String, u64>,
+    failed: Option<String>,
+}
+
+/// What one group stages before it is written.
+#[derive(Default)]
+struct Group {
+    batch: sled::Batch,
+    versions: HashMap<String, u64>,
+    idempotency: HashMap<String, IdempotencyEntry>,
+    records: Vec<Record>,
+    writes: usize,
+}
+
+impl Writer {
+    fn run(mut self, mut queue: mpsc::Receiver<Job>) {
+        let mut jobs: Vec<Job> = Vec::with_capacity(GROUP_APPENDS_MAX);
+        while let Some(first) = queue.blocking_recv() {
+            let mut events = first.request.event_count();
+            jobs.push(first);
+            while jobs.len() < GROUP_APPENDS_MAX && events < GROUP_EVENTS_MAX {
+                match queue.try_recv() {
+                    Ok(job) => {
+                        events += job.request.event_count();
+                        jobs.push(job);
+                    }
+                    Err(_) => break,
+                }
+            }
+            self.commit_group(&mut jobs);
+        }
+    }
+
+    fn commit_group(&mut self, jobs: &mut Vec<Job>) {
+        if let Some(reason) = &self.failed {
+            for job in jobs.drain(..) {
+                let _ = job
+                    .reply
+                    .send(Err(LogError::Unavailable(reason.clone()).into()));
+            }
+            return;
+        }
+        let (start_position, start_chain, start_recorded) =
+            (self.next_position, self.chain, self.last_recorded_at_micros);
+        let mut group = Group::default();
+        let mut outcomes = Vec::with_capacity(jobs.len());
+        for job in jobs.iter() {
+            outcomes.push(self.stage(&job.request, &mut group));
+        }
+
+        if group.writes > 0 {
+            if let Err(e) = self.write(group.batch) {
+                tracing::error!(error = %e, "event log write failed; refusing further appends");
+                self.failed = Some(e.to_string());
+                (self.next_position, self.chain, self.last_recorded_at_micros) =
+                    (start_position, start_chain, start_recorded);
+                for job in jobs.drain(..) {
+                    let _ = job
+                        .reply
+                        .send(Err(LogError::Unavailable(e.to_string()).into()));
+                }
+                return;
+            }
+            if self.versions.len() + group.versions.len() > VERSION_CACHE_STREAMS_MAX {
+                self.versions.clear();
+            }
+            self.versions.extend(group.versions);
+            if !group.records.is_empty() {
+                assert_eq!(
+                    group.records[0].position, start_position,
+                    "group must start at the head"
+                );
+                let head = Head {
+                    position: self.next_position - 1,
+                    chain: self.chain,
+                    recorded_at_micros: self.last_recorded_at_micros,
+                };
+                // Head first, then the live feed: a subscriber that sees a gap can read it.
+                self.inner.head.send_replace(head);
+                let _ = self.live.send(Arc::from(group.records));
+            }
+        }
+        {
+            let mut stats = lock_unpoisoned(&self.inner.stats);
+            stats.groups += 1;
+            stats.appends += jobs.len() as u64;
+            stats.events += self.next_position - start_position;
+        }
+        for (job, outcome) in jobs.drain(..).zip(outcomes) {
+            let _ = job.reply.send(outcome);
+        }
+    }
+
+    fn write(&self, batch: sled::Batch) -> Result<(), LogError> {
+        self.inner.tree.apply_batch(batch)?;
+        self.inner.db.flush()?;
+        // sled's flush uses sync_file_range on Linux: not a full sync of the data file.
+        self.data_file.sync_data()?;
+        Ok(())
+    }
+
+    fn current_version(&self, stream_id: &str, group: &Group) -> Result<u64, LogError> {
+        if let Some(v) = group
+            .versions
+            .get(stream_id)
+            .or_else(|| self.versions.get(stream_id))
+        {
+            return Ok(*v);
+        }
+        self.inner
+            .stream_version_at_most(stream_id, self.next_position.saturating_sub(1))
+    }
+
+    fn stage(
+        &mut self,
+        request: &AppendRequest,
+        group: &mut Group,
+    ) -> Result<AppendResult, AppendError> {
+        if let Some(idem) = &request.idempotency {
+            let earlier = match group.idempotency.get(&idem.key) {
+                Some(e) => Some((e.fingerprint, e.result.clone())),
+                None => self
+                    .inner
+                    .tree
+                    .get(keys::idempotency(&idem.key))
+                    .map_err(LogError::from)?
+                    .and_then(|v| {
+                        bincode::decode_from_slice::<IdempotencyEntry, _>(
+                            &v,
+                            bincode::config::standard(),
+                        )
+                        .ok()
+                        .map(|(e, _)| (e.fingerprint, e.result))
+                    }),
+            };
+            if let Some((fingerprint, mut result)) = earlier {
+                if fingerprint != idem.fingerprint {
+                    return Err(AppendError::IdempotencyKeyReused);
+                }
+                result.deduplicated = true;
+                return Ok(result);
+            }
+        }
+
+        let mut currents = Vec::with_capacity(request.streams.len());
+        for s in &request.streams {
+            let current = self.current_version(&s.stream_id, group)?;
+            if !s.expected.admits(current) {
+                return Err(AppendError::Conflict {
+                    stream_id: s.stream_id.clone(),
+                    expected: s.expected,
+                    current,
+                });
+            }
+            currents.push(current);
+        }
+
+        let recorded_at = request
+            .meta
+            .recorded_at_micros
+            .max(self.last_recorded_at_micros);
+        self.last_recorded_at_micros = recorded_at;
+        let first_position = self.next_position;
+        let mut streams = Vec::with_capacity(request.streams.len());
+        for (s, current) in request.streams.iter().zip(currents) {
+            let mut version = current;
+            for e in &s.events {
+                version += 1;
+                let position = self.next_position;
+                let body = RecordBody {
+                    position,
+                    stream_id: s.stream_id.clone(),
+                    version,
+                    event_type: e.event_type.clone(),
+                    schema_version: e.schema_version,
+                    recorded_at_micros: recorded_at,
+                    actor: request.meta.actor.clone(),
+                    correlation_id: request.meta.correlation_id.clone(),
+                    causation_id: request.meta.causation_id.clone(),
+                    payload: e.payload.clone(),
+                };
+                let (value, chain) = encode_value(&body, &self.chain);
+                let crc = crate::record::split_value(&value)
+                    .map(|(_, c, _)| c)
+                    .unwrap_or(0);
+                group.batch.insert(&keys::event(position)[..], value);
+                group.batch.insert(
+                    keys::stream(&s.stream_id, version),
+                    &position.to_be_bytes()[..],
+                );
+                group.writes += 1;
+                self.chain = chain;
+                self.next_position += 1;
+                group.records.push(Record {
+                    position,
+                    stream_id: body.stream_id,
+                    version,
+                    event_type: body.event_type,
+                    schema_version: body.schema_version,
+                    recorded_at_micros: recorded_at,
+                    actor: body.actor,
+                    correlation_id: body.correlation_id,
+                    causation_id: body.causation_id,
+                    payload: body.payload,
+                    crc32c: crc,
+                    chain,
+                });
+            }
+            group.versions.insert(s.stream_id.clone(), version);
+            streams.push(StreamVersion {
+                stream_id: s.stream_id.clone(),
+                version,
+            });
+        }
+        let result = AppendResult {
+            first_position,
+            last_position: self.next_position - 1,
+            recorded_at_micros: recorded_at,
+            streams,
+            deduplicated: false,
+        };
+        if let Some(idem) = &request.idempotency {
+            let entry = IdempotencyEntry {
+                fingerprint: idem.fingerprint,
+                result: result.clone(),
+            };
+            let bytes =
+                bincode::encode_to_vec(&entry, bincode::config::standard()).unwrap_or_default();
+            group.batch.insert(keys::idempotency(&idem.key), bytes);
+            group.writes += 1;
+            group.idempotency.insert(idem.key.clone(), entry);
+        }
+        Ok(result)
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        // Last durable state goes into the anchor when the writer stops (clean shutdown).
+        let _ = self.inner.write_anchor();
+    }
+}

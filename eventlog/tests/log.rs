@@ -1,0 +1,455 @@
+//! Behaviour of the sled log through its public interface.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use eventlog::verify::verify_log;
+use eventlog::{
+    AppendError, AppendRequest, Direction, EventStore, Expected, Idempotency, LogError, Metadata,
+    NewEvent, OfflineCopy, SledLog, StreamAppend,
+};
+
+fn ev(t: &str, payload: &[u8]) -> NewEvent {
+    NewEvent {
+        event_type: t.into(),
+        schema_version: 1,
+        payload: payload.to_vec(),
+    }
+}
+
+fn meta(at: i64) -> Metadata {
+    Metadata {
+        actor: "system".into(),
+        correlation_id: "cor_1".into(),
+        causation_id: "cau_1".into(),
+        recorded_at_micros: at,
+    }
+}
+
+fn single(stream: &str, expected: Expected, n: usize) -> AppendRequest {
+    AppendRequest::single(
+        stream,
+        expected,
+        (0..n).map(|i| ev("Happened", &[i as u8])).collect(),
+        meta(1_000),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn positions_are_gap_free_and_versions_count_per_stream() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = SledLog::open(dir.path()).unwrap();
+    let a = log
+        .append(single("order-a", Expected::NoStream, 2))
+        .await
+        .unwrap();
+    let b = log
+        .append(single("order-b", Expected::Any, 1))
+        .await
+        .unwrap();
+    let c = log
+        .append(single("order-a", Expected::Exact(2), 1))
+        .await
+        .unwrap();
+    assert_eq!((a.first_position, a.last_position), (1, 2));
+    assert_eq!((b.first_position, b.last_position), (3, 3));
+    assert_eq!((c.first_position, c.version_of("order-a")), (4, Some(3)));
+    assert_eq!(log.head(), 4);
+    assert_eq!(log.stream_version("order-a").unwrap(), 3);
+    assert_eq!(log.stream_version("order-zzz").unwrap(), 0);
+    let all = log.read_all(1, 100).unwrap();
+    assert_eq!(
+        all.iter().map(|r| r.position).collect::<Vec<_>>(),
+        vec![1, 2, 3, 4]
+    );
+    let fwd = log
+        .read_stream("order-a", 1, Direction::Forward, 10)
+        .unwrap();
+    assert_eq!(
+        fwd.iter()
+            .map(|r| (r.version, r.position))
+            .collect::<Vec<_>>(),
+        vec![(1, 1), (2, 2), (3, 4)]
+    );
+    let back = log
+        .read_stream("order-a", u64::MAX, Direction::Backward, 2)
+        .unwrap();
+    assert_eq!(
+        back.iter().map(|r| r.version).collect::<Vec<_>>(),
+        vec![3, 2]
+    );
+    let from2 = log
+        .read_stream("order-a", 2, Direction::Forward, 1)
+        .unwrap();
+    assert_eq!(from2[0].version, 2);
+    assert!(log.read_stream("Bad Id", 1, Direction::Forward, 1).is_err());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_expectation_reports_the_current_version_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = SledLog::open(dir.path()).unwrap();
+    log.append(single("order-a", Expected::NoStream, 1))
+        .await
+        .unwrap();
+    for expected in [Expected::NoStream, Expected::Exact(0), Expected::Exact(5)] {
+        match log.append(single("order-a", expected, 1)).await {
+            Err(AppendError::Conflict {
+                current, stream_id, ..
+            }) => {
+                assert_eq!((current, stream_id.as_str()), (1, "order-a"))
+            }
+            other => panic!("expected conflict, got {other:?}"),
+        }
+    }
+    assert_eq!(log.head(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn multi_stream_appends_commit_all_or_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = SledLog::open(dir.path()).unwrap();
+    log.append(single("campaign-c", Expected::NoStream, 1))
+        .await
+        .unwrap();
+    let two = |campaign_expected| AppendRequest {
+        streams: vec![
+            StreamAppend {
+                stream_id: "order-o".into(),
+                expected: Expected::NoStream,
+                events: vec![ev("OrderPlaced", b"o")],
+            },
+            StreamAppend {
+                stream_id: "campaign-c".into(),
+                expected: campaign_expected,
+                events: vec![ev("CouponRedeemed", b"c")],
+            },
+        ],
+        meta: meta(5),
+        idempotency: None,
+    };
+    assert!(matches!(
+        log.append(two(Expected::Exact(7))).await,
+        Err(AppendError::Conflict { .. })
+    ));
+    assert_eq!(log.head(), 1);
+    assert_eq!(log.stream_version("order-o").unwrap(), 0);
+    let ok = log.append(two(Expected::Exact(1))).await.unwrap();
+    assert_eq!((ok.first_position, ok.last_position), (2, 3));
+    assert_eq!(ok.version_of("campaign-c"), Some(2));
+    // A stream with no events is a pure expectation check.
+    let check_only = AppendRequest {
+        streams: vec![
+            StreamAppend {
+                stream_id: "campaign-c".into(),
+                expected: Expected::Exact(2),
+                events: vec![],
+            },
+            StreamAppend {
+                stream_id: "order-p".into(),
+                expected: Expected::NoStream,
+                events: vec![ev("X", b"")],
+            },
+        ],
+        meta: meta(6),
+        idempotency: None,
+    };
+    let r = log.append(check_only).await.unwrap();
+    assert_eq!(r.version_of("campaign-c"), Some(2));
+    assert_eq!(log.head(), 4);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_idempotency_key_returns_the_first_result_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = SledLog::open(dir.path()).unwrap();
+    let with_key = |fp: u8| {
+        let mut r = single("order-a", Expected::Any, 2);
+        r.idempotency = Some(Idempotency {
+            key: "k1".into(),
+            fingerprint: [fp; 32],
+        });
+        r
+    };
+    let first = log.append(with_key(1)).await.unwrap();
+    let again = log.append(with_key(1)).await.unwrap();
+    assert!(!first.deduplicated && again.deduplicated);
+    assert_eq!(
+        (again.first_position, again.last_position),
+        (first.first_position, first.last_position)
+    );
+    assert_eq!(log.head(), 2);
+    assert!(matches!(
+        log.append(with_key(2)).await,
+        Err(AppendError::IdempotencyKeyReused)
+    ));
+    // Concurrent duplicates inside one group are deduplicated too.
+    let mut tasks = Vec::new();
+    for _ in 0..16 {
+        let log = log.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut r = single("order-b", Expected::Any, 1);
+            r.idempotency = Some(Idempotency {
+                key: "k2".into(),
+                fingerprint: [9; 32],
+            });
+            log.append(r).await.unwrap()
+        }));
+    }
+    let mut written = 0;
+    for t in tasks {
+        if !t.await.unwrap().deduplicated {
+            written += 1;
+        }
+    }
+    assert_eq!(written, 1);
+    assert_eq!(log.head(), 3);
+    // Pruning by age forgets the key.
+    assert_eq!(log.prune_idempotency_keys(1_001).unwrap(), 2);
+    assert!(!log.append(with_key(2)).await.unwrap().deduplicated);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn invalid_appends_are_refused_before_the_writer() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = SledLog::open(dir.path()).unwrap();
+    let too_big = AppendRequest::single(
+        "order-a",
+        Expected::Any,
+        vec![ev("X", &vec![0; 64 * 1024 + 1])],
+        meta(1),
+    );
+    let too_many = single("order-a", Expected::Any, 1_001);
+    let bad_stream = single("Order A", Expected::Any, 1);
+    let empty = single("order-a", Expected::Any, 0);
+    for r in [too_big, too_many, bad_stream, empty] {
+        assert!(matches!(log.append(r).await, Err(AppendError::Invalid(_))));
+    }
+    assert_eq!(log.head(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn recorded_at_never_goes_backwards() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = SledLog::open(dir.path()).unwrap();
+    let mut r = single("order-a", Expected::Any, 1);
+    r.meta.recorded_at_micros = 5_000;
+    log.append(r).await.unwrap();
+    let mut r = single("order-a", Expected::Any, 1);
+    r.meta.recorded_at_micros = 4_000;
+    let res = log.append(r).await.unwrap();
+    assert_eq!(res.recorded_at_micros, 5_000);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reopened_log_has_everything_and_continues_the_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let log = SledLog::open(dir.path()).unwrap();
+        for i in 0..50 {
+            log.append(single(&format!("order-{}", i % 7), Expected::Any, 2))
+                .await
+                .unwrap();
+        }
+        log.close().unwrap();
+    }
+    let log = SledLog::open(dir.path()).unwrap();
+    assert_eq!(log.head(), 100);
+    log.append(single("order-0", Expected::Any, 1))
+        .await
+        .unwrap();
+    let report = verify_log(
+        &log,
+        eventlog::read_anchor(dir.path()).unwrap(),
+        &mut |_, _| {},
+    )
+    .unwrap();
+    assert_eq!(report.problem, None);
+    assert_eq!(report.records_checked, 101);
+    assert_eq!(report.streams, 7);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_data_dir_can_be_opened_by_one_owner_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = SledLog::open(dir.path()).unwrap();
+    assert!(matches!(SledLog::open(dir.path()), Err(LogError::InUse(_))));
+    assert!(matches!(
+        OfflineCopy::take(dir.path()),
+        Err(LogError::InUse(_))
+    ));
+    drop(log);
+    let reopened = SledLog::open(dir.path());
+    assert!(reopened.is_ok(), "{reopened:?}");
+}
+
+fn digest_tree(root: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let e = e.unwrap();
+            if e.file_type().unwrap().is_dir() {
+                stack.push(e.path());
+            } else {
+                let rel = e.path().strip_prefix(root).unwrap().display().to_string();
+                out.insert(rel, std::fs::read(e.path()).unwrap());
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn offline_tools_work_on_a_copy_and_change_no_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let log = SledLog::open(dir.path()).unwrap();
+        for i in 0..20 {
+            log.append(single(&format!("order-{i}"), Expected::NoStream, 3))
+                .await
+                .unwrap();
+        }
+        log.close().unwrap();
+    }
+    let before = digest_tree(dir.path());
+    {
+        let copy = OfflineCopy::take(dir.path()).unwrap();
+        let log = SledLog::open(copy.path()).unwrap();
+        let report = verify_log(
+            &log,
+            eventlog::read_anchor(copy.path()).unwrap(),
+            &mut |_, _| {},
+        )
+        .unwrap();
+        assert_eq!((report.records_checked, report.problem), (60, None));
+        log.close().unwrap();
+    }
+    assert_eq!(digest_tree(dir.path()), before);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn subscribers_get_catch_up_then_live_without_gap_or_duplicate() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = SledLog::open(dir.path()).unwrap();
+    for i in 0..300 {
+        log.append(single(&format!("order-{}", i % 5), Expected::Any, 1))
+            .await
+            .unwrap();
+    }
+    // Several subscribers start at different points while 8 writers keep appending.
+    let mut subs = Vec::new();
+    for from in [1u64, 150, 301] {
+        let mut sub = log.subscribe(from);
+        subs.push(tokio::spawn(async move {
+            let mut seen = Vec::new();
+            while seen.len() < (1_101 - from as usize) {
+                let batch = sub.next_batch(97).await.unwrap();
+                seen.extend(batch.into_iter().map(|r| r.position));
+            }
+            (from, seen)
+        }));
+    }
+    let mut writers = Vec::new();
+    for w in 0..8 {
+        let log = log.clone();
+        writers.push(tokio::spawn(async move {
+            for i in 0..100 {
+                log.append(single(&format!("order-w{w}-{}", i % 3), Expected::Any, 1))
+                    .await
+                    .unwrap();
+            }
+        }));
+    }
+    for w in writers {
+        w.await.unwrap();
+    }
+    assert_eq!(log.head(), 1_100);
+    for s in subs {
+        let (from, seen) = s.await.unwrap();
+        let expected: Vec<u64> = (from..=1_100).collect();
+        assert_eq!(seen, expected, "subscriber from {from}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_slow_subscriber_falls_back_to_the_log_and_does_not_block_writers() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = SledLog::open(dir.path()).unwrap();
+    let mut sub = log.subscribe(1);
+    // Many more groups than the live buffer holds, while nobody reads.
+    for i in 0..(eventlog_live_groups() * 3) {
+        log.append(single(&format!("order-{i}"), Expected::Any, 1))
+            .await
+            .unwrap();
+    }
+    let head = log.head();
+    let mut next = 1;
+    while next <= head {
+        let r = sub.next().await.unwrap();
+        assert_eq!(r.position, next);
+        next += 1;
+    }
+    log.append(single("order-last", Expected::Any, 1))
+        .await
+        .unwrap();
+    assert_eq!(sub.next().await.unwrap().position, head + 1);
+}
+
+fn eventlog_live_groups() -> usize {
+    64
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn subscriptions_end_when_the_log_closes() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = SledLog::open(dir.path()).unwrap();
+    log.append(single("order-a", Expected::Any, 1))
+        .await
+        .unwrap();
+    let mut sub = log.subscribe(1);
+    assert_eq!(sub.next().await.unwrap().position, 1);
+    let closer = log.clone();
+    tokio::task::spawn_blocking(move || closer.close().unwrap())
+        .await
+        .unwrap();
+    assert!(matches!(sub.next().await, Err(LogError::Closed)));
+    assert!(matches!(
+        log.append(single("order-a", Expected::Any, 1)).await,
+        Err(AppendError::Log(LogError::Closed))
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_appends_to_one_stream_with_exact_expectations_never_lose_an_update() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = Arc::new(SledLog::open(dir.path()).unwrap());
+    let mut tasks = Vec::new();
+    for _ in 0..32 {
+        let log = log.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut wins = 0;
+            for _ in 0..10 {
+                loop {
+                    let v = log.stream_version("order-hot").unwrap();
+                    match log.append(single("order-hot", Expected::Exact(v), 1)).await {
+                        Ok(_) => {
+                            wins += 1;
+                            break;
+                        }
+                        Err(AppendError::Conflict { .. }) => continue,
+                        Err(e) => panic!("{e}"),
+                    }
+                }
+            }
+            wins
+        }));
+    }
+    let mut total = 0;
+    for t in tasks {
+        total += t.await.unwrap();
+    }
+    assert_eq!(total, 320);
+    assert_eq!(log.stream_version("order-hot").unwrap(), 320);
+}

@@ -1,0 +1,1 @@
+//! Read models (see ARCHITECTURE.md).
