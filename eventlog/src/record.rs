@@ -200,8 +200,33 @@ pub(crate) mod keys {
     pub const STREAM: u8 = b's';
     /// `i ‖ idempotency key` → encoded idempotency entry.
     pub const IDEMPOTENCY: u8 = b'i';
+    /// `h ‖ stream id` → (version BE, position BE) of the stream's newest event: a point
+    /// lookup for the writer's expectation checks (sled's reverse range scans clone nodes).
+    pub const STREAM_HEAD: u8 = b'h';
     /// `m ‖ name` → metadata (format version).
     pub const META: u8 = b'm';
+
+    pub fn stream_head(stream_id: &str) -> Vec<u8> {
+        let mut k = Vec::with_capacity(stream_id.len() + 1);
+        k.push(STREAM_HEAD);
+        k.extend_from_slice(stream_id.as_bytes());
+        k
+    }
+
+    pub fn stream_head_value(version: u64, position: u64) -> [u8; 16] {
+        let mut v = [0u8; 16];
+        v[..8].copy_from_slice(&version.to_be_bytes());
+        v[8..].copy_from_slice(&position.to_be_bytes());
+        v
+    }
+
+    /// (version, position) from a stream-head value.
+    pub fn parse_stream_head(value: &[u8]) -> Option<(u64, u64)> {
+        if value.len() != 16 {
+            return None;
+        }
+        Some((u64_of(&value[..8])?, u64_of(&value[8..])?))
+    }
 
     pub fn event(position: u64) -> [u8; 9] {
         let mut k = [0u8; 9];

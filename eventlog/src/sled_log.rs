@@ -408,7 +408,17 @@ impl Inner {
         Ok(out)
     }
 
+    /// The stream's version counting only events at or below `head`.
     fn stream_version_at_most(&self, stream_id: &str, head: u64) -> Result<u64, LogError> {
+        if let Some(v) = self.tree.get(keys::stream_head(stream_id))? {
+            match keys::parse_stream_head(&v) {
+                Some((version, position)) if position <= head => return Ok(version),
+                Some(_) => {} // newest event not durable yet: fall back to the index
+                None => return Err(LogError::Store(format!("malformed stream head for {stream_id}"))),
+            }
+        } else {
+            return Ok(0);
+        }
         for kv in self.tree.scan_prefix(keys::stream_prefix(stream_id)).rev() {
             let (k, v) = kv?;
             if keys::u64_of(&v).is_some_and(|p| p <= head) {
@@ -770,6 +780,12 @@ impl Writer {
                     crc32c: crc,
                     chain,
                 });
+            }
+            if !s.events.is_empty() {
+                group.batch.insert(
+                    keys::stream_head(&s.stream_id),
+                    &keys::stream_head_value(version, self.next_position - 1)[..],
+                );
             }
             group.versions.insert(s.stream_id.clone(), version);
             streams.push(StreamVersion {

@@ -1,1 +1,3 @@
-//! Shared helpers for the black-box tests.
+//! Shared pieces of the black-box tests, crash drills and the benchmark command.
+
+pub mod bench;

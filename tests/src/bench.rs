@@ -1,0 +1,79 @@
+//! Measurement helpers of the benchmark command: latency percentiles, RSS, JSON lines.
+
+use std::time::Duration;
+
+/// Percentile `p` (0..100) of sorted latencies, in milliseconds.
+pub fn percentile_ms(sorted: &[Duration], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil().max(1.0) as usize;
+    sorted[rank.min(sorted.len()) - 1].as_secs_f64() * 1e3
+}
+
+/// Resident set size of this process in MiB (Linux), 0 if unknown.
+pub fn rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(0.0)
+}
+
+/// Rounds for printing.
+pub fn round(x: f64, digits: i32) -> f64 {
+    let m = 10f64.powi(digits);
+    (x * m).round() / m
+}
+
+/// One scenario's result, printed as one JSON line (BENCHMARKS.md format).
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub scenario: String,
+    pub concurrency: usize,
+    pub ops: u64,
+    pub events: u64,
+    pub seconds: f64,
+    pub latencies: Vec<Duration>,
+    pub errors: u64,
+}
+
+impl Outcome {
+    pub fn to_json(&mut self) -> serde_json::Value {
+        self.latencies.sort_unstable();
+        let l = &self.latencies;
+        serde_json::json!({
+            "scenario": self.scenario,
+            "concurrency": self.concurrency,
+            "ops": self.ops,
+            "events": self.events,
+            "seconds": round(self.seconds, 3),
+            "ops_per_s": round(self.ops as f64 / self.seconds, 1),
+            "events_per_s": round(self.events as f64 / self.seconds, 1),
+            "p50_ms": round(percentile_ms(l, 50.0), 3),
+            "p99_ms": round(percentile_ms(l, 99.0), 3),
+            "p999_ms": round(percentile_ms(l, 99.9), 3),
+            "errors": self.errors,
+            "rss_mib": round(rss_mib(), 1),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_pick_the_rank_not_an_average() {
+        let l: Vec<Duration> = (1..=100).map(Duration::from_millis).collect();
+        assert_eq!(percentile_ms(&l, 50.0), 50.0);
+        assert_eq!(percentile_ms(&l, 99.0), 99.0);
+        assert_eq!(percentile_ms(&l, 99.9), 100.0);
+        assert_eq!(percentile_ms(&[], 50.0), 0.0);
+    }
+}

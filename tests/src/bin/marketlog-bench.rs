@@ -1,0 +1,230 @@
+//! The benchmark command (BENCHMARKS.md): one JSON line per scenario on stdout.
+//!
+//! `marketlog-bench [--quick] [--seconds S] [--only SCENARIO] [--peer FILE]`
+//! With `--peer`, JSON lines of `../shared/peer/run.sh` are read from FILE and a `ratio` line
+//! is printed for every scenario that has a peer at the same concurrency.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Parser;
+use eventlog::{AppendRequest, EventStore, Expected, Metadata, NewEvent, SledLog, StreamAppend};
+use marketlog_tests::bench::{round, Outcome};
+
+#[derive(Parser)]
+#[command(about = "Marketlog benchmarks; one JSON line per scenario")]
+struct Args {
+    /// Small sizes (the whole run well under a minute), for CI smoke checks.
+    #[arg(long)]
+    quick: bool,
+    /// Seconds per measured level (default 8, or 1 with --quick).
+    #[arg(long)]
+    seconds: Option<f64>,
+    /// Run only this scenario.
+    #[arg(long)]
+    only: Option<String>,
+    /// Concurrency levels for log_append.
+    #[arg(long, value_delimiter = ',', default_value = "1,16,64,256")]
+    concurrency: Vec<usize>,
+    /// JSON lines of the peer run (../shared/peer/run.sh) to compute ratios against.
+    #[arg(long)]
+    peer: Option<PathBuf>,
+    /// Where the bench data dirs go (default: the system temp dir).
+    #[arg(long)]
+    dir: Option<PathBuf>,
+}
+
+const PAYLOAD_BYTES: usize = 200;
+
+#[allow(clippy::disallowed_methods)] // measurement, not business time
+fn now() -> std::time::Instant {
+    std::time::Instant::now()
+}
+
+fn event(kind: &str, seed: u64) -> NewEvent {
+    let mut payload = vec![b'x'; PAYLOAD_BYTES];
+    payload[..8].copy_from_slice(&seed.to_be_bytes());
+    NewEvent {
+        event_type: kind.into(),
+        schema_version: 1,
+        payload,
+    }
+}
+
+fn meta() -> Metadata {
+    Metadata {
+        actor: "cus_bench:customer".into(),
+        correlation_id: "cor_bench".into(),
+        causation_id: "req_bench".into(),
+        recorded_at_micros: 1_795_000_000_000_000,
+    }
+}
+
+/// Runs `concurrency` tasks that each repeat `op` until `seconds` pass.
+async fn drive<F, Fut>(scenario: &str, concurrency: usize, seconds: f64, events_per_op: u64, op: F) -> Outcome
+where
+    F: Fn(usize, u64) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = bool> + Send,
+{
+    let op = Arc::new(op);
+    let start = now();
+    let deadline = start + Duration::from_secs_f64(seconds);
+    let mut tasks = Vec::with_capacity(concurrency);
+    for t in 0..concurrency {
+        let op = Arc::clone(&op);
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::with_capacity(4_096);
+            let mut errors = 0u64;
+            let mut i = 0u64;
+            while now() < deadline {
+                let s = now();
+                if op(t, i).await {
+                    lat.push(s.elapsed());
+                } else {
+                    errors += 1;
+                }
+                i += 1;
+            }
+            (lat, errors)
+        }));
+    }
+    let mut latencies = Vec::new();
+    let mut errors = 0;
+    for t in tasks {
+        if let Ok((l, e)) = t.await {
+            latencies.extend(l);
+            errors += e;
+        }
+    }
+    let secs = start.elapsed().as_secs_f64();
+    Outcome {
+        scenario: scenario.into(),
+        concurrency,
+        ops: latencies.len() as u64,
+        events: latencies.len() as u64 * events_per_op,
+        seconds: secs,
+        latencies,
+        errors,
+    }
+}
+
+async fn log_append(dir: &tempfile::TempDir, concurrency: usize, seconds: f64) -> Outcome {
+    let log = SledLog::open(&dir.path().join(format!("log_append_{concurrency}"))).expect("open bench log");
+    let l = log.clone();
+    let out = drive("log_append", concurrency, seconds, 1, move |t, i| {
+        let log = l.clone();
+        async move {
+            let req = AppendRequest::single(format!("order-b{t}-{i}"), Expected::NoStream, vec![event("OrderPlaced", i)], meta());
+            log.append(req).await.is_ok()
+        }
+    })
+    .await;
+    let _ = tokio::task::spawn_blocking(move || log.close()).await;
+    out
+}
+
+async fn log_append_multi(dir: &tempfile::TempDir, concurrency: usize, seconds: f64) -> Outcome {
+    let log = SledLog::open(&dir.path().join("log_append_multi")).expect("open bench log");
+    let l = log.clone();
+    let out = drive("log_append_multi", concurrency, seconds, 2, move |t, i| {
+        let log = l.clone();
+        async move {
+            // Order placement redeeming a coupon: the order stream is new, the campaign
+            // stream (one per task) moves on.
+            let req = AppendRequest {
+                streams: vec![
+                    StreamAppend { stream_id: format!("order-m{t}-{i}"), expected: Expected::NoStream, events: vec![event("OrderPlaced", i)] },
+                    StreamAppend { stream_id: format!("campaign-m{t}"), expected: Expected::Exact(i), events: vec![event("CouponRedeemed", i)] },
+                ],
+                meta: meta(),
+                idempotency: None,
+            };
+            log.append(req).await.is_ok()
+        }
+    })
+    .await;
+    let _ = tokio::task::spawn_blocking(move || log.close()).await;
+    out
+}
+
+fn peer_rate(peer: &[serde_json::Value], concurrency: usize) -> Option<f64> {
+    peer.iter()
+        .find(|p| p["system"] == "sled-group-commit-limit" && p["concurrency"] == concurrency)
+        .and_then(|p| p["events_per_s"].as_f64())
+}
+
+fn main() {
+    let args = Args::parse();
+    let seconds = args.seconds.unwrap_or(if args.quick { 1.0 } else { 8.0 });
+    let base = match &args.dir {
+        Some(d) => tempfile::Builder::new().prefix("marketlog-bench").tempdir_in(d),
+        None => tempfile::Builder::new().prefix("marketlog-bench").tempdir(),
+    };
+    let dir = match base {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("marketlog-bench: cannot create a bench dir: {e}");
+            std::process::exit(2);
+        }
+    };
+    let peer: Vec<serde_json::Value> = match &args.peer {
+        Some(p) => match std::fs::read_to_string(p) {
+            Ok(text) => text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect(),
+            Err(e) => {
+                eprintln!("marketlog-bench: cannot read --peer {}: {e}", p.display());
+                std::process::exit(2);
+            }
+        },
+        None => Vec::new(),
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+    let wanted = |s: &str| args.only.as_deref().is_none_or(|o| o == s);
+    let mut results: Vec<serde_json::Value> = Vec::new();
+    let mut emit = |mut o: Outcome| {
+        let j = o.to_json();
+        println!("{j}");
+        results.push(j);
+    };
+    if wanted("log_append") {
+        for &c in &args.concurrency {
+            emit(rt.block_on(log_append(&dir, c, seconds)));
+        }
+    }
+    if wanted("log_append_multi") {
+        emit(rt.block_on(log_append_multi(&dir, 64, seconds)));
+    }
+    // Ratios against the raw sled limit measured in the same script.
+    let single_64 = results
+        .iter()
+        .find(|r| r["scenario"] == "log_append" && r["concurrency"] == 64)
+        .and_then(|r| r["events_per_s"].as_f64());
+    for r in &results {
+        let c = r["concurrency"].as_u64().unwrap_or(0) as usize;
+        let ours = r["events_per_s"].as_f64().unwrap_or(0.0);
+        if let Some(limit) = peer_rate(&peer, c) {
+            let (target, scenario) = match r["scenario"].as_str() {
+                Some("log_append") => (0.85, "log_append"),
+                Some("log_append_multi") => (0.8 * 0.85, "log_append_multi"),
+                _ => continue,
+            };
+            let ratio = ours / limit;
+            println!(
+                "{}",
+                serde_json::json!({"scenario": "ratio", "of": scenario, "vs": "sled-group-commit-limit", "concurrency": c,
+                    "ours_events_per_s": round(ours, 1), "peer_events_per_s": round(limit, 1),
+                    "ratio": round(ratio, 3), "target": target, "pass": ratio >= target})
+            );
+        }
+        if r["scenario"] == "log_append_multi" {
+            if let Some(single) = single_64 {
+                let ratio = ours / single;
+                println!(
+                    "{}",
+                    serde_json::json!({"scenario": "ratio", "of": "log_append_multi", "vs": "log_append@64", "concurrency": 64,
+                        "ratio": round(ratio, 3), "target": 0.8, "pass": ratio >= 0.8})
+                );
+            }
+        }
+    }
+}
