@@ -140,9 +140,7 @@ impl IdKind {
 
     /// The kind of a valid id, from its prefix.
     pub fn of(id: &str) -> Option<IdKind> {
-        IdKind::ALL
-            .into_iter()
-            .find(|kind| is_valid_id(*kind, id))
+        IdKind::ALL.into_iter().find(|kind| is_valid_id(*kind, id))
     }
 }
 
@@ -190,7 +188,10 @@ impl RandomIdGen {
         let fresh = (u128::from(ms) << RANDOM_BITS) | (rand::rng().random::<u128>() & RANDOM_MASK);
         // A poisoned lock only means another thread panicked mid-update of a plain integer;
         // the value is still usable.
-        let mut last = self.last.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut last = self
+            .last
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let value = if fresh > *last {
             fresh
         } else {
@@ -292,7 +293,10 @@ mod tests {
         assert_eq!(prefixes.len(), IdKind::ALL.len());
         for prefix in prefixes {
             assert_eq!(prefix.len(), 4, "{prefix}");
-            assert!(prefix[..3].bytes().all(|b| b.is_ascii_lowercase()), "{prefix}");
+            assert!(
+                prefix[..3].bytes().all(|b| b.is_ascii_lowercase()),
+                "{prefix}"
+            );
             assert!(prefix.ends_with('_'), "{prefix}");
         }
     }
@@ -331,7 +335,10 @@ mod tests {
             let id = generator.new_id(kind);
             let body = id.strip_prefix(kind.prefix()).unwrap();
             assert_eq!(body.len(), GENERATED_ID_BODY_CHARS, "{id}");
-            assert!(body.bytes().all(|b| CROCKFORD_ALPHABET.contains(&b)), "{id}");
+            assert!(
+                body.bytes().all(|b| CROCKFORD_ALPHABET.contains(&b)),
+                "{id}"
+            );
             assert!(is_valid_id(kind, &id), "{id}");
             assert_eq!(IdKind::of(&id), Some(kind));
         }
@@ -386,10 +393,19 @@ mod tests {
     #[test]
     fn sequential_ids_are_deterministic_and_padded() {
         let generator = SequentialIdGen::new();
-        assert_eq!(generator.new_id(IdKind::Order), "ord_00000000000000000000000001");
-        assert_eq!(generator.new_id(IdKind::Customer), "cus_00000000000000000000000002");
+        assert_eq!(
+            generator.new_id(IdKind::Order),
+            "ord_00000000000000000000000001"
+        );
+        assert_eq!(
+            generator.new_id(IdKind::Customer),
+            "cus_00000000000000000000000002"
+        );
         let again = SequentialIdGen::new();
-        assert_eq!(again.new_id(IdKind::Order), "ord_00000000000000000000000001");
+        assert_eq!(
+            again.new_id(IdKind::Order),
+            "ord_00000000000000000000000001"
+        );
         assert!(is_valid_id(IdKind::Order, "ord_00000000000000000000000001"));
     }
 

@@ -1,1 +1,48 @@
-//! Domain.
+//! Marketlog's pure business rules.
+//!
+//! This crate decides; it never does I/O, never spawns tasks and never touches sled. Time and
+//! randomness come in through the `Clock` and `IdGen` traits, read by the command runner
+//! outside the deciders, so every decision is a pure function of state, command and
+//! [`decider::Context`].
+//!
+//! Architecture invariant: `domain` depends on no other Marketlog crate (STYLE §1).
+//!
+//! Modules:
+//! - [`time`] — [`Timestamp`], microseconds since the epoch (UTC). Invariant: always inside
+//!   years 0001..=9999 and saturating, so it renders as RFC 3339 in every zone.
+//! - [`clock`] — [`Clock`], the system and simulated clocks, `monotonic_now`. Invariant: the
+//!   only module that reads wall-clock or monotonic time; the simulated clock never goes back.
+//! - [`ids`] — [`IdKind`] prefixes, [`IdGen`] (random ULID-style or sequential), bearer token
+//!   generation. Invariant: valid ids are `<prefix>[a-z0-9_]{1,64}`, safe in stream ids.
+//! - [`money`] — [`Cents`], per-mille rates and the one half-up rounding rule. Invariant: no
+//!   floating point, no overflow (i128 intermediates, saturating or checked results).
+//! - [`calendar`] — business dates in the marketplace zone, holidays and make-up working
+//!   days, deadline arithmetic in working or calendar days. Invariant: bounded and total.
+//! - [`decider`] — the [`Decider`] trait every aggregate implements, [`Context`],
+//!   [`Actor`], [`Role`], and (with `testing`) the given/when/then helper. Invariant: decide
+//!   and evolve are pure.
+//! - [`error`] — [`DomainError`], the one refusal type of every decider, with its kind
+//!   (which fixes the HTTP status), stable code, message and details.
+//! - [`platform`] — organisations, principals (token hashes only) and calendar years.
+//! - [`codec`] — [`EventCodec`] and [`event_enum!`]: events as (type name, schema version,
+//!   bincode payload) with upcasters. Invariant: stored bytes are never rewritten; decoding
+//!   uses every byte or fails.
+
+pub mod calendar;
+pub mod clock;
+pub mod codec;
+pub mod decider;
+pub mod error;
+pub mod ids;
+pub mod money;
+pub mod platform;
+pub mod time;
+
+pub use calendar::{TimeoutUnit, WorkCalendar, YearCalendar};
+pub use clock::{Clock, SimulatedClock, SystemClock};
+pub use codec::{CodecError, EventCodec};
+pub use decider::{Actor, Context, Decider, Role};
+pub use error::{DomainError, ErrorKind};
+pub use ids::{IdGen, IdKind};
+pub use money::Cents;
+pub use time::Timestamp;

@@ -244,7 +244,10 @@ mod tests {
         assert_eq!(round_half_up_div(i128::MIN, 3), i64::MIN);
         assert_eq!(checked_round_half_up_div(i128::MIN, -1), None);
         assert_eq!(checked_round_half_up_div(i128::MAX, i128::MAX), Some(1));
-        assert_eq!(checked_round_half_up_div(i128::MAX / 2 + 1, i128::MAX), Some(1));
+        assert_eq!(
+            checked_round_half_up_div(i128::MAX / 2 + 1, i128::MAX),
+            Some(1)
+        );
         assert_eq!(checked_round_half_up_div(i128::MAX / 2, i128::MAX), Some(0));
     }
 
@@ -284,12 +287,12 @@ mod tests {
         let table: &[(i64, i64, i64, i64, i64)] = &[
             (10_000, 10_000, 7_000, 7_000, 3_000), // full refund
             (5_000, 10_000, 7_000, 3_500, 1_500),
-            (1, 2, 1, 1, 0), // 0.5 cash → 1
-            (1, 3, 1, 0, 1), // 0.333 → 0
-            (2, 3, 1, 1, 1), // 0.667 → 1
+            (1, 2, 1, 1, 0),             // 0.5 cash → 1
+            (1, 3, 1, 0, 1),             // 0.333 → 0
+            (2, 3, 1, 1, 1),             // 0.667 → 1
             (333, 1_000, 500, 167, 166), // 166.5 → 167
-            (100, 100, 0, 0, 100), // all voucher
-            (100, 100, 100, 100, 0), // all cash
+            (100, 100, 0, 0, 100),       // all voucher
+            (100, 100, 100, 100, 0),     // all cash
             (0, 100, 50, 0, 0),
             (5, 0, 0, 0, 0), // nothing was paid
             (i64::MAX, i64::MAX, i64::MAX - 1, i64::MAX - 1, 1),
@@ -317,7 +320,10 @@ mod tests {
         }
         assert_eq!((cash_back, voucher_back), (Cents(1), Cents(2)));
         // Splitting each refund alone would have handed back no cash and 3 cents of voucher.
-        assert_eq!(proportional_split(Cents(1), whole, cash), (Cents(0), Cents(1)));
+        assert_eq!(
+            proportional_split(Cents(1), whole, cash),
+            (Cents(0), Cents(1))
+        );
     }
 
     #[test]

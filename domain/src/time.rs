@@ -218,15 +218,22 @@ mod tests {
     #[test]
     fn range_ends_are_the_documented_instants() {
         assert_eq!(Timestamp::MIN.to_rfc3339_utc(), "0001-01-02T00:00:00Z");
-        assert_eq!(Timestamp::MAX.to_rfc3339_utc(), "9999-12-30T23:59:59.999999Z");
+        assert_eq!(
+            Timestamp::MAX.to_rfc3339_utc(),
+            "9999-12-30T23:59:59.999999Z"
+        );
     }
 
     #[test]
     fn range_ends_render_four_digit_years_in_extreme_zones() {
         let kiritimati = chrono_tz::Pacific::Kiritimati; // +14:00
         let niue = chrono_tz::Pacific::Niue; // -11:00
-        assert!(Timestamp::MAX.to_rfc3339_in(kiritimati).starts_with("9999-12-31T"));
-        assert!(Timestamp::MIN.to_rfc3339_in(niue).starts_with("0001-01-01T"));
+        assert!(Timestamp::MAX
+            .to_rfc3339_in(kiritimati)
+            .starts_with("9999-12-31T"));
+        assert!(Timestamp::MIN
+            .to_rfc3339_in(niue)
+            .starts_with("0001-01-01T"));
     }
 
     #[test]
@@ -256,7 +263,10 @@ mod tests {
             ("2026-11-22T00:00:00Z", "2026-11-22T00:00:00Z"),
             ("2026-11-21T19:00:00-05:00", "2026-11-22T00:00:00Z"),
             ("2026-11-22T00:00:00.5Z", "2026-11-22T00:00:00.500000Z"),
-            ("2026-11-22T00:00:00.1234567Z", "2026-11-22T00:00:00.123456Z"),
+            (
+                "2026-11-22T00:00:00.1234567Z",
+                "2026-11-22T00:00:00.123456Z",
+            ),
         ];
         for (input, expected) in cases {
             assert_eq!(utc(input).to_rfc3339_utc(), expected, "input {input}");
@@ -312,7 +322,10 @@ mod tests {
     fn sub_second_part_of_instants_before_epoch_is_shown() {
         let ts = Timestamp::from_micros(-1);
         assert_eq!(ts.to_rfc3339_utc(), "1969-12-31T23:59:59.999999Z");
-        assert_eq!(Timestamp::from_micros(-1_000_000).to_rfc3339_utc(), "1969-12-31T23:59:59Z");
+        assert_eq!(
+            Timestamp::from_micros(-1_000_000).to_rfc3339_utc(),
+            "1969-12-31T23:59:59Z"
+        );
     }
 
     #[test]
@@ -331,7 +344,10 @@ mod tests {
         assert_eq!(Timestamp::MIN.plus_seconds(-1), Timestamp::MIN);
         assert_eq!(Timestamp::UNIX_EPOCH.plus_seconds(i64::MAX), Timestamp::MAX);
         assert_eq!(Timestamp::MAX.plus_days(u32::MAX), Timestamp::MAX);
-        assert_eq!(Timestamp::UNIX_EPOCH.plus_seconds(-90).as_micros(), -90_000_000);
+        assert_eq!(
+            Timestamp::UNIX_EPOCH.plus_seconds(-90).as_micros(),
+            -90_000_000
+        );
         assert_eq!(
             Timestamp::MAX.micros_since(Timestamp::MIN),
             Timestamp::MAX.as_micros() - Timestamp::MIN.as_micros()

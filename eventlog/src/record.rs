@@ -96,9 +96,14 @@ pub fn stream_kind(stream_id: &str) -> &str {
 
 /// Pinned encoding of the body: bincode 2 standard (little endian, varint integers). The
 /// golden-bytes test below fails if this ever changes.
+/// Decoding is limited to [`RECORD_BYTES_MAX`] so a corrupt length prefix cannot make it
+/// allocate without bound (the limit changes no encoded byte).
 fn bincode_config() -> impl bincode::config::Config {
-    bincode::config::standard()
+    bincode::config::standard().with_limit::<RECORD_BYTES_MAX>()
 }
+
+/// Largest encoded record body: the payload limit plus room for the envelope.
+pub const RECORD_BYTES_MAX: usize = PAYLOAD_BYTES_MAX + 4 * 1024;
 
 pub(crate) fn encode_body(body: &RecordBody) -> Vec<u8> {
     // Encoding into a Vec of plain owned fields cannot fail.

@@ -285,7 +285,7 @@ impl SledLog {
         let mut removed = 0;
         for kv in self.inner.tree.scan_prefix([keys::IDEMPOTENCY]) {
             let (k, v) = kv?;
-            let cfg = bincode::config::standard();
+            let cfg = idempotency_config();
             if let Ok((entry, _)) = bincode::decode_from_slice::<IdempotencyEntry, _>(&v, cfg) {
                 if entry.result.recorded_at_micros < before_micros {
                     self.inner.tree.remove(k)?;
@@ -414,7 +414,11 @@ impl Inner {
             match keys::parse_stream_head(&v) {
                 Some((version, position)) if position <= head => return Ok(version),
                 Some(_) => {} // newest event not durable yet: fall back to the index
-                None => return Err(LogError::Store(format!("malformed stream head for {stream_id}"))),
+                None => {
+                    return Err(LogError::Store(format!(
+                        "malformed stream head for {stream_id}"
+                    )))
+                }
             }
         } else {
             return Ok(0);
@@ -700,12 +704,9 @@ impl Writer {
                     .get(keys::idempotency(&idem.key))
                     .map_err(LogError::from)?
                     .and_then(|v| {
-                        bincode::decode_from_slice::<IdempotencyEntry, _>(
-                            &v,
-                            bincode::config::standard(),
-                        )
-                        .ok()
-                        .map(|(e, _)| (e.fingerprint, e.result))
+                        bincode::decode_from_slice::<IdempotencyEntry, _>(&v, idempotency_config())
+                            .ok()
+                            .map(|(e, _)| (e.fingerprint, e.result))
                     }),
             };
             if let Some((fingerprint, mut result)) = earlier {
@@ -805,8 +806,7 @@ impl Writer {
                 fingerprint: idem.fingerprint,
                 result: result.clone(),
             };
-            let bytes =
-                bincode::encode_to_vec(&entry, bincode::config::standard()).unwrap_or_default();
+            let bytes = bincode::encode_to_vec(&entry, idempotency_config()).unwrap_or_default();
             group.batch.insert(keys::idempotency(&idem.key), bytes);
             group.writes += 1;
             group.idempotency.insert(idem.key.clone(), entry);
@@ -820,4 +820,9 @@ impl Drop for Writer {
         // Last durable state goes into the anchor when the writer stops (clean shutdown).
         let _ = self.inner.write_anchor();
     }
+}
+
+/// Encoding of idempotency entries, with a decode limit (corrupt prefixes cannot allocate).
+fn idempotency_config() -> impl bincode::config::Config {
+    bincode::config::standard().with_limit::<4096>()
 }

@@ -1,1 +1,15 @@
-//! Read models (see ARCHITECTURE.md).
+//! Read models fed from the event log.
+//!
+//! Owns: the projection runtime (subscription → fold → checkpoint, read-your-writes waits,
+//! blue/green rebuild, poison-event stop) and every read model of the product. A read model
+//! is a pure fold `apply(&mut State, &Record)`; the runtime does all I/O.
+//!
+//! Architecture invariant: projections never write to the log; everything here can be thrown
+//! away and rebuilt from it, and a rebuilt model equals the incrementally built one.
+
+pub mod runtime;
+
+pub use runtime::{
+    build, catch_up, load_checkpoint, store_checkpoint, ApplyError, Projection, ProjectionControl,
+    ProjectionInfo, ReadModel, Status, Versioned,
+};

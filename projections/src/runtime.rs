@@ -1,0 +1,490 @@
+//! The projection runtime: feeds a read model from a log subscription, keeps its state and
+//! position together, checkpoints both atomically to `data/views/<name>.snap`, resumes from
+//! the checkpoint on restart, serves read-your-writes waits, rebuilds blue/green, and stops
+//! with status `failed` on a poison event instead of skipping it.
+//!
+//! Architecture invariant: a model's state and its position change together under one lock,
+//! so every read sees the state exactly as of the position it reports.
+//! Architecture invariant: projections never write to the log.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use eventlog::{EventStore, LogError, Record};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use tokio::sync::watch;
+
+/// Records applied per lock acquisition.
+pub const APPLY_BATCH_RECORDS_MAX: usize = 1_024;
+/// How often a moving projection writes its checkpoint.
+pub const CHECKPOINT_INTERVAL_MS: u64 = 5_000;
+/// Longest read-your-writes wait (API.md §1: ≤ 5 s).
+pub const MIN_POSITION_WAIT_MS_MAX: u64 = 5_000;
+/// Directory of checkpoints inside the data dir.
+pub const VIEWS_DIR: &str = "views";
+const SNAPSHOT_MAGIC: &[u8; 8] = b"MLVIEW01";
+
+/// Why a record could not be applied: a poison event.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+#[error("{0}")]
+pub struct ApplyError(pub String);
+
+/// A read model: a pure fold of records into a state.
+pub trait ReadModel: Send + Sync + 'static {
+    /// Name in `/v1/projections`, metrics and checkpoint file names.
+    const NAME: &'static str;
+    /// Bump when the state's shape or meaning changes: older checkpoints are then ignored and
+    /// the model is rebuilt from the log.
+    const VERSION: u32;
+    type State: Default
+        + Clone
+        + PartialEq
+        + std::fmt::Debug
+        + Serialize
+        + DeserializeOwned
+        + Send
+        + Sync
+        + 'static;
+
+    /// Applies one record (records arrive in position order, each once).
+    fn apply(state: &mut Self::State, record: &Record) -> Result<(), ApplyError>;
+}
+
+/// A model's state as of a position.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Versioned<S> {
+    pub position: u64,
+    pub state: S,
+}
+
+/// Where a projection stands.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Status {
+    /// Catching up or live.
+    Running,
+    /// Live, with a new version being built beside it.
+    Rebuilding {
+        rebuilt_position: u64,
+        target_position: u64,
+    },
+    /// Stopped at a poison event.
+    Failed { position: u64, error: String },
+}
+
+/// What `/v1/projections` shows for one projection.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ProjectionInfo {
+    pub name: &'static str,
+    pub position: u64,
+    pub lag: u64,
+    #[serde(flatten)]
+    pub status: Status,
+}
+
+/// Object-safe control surface over every projection, for the registry and the API.
+#[async_trait::async_trait]
+pub trait ProjectionControl: Send + Sync {
+    fn name(&self) -> &'static str;
+    fn position(&self) -> u64;
+    fn info(&self, head: u64) -> ProjectionInfo;
+    /// Waits until the projection has applied `position`; false on timeout or failure.
+    async fn wait_for(&self, position: u64, timeout: Duration) -> bool;
+    /// Starts a blue/green rebuild; false if one is already running.
+    fn start_rebuild(&self) -> bool;
+    /// Writes the checkpoint now.
+    fn checkpoint(&self) -> Result<(), LogError>;
+}
+
+struct Shared<M: ReadModel> {
+    current: RwLock<Versioned<M::State>>,
+    position: watch::Sender<u64>,
+    status: Mutex<Status>,
+    views_dir: PathBuf,
+    log: Arc<dyn EventStore>,
+    checkpointed: Mutex<u64>,
+}
+
+/// A running projection of model `M`. Cheap to clone.
+pub struct Projection<M: ReadModel> {
+    shared: Arc<Shared<M>>,
+}
+
+impl<M: ReadModel> Clone for Projection<M> {
+    fn clone(&self) -> Self {
+        Projection {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl<M: ReadModel> Projection<M> {
+    /// Loads the checkpoint (if it matches this log), then follows the log in a task.
+    pub fn start(log: Arc<dyn EventStore>, data_dir: &Path) -> Result<Projection<M>, LogError> {
+        let views_dir = data_dir.join(VIEWS_DIR);
+        std::fs::create_dir_all(&views_dir)?;
+        let start = match load_checkpoint::<M>(&views_dir, log.as_ref()) {
+            Some(v) => v,
+            None => Versioned {
+                position: 0,
+                state: M::State::default(),
+            },
+        };
+        let (position, _) = watch::channel(start.position);
+        let shared = Arc::new(Shared::<M> {
+            checkpointed: Mutex::new(start.position),
+            current: RwLock::new(start),
+            position,
+            status: Mutex::new(Status::Running),
+            views_dir,
+            log,
+        });
+        let p = Projection { shared };
+        let runner = p.clone();
+        tokio::spawn(async move { runner.follow().await });
+        Ok(p)
+    }
+
+    /// Reads the state; `f` runs under the read lock, so keep it short. Returns the result and
+    /// the position the state is at.
+    pub fn read<R>(&self, f: impl FnOnce(&M::State) -> R) -> (R, u64) {
+        let g = self
+            .shared
+            .current
+            .read()
+            .unwrap_or_else(|e| e.into_inner());
+        (f(&g.state), g.position)
+    }
+
+    /// A copy of the whole state (tests, `--check`).
+    pub fn snapshot(&self) -> Versioned<M::State> {
+        self.shared
+            .current
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    fn fail(&self, position: u64, error: String) {
+        tracing::error!(projection = M::NAME, position, %error, "projection stopped at a poison event");
+        *lock(&self.shared.status) = Status::Failed { position, error };
+    }
+
+    async fn follow(&self) {
+        let from = self.shared.current.read().map(|g| g.position).unwrap_or(0) + 1;
+        let mut sub = self.shared.log.subscribe(from);
+        let mut last_checkpoint = domain::clock::monotonic_now();
+        loop {
+            let batch = match sub.next_batch(APPLY_BATCH_RECORDS_MAX).await {
+                Ok(b) => b,
+                Err(LogError::Closed) => {
+                    self.checkpoint_in_background().await;
+                    return;
+                }
+                Err(e) => {
+                    self.fail(sub.next_position(), format!("reading the log: {e}"));
+                    return;
+                }
+            };
+            let reached = {
+                let mut g = self
+                    .shared
+                    .current
+                    .write()
+                    .unwrap_or_else(|e| e.into_inner());
+                let mut failed = None;
+                for r in &batch {
+                    if r.position <= g.position {
+                        continue; // already in the state (after a rebuild swap)
+                    }
+                    if let Err(e) = M::apply(&mut g.state, r) {
+                        failed = Some((r.position, e.0));
+                        break;
+                    }
+                    g.position = r.position;
+                }
+                if let Some((position, error)) = failed {
+                    let at = g.position;
+                    drop(g);
+                    self.shared.position.send_replace(at);
+                    self.fail(position, error);
+                    return;
+                }
+                g.position
+            };
+            self.shared.position.send_replace(reached);
+            if last_checkpoint.elapsed() >= Duration::from_millis(CHECKPOINT_INTERVAL_MS) {
+                last_checkpoint = domain::clock::monotonic_now();
+                self.checkpoint_in_background().await;
+            }
+        }
+    }
+
+    async fn checkpoint_in_background(&self) {
+        let this = self.clone();
+        let r = tokio::task::spawn_blocking(move || this.write_checkpoint()).await;
+        if let Ok(Err(e)) = r {
+            tracing::warn!(projection = M::NAME, error = %e, "checkpoint failed");
+        }
+    }
+
+    /// Writes state + position atomically if the position moved since the last checkpoint.
+    pub fn write_checkpoint(&self) -> Result<(), LogError> {
+        let (bytes, position) = {
+            let g = self
+                .shared
+                .current
+                .read()
+                .unwrap_or_else(|e| e.into_inner());
+            if *lock(&self.shared.checkpointed) == g.position {
+                return Ok(());
+            }
+            (
+                encode_checkpoint::<M>(&g, self.shared.log.as_ref())?,
+                g.position,
+            )
+        };
+        write_durably(&self.shared.views_dir, &checkpoint_name::<M>(), &bytes)?;
+        *lock(&self.shared.checkpointed) = position;
+        Ok(())
+    }
+
+    async fn rebuild(&self) {
+        let log = Arc::clone(&self.shared.log);
+        let this = self.clone();
+        let built = tokio::task::spawn_blocking(move || {
+            let mut next = Versioned {
+                position: 0,
+                state: M::State::default(),
+            };
+            loop {
+                let target = this.position();
+                catch_up::<M>(log.as_ref(), &mut next, target, &mut |done, target| {
+                    *lock(&this.shared.status) = Status::Rebuilding {
+                        rebuilt_position: done,
+                        target_position: target,
+                    };
+                })?;
+                // Close enough: finish under the write lock so no record is missed.
+                if this.position().saturating_sub(next.position) <= APPLY_BATCH_RECORDS_MAX as u64 {
+                    let mut g = this
+                        .shared
+                        .current
+                        .write()
+                        .unwrap_or_else(|e| e.into_inner());
+                    let live = g.position;
+                    catch_up::<M>(log.as_ref(), &mut next, live, &mut |_, _| {})?;
+                    *g = next;
+                    return Ok::<(), (u64, String)>(());
+                }
+            }
+        })
+        .await;
+        match built {
+            Ok(Ok(())) => {
+                *lock(&self.shared.status) = Status::Running;
+                *lock(&self.shared.checkpointed) = u64::MAX; // force the next checkpoint
+                tracing::info!(projection = M::NAME, "rebuild swapped in");
+            }
+            Ok(Err((position, error))) => self.fail(position, error),
+            Err(e) => self.fail(self.position(), format!("rebuild task failed: {e}")),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl<M: ReadModel> ProjectionControl for Projection<M> {
+    fn name(&self) -> &'static str {
+        M::NAME
+    }
+
+    fn position(&self) -> u64 {
+        *self.shared.position.borrow()
+    }
+
+    fn info(&self, head: u64) -> ProjectionInfo {
+        let position = self.position();
+        ProjectionInfo {
+            name: M::NAME,
+            position,
+            lag: head.saturating_sub(position),
+            status: lock(&self.shared.status).clone(),
+        }
+    }
+
+    async fn wait_for(&self, position: u64, timeout: Duration) -> bool {
+        if self.position() >= position {
+            return true;
+        }
+        let mut rx = self.shared.position.subscribe();
+        let reached = matches!(
+            tokio::time::timeout(timeout, rx.wait_for(|p| *p >= position)).await,
+            Ok(Ok(_))
+        );
+        reached
+    }
+
+    fn start_rebuild(&self) -> bool {
+        {
+            let mut s = lock(&self.shared.status);
+            if !matches!(*s, Status::Running) {
+                return false;
+            }
+            *s = Status::Rebuilding {
+                rebuilt_position: 0,
+                target_position: self.position(),
+            };
+        }
+        let this = self.clone();
+        tokio::spawn(async move { this.rebuild().await });
+        true
+    }
+
+    fn checkpoint(&self) -> Result<(), LogError> {
+        self.write_checkpoint()
+    }
+}
+
+/// Applies records after `v.position` up to `target` (inclusive). Errors carry the poison
+/// position.
+pub fn catch_up<M: ReadModel>(
+    log: &dyn EventStore,
+    v: &mut Versioned<M::State>,
+    target: u64,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<(), (u64, String)> {
+    while v.position < target {
+        let chunk = log
+            .read_all(v.position + 1, APPLY_BATCH_RECORDS_MAX)
+            .map_err(|e| (v.position + 1, e.to_string()))?;
+        if chunk.is_empty() {
+            break;
+        }
+        for r in &chunk {
+            if r.position > target {
+                break;
+            }
+            M::apply(&mut v.state, r).map_err(|e| (r.position, e.0))?;
+            v.position = r.position;
+        }
+        progress(v.position, target);
+    }
+    Ok(())
+}
+
+/// Builds model `M` from position 1 up to `target` (a rebuild).
+pub fn build<M: ReadModel>(
+    log: &dyn EventStore,
+    target: u64,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<Versioned<M::State>, (u64, String)> {
+    let mut v = Versioned {
+        position: 0,
+        state: M::State::default(),
+    };
+    catch_up::<M>(log, &mut v, target, progress)?;
+    Ok(v)
+}
+
+fn checkpoint_name<M: ReadModel>() -> String {
+    format!("{}.snap", M::NAME)
+}
+
+/// Checkpoint bytes: magic ‖ model version ‖ position ‖ chain hash at position ‖ state
+/// (bincode) ‖ crc32c of everything before.
+fn encode_checkpoint<M: ReadModel>(
+    v: &Versioned<M::State>,
+    log: &dyn EventStore,
+) -> Result<Vec<u8>, LogError> {
+    let chain = chain_at(log, v.position)?;
+    let mut out = Vec::new();
+    out.extend_from_slice(SNAPSHOT_MAGIC);
+    out.extend_from_slice(&M::VERSION.to_be_bytes());
+    out.extend_from_slice(&v.position.to_be_bytes());
+    out.extend_from_slice(&chain);
+    let state = bincode::serde::encode_to_vec(&v.state, bincode::config::standard())
+        .map_err(|e| LogError::Invalid(format!("cannot encode {} state: {e}", M::NAME)))?;
+    out.extend_from_slice(&state);
+    let crc = crc32c::crc32c(&out);
+    out.extend_from_slice(&crc.to_be_bytes());
+    Ok(out)
+}
+
+fn chain_at(log: &dyn EventStore, position: u64) -> Result<[u8; 32], LogError> {
+    if position == 0 {
+        return Ok(eventlog::GENESIS_CHAIN);
+    }
+    let r = log.read_all(position, 1)?;
+    match r.first() {
+        Some(r) if r.position == position => Ok(r.chain),
+        _ => Err(LogError::Invalid(format!(
+            "position {position} is not in the log"
+        ))),
+    }
+}
+
+/// Loads `M`'s checkpoint if it is intact, of this model version, and of this very log (same
+/// chain hash at its position). Anything else is ignored: the model is rebuilt.
+pub fn load_checkpoint<M: ReadModel>(
+    views_dir: &Path,
+    log: &dyn EventStore,
+) -> Option<Versioned<M::State>> {
+    let bytes = std::fs::read(views_dir.join(checkpoint_name::<M>())).ok()?;
+    let header = 8 + 4 + 8 + 32;
+    if bytes.len() < header + 4 || &bytes[..8] != SNAPSHOT_MAGIC {
+        return None;
+    }
+    let (body, crc) = bytes.split_at(bytes.len() - 4);
+    if crc32c::crc32c(body).to_be_bytes() != crc {
+        tracing::warn!(
+            projection = M::NAME,
+            "checkpoint checksum mismatch; rebuilding"
+        );
+        return None;
+    }
+    let version = u32::from_be_bytes(body[8..12].try_into().ok()?);
+    let position = u64::from_be_bytes(body[12..20].try_into().ok()?);
+    let chain: [u8; 32] = body[20..52].try_into().ok()?;
+    if version != M::VERSION || position > log.head() || chain_at(log, position).ok()? != chain {
+        tracing::info!(
+            projection = M::NAME,
+            "checkpoint is of another model version or log; rebuilding"
+        );
+        return None;
+    }
+    let (state, _) =
+        bincode::serde::decode_from_slice(&body[header..], bincode::config::standard()).ok()?;
+    Some(Versioned { position, state })
+}
+
+/// Writes a checkpoint file for `M` (offline rebuild uses this to swap in atomically).
+pub fn store_checkpoint<M: ReadModel>(
+    data_dir: &Path,
+    v: &Versioned<M::State>,
+    log: &dyn EventStore,
+) -> Result<(), LogError> {
+    let dir = data_dir.join(VIEWS_DIR);
+    std::fs::create_dir_all(&dir)?;
+    write_durably(
+        &dir,
+        &checkpoint_name::<M>(),
+        &encode_checkpoint::<M>(v, log)?,
+    )
+}
+
+fn write_durably(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), LogError> {
+    use std::io::Write;
+    let tmp = dir.join(format!(".{name}.tmp"));
+    let mut f = std::fs::File::create(&tmp)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, dir.join(name))?;
+    std::fs::File::open(dir)?.sync_all()?;
+    Ok(())
+}
