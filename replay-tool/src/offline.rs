@@ -1,0 +1,268 @@
+//! The offline [`LogSource`]: a private copy of a stopped server's data dir, opened with
+//! sled. sled has no read-only open and may rewrite files while it recovers, so the user's
+//! data dir is only ever copied (under its lock) and never opened.
+//!
+//! Invariants:
+//! - Not a byte of the user's data dir changes: it is read by [`OfflineCopy::take`] and by
+//!   `stat` for its size, nothing else.
+//! - A damaged store is a finding, never a crash: every call into sled runs under
+//!   [`guarded`], which turns a panic deep inside the store into [`SourceError::Store`].
+
+use std::cell::Cell;
+use std::fs;
+use std::panic::{self, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+use std::sync::Once;
+
+use eventlog::datadir::LOG_DIR;
+use eventlog::verify::{verify_log, VerifyReport};
+use eventlog::{read_anchor, Anchor, EventStore, LogError, OfflineCopy, Record, SledLog};
+
+use crate::source::{LogSource, SourceError};
+
+/// The content-addressed file store beside the log (counted in the log size).
+const FILES_DIR: &str = "files";
+/// Deepest directory nesting walked when summing file sizes (the store uses two levels).
+const SIZE_WALK_DEPTH_MAX: usize = 16;
+
+/// A data dir's log, read through a private copy that is removed on drop.
+pub struct OfflineSource {
+    /// `Some` until drop; dropped (closing sled) before the copy it lives in is removed.
+    log: Option<SledLog>,
+    anchor: Option<Anchor>,
+    data_dir: PathBuf,
+    copy_dir: PathBuf,
+    _copy: OfflineCopy,
+}
+
+impl std::fmt::Debug for OfflineSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OfflineSource")
+            .field("data_dir", &self.data_dir)
+            .finish()
+    }
+}
+
+impl OfflineSource {
+    /// Copies `data_dir`'s log and anchor and opens the copy.
+    ///
+    /// A missing dir, a dir without a log or a dir held by a running server →
+    /// [`SourceError::Unavailable`]; a copy that the store refuses to open (damaged files, a
+    /// corrupt tail, a log shorter than its head anchor) → [`SourceError::Corrupt`] or
+    /// [`SourceError::Store`].
+    pub fn open(data_dir: &Path) -> Result<OfflineSource, SourceError> {
+        let shown = data_dir.display();
+        match fs::metadata(data_dir) {
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => {
+                return Err(SourceError::Unavailable(format!(
+                    "data dir {shown} is not a directory"
+                )))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(SourceError::Unavailable(format!(
+                    "data dir {shown} does not exist"
+                )))
+            }
+            Err(e) => {
+                return Err(SourceError::Unavailable(format!(
+                    "cannot read data dir {shown}: {e}"
+                )))
+            }
+        }
+        let copy = OfflineCopy::take(data_dir).map_err(|e| match e {
+            LogError::Io(m) => SourceError::Unavailable(format!(
+                "cannot copy the log of {shown} to a temp dir: {m}"
+            )),
+            LogError::Invalid(m) => SourceError::Unavailable(m),
+            other => SourceError::Unavailable(other.to_string()),
+        })?;
+        let copy_dir = copy.path().to_path_buf();
+        let paths = PathRewrite {
+            copy: copy_dir.display().to_string(),
+            original: data_dir.display().to_string(),
+        };
+        let anchor = read_anchor(&copy_dir).map_err(|e| paths.finding(e))?;
+        let log = guarded(|| SledLog::open(&copy_dir)).map_err(|e| paths.finding(e))?;
+        Ok(OfflineSource {
+            log: Some(log),
+            anchor,
+            data_dir: data_dir.to_path_buf(),
+            copy_dir,
+            _copy: copy,
+        })
+    }
+
+    fn log(&self) -> &SledLog {
+        // Only `drop` takes the log out.
+        self.log.as_ref().expect("the log is open until drop")
+    }
+
+    fn paths(&self) -> PathRewrite {
+        PathRewrite {
+            copy: self.copy_dir.display().to_string(),
+            original: self.data_dir.display().to_string(),
+        }
+    }
+}
+
+impl LogSource for OfflineSource {
+    fn head(&self) -> Result<u64, SourceError> {
+        guarded(|| Ok(self.log().head())).map_err(|e| self.paths().finding(e))
+    }
+
+    fn read_from(&self, from_position: u64, limit: usize) -> Result<Vec<Record>, SourceError> {
+        guarded(|| self.log().read_all(from_position, limit)).map_err(|e| self.paths().finding(e))
+    }
+
+    fn verify(&self, progress: &mut dyn FnMut(u64, u64)) -> Result<VerifyReport, SourceError> {
+        guarded(|| verify_log(self.log(), self.anchor, progress))
+            .map_err(|e| self.paths().finding(e))
+    }
+
+    fn size_bytes(&self) -> Result<Option<u64>, SourceError> {
+        let mut total = 0u64;
+        for dir in [LOG_DIR, FILES_DIR] {
+            total = total.saturating_add(tree_size_bytes(&self.data_dir.join(dir), 0).map_err(
+                |e| {
+                    SourceError::Unavailable(format!(
+                        "cannot measure {}: {e}",
+                        self.data_dir.join(dir).display()
+                    ))
+                },
+            )?);
+        }
+        Ok(Some(total))
+    }
+}
+
+impl Drop for OfflineSource {
+    fn drop(&mut self) {
+        let log = self.log.take();
+        // Closing flushes the copy; a damaged copy must not turn the exit into a crash.
+        let _ = guarded(move || {
+            drop(log);
+            Ok(())
+        });
+    }
+}
+
+/// Messages about the copy name the user's data dir instead of a temp path they never saw.
+struct PathRewrite {
+    copy: String,
+    original: String,
+}
+
+impl PathRewrite {
+    fn text(&self, message: &str) -> String {
+        message.replace(&self.copy, &self.original)
+    }
+
+    /// Classifies an error of the opened copy: everything the store says about its own
+    /// content is a finding.
+    fn finding(&self, e: LogError) -> SourceError {
+        match e {
+            LogError::Corrupt { position, reason } => SourceError::Corrupt {
+                position,
+                reason: self.text(&reason),
+            },
+            LogError::Store(m) => SourceError::Store(self.text(&m)),
+            other => SourceError::Store(self.text(&other.to_string())),
+        }
+    }
+}
+
+/// Sum of the sizes of the regular files under `dir` (0 if it does not exist); symlinks are
+/// not followed.
+fn tree_size_bytes(dir: &Path, depth: usize) -> std::io::Result<u64> {
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(e),
+    };
+    let mut total = 0u64;
+    for entry in entries {
+        let entry = entry?;
+        let meta = fs::symlink_metadata(entry.path())?;
+        if meta.is_file() {
+            total = total.saturating_add(meta.len());
+        } else if meta.is_dir() && depth < SIZE_WALK_DEPTH_MAX {
+            total = total.saturating_add(tree_size_bytes(&entry.path(), depth + 1)?);
+        }
+    }
+    Ok(total)
+}
+
+thread_local! {
+    /// Set while this thread runs store code whose panics [`guarded`] reports itself.
+    static IN_STORE: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs store code, turning a panic into [`LogError::Store`]. sled 0.34 can panic on a
+/// damaged file instead of returning an error, and a read-only tool must report that as a
+/// finding rather than die with a backtrace.
+fn guarded<T>(f: impl FnOnce() -> Result<T, LogError>) -> Result<T, LogError> {
+    install_quiet_panic_hook();
+    let was = IN_STORE.with(|flag| flag.replace(true));
+    let outcome = panic::catch_unwind(AssertUnwindSafe(f));
+    IN_STORE.with(|flag| flag.set(was));
+    outcome.unwrap_or_else(|payload| {
+        let what = payload
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".into());
+        Err(LogError::Store(format!(
+            "the store failed on damaged data: {what}"
+        )))
+    })
+}
+
+/// Keeps the default panic message for real bugs but silences panics that [`guarded`]
+/// catches and reports.
+fn install_quiet_panic_hook() {
+    static INSTALL: Once = Once::new();
+    INSTALL.call_once(|| {
+        let default = panic::take_hook();
+        panic::set_hook(Box::new(move |info| {
+            if !IN_STORE.with(Cell::get) {
+                default(info);
+            }
+        }));
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_in_the_store_becomes_a_store_error() {
+        let r: Result<(), LogError> = guarded(|| panic!("page table torn"));
+        match r {
+            Err(LogError::Store(m)) => assert!(m.contains("page table torn"), "{m}"),
+            other => panic!("expected a store error, got {other:?}"),
+        }
+        assert_eq!(guarded(|| Ok(7)).unwrap(), 7);
+        assert!(!IN_STORE.with(Cell::get), "the flag is restored");
+    }
+
+    #[test]
+    fn messages_name_the_users_dir_not_the_copy() {
+        let paths = PathRewrite {
+            copy: "/tmp/marketlog-copyX".into(),
+            original: "./data".into(),
+        };
+        let e = paths.finding(LogError::Corrupt {
+            position: 0,
+            reason: "head anchor /tmp/marketlog-copyX/head.anchor: bad crc line".into(),
+        });
+        assert_eq!(
+            e,
+            SourceError::Corrupt {
+                position: 0,
+                reason: "head anchor ./data/head.anchor: bad crc line".into()
+            }
+        );
+    }
+}
