@@ -1,1 +1,19 @@
-//! The marketlog service (see ARCHITECTURE.md).
+//! The `marketlog` service: HTTP API (axum), the one command runner, projections wiring, the
+//! deadline scheduler, `serve`.
+//!
+//! Architecture invariant: handlers never write to the log except through [`runner::Runner`];
+//! the conventions of API.md §1 (auth, roles, errors, idempotency, If-Match, X-Min-Position,
+//! paging, body limit) are implemented once, in `extract`, `error`, `respond`, `paging` and
+//! the layers of `app`.
+
+pub mod app;
+pub mod cli;
+pub mod error;
+pub mod extract;
+pub mod paging;
+pub mod respond;
+pub mod routes;
+pub mod runner;
+pub mod scheduler;
+pub mod serve;
+pub mod state;

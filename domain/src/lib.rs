@@ -33,6 +33,7 @@ pub mod clock;
 pub mod codec;
 pub mod decider;
 pub mod error;
+pub mod events;
 pub mod ids;
 pub mod money;
 pub mod platform;

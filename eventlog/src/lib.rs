@@ -69,4 +69,8 @@ pub trait EventStore: Send + Sync + 'static {
 
     /// Every record from `from_position` on: catch-up, then live.
     fn subscribe(&self, from_position: u64) -> Subscription;
+
+    /// The fingerprint and result of the durable append made with idempotency `key`, if any.
+    /// Lets a caller answer a retry before re-deciding against a state that moved on.
+    fn idempotency_result(&self, key: &str) -> Result<Option<([u8; 32], AppendResult)>, LogError>;
 }

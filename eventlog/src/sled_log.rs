@@ -506,6 +506,21 @@ impl EventStore for SledLog {
         self.inner.stream_version_at_most(stream_id, head)
     }
 
+    fn idempotency_result(&self, key: &str) -> Result<Option<([u8; 32], AppendResult)>, LogError> {
+        let head = self.inner.head.borrow().position;
+        let Some(v) = self.inner.tree.get(keys::idempotency(key))? else {
+            return Ok(None);
+        };
+        let (entry, _) =
+            bincode::decode_from_slice::<IdempotencyEntry, _>(&v, idempotency_config())
+                .map_err(|e| LogError::Store(format!("undecodable idempotency entry: {e}")))?;
+        // An entry of a group still being flushed is not an answer yet.
+        if entry.result.last_position > head {
+            return Ok(None);
+        }
+        Ok(Some((entry.fingerprint, entry.result)))
+    }
+
     fn subscribe(&self, from_position: u64) -> Subscription {
         let live = match lock_unpoisoned(&self.handle.live).as_ref() {
             Some(tx) => tx.subscribe(),

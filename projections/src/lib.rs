@@ -7,6 +7,7 @@
 //! Architecture invariant: projections never write to the log; everything here can be thrown
 //! away and rebuilt from it, and a rebuilt model equals the incrementally built one.
 
+pub mod directory;
 pub mod runtime;
 
 pub use runtime::{

@@ -1,13 +1,11 @@
-//! Where event payloads become readable JSON. The log stores bincode bytes that only the
-//! domain's codec registry (with its upcasters) can decode; until that registry exists every
-//! payload is shown as base64 only.
+//! Decoding of event payloads into JSON for exports, through the domain's event registry.
 
-/// Decodes one payload into JSON for export and history, or `None` when the type/schema is
-/// not known to this build. The domain codec registry plugs in here.
+/// The payload as JSON, or `None` when the type is unknown to this build or its payload does
+/// not decode (the export then carries only `payload_base64`).
 pub fn decode_data(
-    _event_type: &str,
-    _schema_version: u16,
-    _payload: &[u8],
+    type_name: &str,
+    schema_version: u16,
+    payload: &[u8],
 ) -> Option<serde_json::Value> {
-    None
+    domain::events::decode_json(type_name, schema_version, payload).and_then(Result::ok)
 }

@@ -1,0 +1,164 @@
+//! The one error type of the API and its mapping to the error JSON of API.md §1:
+//! `{"error": {"code", "message", "details"}}`. Every failure a client can cause goes through
+//! here; internal failures answer 500 or 503 without leaking internals.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use domain::{DomainError, ErrorKind};
+use eventlog::{AppendError, LogError};
+use serde_json::{json, Map, Value};
+
+/// An error answer.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    pub details: Map<String, Value>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            details: Map::new(),
+        }
+    }
+
+    pub fn with(mut self, key: &str, value: impl Into<Value>) -> ApiError {
+        self.details.insert(key.to_owned(), value.into());
+        self
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, "bad_request", message)
+    }
+
+    pub fn unauthenticated() -> ApiError {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+            "a valid bearer token is required (Authorization: Bearer <token>)",
+        )
+    }
+
+    pub fn forbidden(role: &str) -> ApiError {
+        ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!("role {role} may not do this"),
+        )
+    }
+
+    pub fn not_found(what: &str) -> ApiError {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("{what} not found"),
+        )
+    }
+
+    pub fn validation(field: &str, rule: &str, message: impl Into<String>) -> ApiError {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            message,
+        )
+        .with("field", field)
+        .with("rule", rule)
+    }
+
+    pub fn version_conflict(current: u64) -> ApiError {
+        ApiError::new(
+            StatusCode::CONFLICT,
+            "version_conflict",
+            format!("the resource is at version {current}, not the version in If-Match"),
+        )
+        .with("current_version", current)
+    }
+
+    pub fn projection_lagging(name: &str, position: u64) -> ApiError {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "projection_lagging",
+            format!("projection {name} has not reached X-Min-Position in time"),
+        )
+        .with("projection", name)
+        .with("position", position)
+    }
+
+    pub fn unavailable(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
+    }
+
+    pub fn internal(context: &str, error: impl std::fmt::Display) -> ApiError {
+        tracing::error!(%error, context, "internal error");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "internal error; see the server log",
+        )
+    }
+
+    pub fn payload_too_large(limit_bytes: usize) -> ApiError {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("request body larger than {limit_bytes} bytes"),
+        )
+        .with("limit_bytes", limit_bytes)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        metrics::counter!("marketlog_http_errors_total", "code" => self.code).increment(1);
+        let body =
+            json!({"error": {"code": self.code, "message": self.message, "details": self.details}});
+        (self.status, axum::Json(body)).into_response()
+    }
+}
+
+impl From<DomainError> for ApiError {
+    fn from(e: DomainError) -> ApiError {
+        let status = match e.kind {
+            ErrorKind::Validation | ErrorKind::Rule => StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorKind::InvalidState | ErrorKind::Conflict => StatusCode::CONFLICT,
+            ErrorKind::NotFound => StatusCode::NOT_FOUND,
+        };
+        let mut err = ApiError::new(status, e.code, e.message);
+        for (k, v) in e.details {
+            err.details.insert(k.to_owned(), Value::String(v));
+        }
+        err
+    }
+}
+
+impl From<LogError> for ApiError {
+    fn from(e: LogError) -> ApiError {
+        match e {
+            LogError::Invalid(m) => ApiError::bad_request(m),
+            LogError::Unavailable(_) | LogError::Closed => {
+                ApiError::unavailable("the event log is not accepting writes; try again later")
+            }
+            other => ApiError::internal("event log", other),
+        }
+    }
+}
+
+impl From<AppendError> for ApiError {
+    fn from(e: AppendError) -> ApiError {
+        match e {
+            AppendError::Conflict { current, .. } => ApiError::version_conflict(current),
+            AppendError::IdempotencyKeyReused => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency_key_reused",
+                "this Idempotency-Key was used with a different request",
+            ),
+            AppendError::Invalid(m) => ApiError::bad_request(m),
+            AppendError::Log(l) => l.into(),
+        }
+    }
+}

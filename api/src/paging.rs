@@ -1,0 +1,95 @@
+//! Cursor pagination of API.md §1: `?limit=` (1..=500, default 50) and an opaque `?cursor=`.
+
+use base64::Engine;
+use serde::Deserialize;
+
+use crate::error::ApiError;
+
+pub const PAGE_LIMIT_DEFAULT: usize = 50;
+pub const PAGE_LIMIT_MAX: usize = 500;
+
+/// `limit` and `cursor` of a list request.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+pub struct PageQuery {
+    pub limit: Option<usize>,
+    pub cursor: Option<String>,
+}
+
+impl PageQuery {
+    pub fn limit(&self) -> Result<usize, ApiError> {
+        match self.limit {
+            None => Ok(PAGE_LIMIT_DEFAULT),
+            Some(l) if (1..=PAGE_LIMIT_MAX).contains(&l) => Ok(l),
+            Some(_) => Err(
+                ApiError::bad_request(format!("limit must be 1..={PAGE_LIMIT_MAX}"))
+                    .with("field", "limit"),
+            ),
+        }
+    }
+
+    /// The decoded cursor (the key after which the page starts).
+    pub fn after(&self) -> Result<Option<String>, ApiError> {
+        match &self.cursor {
+            None => Ok(None),
+            Some(c) => decode_cursor(c).map(Some).ok_or_else(|| {
+                ApiError::bad_request("cursor is not one this server issued")
+                    .with("field", "cursor")
+            }),
+        }
+    }
+}
+
+pub fn encode_cursor(key: &str) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(key.as_bytes())
+}
+
+pub fn decode_cursor(c: &str) -> Option<String> {
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(c)
+        .ok()?;
+    String::from_utf8(bytes).ok()
+}
+
+/// Pages an ordered iterator of (key, item): items after `after`, at most `limit`, and the
+/// cursor of the next page if there is more.
+pub fn page<T>(
+    items: impl Iterator<Item = (String, T)>,
+    after: Option<&str>,
+    limit: usize,
+) -> (Vec<T>, Option<String>) {
+    let mut out = Vec::with_capacity(limit.min(64));
+    let mut last_key = None;
+    let mut more = false;
+    for (key, item) in items.filter(|(k, _)| after.is_none_or(|a| k.as_str() > a)) {
+        if out.len() == limit {
+            more = true;
+            break;
+        }
+        last_key = Some(key);
+        out.push(item);
+    }
+    let next = if more {
+        last_key.map(|k| encode_cursor(&k))
+    } else {
+        None
+    };
+    (out, next)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pages_follow_each_other_without_gap_or_repeat() {
+        let data: Vec<(String, u32)> = (0..7).map(|i| (format!("k{i}"), i)).collect();
+        let (a, c) = page(data.clone().into_iter(), None, 3);
+        assert_eq!(a, vec![0, 1, 2]);
+        let after = decode_cursor(c.as_deref().unwrap()).unwrap();
+        let (b, c) = page(data.clone().into_iter(), Some(&after), 3);
+        assert_eq!(b, vec![3, 4, 5]);
+        let after = decode_cursor(c.as_deref().unwrap()).unwrap();
+        let (d, c) = page(data.into_iter(), Some(&after), 3);
+        assert_eq!((d, c), (vec![6], None));
+    }
+}

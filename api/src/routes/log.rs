@@ -1,0 +1,280 @@
+//! API.md §9, the log itself: one stream's raw events, the whole log in order (optionally
+//! with the stored bytes so a client can verify the chain), and the live SSE feed.
+
+use std::convert::Infallible;
+
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use domain::{Role, Timestamp};
+use eventlog::{Direction, Record};
+use futures::Stream;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use utoipa::ToSchema;
+
+use crate::error::ApiError;
+use crate::extract::Caller;
+use crate::paging::{PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX};
+use crate::respond;
+use crate::routes::{Doc, Routes};
+use crate::state::App;
+
+/// Records a type-filtered `/v1/events` page scans at most before it answers.
+pub const TYPE_FILTER_SCAN_RECORDS_MAX: usize = 20_000;
+
+const LOG_READERS: &[Role] = &[Role::Auditor, Role::Analyst, Role::Platform];
+
+/// One event as the API shows it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventView {
+    pub position: u64,
+    pub stream_id: String,
+    pub version: u64,
+    #[serde(rename = "type")]
+    pub event_type: String,
+    pub schema: u16,
+    pub at: String,
+    pub actor: String,
+    pub correlation_id: String,
+    pub causation_id: String,
+    /// The payload as JSON (null if this server does not know the type).
+    #[schema(value_type = Object)]
+    pub data: Value,
+    /// With `include=raw`: the stored record bytes (body ‖ crc32c ‖ chain), base64.
+    pub raw_base64: Option<String>,
+    /// With `include=raw`: CRC32C of the body, 8 hex digits.
+    pub crc32c: Option<String>,
+    /// With `include=raw`: the chain hash after this record, 64 hex digits.
+    pub chain: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventPage {
+    pub items: Vec<EventView>,
+    pub next_cursor: Option<String>,
+}
+
+/// JSON of one record (the same shape everywhere events are shown).
+pub fn event_json(tz: chrono_tz::Tz, r: &Record, raw: Option<&[u8]>) -> Value {
+    let data = match domain::events::decode_json(&r.event_type, r.schema_version, &r.payload) {
+        Some(Ok(v)) => v,
+        _ => Value::Null,
+    };
+    let mut v = json!({
+        "position": r.position, "stream_id": r.stream_id, "version": r.version,
+        "type": r.event_type, "schema": r.schema_version,
+        "at": Timestamp::from_micros(r.recorded_at_micros).to_rfc3339_in(tz),
+        "actor": r.actor, "correlation_id": r.correlation_id, "causation_id": r.causation_id,
+        "data": data,
+    });
+    if v["data"].is_null() {
+        v["payload_base64"] = json!(base64::engine::general_purpose::STANDARD.encode(&r.payload));
+    }
+    if let Some(raw) = raw {
+        v["raw_base64"] = json!(base64::engine::general_purpose::STANDARD.encode(raw));
+        v["crc32c"] = json!(format!("{:08x}", r.crc32c));
+        v["chain"] = json!(hex::encode(r.chain));
+    }
+    v
+}
+
+pub fn routes(r: Routes) -> Routes {
+    use axum::routing::get;
+    r.add("GET", "/v1/streams/{stream_id}", get(stream), Doc::new("raw events of one stream, oldest first", "auditor, platform").query("from_version", "first version (default 1)").query("limit", "1..=500, default 50").query("cursor", "next_cursor of the previous page").answers::<EventPage>(200))
+        .add("GET", "/v1/events", get(events), Doc::new("events of the whole log in position order", "auditor, analyst, platform").query("from_position", "first position (default 1)").query("limit", "1..=500, default 50").query("type", "only this event type").query("include", "raw: add stored bytes, crc32c and chain hash").query("cursor", "next_cursor of the previous page").answers::<EventPage>(200))
+        .add("GET", "/v1/events/live", get(live), Doc::new("Server-Sent Events: catch-up from from_position (or Last-Event-ID + 1), then live; each event's id is its position", "auditor, analyst, platform").query("from_position", "first position (default 1)").raw_answer(200, "text/event-stream"))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StreamQuery {
+    from_version: Option<u64>,
+    limit: Option<usize>,
+    cursor: Option<String>,
+}
+
+fn limit_of(limit: Option<usize>) -> Result<usize, ApiError> {
+    match limit {
+        None => Ok(PAGE_LIMIT_DEFAULT),
+        Some(l) if (1..=PAGE_LIMIT_MAX).contains(&l) => Ok(l),
+        Some(_) => Err(
+            ApiError::bad_request(format!("limit must be 1..={PAGE_LIMIT_MAX}"))
+                .with("field", "limit"),
+        ),
+    }
+}
+
+fn cursor_of(cursor: Option<&str>) -> Result<Option<u64>, ApiError> {
+    cursor
+        .map(|c| {
+            c.parse::<u64>().map_err(|_| {
+                ApiError::bad_request("cursor is not one this server issued")
+                    .with("field", "cursor")
+            })
+        })
+        .transpose()
+}
+
+fn query<T: serde::de::DeserializeOwned>(
+    q: Result<Query<T>, axum::extract::rejection::QueryRejection>,
+) -> Result<T, ApiError> {
+    q.map(|Query(t)| t)
+        .map_err(|e| ApiError::bad_request(format!("invalid query: {}", e.body_text())))
+}
+
+async fn stream(
+    State(app): State<App>,
+    caller: Caller,
+    Path(stream_id): Path<String>,
+    q: Result<Query<StreamQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    caller.require(&[Role::Auditor, Role::Platform])?;
+    let q = query(q)?;
+    if eventlog::validate_stream_id(&stream_id).is_err()
+        || app.store.stream_version(&stream_id)? == 0
+    {
+        return Err(ApiError::not_found("stream"));
+    }
+    let limit = limit_of(q.limit)?;
+    let from = cursor_of(q.cursor.as_deref())?
+        .or(q.from_version)
+        .unwrap_or(1)
+        .max(1);
+    let records = app
+        .store
+        .read_stream(&stream_id, from, Direction::Forward, limit + 1)?;
+    let more = records.len() > limit;
+    let items: Vec<Value> = records
+        .iter()
+        .take(limit)
+        .map(|r| event_json(app.tz, r, None))
+        .collect();
+    let next = more.then(|| (from + limit as u64).to_string());
+    Ok(respond::list(items, next, app.store.head()))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EventsQuery {
+    from_position: Option<u64>,
+    limit: Option<usize>,
+    #[serde(rename = "type")]
+    event_type: Option<String>,
+    include: Option<String>,
+    cursor: Option<String>,
+}
+
+async fn events(
+    State(app): State<App>,
+    caller: Caller,
+    q: Result<Query<EventsQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    caller.require(LOG_READERS)?;
+    let q = query(q)?;
+    let limit = limit_of(q.limit)?;
+    let raw = match q.include.as_deref() {
+        None => false,
+        Some("raw") => true,
+        Some(_) => {
+            return Err(ApiError::bad_request("include must be raw").with("field", "include"))
+        }
+    };
+    let mut next = cursor_of(q.cursor.as_deref())?
+        .or(q.from_position)
+        .unwrap_or(1)
+        .max(1);
+    let head = app.store.head();
+    let mut items = Vec::with_capacity(limit);
+    let mut scanned = 0;
+    while items.len() < limit && next <= head && scanned < TYPE_FILTER_SCAN_RECORDS_MAX {
+        let want = if q.event_type.is_some() {
+            1_000
+        } else {
+            limit - items.len()
+        };
+        let chunk = if raw {
+            app.log.read_raw(next, want)?
+        } else {
+            Vec::new()
+        };
+        let records = app.store.read_all(next, want)?;
+        if records.is_empty() {
+            break;
+        }
+        for (i, r) in records.iter().enumerate() {
+            scanned += 1;
+            next = r.position + 1;
+            if q.event_type.as_deref().is_some_and(|t| t != r.event_type) {
+                continue;
+            }
+            let raw_value = chunk
+                .get(i)
+                .filter(|(p, _)| *p == r.position)
+                .map(|(_, v)| v.as_slice());
+            items.push(event_json(app.tz, r, raw_value));
+            if items.len() == limit {
+                break;
+            }
+        }
+    }
+    let next_cursor = (next <= head).then(|| next.to_string());
+    Ok(respond::list(items, next_cursor, head))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LiveQuery {
+    from_position: Option<u64>,
+}
+
+async fn live(
+    State(app): State<App>,
+    caller: Caller,
+    headers: HeaderMap,
+    q: Result<Query<LiveQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    caller.require(LOG_READERS)?;
+    let q = query(q)?;
+    let resume = match headers
+        .get("last-event-id")
+        .map(|v| v.to_str().map(|s| s.trim().parse::<u64>()))
+    {
+        None => None,
+        Some(Ok(Ok(id))) => Some(id + 1),
+        Some(_) => {
+            return Err(
+                ApiError::bad_request("Last-Event-ID must be a log position")
+                    .with("field", "Last-Event-ID"),
+            )
+        }
+    };
+    let from = resume.or(q.from_position).unwrap_or(1).max(1);
+    Ok(Sse::new(feed(app, from))
+        .keep_alive(KeepAlive::default())
+        .into_response())
+}
+
+fn feed(app: App, from: u64) -> impl Stream<Item = Result<Event, Infallible>> {
+    let sub = app.store.subscribe(from);
+    let shutdown = app.shutdown.subscribe();
+    futures::stream::unfold(
+        (sub, shutdown, app),
+        |(mut sub, mut shutdown, app)| async move {
+            if *shutdown.borrow() {
+                return None;
+            }
+            let next = tokio::select! {
+                r = sub.next() => r.ok()?,
+                _ = shutdown.changed() => return None,
+            };
+            let event = Event::default()
+                .id(next.position.to_string())
+                .event(next.event_type.clone())
+                .data(event_json(app.tz, &next, None).to_string());
+            Some((Ok(event), (sub, shutdown, app)))
+        },
+    )
+}

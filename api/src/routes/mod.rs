@@ -1,0 +1,204 @@
+//! Every route is registered through [`Routes::add`], which also records its OpenAPI entry,
+//! so `/v1/openapi.json` is generated from the same table that serves requests and cannot
+//! miss a route.
+
+pub mod log;
+pub mod ops;
+pub mod platform;
+
+use axum::routing::MethodRouter;
+use axum::Router;
+use serde_json::{json, Map, Value};
+use utoipa::openapi::{RefOr, Schema};
+use utoipa::ToSchema;
+
+use crate::state::App;
+
+type Schemas = Vec<(String, RefOr<Schema>)>;
+type SchemaFn = fn(&mut Schemas) -> String;
+
+fn schema_of<T: ToSchema>(out: &mut Schemas) -> String {
+    let name = T::name().into_owned();
+    out.push((name.clone(), T::schema()));
+    T::schemas(out);
+    name
+}
+
+/// The documentation of one route.
+#[derive(Clone)]
+pub struct Doc {
+    summary: &'static str,
+    roles: &'static str,
+    request: Option<SchemaFn>,
+    response: Option<(u16, SchemaFn)>,
+    raw_request: Option<&'static str>,
+    raw_response: Option<(u16, &'static str)>,
+    query: Vec<(&'static str, &'static str)>,
+}
+
+impl Doc {
+    pub fn new(summary: &'static str, roles: &'static str) -> Doc {
+        Doc {
+            summary,
+            roles,
+            request: None,
+            response: None,
+            raw_request: None,
+            raw_response: None,
+            query: Vec::new(),
+        }
+    }
+
+    pub fn body<T: ToSchema>(mut self) -> Doc {
+        self.request = Some(schema_of::<T>);
+        self
+    }
+
+    pub fn answers<T: ToSchema>(mut self, status: u16) -> Doc {
+        self.response = Some((status, schema_of::<T>));
+        self
+    }
+
+    /// A non-JSON request body (content type).
+    pub fn raw_body(mut self, content_type: &'static str) -> Doc {
+        self.raw_request = Some(content_type);
+        self
+    }
+
+    /// A non-JSON answer (status, content type).
+    pub fn raw_answer(mut self, status: u16, content_type: &'static str) -> Doc {
+        self.raw_response = Some((status, content_type));
+        self
+    }
+
+    pub fn query(mut self, name: &'static str, description: &'static str) -> Doc {
+        self.query.push((name, description));
+        self
+    }
+}
+
+/// The router under construction plus its documentation.
+pub struct Routes {
+    router: Router<App>,
+    docs: Vec<(&'static str, &'static str, Doc)>,
+}
+
+impl Default for Routes {
+    fn default() -> Self {
+        Routes {
+            router: Router::new(),
+            docs: Vec::new(),
+        }
+    }
+}
+
+impl Routes {
+    pub fn add(
+        mut self,
+        method: &'static str,
+        path: &'static str,
+        handler: MethodRouter<App>,
+        doc: Doc,
+    ) -> Routes {
+        self.router = self.router.route(path, handler);
+        self.docs.push((method, path, doc));
+        self
+    }
+
+    /// The router and the OpenAPI document of every route added.
+    pub fn finish(self) -> (Router<App>, Value) {
+        let doc = openapi(&self.docs);
+        (self.router, doc)
+    }
+}
+
+fn error_schema() -> Value {
+    json!({
+        "type": "object",
+        "required": ["error"],
+        "properties": {"error": {"type": "object", "required": ["code", "message", "details"], "properties": {
+            "code": {"type": "string", "description": "bad_request, unauthenticated, forbidden, not_found, invalid_state, version_conflict, payload_too_large, validation_failed, idempotency_key_reused, projection_lagging, or a domain rule code"},
+            "message": {"type": "string"},
+            "details": {"type": "object", "additionalProperties": true}
+        }}}
+    })
+}
+
+fn openapi(docs: &[(&'static str, &'static str, Doc)]) -> Value {
+    let mut schemas: Schemas = Vec::new();
+    let mut paths: Map<String, Value> = Map::new();
+    for (method, path, doc) in docs {
+        let mut op = Map::new();
+        op.insert("summary".into(), json!(doc.summary));
+        op.insert(
+            "description".into(),
+            json!(format!("Roles: {}.", doc.roles)),
+        );
+        let tag = path
+            .trim_start_matches("/v1/")
+            .split('/')
+            .next()
+            .unwrap_or("ops");
+        op.insert("tags".into(), json!([tag]));
+        op.insert(
+            "operationId".into(),
+            json!(format!(
+                "{}_{}",
+                method.to_lowercase(),
+                path.replace(['/', '{', '}', '.', '-'], "_")
+            )),
+        );
+        let mut params: Vec<Value> = path
+            .split('/')
+            .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+            .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
+            .collect();
+        for (name, description) in &doc.query {
+            params.push(json!({"name": name, "in": "query", "required": false, "description": description, "schema": {"type": "string"}}));
+        }
+        if *method != "GET" {
+            params.push(json!({"name": "Idempotency-Key", "in": "header", "required": false, "schema": {"type": "string", "minLength": 1, "maxLength": 128}}));
+            params.push(json!({"name": "If-Match", "in": "header", "required": false, "schema": {"type": "string"}}));
+        } else {
+            params.push(json!({"name": "X-Min-Position", "in": "header", "required": false, "schema": {"type": "integer", "minimum": 0}}));
+        }
+        op.insert("parameters".into(), Value::Array(params));
+        if let Some(f) = doc.request {
+            let name = f(&mut schemas);
+            op.insert("requestBody".into(), json!({"required": true, "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{name}")}}}}));
+        } else if let Some(ct) = doc.raw_request {
+            op.insert("requestBody".into(), json!({"required": true, "content": {ct: {"schema": {"type": "string", "format": "binary"}}}}));
+        }
+        let mut responses = Map::new();
+        if let Some((status, f)) = doc.response {
+            let name = f(&mut schemas);
+            responses.insert(status.to_string(), json!({"description": "success", "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{name}")}}}}));
+        } else if let Some((status, ct)) = doc.raw_response {
+            responses.insert(
+                status.to_string(),
+                json!({"description": "success", "content": {ct: {"schema": {"type": "string"}}}}),
+            );
+        }
+        responses.insert("default".into(), json!({"description": "error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}));
+        op.insert("responses".into(), Value::Object(responses));
+        if doc.roles != "none" {
+            op.insert("security".into(), json!([{"bearer": []}]));
+        }
+        let entry = paths.entry(path.to_string()).or_insert_with(|| json!({}));
+        if let Value::Object(m) = entry {
+            m.insert(method.to_lowercase(), Value::Object(op));
+        }
+    }
+    let mut components: Map<String, Value> = Map::new();
+    for (name, schema) in schemas {
+        components.insert(name, serde_json::to_value(schema).unwrap_or(Value::Null));
+    }
+    components.insert("Error".into(), error_schema());
+    json!({
+        "openapi": "3.0.3",
+        "info": {"title": "Marketlog", "version": env!("CARGO_PKG_VERSION"),
+                 "description": "Event-sourced back office of a cloud marketplace. Conventions (auth, errors, idempotency, If-Match, X-Min-Position, paging) are those of API.md §1."},
+        "paths": paths,
+        "components": {"schemas": components, "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+    })
+}

@@ -1,0 +1,209 @@
+//! API.md §9, operations: projections and their rebuild, the simulated clock, health,
+//! the OpenAPI document and Prometheus metrics.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use domain::Role;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use utoipa::ToSchema;
+
+use crate::error::ApiError;
+use crate::extract::{Body, Caller};
+use crate::respond;
+use crate::routes::{Doc, Routes};
+use crate::state::App;
+
+/// Longest single clock advance: ten years.
+pub const CLOCK_ADVANCE_SECONDS_MAX: u64 = 10 * 366 * 24 * 3600;
+
+const STAFF_ROLES: &[Role] = &[
+    Role::Platform,
+    Role::IsvAdmin,
+    Role::IsvStaff,
+    Role::Auditor,
+    Role::Analyst,
+];
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProjectionView {
+    pub name: String,
+    pub position: u64,
+    pub lag: u64,
+    /// `running`, `rebuilding` or `failed`.
+    pub status: String,
+    /// For `failed`: the position of the poison event and the error.
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProjectionList {
+    pub items: Vec<ProjectionView>,
+    pub log_position: u64,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AdvanceClock {
+    /// Seconds to move the simulated clock forward (1 ..= 10 years).
+    pub seconds: u64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ClockView {
+    pub now: String,
+    pub position: u64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HealthView {
+    pub status: String,
+    pub log_position: u64,
+    #[schema(value_type = Object)]
+    pub projections: Value,
+}
+
+pub fn routes(r: Routes) -> Routes {
+    use axum::routing::{get, post};
+    r.add("GET", "/v1/projections", get(list_projections), Doc::new("each projection: name, position, lag, status", "any staff role").answers::<ProjectionList>(200))
+        .add("POST", "/v1/projections/{name}/rebuild", post(rebuild), Doc::new("blue/green rebuild: builds beside the live model and swaps when caught up; progress at GET /v1/projections", "platform, analyst").answers::<ProjectionView>(202))
+        .add("POST", "/v1/admin/clock/advance", post(advance_clock), Doc::new("simulated clock only (else 404): advance, fire every due deadline, answer once every projection applied them", "platform").body::<AdvanceClock>().answers::<ClockView>(200))
+        .add("GET", "/v1/health", get(health), Doc::new("liveness and positions", "none").answers::<HealthView>(200))
+        .add("GET", "/metrics", get(metrics_text), Doc::new("Prometheus metrics", "none").raw_answer(200, "text/plain"))
+}
+
+fn projection_view(info: projections::ProjectionInfo) -> ProjectionView {
+    let (status, error) = match info.status {
+        projections::Status::Running => ("running", None),
+        projections::Status::Rebuilding { .. } => ("rebuilding", None),
+        projections::Status::Failed { position, error } => {
+            ("failed", Some(format!("at position {position}: {error}")))
+        }
+    };
+    ProjectionView {
+        name: info.name.to_owned(),
+        position: info.position,
+        lag: info.lag,
+        status: status.to_owned(),
+        error,
+    }
+}
+
+async fn list_projections(State(app): State<App>, caller: Caller) -> Result<Response, ApiError> {
+    caller.require(STAFF_ROLES)?;
+    let head = app.store.head();
+    let items: Vec<ProjectionView> = app
+        .projections
+        .iter()
+        .map(|p| projection_view(p.info(head)))
+        .collect();
+    Ok(respond::read(
+        json!({"items": items, "log_position": head}),
+        head,
+    ))
+}
+
+async fn rebuild(
+    State(app): State<App>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    caller.require(&[Role::Platform, Role::Analyst])?;
+    let p = app
+        .projection(&name)
+        .ok_or_else(|| ApiError::not_found("projection"))?;
+    if !p.start_rebuild() {
+        let state = p.info(app.store.head());
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "invalid_state",
+            "the projection is already rebuilding or has failed",
+        )
+        .with("state", projection_view(state).status));
+    }
+    Ok((
+        StatusCode::ACCEPTED,
+        axum::Json(projection_view(p.info(app.store.head()))),
+    )
+        .into_response())
+}
+
+async fn advance_clock(
+    State(app): State<App>,
+    caller: Caller,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let Some(sim) = app.simulated.clone() else {
+        return Err(ApiError::not_found("route"));
+    };
+    caller.require(&[Role::Platform])?;
+    let input: AdvanceClock = body.json()?;
+    if input.seconds == 0 || input.seconds > CLOCK_ADVANCE_SECONDS_MAX {
+        return Err(ApiError::validation(
+            "seconds",
+            "range",
+            format!("seconds must be 1..={CLOCK_ADVANCE_SECONDS_MAX}"),
+        ));
+    }
+    let _one_at_a_time = app.clock_advance.lock().await;
+    let now = sim.advance(input.seconds);
+    let position = crate::scheduler::fire_due(&app, now).await?;
+    app.wait_all(position).await?;
+    Ok(axum::Json(json!({"now": app.time(now), "position": position})).into_response())
+}
+
+async fn health(State(app): State<App>) -> Response {
+    let head = app.store.head();
+    let projections: serde_json::Map<String, Value> = app
+        .projections
+        .iter()
+        .map(|p| (p.name().to_owned(), json!(p.position())))
+        .collect();
+    let failed = app
+        .projections
+        .iter()
+        .any(|p| matches!(p.info(head).status, projections::Status::Failed { .. }));
+    let status = if failed { "degraded" } else { "ok" };
+    axum::Json(json!({"status": status, "log_position": head, "projections": projections}))
+        .into_response()
+}
+
+async fn metrics_text(State(app): State<App>) -> Response {
+    let head = app.store.head();
+    metrics::gauge!("marketlog_log_head_position").set(head as f64);
+    let w = app.log.writer_stats();
+    metrics::gauge!("marketlog_log_groups_committed").set(w.groups as f64);
+    metrics::gauge!("marketlog_log_events_committed").set(w.events as f64);
+    for p in &app.projections {
+        let info = p.info(head);
+        metrics::gauge!("marketlog_projection_position", "projection" => info.name)
+            .set(info.position as f64);
+        metrics::gauge!("marketlog_projection_lag", "projection" => info.name).set(info.lag as f64);
+        let failed = matches!(info.status, projections::Status::Failed { .. });
+        metrics::gauge!("marketlog_projection_failed", "projection" => info.name).set(if failed {
+            1.0
+        } else {
+            0.0
+        });
+    }
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
+        app.metrics.render(),
+    )
+        .into_response()
+}
+
+/// Serves the document built from the route table.
+pub fn openapi_route(doc: Arc<Value>) -> axum::routing::MethodRouter<App> {
+    axum::routing::get(move || {
+        let doc = Arc::clone(&doc);
+        async move { axum::Json((*doc).clone()) }
+    })
+}

@@ -1,0 +1,270 @@
+//! The one command runner (STYLE.md §3): load the stream → fold `evolve` → `decide` → append
+//! with `Exact(version)` → on conflict retry a bounded number of times → answer. Idempotent
+//! retries are answered from the log's idempotency record with the state as of the original
+//! append, so the answer is the original one and nothing is appended. No handler writes to
+//! the log any other way.
+
+use std::sync::Arc;
+
+use domain::codec::EventCodec;
+use domain::{Actor, Clock, Context, Decider, DomainError};
+use eventlog::{
+    AppendError, AppendRequest, Direction, EventStore, Expected, Idempotency, Metadata, NewEvent,
+    StreamAppend,
+};
+
+use crate::error::ApiError;
+
+/// Attempts of one command before it gives up on contention.
+pub const COMMAND_ATTEMPTS_MAX: usize = 8;
+/// Records read per step while loading a stream.
+pub const LOAD_CHUNK_RECORDS: usize = 1_000;
+
+/// Who issues a command and how (headers of API.md §1).
+#[derive(Debug, Clone)]
+pub struct CommandMeta {
+    pub actor: Actor,
+    pub correlation_id: String,
+    pub causation_id: String,
+    /// Already scoped to the principal (`<principal id>:<client key>`), with the request's
+    /// fingerprint.
+    pub idempotency: Option<Idempotency>,
+    pub if_match: Option<u64>,
+    /// Name for metrics and logs, e.g. `CreateOrg`.
+    pub command: &'static str,
+}
+
+/// What a command did.
+#[derive(Debug, Clone)]
+pub struct Executed<S> {
+    /// The state after the command (for a deduplicated retry: after the original).
+    pub state: S,
+    pub version: u64,
+    /// Position of the command's last event (or of the stream's last event for a no-op).
+    pub position: u64,
+    /// True when nothing was appended because the command changed nothing.
+    pub no_op: bool,
+    /// True when this was a retry answered from the idempotency record.
+    pub deduplicated: bool,
+}
+
+/// The runner; cheap to clone.
+#[derive(Clone)]
+pub struct Runner {
+    pub log: Arc<dyn EventStore>,
+    pub clock: Arc<dyn Clock>,
+    pub tz: chrono_tz::Tz,
+}
+
+/// A stream's state folded from its events, with its version and last position.
+pub struct Loaded<S> {
+    pub state: S,
+    pub version: u64,
+    pub position: u64,
+}
+
+impl Runner {
+    /// Loads a stream up to `to_version` (inclusive; `u64::MAX` = all).
+    pub fn load<D>(&self, stream_id: &str, to_version: u64) -> Result<Loaded<D::State>, ApiError>
+    where
+        D: Decider,
+        D::Event: EventCodec,
+    {
+        let mut loaded = Loaded {
+            state: D::State::default(),
+            version: 0,
+            position: 0,
+        };
+        loop {
+            let chunk = self.log.read_stream(
+                stream_id,
+                loaded.version + 1,
+                Direction::Forward,
+                LOAD_CHUNK_RECORDS,
+            )?;
+            if chunk.is_empty() {
+                return Ok(loaded);
+            }
+            for r in &chunk {
+                if r.version > to_version {
+                    return Ok(loaded);
+                }
+                let event = D::Event::decode_payload(&r.event_type, r.schema_version, &r.payload)
+                    .map_err(|e| {
+                    ApiError::internal(
+                        "decoding a stored event",
+                        format!("{stream_id}@{}: {e}", r.version),
+                    )
+                })?;
+                loaded.state = D::evolve(loaded.state, &event);
+                loaded.version = r.version;
+                loaded.position = r.position;
+            }
+        }
+    }
+
+    pub fn context(&self, actor: &Actor) -> Context {
+        Context::new(self.clock.now(), actor.clone(), self.tz)
+    }
+
+    /// Runs `command` against one stream.
+    pub async fn execute<D>(
+        &self,
+        meta: &CommandMeta,
+        stream_id: &str,
+        command: &D::Command,
+    ) -> Result<Executed<D::State>, ApiError>
+    where
+        D: Decider<Error = DomainError>,
+        D::Event: EventCodec,
+    {
+        let started = domain::clock::monotonic_now();
+        let result = self.execute_inner::<D>(meta, stream_id, command).await;
+        let outcome = match &result {
+            Ok(e) if e.deduplicated => "deduplicated",
+            Ok(e) if e.no_op => "no_op",
+            Ok(_) => "ok",
+            Err(e) => e.code,
+        };
+        metrics::counter!("marketlog_commands_total", "command" => meta.command, "outcome" => outcome).increment(1);
+        metrics::histogram!("marketlog_command_duration_seconds", "command" => meta.command)
+            .record(started.elapsed().as_secs_f64());
+        result
+    }
+
+    async fn execute_inner<D>(
+        &self,
+        meta: &CommandMeta,
+        stream_id: &str,
+        command: &D::Command,
+    ) -> Result<Executed<D::State>, ApiError>
+    where
+        D: Decider<Error = DomainError>,
+        D::Event: EventCodec,
+    {
+        if let Some(answer) = self.replay_idempotent::<D>(meta, stream_id)? {
+            return Ok(answer);
+        }
+        let mut last_version = 0;
+        for _ in 0..COMMAND_ATTEMPTS_MAX {
+            let loaded = self.load::<D>(stream_id, u64::MAX)?;
+            if let Some(expected) = meta.if_match {
+                if expected != loaded.version {
+                    return Err(ApiError::version_conflict(loaded.version));
+                }
+            }
+            let ctx = self.context(&meta.actor);
+            let events = D::decide(&loaded.state, command, &ctx)?;
+            if events.is_empty() {
+                return Ok(Executed {
+                    state: loaded.state,
+                    version: loaded.version,
+                    position: loaded.position,
+                    no_op: true,
+                    deduplicated: false,
+                });
+            }
+            let mut encoded = Vec::with_capacity(events.len());
+            for e in &events {
+                let enc = e.encode().map_err(|err| {
+                    ApiError::validation("body", "payload_size", format!("event too large: {err}"))
+                })?;
+                encoded.push(NewEvent {
+                    event_type: enc.type_name.to_owned(),
+                    schema_version: enc.schema_version,
+                    payload: enc.payload,
+                });
+            }
+            let request = AppendRequest {
+                streams: vec![StreamAppend {
+                    stream_id: stream_id.to_owned(),
+                    expected: Expected::Exact(loaded.version),
+                    events: encoded,
+                }],
+                meta: Metadata {
+                    actor: meta.actor.label(),
+                    correlation_id: meta.correlation_id.clone(),
+                    causation_id: meta.causation_id.clone(),
+                    recorded_at_micros: ctx.now.as_micros(),
+                },
+                idempotency: meta.idempotency.clone(),
+            };
+            match self.log.append(request).await {
+                Ok(r) if r.deduplicated => {
+                    // A concurrent retry with the same key won: answer as it did.
+                    return self.state_as_of::<D>(stream_id, &r);
+                }
+                Ok(r) => {
+                    let state = events.iter().fold(loaded.state, D::evolve);
+                    return Ok(Executed {
+                        state,
+                        version: r.version_of(stream_id).unwrap_or(loaded.version),
+                        position: r.last_position,
+                        no_op: false,
+                        deduplicated: false,
+                    });
+                }
+                Err(AppendError::Conflict { current, .. }) => {
+                    if meta.if_match.is_some() {
+                        return Err(ApiError::version_conflict(current));
+                    }
+                    last_version = current;
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(ApiError::version_conflict(last_version).with("attempts", COMMAND_ATTEMPTS_MAX as u64))
+    }
+
+    /// Answers a retried request from its idempotency record, if there is one.
+    fn replay_idempotent<D>(
+        &self,
+        meta: &CommandMeta,
+        stream_id: &str,
+    ) -> Result<Option<Executed<D::State>>, ApiError>
+    where
+        D: Decider,
+        D::Event: EventCodec,
+    {
+        let Some(idem) = &meta.idempotency else {
+            return Ok(None);
+        };
+        let Some((fingerprint, result)) = self.log.idempotency_result(&idem.key)? else {
+            return Ok(None);
+        };
+        if fingerprint != idem.fingerprint {
+            return Err(AppendError::IdempotencyKeyReused.into());
+        }
+        self.state_as_of::<D>(stream_id, &result).map(Some)
+    }
+
+    /// The state a deduplicated command answers with: its stream as of the original append.
+    /// A creation retried with a fresh id finds its original stream in the result.
+    fn state_as_of<D>(
+        &self,
+        stream_id: &str,
+        result: &eventlog::AppendResult,
+    ) -> Result<Executed<D::State>, ApiError>
+    where
+        D: Decider,
+        D::Event: EventCodec,
+    {
+        let (stream, version) = match result.version_of(stream_id) {
+            Some(v) => (stream_id, v),
+            None => result
+                .streams
+                .first()
+                .map(|s| (s.stream_id.as_str(), s.version))
+                .unwrap_or((stream_id, 0)),
+        };
+        let l = self.load::<D>(stream, version)?;
+        Ok(Executed {
+            state: l.state,
+            version,
+            position: result.last_position,
+            no_op: false,
+            deduplicated: true,
+        })
+    }
+}

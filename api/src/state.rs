@@ -1,0 +1,177 @@
+//! The application state shared by every handler: the log, the runner, the clock, ids, the
+//! projections and the metrics handle.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use domain::{Clock, IdGen, SimulatedClock};
+use eventlog::{EventStore, FileStore, SledLog};
+use metrics_exporter_prometheus::PrometheusHandle;
+use projections::directory::Directory;
+use projections::runtime::MIN_POSITION_WAIT_MS_MAX;
+use projections::{Projection, ProjectionControl};
+
+use crate::error::ApiError;
+use crate::extract::{Body, Caller, CommandHeaders, MinPosition};
+use crate::runner::{CommandMeta, Runner};
+
+/// Everything a handler may use. Cheap to clone.
+#[derive(Clone)]
+pub struct App(pub Arc<AppInner>);
+
+pub struct AppInner {
+    pub data_dir: PathBuf,
+    pub log: SledLog,
+    pub store: Arc<dyn EventStore>,
+    pub runner: Runner,
+    pub ids: Arc<dyn IdGen>,
+    pub clock: Arc<dyn Clock>,
+    /// Present only with `--simulated-clock`.
+    pub simulated: Option<Arc<SimulatedClock>>,
+    pub tz: chrono_tz::Tz,
+    pub files: FileStore,
+    pub directory: Projection<Directory>,
+    pub projections: Vec<Arc<dyn ProjectionControl>>,
+    pub metrics: PrometheusHandle,
+    /// Serialises clock advances (each answers after its deadlines fired).
+    pub clock_advance: tokio::sync::Mutex<()>,
+    /// Set to true when the server starts shutting down (ends SSE streams).
+    pub shutdown: tokio::sync::watch::Sender<bool>,
+}
+
+impl std::ops::Deref for App {
+    type Target = AppInner;
+    fn deref(&self) -> &AppInner {
+        &self.0
+    }
+}
+
+/// What `App::open` needs.
+pub struct AppConfig {
+    pub data_dir: PathBuf,
+    pub tz: chrono_tz::Tz,
+    /// `Some(start)` for the simulated clock (the start is raised to the last recorded time).
+    pub simulated_start: Option<domain::Timestamp>,
+    pub metrics: PrometheusHandle,
+}
+
+impl App {
+    /// Opens the data dir and starts the projections. Must run inside a tokio runtime.
+    pub fn open(config: AppConfig) -> Result<App, eventlog::LogError> {
+        let log = SledLog::open(&config.data_dir)?;
+        let store: Arc<dyn EventStore> = Arc::new(log.clone());
+        let (clock, simulated): (Arc<dyn Clock>, Option<Arc<SimulatedClock>>) =
+            match config.simulated_start {
+                Some(start) => {
+                    let sim = Arc::new(SimulatedClock::new(start));
+                    // Time never goes backwards across restarts.
+                    let last = log.durable_head().recorded_at_micros;
+                    if last > i64::MIN {
+                        sim.advance_to_at_least(domain::Timestamp::from_micros(last));
+                    }
+                    (sim.clone(), Some(sim))
+                }
+                None => (Arc::new(domain::SystemClock), None),
+            };
+        let ids: Arc<dyn IdGen> = Arc::new(domain::ids::RandomIdGen::new(Arc::clone(&clock)));
+        let directory = Projection::<Directory>::start(Arc::clone(&store), &config.data_dir)?;
+        let projections: Vec<Arc<dyn ProjectionControl>> = vec![Arc::new(directory.clone())];
+        let files = FileStore::open(&config.data_dir)?;
+        Ok(App(Arc::new(AppInner {
+            data_dir: config.data_dir,
+            runner: Runner {
+                log: Arc::clone(&store),
+                clock: Arc::clone(&clock),
+                tz: config.tz,
+            },
+            log,
+            store,
+            ids,
+            clock,
+            simulated,
+            tz: config.tz,
+            files,
+            directory,
+            projections,
+            metrics: config.metrics,
+            clock_advance: tokio::sync::Mutex::new(()),
+            shutdown: tokio::sync::watch::channel(false).0,
+        })))
+    }
+
+    /// The command metadata of a request.
+    pub fn command_meta(
+        &self,
+        caller: &Caller,
+        headers: &CommandHeaders,
+        body: &Body,
+        command: &'static str,
+    ) -> CommandMeta {
+        CommandMeta {
+            actor: caller.actor(),
+            correlation_id: headers.request_id.clone(),
+            causation_id: headers.request_id.clone(),
+            idempotency: headers
+                .idempotency_key
+                .as_ref()
+                .map(|k| eventlog::Idempotency {
+                    key: format!("{}:{k}", caller.id),
+                    fingerprint: body.fingerprint(&headers.method, &headers.path),
+                }),
+            if_match: headers.if_match,
+            command,
+        }
+    }
+
+    /// Waits (≤ 5 s) until `projection` has applied `min`; 503 `projection_lagging` if not.
+    pub async fn wait_for(
+        &self,
+        projection: &dyn ProjectionControl,
+        min: MinPosition,
+    ) -> Result<(), ApiError> {
+        let Some(position) = min.0 else { return Ok(()) };
+        if projection
+            .wait_for(position, Duration::from_millis(MIN_POSITION_WAIT_MS_MAX))
+            .await
+        {
+            Ok(())
+        } else {
+            Err(ApiError::projection_lagging(projection.name(), position))
+        }
+    }
+
+    /// Waits until every projection has applied `position` (commands whose effect the caller
+    /// must see at once, e.g. a revoked token; and clock advances).
+    pub async fn wait_all(&self, position: u64) -> Result<(), ApiError> {
+        for p in &self.projections {
+            if !p
+                .wait_for(position, Duration::from_millis(MIN_POSITION_WAIT_MS_MAX))
+                .await
+            {
+                return Err(ApiError::projection_lagging(p.name(), position));
+            }
+        }
+        Ok(())
+    }
+
+    /// Like [`App::wait_all`] with a custom timeout, answering true/false.
+    pub async fn wait_all_quietly(&self, position: u64, timeout: Duration) -> bool {
+        for p in &self.projections {
+            if !p.wait_for(position, timeout).await {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// The projection with this name.
+    pub fn projection(&self, name: &str) -> Option<&Arc<dyn ProjectionControl>> {
+        self.projections.iter().find(|p| p.name() == name)
+    }
+
+    /// Renders a time in the server's zone.
+    pub fn time(&self, t: domain::Timestamp) -> String {
+        t.to_rfc3339_in(self.tz)
+    }
+}
