@@ -117,7 +117,7 @@ async fn shutdown_signal() {
 /// Ensures a platform principal can log in: the one whose token is `MARKETLOG_ADMIN_TOKEN`,
 /// or, when that is unset and no principal exists yet, a new one whose token is printed once
 /// on stderr. Only the token's hash is stored.
-async fn bootstrap_admin(app: &App, admin_token: Option<&str>) -> Result<(), ServeError> {
+pub async fn bootstrap_admin(app: &App, admin_token: Option<&str>) -> Result<(), ServeError> {
     let (token, announce) = match admin_token {
         Some(t) if t.trim().len() < 16 => {
             return Err(ServeError::Startup(

@@ -31,8 +31,11 @@ fn acknowledged_appends_survive_sigkill_at_any_moment() {
             let line = lines.next().expect("child ended early").unwrap();
             let parts: Vec<&str> = line.split(' ').collect();
             assert_eq!(parts[0], "ack", "unexpected line {line}");
-            let (w, seq, pos): (u32, u64, u64) =
-                (parts[1].parse().unwrap(), parts[2].parse().unwrap(), parts[3].parse().unwrap());
+            let (w, seq, pos): (u32, u64, u64) = (
+                parts[1].parse().unwrap(),
+                parts[2].parse().unwrap(),
+                parts[3].parse().unwrap(),
+            );
             let e = acked.entry(w).or_insert((0, 0));
             if seq > e.0 {
                 *e = (seq, pos);
@@ -43,14 +46,25 @@ fn acknowledged_appends_survive_sigkill_at_any_moment() {
         child.wait().unwrap();
 
         let copy = OfflineCopy::take(dir.path()).unwrap();
-        let log = SledLog::open(copy.path()).unwrap_or_else(|e| panic!("round {round}: reopen failed: {e}"));
-        let report = verify_log(&log, eventlog::read_anchor(copy.path()).unwrap(), &mut |_, _| {}).unwrap();
+        let log = SledLog::open(copy.path())
+            .unwrap_or_else(|e| panic!("round {round}: reopen failed: {e}"));
+        let report = verify_log(
+            &log,
+            eventlog::read_anchor(copy.path()).unwrap(),
+            &mut |_, _| {},
+        )
+        .unwrap();
         assert_eq!(report.problem, None, "round {round}: verify failed");
         for (w, (seq, pos)) in &acked {
             let stream = format!("crash-w{w}");
             let version = log.stream_version(&stream).unwrap();
-            assert!(version >= *seq, "round {round}: writer {w} acked {seq} but stream has {version}");
-            let r = log.read_stream(&stream, *seq, Direction::Forward, 1).unwrap();
+            assert!(
+                version >= *seq,
+                "round {round}: writer {w} acked {seq} but stream has {version}"
+            );
+            let r = log
+                .read_stream(&stream, *seq, Direction::Forward, 1)
+                .unwrap();
             assert_eq!(r[0].position, *pos, "round {round}: acked position moved");
             assert_eq!(r[0].payload, format!("w{w}-s{seq}").into_bytes());
         }
@@ -68,5 +82,8 @@ fn acknowledged_appends_survive_sigkill_at_any_moment() {
         assert_eq!(next - 1, log.head());
         log.close().unwrap();
     }
-    assert!(acked.len() > 1, "the drill must have run concurrent writers");
+    assert!(
+        acked.len() > 1,
+        "the drill must have run concurrent writers"
+    );
 }

@@ -40,13 +40,23 @@ async fn main() {
                 let req = AppendRequest::single(
                     stream.clone(),
                     Expected::Exact(version),
-                    vec![NewEvent { event_type: "CrashProbe".into(), schema_version: 1, payload }],
-                    Metadata { actor: "system".into(), ..Metadata::default() },
+                    vec![NewEvent {
+                        event_type: "CrashProbe".into(),
+                        schema_version: 1,
+                        payload,
+                    }],
+                    Metadata {
+                        actor: "system".into(),
+                        ..Metadata::default()
+                    },
                 );
                 match log.append(req).await {
                     Ok(r) => {
                         version = seq;
-                        if tx.send(format!("ack {w} {seq} {}", r.last_position)).is_err() {
+                        if tx
+                            .send(format!("ack {w} {seq} {}", r.last_position))
+                            .is_err()
+                        {
                             return;
                         }
                     }

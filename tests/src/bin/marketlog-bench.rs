@@ -62,7 +62,13 @@ fn meta() -> Metadata {
 }
 
 /// Runs `concurrency` tasks that each repeat `op` until `seconds` pass.
-async fn drive<F, Fut>(scenario: &str, concurrency: usize, seconds: f64, events_per_op: u64, op: F) -> Outcome
+async fn drive<F, Fut>(
+    scenario: &str,
+    concurrency: usize,
+    seconds: f64,
+    events_per_op: u64,
+    op: F,
+) -> Outcome
 where
     F: Fn(usize, u64) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = bool> + Send,
@@ -110,12 +116,18 @@ where
 }
 
 async fn log_append(dir: &tempfile::TempDir, concurrency: usize, seconds: f64) -> Outcome {
-    let log = SledLog::open(&dir.path().join(format!("log_append_{concurrency}"))).expect("open bench log");
+    let log = SledLog::open(&dir.path().join(format!("log_append_{concurrency}")))
+        .expect("open bench log");
     let l = log.clone();
     let out = drive("log_append", concurrency, seconds, 1, move |t, i| {
         let log = l.clone();
         async move {
-            let req = AppendRequest::single(format!("order-b{t}-{i}"), Expected::NoStream, vec![event("OrderPlaced", i)], meta());
+            let req = AppendRequest::single(
+                format!("order-b{t}-{i}"),
+                Expected::NoStream,
+                vec![event("OrderPlaced", i)],
+                meta(),
+            );
             log.append(req).await.is_ok()
         }
     })
@@ -134,8 +146,16 @@ async fn log_append_multi(dir: &tempfile::TempDir, concurrency: usize, seconds: 
             // stream (one per task) moves on.
             let req = AppendRequest {
                 streams: vec![
-                    StreamAppend { stream_id: format!("order-m{t}-{i}"), expected: Expected::NoStream, events: vec![event("OrderPlaced", i)] },
-                    StreamAppend { stream_id: format!("campaign-m{t}"), expected: Expected::Exact(i), events: vec![event("CouponRedeemed", i)] },
+                    StreamAppend {
+                        stream_id: format!("order-m{t}-{i}"),
+                        expected: Expected::NoStream,
+                        events: vec![event("OrderPlaced", i)],
+                    },
+                    StreamAppend {
+                        stream_id: format!("campaign-m{t}"),
+                        expected: Expected::Exact(i),
+                        events: vec![event("CouponRedeemed", i)],
+                    },
                 ],
                 meta: meta(),
                 idempotency: None,
@@ -158,7 +178,9 @@ fn main() {
     let args = Args::parse();
     let seconds = args.seconds.unwrap_or(if args.quick { 1.0 } else { 8.0 });
     let base = match &args.dir {
-        Some(d) => tempfile::Builder::new().prefix("marketlog-bench").tempdir_in(d),
+        Some(d) => tempfile::Builder::new()
+            .prefix("marketlog-bench")
+            .tempdir_in(d),
         None => tempfile::Builder::new().prefix("marketlog-bench").tempdir(),
     };
     let dir = match base {
@@ -170,7 +192,10 @@ fn main() {
     };
     let peer: Vec<serde_json::Value> = match &args.peer {
         Some(p) => match std::fs::read_to_string(p) {
-            Ok(text) => text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect(),
+            Ok(text) => text
+                .lines()
+                .filter_map(|l| serde_json::from_str(l).ok())
+                .collect(),
             Err(e) => {
                 eprintln!("marketlog-bench: cannot read --peer {}: {e}", p.display());
                 std::process::exit(2);
@@ -178,7 +203,10 @@ fn main() {
         },
         None => Vec::new(),
     };
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
     let wanted = |s: &str| args.only.as_deref().is_none_or(|o| o == s);
     let mut results: Vec<serde_json::Value> = Vec::new();
     let mut emit = |mut o: Outcome| {
