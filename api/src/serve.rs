@@ -54,6 +54,7 @@ pub async fn serve(opts: ServeOptions) -> Result<(), ServeError> {
         ));
     }
     bootstrap_admin(&app, opts.admin_token.as_deref()).await?;
+    crate::scheduler::spawn(app.clone());
 
     let listener = tokio::net::TcpListener::bind(&opts.listen)
         .await

@@ -10,6 +10,7 @@ use eventlog::{EventStore, FileStore, SledLog};
 use metrics_exporter_prometheus::PrometheusHandle;
 use projections::directory::Directory;
 use projections::runtime::MIN_POSITION_WAIT_MS_MAX;
+use projections::timers::Timers;
 use projections::{Projection, ProjectionControl};
 
 use crate::error::ApiError;
@@ -32,10 +33,13 @@ pub struct AppInner {
     pub tz: chrono_tz::Tz,
     pub files: FileStore,
     pub directory: Projection<Directory>,
+    pub timers: Projection<Timers>,
     pub projections: Vec<Arc<dyn ProjectionControl>>,
     pub metrics: PrometheusHandle,
     /// Serialises clock advances (each answers after its deadlines fired).
     pub clock_advance: tokio::sync::Mutex<()>,
+    /// One deadline-firing pass at a time.
+    pub scheduler_pass: tokio::sync::Mutex<()>,
     /// Set to true when the server starts shutting down (ends SSE streams).
     pub shutdown: tokio::sync::watch::Sender<bool>,
 }
@@ -76,7 +80,9 @@ impl App {
             };
         let ids: Arc<dyn IdGen> = Arc::new(domain::ids::RandomIdGen::new(Arc::clone(&clock)));
         let directory = Projection::<Directory>::start(Arc::clone(&store), &config.data_dir)?;
-        let projections: Vec<Arc<dyn ProjectionControl>> = vec![Arc::new(directory.clone())];
+        let timers = Projection::<Timers>::start(Arc::clone(&store), &config.data_dir)?;
+        let projections: Vec<Arc<dyn ProjectionControl>> =
+            vec![Arc::new(directory.clone()), Arc::new(timers.clone())];
         let files = FileStore::open(&config.data_dir)?;
         Ok(App(Arc::new(AppInner {
             data_dir: config.data_dir,
@@ -93,9 +99,11 @@ impl App {
             tz: config.tz,
             files,
             directory,
+            timers,
             projections,
             metrics: config.metrics,
             clock_advance: tokio::sync::Mutex::new(()),
+            scheduler_pass: tokio::sync::Mutex::new(()),
             shutdown: tokio::sync::watch::channel(false).0,
         })))
     }

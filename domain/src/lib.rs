@@ -21,6 +21,7 @@
 //! - [`decider`] — the [`Decider`] trait every aggregate implements, [`Context`],
 //!   [`Actor`], [`Role`], and (with `testing`) the given/when/then helper. Invariant: decide
 //!   and evolve are pure.
+//! - [`deadline`] — deadlines as data: rules, started clocks, effects of events.
 //! - [`error`] — [`DomainError`], the one refusal type of every decider, with its kind
 //!   (which fixes the HTTP status), stable code, message and details.
 //! - [`platform`] — organisations, principals (token hashes only) and calendar years.
@@ -31,6 +32,7 @@
 pub mod calendar;
 pub mod clock;
 pub mod codec;
+pub mod deadline;
 pub mod decider;
 pub mod error;
 pub mod events;

@@ -9,6 +9,7 @@
 
 pub mod directory;
 pub mod runtime;
+pub mod timers;
 
 pub use runtime::{
     build, catch_up, load_checkpoint, store_checkpoint, ApplyError, Projection, ProjectionControl,

@@ -1,0 +1,91 @@
+//! Deadlines are data (SPEC.md §9, STYLE.md §2): an event that starts a clock carries its
+//! `due_at`; the timer projection lists what is due; the scheduler fires each due deadline as
+//! an ordinary command (actor `system`, causation = the deadline id). A command that finds
+//! the state already moved on decides nothing — so a deadline fires at most once in effect,
+//! even when a restart makes the scheduler try it again.
+//!
+//! Each aggregate says which of its events start or stop deadlines by registering an effects
+//! function in [`effects_of`].
+
+use serde::{Deserialize, Serialize};
+
+use crate::codec::CodecError;
+use crate::time::Timestamp;
+
+/// The automatic rules of SPEC.md §9 that a deadline can fire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeadlineRule {
+    /// Unpaid order voided 7 days after creation.
+    OrderPaymentTimeout,
+    /// Refund request approved 3 days after it was made if the seller did nothing.
+    RefundAutoApproval,
+    /// Review defaulted 30 days after completion.
+    ReviewDefault,
+    /// Instance expires at its end.
+    InstanceExpiry,
+    /// Instance closes 7 days after expiry.
+    InstanceClose,
+    /// A delivery node's timeout.
+    NodeTimeout,
+    /// A promotion's window opens or closes.
+    PromotionWindow,
+    /// A queued delivery project is re-examined.
+    QueueRecheck,
+}
+
+/// One started clock.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Deadline {
+    /// Stable id, `<stream id>/<rule>/<discriminator>`: the same event always yields the same
+    /// id, so replays and rebuilds agree.
+    pub id: String,
+    pub due_at: Timestamp,
+    /// The stream the firing command runs against.
+    pub stream_id: String,
+    pub rule: DeadlineRule,
+}
+
+impl Deadline {
+    /// Builds the stable id of a deadline.
+    pub fn id_for(stream_id: &str, rule: DeadlineRule, discriminator: &str) -> String {
+        let rule = serde_json::to_value(rule)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        format!("{stream_id}/{rule}/{discriminator}")
+    }
+}
+
+/// What an event does to the set of pending deadlines.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeadlineEffect {
+    Start(Deadline),
+    Stop { id: String },
+}
+
+/// The deadline effects of a stored event, found by its stream kind and type. Event types
+/// that start or stop no clock have none.
+pub fn effects_of(
+    stream_id: &str,
+    event_type: &str,
+    schema_version: u16,
+    payload: &[u8],
+) -> Result<Vec<DeadlineEffect>, CodecError> {
+    // Aggregates register here as they gain deadlines; the platform aggregates have none.
+    let _ = (stream_id, event_type, schema_version, payload);
+    Ok(Vec::new())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deadline_ids_are_stable_and_name_stream_rule_and_cause() {
+        assert_eq!(
+            Deadline::id_for("order-ord_1", DeadlineRule::OrderPaymentTimeout, "1"),
+            "order-ord_1/order_payment_timeout/1"
+        );
+    }
+}
