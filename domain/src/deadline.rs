@@ -72,9 +72,15 @@ pub fn effects_of(
     schema_version: u16,
     payload: &[u8],
 ) -> Result<Vec<DeadlineEffect>, CodecError> {
-    // Aggregates register here as they gain deadlines; the platform aggregates have none.
-    let _ = (stream_id, event_type, schema_version, payload);
-    Ok(Vec::new())
+    use crate::codec::EventCodec;
+    match crate::split_stream_id(stream_id) {
+        ("order", id) => {
+            let e = crate::order::OrderEvent::decode_payload(event_type, schema_version, payload)?;
+            Ok(crate::order::deadline_effects(&e, id))
+        }
+        // Aggregates register here as they gain deadlines; the others have none.
+        _ => Ok(Vec::new()),
+    }
 }
 
 #[cfg(test)]

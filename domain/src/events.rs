@@ -2,7 +2,9 @@
 //! exports, the event feed): type name + schema version + payload → JSON.
 
 use crate::codec::{CodecError, EventCodec, JsonValue};
+use crate::order::OrderEvent;
 use crate::platform::{CalendarEvent, OrgEvent, PrincipalEvent};
+use crate::product::ProductEvent;
 
 /// Decodes any known event to JSON; `None` when no aggregate knows the type name.
 pub fn decode_json(
@@ -22,6 +24,8 @@ pub fn decode_json(
     try_decode::<OrgEvent>(type_name, schema_version, payload)
         .or_else(|| try_decode::<PrincipalEvent>(type_name, schema_version, payload))
         .or_else(|| try_decode::<CalendarEvent>(type_name, schema_version, payload))
+        .or_else(|| try_decode::<ProductEvent>(type_name, schema_version, payload))
+        .or_else(|| try_decode::<OrderEvent>(type_name, schema_version, payload))
 }
 
 /// Every event type name the registry knows.

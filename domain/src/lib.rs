@@ -24,6 +24,8 @@
 //! - [`deadline`] — deadlines as data: rules, started clocks, effects of events.
 //! - [`error`] — [`DomainError`], the one refusal type of every decider, with its kind
 //!   (which fixes the HTTP status), stable code, message and details.
+//! - [`product`] — products: specs, review lifecycle, prices, commission, providers.
+//! - [`order`] — orders: placement, price changes, payment, cancellation, payment timeout.
 //! - [`platform`] — organisations, principals (token hashes only) and calendar years.
 //! - [`codec`] — [`EventCodec`] and [`event_enum!`]: events as (type name, schema version,
 //!   bincode payload) with upcasters. Invariant: stored bytes are never rewritten; decoding
@@ -38,7 +40,9 @@ pub mod error;
 pub mod events;
 pub mod ids;
 pub mod money;
+pub mod order;
 pub mod platform;
+pub mod product;
 pub mod time;
 
 pub use calendar::{TimeoutUnit, WorkCalendar, YearCalendar};
@@ -49,3 +53,8 @@ pub use error::{DomainError, ErrorKind};
 pub use ids::{IdGen, IdKind};
 pub use money::Cents;
 pub use time::Timestamp;
+
+/// Splits a stream id `kind-id` into (kind, id).
+pub fn split_stream_id(stream_id: &str) -> (&str, &str) {
+    stream_id.split_once('-').unwrap_or((stream_id, ""))
+}

@@ -1,0 +1,566 @@
+//! Products (SPEC.md §2): specs, review lifecycle, hiding, spec prices, one-time distribution
+//! commission, providers. Stream `product-<product id>`.
+//!
+//! Invariants: 1..=20 specs with unique ids; a spec price change affects new orders only and
+//! records old and new price, who and why; the commission rate is set at most once;
+//! `delisted` is final.
+
+use serde::{Deserialize, Serialize};
+
+use crate::decider::{Context, Decider, Role};
+use crate::error::{require_text, DomainError};
+use crate::money::Cents;
+
+pub const SPECS_MAX: usize = 20;
+pub const CODE_CHARS_MAX: usize = 64;
+pub const NAME_CHARS_MAX: usize = 200;
+pub const REASON_CHARS_MAX: usize = 200;
+pub const PRICE_CENTS_MAX: i64 = 100_000_000_00; // 100 million yuan
+pub const DAYS_MAX: u32 = 3_650;
+pub const PROVIDERS_MAX: usize = 50;
+pub const COMMISSION_PERCENT_MIN: u32 = 20;
+pub const COMMISSION_PERCENT_MAX: u32 = 60;
+
+pub fn product_stream(product_id: &str) -> String {
+    format!("product-{product_id}")
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryKind {
+    Manual,
+    Saas,
+    Image,
+    Api,
+}
+
+impl DeliveryKind {
+    pub fn parse(s: &str) -> Option<DeliveryKind> {
+        match s {
+            "manual" => Some(DeliveryKind::Manual),
+            "saas" => Some(DeliveryKind::Saas),
+            "image" => Some(DeliveryKind::Image),
+            "api" => Some(DeliveryKind::Api),
+            _ => None,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryKind::Manual => "manual",
+            DeliveryKind::Saas => "saas",
+            DeliveryKind::Image => "image",
+            DeliveryKind::Api => "api",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DurationUnit {
+    Once,
+    Month,
+    Year,
+}
+
+impl DurationUnit {
+    pub fn parse(s: &str) -> Option<DurationUnit> {
+        match s {
+            "once" => Some(DurationUnit::Once),
+            "month" => Some(DurationUnit::Month),
+            "year" => Some(DurationUnit::Year),
+            _ => None,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DurationUnit::Once => "once",
+            DurationUnit::Month => "month",
+            DurationUnit::Year => "year",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Spec {
+    pub id: String,
+    pub name: String,
+    pub duration: u32,
+    pub unit: DurationUnit,
+    pub price: Cents,
+    pub trial: bool,
+    pub hidden: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProviderLink {
+    pub org_id: String,
+    pub weight: u32,
+    pub max_active: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProductStatus {
+    #[default]
+    Draft,
+    UnderReview,
+    Listed,
+    Hidden,
+    Delisted,
+}
+
+impl ProductStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProductStatus::Draft => "draft",
+            ProductStatus::UnderReview => "under_review",
+            ProductStatus::Listed => "listed",
+            ProductStatus::Hidden => "hidden",
+            ProductStatus::Delisted => "delisted",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProductCreated {
+    pub product_id: String,
+    pub seller_org_id: String,
+    pub code: String,
+    pub name: String,
+    pub category: String,
+    pub delivery: DeliveryKind,
+    pub delivery_days: u32,
+    pub warranty_days: u32,
+    pub flow_template_id: Option<String>,
+    pub specs: Vec<Spec>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProductStatusChanged {
+    pub from: ProductStatus,
+    pub to: ProductStatus,
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProductPriceChanged {
+    pub spec_id: String,
+    pub old_price: Cents,
+    pub new_price: Cents,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SpecVisibilityChanged {
+    pub spec_id: String,
+    pub hidden: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DistributionCommissionSet {
+    pub commission_percent: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProvidersSet {
+    pub providers: Vec<ProviderLink>,
+}
+
+crate::event_enum! {
+    /// Events of a product.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub enum ProductEvent {
+        ProductCreated(ProductCreated) version 1,
+        ProductStatusChanged(ProductStatusChanged) version 1,
+        ProductPriceChanged(ProductPriceChanged) version 1,
+        SpecVisibilityChanged(SpecVisibilityChanged) version 1,
+        DistributionCommissionSet(DistributionCommissionSet) version 1,
+        ProvidersSet(ProvidersSet) version 1,
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProductState {
+    pub created: Option<ProductCreated>,
+    pub status: ProductStatus,
+    pub specs: Vec<Spec>,
+    pub commission_percent: Option<u32>,
+    pub providers: Vec<ProviderLink>,
+}
+
+impl ProductState {
+    pub fn spec(&self, spec_id: &str) -> Option<&Spec> {
+        self.specs.iter().find(|s| s.id == spec_id)
+    }
+    pub fn seller_org_id(&self) -> Option<&str> {
+        self.created.as_ref().map(|c| c.seller_org_id.as_str())
+    }
+}
+
+/// A spec as given when creating a product.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewSpec {
+    pub id: String,
+    pub name: String,
+    pub duration: u32,
+    pub unit: String,
+    pub price_cents: i64,
+    pub trial: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProductCommand {
+    Create {
+        product_id: String,
+        seller_org_id: String,
+        code: String,
+        name: String,
+        category: String,
+        delivery: String,
+        delivery_days: u32,
+        warranty_days: u32,
+        flow_template_id: Option<String>,
+        specs: Vec<NewSpec>,
+    },
+    Submit,
+    Approve,
+    Reject {
+        reason: String,
+    },
+    Hide,
+    Unhide,
+    Delist,
+    ChangeSpecPrice {
+        spec_id: String,
+        price_cents: i64,
+        reason: String,
+    },
+    SetSpecHidden {
+        spec_id: String,
+        hidden: bool,
+    },
+    SetDistribution {
+        commission_percent: u32,
+    },
+    SetProviders {
+        providers: Vec<ProviderLink>,
+    },
+}
+
+#[derive(Debug)]
+pub struct Product;
+
+fn check_price(field: &str, cents: i64) -> Result<Cents, DomainError> {
+    if !(0..=PRICE_CENTS_MAX).contains(&cents) {
+        return Err(DomainError::validation(
+            field,
+            "range",
+            format!("{field} must be 0..={PRICE_CENTS_MAX} cents"),
+        ));
+    }
+    Ok(Cents(cents))
+}
+
+fn id_ok(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+fn transition(
+    state: &ProductState,
+    allowed_from: &[ProductStatus],
+    to: ProductStatus,
+    reason: Option<String>,
+) -> Result<Vec<ProductEvent>, DomainError> {
+    if !allowed_from.contains(&state.status) {
+        return Err(DomainError::invalid_state(
+            state.status.as_str(),
+            format!(
+                "a {} product cannot become {}",
+                state.status.as_str(),
+                to.as_str()
+            ),
+        ));
+    }
+    Ok(vec![ProductEvent::ProductStatusChanged(
+        ProductStatusChanged {
+            from: state.status,
+            to,
+            reason,
+        },
+    )])
+}
+
+impl Decider for Product {
+    type State = ProductState;
+    type Command = ProductCommand;
+    type Event = ProductEvent;
+    type Error = DomainError;
+
+    fn decide(
+        state: &ProductState,
+        command: &ProductCommand,
+        ctx: &Context,
+    ) -> Result<Vec<ProductEvent>, DomainError> {
+        use ProductCommand as C;
+        use ProductStatus as S;
+        if let C::Create {
+            product_id,
+            seller_org_id,
+            code,
+            name,
+            category,
+            delivery,
+            delivery_days,
+            warranty_days,
+            flow_template_id,
+            specs,
+        } = command
+        {
+            require_text("code", code, CODE_CHARS_MAX)?;
+            require_text("name", name, NAME_CHARS_MAX)?;
+            require_text("category", category, NAME_CHARS_MAX)?;
+            let delivery = DeliveryKind::parse(delivery).ok_or_else(|| {
+                DomainError::validation(
+                    "delivery",
+                    "one_of",
+                    "delivery must be manual, saas, image or api",
+                )
+            })?;
+            for (field, v) in [
+                ("delivery_days", delivery_days),
+                ("warranty_days", warranty_days),
+            ] {
+                if *v > DAYS_MAX {
+                    return Err(DomainError::validation(
+                        field,
+                        "range",
+                        format!("{field} must be 0..={DAYS_MAX}"),
+                    ));
+                }
+            }
+            if specs.is_empty() || specs.len() > SPECS_MAX {
+                return Err(DomainError::validation(
+                    "specs",
+                    "count",
+                    format!("a product has 1..={SPECS_MAX} specs"),
+                ));
+            }
+            let mut out = Vec::with_capacity(specs.len());
+            for (i, s) in specs.iter().enumerate() {
+                let f = |name: &str| format!("specs[{i}].{name}");
+                if !id_ok(&s.id) {
+                    return Err(DomainError::validation(
+                        &f("id"),
+                        "format",
+                        "spec id must be 1..=64 of [A-Za-z0-9_-]",
+                    ));
+                }
+                if specs[..i].iter().any(|o| o.id == s.id) {
+                    return Err(DomainError::validation(
+                        &f("id"),
+                        "unique",
+                        format!("spec id {} appears twice", s.id),
+                    ));
+                }
+                require_text(&f("name"), &s.name, NAME_CHARS_MAX)?;
+                let unit = DurationUnit::parse(&s.unit).ok_or_else(|| {
+                    DomainError::validation(
+                        &f("unit"),
+                        "one_of",
+                        "unit must be once, month or year",
+                    )
+                })?;
+                if s.duration == 0 || s.duration > 120 {
+                    return Err(DomainError::validation(
+                        &f("duration"),
+                        "range",
+                        "duration must be 1..=120",
+                    ));
+                }
+                out.push(Spec {
+                    id: s.id.clone(),
+                    name: s.name.trim().to_owned(),
+                    duration: s.duration,
+                    unit,
+                    price: check_price(&f("price_cents"), s.price_cents)?,
+                    trial: s.trial,
+                    hidden: false,
+                });
+            }
+            if delivery == DeliveryKind::Manual && flow_template_id.is_none() {
+                return Err(DomainError::validation(
+                    "flow_template_id",
+                    "required",
+                    "a manual product needs a flow_template_id",
+                ));
+            }
+            if state.created.is_some() {
+                return Err(DomainError::conflict(
+                    "already_exists",
+                    "product already exists",
+                ));
+            }
+            return Ok(vec![ProductEvent::ProductCreated(ProductCreated {
+                product_id: product_id.clone(),
+                seller_org_id: seller_org_id.clone(),
+                code: code.trim().to_owned(),
+                name: name.trim().to_owned(),
+                category: category.trim().to_owned(),
+                delivery,
+                delivery_days: *delivery_days,
+                warranty_days: *warranty_days,
+                flow_template_id: flow_template_id.clone(),
+                specs: out,
+            })]);
+        }
+        if state.created.is_none() {
+            return Err(DomainError::not_found("product"));
+        }
+        let _ = ctx;
+        match command {
+            C::Create { .. } => Ok(Vec::new()),
+            C::Submit => transition(state, &[S::Draft], S::UnderReview, None),
+            C::Approve => transition(state, &[S::UnderReview], S::Listed, None),
+            C::Reject { reason } => {
+                require_text("reason", reason, REASON_CHARS_MAX)?;
+                transition(state, &[S::UnderReview], S::Draft, Some(reason.clone()))
+            }
+            C::Hide => transition(state, &[S::Listed], S::Hidden, None),
+            C::Unhide => transition(state, &[S::Hidden], S::Listed, None),
+            C::Delist => transition(
+                state,
+                &[S::Draft, S::UnderReview, S::Listed, S::Hidden],
+                S::Delisted,
+                None,
+            ),
+            C::ChangeSpecPrice {
+                spec_id,
+                price_cents,
+                reason,
+            } => {
+                let new_price = check_price("price_cents", *price_cents)?;
+                require_text("reason", reason, REASON_CHARS_MAX)?;
+                if state.status == S::Delisted {
+                    return Err(DomainError::invalid_state(
+                        "delisted",
+                        "a delisted product cannot change",
+                    ));
+                }
+                let spec = state
+                    .spec(spec_id)
+                    .ok_or_else(|| DomainError::not_found("spec"))?;
+                if spec.price == new_price {
+                    return Ok(Vec::new());
+                }
+                Ok(vec![ProductEvent::ProductPriceChanged(
+                    ProductPriceChanged {
+                        spec_id: spec_id.clone(),
+                        old_price: spec.price,
+                        new_price,
+                        reason: reason.trim().to_owned(),
+                    },
+                )])
+            }
+            C::SetSpecHidden { spec_id, hidden } => {
+                let spec = state
+                    .spec(spec_id)
+                    .ok_or_else(|| DomainError::not_found("spec"))?;
+                if spec.hidden == *hidden {
+                    return Ok(Vec::new());
+                }
+                Ok(vec![ProductEvent::SpecVisibilityChanged(
+                    SpecVisibilityChanged {
+                        spec_id: spec_id.clone(),
+                        hidden: *hidden,
+                    },
+                )])
+            }
+            C::SetDistribution { commission_percent } => {
+                if !(COMMISSION_PERCENT_MIN..=COMMISSION_PERCENT_MAX).contains(commission_percent) {
+                    return Err(DomainError::validation("commission_percent", "range", format!("commission_percent must be {COMMISSION_PERCENT_MIN}..={COMMISSION_PERCENT_MAX}")));
+                }
+                if let Some(p) = state.commission_percent {
+                    return Err(DomainError::invalid_state(
+                        "commission_set",
+                        format!("the commission is already set to {p}% and cannot change"),
+                    ));
+                }
+                Ok(vec![ProductEvent::DistributionCommissionSet(
+                    DistributionCommissionSet {
+                        commission_percent: *commission_percent,
+                    },
+                )])
+            }
+            C::SetProviders { providers } => {
+                if providers.len() > PROVIDERS_MAX {
+                    return Err(DomainError::validation(
+                        "providers",
+                        "count",
+                        format!("at most {PROVIDERS_MAX} providers"),
+                    ));
+                }
+                for (i, p) in providers.iter().enumerate() {
+                    if !(1..=100).contains(&p.weight) {
+                        return Err(DomainError::validation(
+                            &format!("providers[{i}].weight"),
+                            "range",
+                            "weight must be 1..=100",
+                        ));
+                    }
+                    if p.max_active > 10_000 {
+                        return Err(DomainError::validation(
+                            &format!("providers[{i}].max_active"),
+                            "range",
+                            "max_active must be 0..=10000",
+                        ));
+                    }
+                    if providers[..i].iter().any(|o| o.org_id == p.org_id) {
+                        return Err(DomainError::validation(
+                            &format!("providers[{i}].org_id"),
+                            "unique",
+                            "a provider is linked once",
+                        ));
+                    }
+                }
+                if state.providers == *providers {
+                    return Ok(Vec::new());
+                }
+                Ok(vec![ProductEvent::ProvidersSet(ProvidersSet {
+                    providers: providers.clone(),
+                })])
+            }
+        }
+    }
+
+    fn evolve(mut state: ProductState, event: &ProductEvent) -> ProductState {
+        match event {
+            ProductEvent::ProductCreated(e) => {
+                state.specs = e.specs.clone();
+                state.status = ProductStatus::Draft;
+                state.created = Some(e.clone());
+            }
+            ProductEvent::ProductStatusChanged(e) => state.status = e.to,
+            ProductEvent::ProductPriceChanged(e) => {
+                if let Some(s) = state.specs.iter_mut().find(|s| s.id == e.spec_id) {
+                    s.price = e.new_price;
+                }
+            }
+            ProductEvent::SpecVisibilityChanged(e) => {
+                if let Some(s) = state.specs.iter_mut().find(|s| s.id == e.spec_id) {
+                    s.hidden = e.hidden;
+                }
+            }
+            ProductEvent::DistributionCommissionSet(e) => {
+                state.commission_percent = Some(e.commission_percent)
+            }
+            ProductEvent::ProvidersSet(e) => state.providers = e.providers.clone(),
+        }
+        state
+    }
+}
+
+/// Roles that act on products as their seller.
+pub const SELLER_ROLES: &[Role] = &[Role::IsvAdmin];
