@@ -55,6 +55,8 @@ impl MakeRequestId for RequestIds {
 pub fn router(app: App) -> Router {
     let routes = [
         routes::platform::routes,
+        routes::products::routes,
+        routes::orders::routes,
         routes::log::routes,
         routes::ops::routes,
     ]

@@ -117,9 +117,29 @@ impl Runner {
     where
         D: Decider<Error = DomainError>,
         D::Event: EventCodec,
+        D::Command: Clone,
+    {
+        self.execute_planned::<D, _>(meta, stream_id, || Ok((command.clone(), Vec::new())))
+            .await
+    }
+
+    /// Runs a command whose decision depends on other streams too. `plan` is called on every
+    /// attempt: it reads what it needs and returns the command plus the other streams'
+    /// appends (expectations, with or without events); all are appended atomically with the
+    /// command's events, so a decision is never based on a state that moved meanwhile.
+    pub async fn execute_planned<D, F>(
+        &self,
+        meta: &CommandMeta,
+        stream_id: &str,
+        plan: F,
+    ) -> Result<Executed<D::State>, ApiError>
+    where
+        D: Decider<Error = DomainError>,
+        D::Event: EventCodec,
+        F: Fn() -> Result<(D::Command, Vec<StreamAppend>), ApiError>,
     {
         let started = domain::clock::monotonic_now();
-        let result = self.execute_inner::<D>(meta, stream_id, command).await;
+        let result = self.execute_inner::<D, F>(meta, stream_id, plan).await;
         let outcome = match &result {
             Ok(e) if e.deduplicated => "deduplicated",
             Ok(e) if e.no_op => "no_op",
@@ -132,15 +152,16 @@ impl Runner {
         result
     }
 
-    async fn execute_inner<D>(
+    async fn execute_inner<D, F>(
         &self,
         meta: &CommandMeta,
         stream_id: &str,
-        command: &D::Command,
+        plan: F,
     ) -> Result<Executed<D::State>, ApiError>
     where
         D: Decider<Error = DomainError>,
         D::Event: EventCodec,
+        F: Fn() -> Result<(D::Command, Vec<StreamAppend>), ApiError>,
     {
         if let Some(answer) = self.replay_idempotent::<D>(meta, stream_id)? {
             return Ok(answer);
@@ -153,8 +174,9 @@ impl Runner {
                     return Err(ApiError::version_conflict(loaded.version));
                 }
             }
+            let (command, others) = plan()?;
             let ctx = self.context(&meta.actor);
-            let events = D::decide(&loaded.state, command, &ctx)?;
+            let events = D::decide(&loaded.state, &command, &ctx)?;
             if events.is_empty() {
                 return Ok(Executed {
                     state: loaded.state,
@@ -175,12 +197,14 @@ impl Runner {
                     payload: enc.payload,
                 });
             }
+            let mut streams = vec![StreamAppend {
+                stream_id: stream_id.to_owned(),
+                expected: Expected::Exact(loaded.version),
+                events: encoded,
+            }];
+            streams.extend(others);
             let request = AppendRequest {
-                streams: vec![StreamAppend {
-                    stream_id: stream_id.to_owned(),
-                    expected: Expected::Exact(loaded.version),
-                    events: encoded,
-                }],
+                streams,
                 meta: Metadata {
                     actor: meta.actor.label(),
                     correlation_id: meta.correlation_id.clone(),
@@ -204,8 +228,12 @@ impl Runner {
                         deduplicated: false,
                     });
                 }
-                Err(AppendError::Conflict { current, .. }) => {
-                    if meta.if_match.is_some() {
+                Err(AppendError::Conflict {
+                    current,
+                    stream_id: conflicted,
+                    ..
+                }) => {
+                    if meta.if_match.is_some() && conflicted == stream_id {
                         return Err(ApiError::version_conflict(current));
                     }
                     last_version = current;

@@ -9,6 +9,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use domain::deadline::{Deadline, DeadlineRule};
+use domain::order::{Order, OrderCommand};
 use domain::{Actor, Timestamp};
 use projections::ProjectionControl;
 use sha2::{Digest, Sha256};
@@ -74,23 +75,32 @@ async fn fire(app: &App, d: &Deadline) -> Result<Option<u64>, ApiError> {
         if_match: None,
         command: "FireDeadline",
     };
-    // Until a rule is wired there is no command to run `meta` with.
-    let _ = (app, meta);
-    metrics::counter!("marketlog_deadlines_fired_total").increment(1);
-    match d.rule {
+    metrics::counter!("marketlog_deadlines_fired_total", "rule" => format!("{:?}", d.rule))
+        .increment(1);
+    let done = match d.rule {
+        DeadlineRule::OrderPaymentTimeout => {
+            let cmd = OrderCommand::VoidForTimeout {
+                deadline_id: d.id.clone(),
+            };
+            app.runner
+                .execute::<Order>(&meta, &d.stream_id, &cmd)
+                .await?
+        }
         // Each rule is wired to its aggregate's command as that aggregate lands.
-        DeadlineRule::OrderPaymentTimeout
-        | DeadlineRule::RefundAutoApproval
+        DeadlineRule::RefundAutoApproval
         | DeadlineRule::ReviewDefault
         | DeadlineRule::InstanceExpiry
         | DeadlineRule::InstanceClose
         | DeadlineRule::NodeTimeout
         | DeadlineRule::PromotionWindow
-        | DeadlineRule::QueueRecheck => Err(ApiError::unavailable(format!(
-            "no command is wired for deadline rule {:?} yet",
-            d.rule
-        ))),
-    }
+        | DeadlineRule::QueueRecheck => {
+            return Err(ApiError::unavailable(format!(
+                "no command is wired for deadline rule {:?} yet",
+                d.rule
+            )))
+        }
+    };
+    Ok((!done.no_op).then_some(done.position))
 }
 
 /// Fires late deadlines once at start-up; with the real clock keeps firing them as they fall

@@ -9,6 +9,8 @@ use domain::{Clock, IdGen, SimulatedClock};
 use eventlog::{EventStore, FileStore, SledLog};
 use metrics_exporter_prometheus::PrometheusHandle;
 use projections::directory::Directory;
+use projections::orders::Orders;
+use projections::products::Products;
 use projections::runtime::MIN_POSITION_WAIT_MS_MAX;
 use projections::timers::Timers;
 use projections::{Projection, ProjectionControl};
@@ -34,6 +36,8 @@ pub struct AppInner {
     pub files: FileStore,
     pub directory: Projection<Directory>,
     pub timers: Projection<Timers>,
+    pub products: Projection<Products>,
+    pub orders: Projection<Orders>,
     pub projections: Vec<Arc<dyn ProjectionControl>>,
     pub metrics: PrometheusHandle,
     /// Serialises clock advances (each answers after its deadlines fired).
@@ -81,8 +85,14 @@ impl App {
         let ids: Arc<dyn IdGen> = Arc::new(domain::ids::RandomIdGen::new(Arc::clone(&clock)));
         let directory = Projection::<Directory>::start(Arc::clone(&store), &config.data_dir)?;
         let timers = Projection::<Timers>::start(Arc::clone(&store), &config.data_dir)?;
-        let projections: Vec<Arc<dyn ProjectionControl>> =
-            vec![Arc::new(directory.clone()), Arc::new(timers.clone())];
+        let products = Projection::<Products>::start(Arc::clone(&store), &config.data_dir)?;
+        let orders = Projection::<Orders>::start(Arc::clone(&store), &config.data_dir)?;
+        let projections: Vec<Arc<dyn ProjectionControl>> = vec![
+            Arc::new(directory.clone()),
+            Arc::new(timers.clone()),
+            Arc::new(products.clone()),
+            Arc::new(orders.clone()),
+        ];
         let files = FileStore::open(&config.data_dir)?;
         Ok(App(Arc::new(AppInner {
             data_dir: config.data_dir,
@@ -100,6 +110,8 @@ impl App {
             files,
             directory,
             timers,
+            products,
+            orders,
             projections,
             metrics: config.metrics,
             clock_advance: tokio::sync::Mutex::new(()),

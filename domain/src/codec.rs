@@ -298,7 +298,9 @@ macro_rules! event_enum {
         $(#[$meta])*
         // Variant names are stored type names, unique across the whole log, so they carry
         // their aggregate's name (`OrderPlaced`, `OrderPaid`) on purpose.
-        #[allow(clippy::enum_variant_names)]
+        // Event enums are short-lived values decoded one at a time; boxing big payloads would
+        // only add allocations.
+        #[allow(clippy::enum_variant_names, clippy::large_enum_variant)]
         $vis enum $name {
             $(
                 $(#[$variant_meta])*

@@ -15,7 +15,8 @@ pub const SPECS_MAX: usize = 20;
 pub const CODE_CHARS_MAX: usize = 64;
 pub const NAME_CHARS_MAX: usize = 200;
 pub const REASON_CHARS_MAX: usize = 200;
-pub const PRICE_CENTS_MAX: i64 = 100_000_000_00; // 100 million yuan
+/// 100 million yuan.
+pub const PRICE_CENTS_MAX: i64 = 10_000_000_000;
 pub const DAYS_MAX: u32 = 3_650;
 pub const PROVIDERS_MAX: usize = 50;
 pub const COMMISSION_PERCENT_MIN: u32 = 20;

@@ -8,6 +8,8 @@
 //! away and rebuilt from it, and a rebuilt model equals the incrementally built one.
 
 pub mod directory;
+pub mod orders;
+pub mod products;
 pub mod runtime;
 pub mod timers;
 

@@ -4,7 +4,9 @@
 
 pub mod log;
 pub mod ops;
+pub mod orders;
 pub mod platform;
+pub mod products;
 
 use axum::routing::MethodRouter;
 use axum::Router;

@@ -1,0 +1,641 @@
+//! API.md §5, orders: placement, price change, payment, cancellation, lists, CSV export,
+//! detail and history (each event with the state after it, folded by the domain's `evolve`).
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use domain::codec::EventCodec;
+use domain::ids::IdKind;
+use domain::order::{order_stream, Order, OrderCommand, OrderEvent, OrderState, PlaceOrder};
+use domain::product::{product_stream, Product};
+use domain::{Decider, Role, Timestamp};
+use eventlog::{Direction, Expected, StreamAppend};
+use projections::orders::OrderFilter;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use utoipa::ToSchema;
+
+use crate::error::ApiError;
+use crate::extract::{Body, Caller, CommandHeaders, MinPosition};
+use crate::paging::{decode_cursor, encode_cursor, PageQuery};
+use crate::respond;
+use crate::routes::products::parse_time;
+use crate::routes::{Doc, Routes};
+use crate::state::App;
+
+/// Rows in one CSV export.
+pub const EXPORT_ROWS_MAX: usize = 100_000;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelInput {
+    /// `online_store`, `custom_solution` or `distribution`.
+    pub kind: String,
+    #[serde(rename = "ref")]
+    pub reference: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateOrder {
+    pub product_id: String,
+    pub spec_id: String,
+    pub quantity: u32,
+    /// `new`, `renewal`, `trial`, `conversion` or `upgrade`.
+    pub order_type: String,
+    pub instance_id: Option<String>,
+    pub coupon_id: Option<String>,
+    /// `web`, `mobile` or `api`.
+    pub client: Option<String>,
+    pub channel: Option<ChannelInput>,
+    pub remark: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangePrice {
+    pub new_price_cents: i64,
+    pub reason: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Pay {
+    /// The whole payment; must equal `payable_cents`.
+    pub amount_cents: i64,
+    /// The part of the payment paid by voucher (≤ amount).
+    pub voucher_cents: Option<i64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrderView {
+    pub id: String,
+    pub product_id: String,
+    pub product_code: String,
+    pub product_name: String,
+    pub spec_id: String,
+    pub seller_org_id: String,
+    pub customer_id: String,
+    pub order_type: String,
+    pub status: String,
+    pub quantity: u32,
+    pub original_cents: i64,
+    #[schema(value_type = Option<Object>)]
+    pub promotion: Option<Value>,
+    #[schema(value_type = Option<Object>)]
+    pub coupon: Option<Value>,
+    pub payable_cents: i64,
+    pub paid_cents: i64,
+    pub voucher_cents: i64,
+    pub refunded_cents: i64,
+    pub balance_cents: i64,
+    #[schema(value_type = Object)]
+    pub channel: Value,
+    pub commission_percent: Option<u32>,
+    pub remark: Option<String>,
+    pub created_at: String,
+    pub paid_at: Option<String>,
+    pub completed_at: Option<String>,
+    pub voided_at: Option<String>,
+    pub void_reason: Option<String>,
+    pub expires_at: Option<String>,
+    pub delivery_id: Option<String>,
+    pub delivery_stage: Option<String>,
+    #[schema(value_type = Vec<Object>)]
+    pub price_changes: Vec<Value>,
+    pub version: u64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrderPage {
+    pub items: Vec<OrderView>,
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrderHistory {
+    pub order_id: String,
+    #[schema(value_type = Vec<Object>)]
+    pub events: Vec<Value>,
+}
+
+pub fn routes(r: Routes) -> Routes {
+    use axum::routing::{get, post};
+    let filters = |d: Doc| {
+        [
+            "status",
+            "order_type",
+            "product_id",
+            "product_code",
+            "product_name",
+            "customer_id",
+            "channel",
+            "created_from",
+            "created_to",
+            "completed_from",
+            "completed_to",
+        ]
+        .into_iter()
+        .fold(d, |d, f| d.query(f, "filter"))
+    };
+    r.add(
+        "POST",
+        "/v1/orders",
+        post(create),
+        Doc::new("place an order", "customer")
+            .body::<CreateOrder>()
+            .answers::<OrderView>(201),
+    )
+    .add(
+        "GET",
+        "/v1/orders",
+        get(list),
+        filters(Doc::new(
+            "orders: customer (own), isv_admin (own products), auditor, platform; newest first",
+            "customer, isv_admin, auditor, platform",
+        ))
+        .query("limit", "1..=500")
+        .query("cursor", "next_cursor")
+        .answers::<OrderPage>(200),
+    )
+    .add(
+        "GET",
+        "/v1/orders/export.csv",
+        get(export_csv),
+        filters(Doc::new(
+            "the same list as CSV, header row first",
+            "customer, isv_admin, auditor, platform",
+        ))
+        .raw_answer(200, "text/csv"),
+    )
+    .add(
+        "GET",
+        "/v1/orders/{id}",
+        get(detail),
+        Doc::new("one order", "parties").answers::<OrderView>(200),
+    )
+    .add(
+        "GET",
+        "/v1/orders/{id}/history",
+        get(history),
+        Doc::new(
+            "every event of the order with the state after it",
+            "auditor, platform, the seller, the customer",
+        )
+        .answers::<OrderHistory>(200),
+    )
+    .add(
+        "POST",
+        "/v1/orders/{id}/change-price",
+        post(change_price),
+        Doc::new(
+            "change the price of an unpaid order (else 409 invalid_state)",
+            "isv_admin (seller)",
+        )
+        .body::<ChangePrice>()
+        .answers::<OrderView>(200),
+    )
+    .add(
+        "POST",
+        "/v1/orders/{id}/pay",
+        post(pay),
+        Doc::new(
+            "pay exactly the payable amount (else 422 amount_mismatch)",
+            "customer (own)",
+        )
+        .body::<Pay>()
+        .answers::<OrderView>(200),
+    )
+    .add(
+        "POST",
+        "/v1/orders/{id}/cancel",
+        post(cancel),
+        Doc::new(
+            "cancel an unpaid order (voided, cancelled_by_customer)",
+            "customer (own)",
+        )
+        .answers::<OrderView>(200),
+    )
+}
+
+fn time(app: &App, t: Option<Timestamp>) -> Value {
+    t.map(|t| json!(app.time(t))).unwrap_or(Value::Null)
+}
+
+/// JSON of an order (the read model and command answers share it).
+pub fn order_json(app: &App, id: &str, s: &OrderState, version: u64) -> Value {
+    let Some(p) = &s.placed else {
+        return json!({"id": id});
+    };
+    json!({
+        "id": id, "product_id": p.product_id, "product_code": p.product_code, "product_name": p.product_name,
+        "spec_id": p.spec_id, "spec_name": p.spec_name, "seller_org_id": p.seller_org_id, "customer_id": p.customer_id,
+        "order_type": p.order_type.as_str(), "status": s.status_str(), "quantity": p.quantity,
+        "unit_price_cents": p.unit_price.0, "original_cents": p.original.0, "promotion": null, "coupon": null,
+        "payable_cents": s.payable.0, "paid_cents": s.paid.0, "voucher_cents": s.voucher.0,
+        "refunded_cents": s.refunded.0, "balance_cents": s.balance().0,
+        "channel": {"kind": p.channel.kind.as_str(), "ref": p.channel.reference},
+        "commission_percent": p.commission_percent, "client": p.client.map(|c| c.as_str()), "remark": p.remark,
+        "instance_id": p.instance_id,
+        "created_at": app.time(p.placed_at), "paid_at": time(app, s.paid_at), "completed_at": time(app, s.completed_at),
+        "voided_at": time(app, s.voided_at), "void_reason": s.void_reason.map(|r| r.as_str()),
+        "payment_due_at": app.time(p.payment_due_at), "expires_at": null,
+        "delivery_id": null, "delivery_stage": null,
+        "price_changes": s.price_changes.iter().map(|c| json!({"old_price_cents": c.old_payable.0, "new_price_cents": c.new_payable.0,
+            "reason": c.reason, "changed_by": c.changed_by, "at": app.time(c.at)})).collect::<Vec<_>>(),
+        "version": version,
+    })
+}
+
+/// May `caller` see this order? (Everyone else gets 404.)
+fn party(caller: &Caller, s: &OrderState) -> bool {
+    let Some(p) = &s.placed else { return false };
+    match caller.role {
+        Role::Platform | Role::Auditor => true,
+        Role::Customer => p.customer_id == caller.id,
+        Role::IsvAdmin => caller.org_id.as_deref() == Some(p.seller_org_id.as_str()),
+        _ => false,
+    }
+}
+
+async fn create(
+    State(app): State<App>,
+    caller: Caller,
+    headers: CommandHeaders,
+    body: Body,
+) -> Result<Response, ApiError> {
+    caller.require(&[Role::Customer])?;
+    let input: CreateOrder = body.json()?;
+    let order_id = app.ids.new_id(IdKind::Order);
+    let meta = app.command_meta(&caller, &headers, &body, "PlaceOrder");
+    let stream = order_stream(&order_id);
+    let runner = app.runner.clone();
+    let done = app
+        .runner
+        .execute_planned::<Order, _>(&meta, &stream, || {
+            // The decision uses the product as of this version; the append checks it is still so.
+            let pstream = product_stream(&input.product_id);
+            let product = if eventlog::validate_stream_id(&pstream).is_ok() {
+                runner.load::<Product>(&pstream, u64::MAX)?
+            } else {
+                runner.load::<Product>("product-none", 0)?
+            };
+            if product.state.created.is_none()
+                || product.state.status == domain::product::ProductStatus::Draft
+            {
+                return Err(ApiError::validation(
+                    "product_id",
+                    "unknown",
+                    format!("product {} does not exist", input.product_id),
+                ));
+            }
+            let command = OrderCommand::Place(Box::new(PlaceOrder {
+                order_id: order_id.clone(),
+                customer_id: caller.id.clone(),
+                product_id: input.product_id.clone(),
+                product: product.state,
+                spec_id: input.spec_id.clone(),
+                quantity: input.quantity,
+                order_type: input.order_type.clone(),
+                instance_id: input.instance_id.clone(),
+                coupon_id: input.coupon_id.clone(),
+                client: input.client.clone(),
+                channel_kind: input.channel.as_ref().map(|c| c.kind.clone()),
+                channel_ref: input.channel.as_ref().and_then(|c| c.reference.clone()),
+                remark: input.remark.clone(),
+            }));
+            let guard = StreamAppend {
+                stream_id: pstream,
+                expected: Expected::Exact(product.version),
+                events: Vec::new(),
+            };
+            Ok((command, vec![guard]))
+        })
+        .await?;
+    let id = done
+        .state
+        .placed
+        .as_ref()
+        .map(|p| p.order_id.clone())
+        .unwrap_or(order_id);
+    Ok(respond::command(
+        StatusCode::CREATED,
+        order_json(&app, &id, &done.state, done.version),
+        done.version,
+        done.position,
+    ))
+}
+
+/// Loads an order the caller is a party to (else 404), checking the role first (403).
+fn load_for(
+    app: &App,
+    caller: &Caller,
+    roles: &[Role],
+    id: &str,
+) -> Result<domain::order::OrderState, ApiError> {
+    caller.require(roles)?;
+    let stream = order_stream(id);
+    if eventlog::validate_stream_id(&stream).is_err() {
+        return Err(ApiError::not_found("order"));
+    }
+    let l = app.runner.load::<Order>(&stream, u64::MAX)?;
+    if !party(caller, &l.state) {
+        return Err(ApiError::not_found("order"));
+    }
+    Ok(l.state)
+}
+
+async fn run(
+    app: &App,
+    caller: &Caller,
+    headers: &CommandHeaders,
+    body: &Body,
+    id: &str,
+    name: &'static str,
+    cmd: OrderCommand,
+) -> Result<Response, ApiError> {
+    let meta = app.command_meta(caller, headers, body, name);
+    let done = app
+        .runner
+        .execute::<Order>(&meta, &order_stream(id), &cmd)
+        .await?;
+    Ok(respond::command(
+        StatusCode::OK,
+        order_json(app, id, &done.state, done.version),
+        done.version,
+        done.position,
+    ))
+}
+
+async fn change_price(
+    State(app): State<App>,
+    caller: Caller,
+    headers: CommandHeaders,
+    Path(id): Path<String>,
+    body: Body,
+) -> Result<Response, ApiError> {
+    load_for(&app, &caller, &[Role::IsvAdmin], &id)?;
+    let input: ChangePrice = body.json()?;
+    run(
+        &app,
+        &caller,
+        &headers,
+        &body,
+        &id,
+        "ChangeOrderPrice",
+        OrderCommand::ChangePrice {
+            new_price_cents: input.new_price_cents,
+            reason: input.reason,
+        },
+    )
+    .await
+}
+
+async fn pay(
+    State(app): State<App>,
+    caller: Caller,
+    headers: CommandHeaders,
+    Path(id): Path<String>,
+    body: Body,
+) -> Result<Response, ApiError> {
+    load_for(&app, &caller, &[Role::Customer], &id)?;
+    let input: Pay = body.json()?;
+    run(
+        &app,
+        &caller,
+        &headers,
+        &body,
+        &id,
+        "PayOrder",
+        OrderCommand::Pay {
+            amount_cents: input.amount_cents,
+            voucher_cents: input.voucher_cents.unwrap_or(0),
+        },
+    )
+    .await
+}
+
+async fn cancel(
+    State(app): State<App>,
+    caller: Caller,
+    headers: CommandHeaders,
+    Path(id): Path<String>,
+    body: Body,
+) -> Result<Response, ApiError> {
+    load_for(&app, &caller, &[Role::Customer], &id)?;
+    run(
+        &app,
+        &caller,
+        &headers,
+        &body,
+        &id,
+        "CancelOrder",
+        OrderCommand::Cancel,
+    )
+    .await
+}
+
+const READERS: &[Role] = &[
+    Role::Customer,
+    Role::IsvAdmin,
+    Role::Auditor,
+    Role::Platform,
+];
+
+async fn detail(
+    State(app): State<App>,
+    caller: Caller,
+    min: MinPosition,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    caller.require(READERS)?;
+    app.wait_for(&app.orders, min).await?;
+    let (row, position) = app.orders.read(|s| s.by_id.get(&id).cloned());
+    let row = row
+        .filter(|r| party(&caller, &r.state))
+        .ok_or_else(|| ApiError::not_found("order"))?;
+    Ok(respond::read(
+        order_json(&app, &row.id, &row.state, row.version),
+        position,
+    ))
+}
+
+async fn history(
+    State(app): State<App>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    load_for(&app, &caller, READERS, &id)?;
+    let stream = order_stream(&id);
+    let mut state = OrderState::default();
+    let mut events = Vec::new();
+    let mut from = 1;
+    loop {
+        let chunk = app
+            .store
+            .read_stream(&stream, from, Direction::Forward, 1_000)?;
+        let Some(last) = chunk.last().map(|r| r.version) else {
+            break;
+        };
+        for r in &chunk {
+            let e = OrderEvent::decode_payload(&r.event_type, r.schema_version, &r.payload)
+                .map_err(|e| ApiError::internal("history", e))?;
+            state = Order::evolve(state, &e);
+            let mut v = crate::routes::log::event_json(app.tz, r, None);
+            v["state"] = order_json(&app, &id, &state, r.version);
+            events.push(v);
+        }
+        from = last + 1;
+    }
+    Ok(respond::read(
+        json!({"order_id": id, "events": events}),
+        projections::ProjectionControl::position(&app.orders),
+    ))
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    status: Option<String>,
+    order_type: Option<String>,
+    product_id: Option<String>,
+    product_code: Option<String>,
+    product_name: Option<String>,
+    customer_id: Option<String>,
+    channel: Option<String>,
+    created_from: Option<String>,
+    created_to: Option<String>,
+    completed_from: Option<String>,
+    completed_to: Option<String>,
+    limit: Option<usize>,
+    cursor: Option<String>,
+}
+
+fn filter_for(caller: &Caller, q: &ListQuery) -> Result<OrderFilter, ApiError> {
+    let mut f = OrderFilter {
+        customer_id: q.customer_id.clone(),
+        status: q.status.clone(),
+        order_type: q.order_type.clone(),
+        product_id: q.product_id.clone(),
+        product_code: q.product_code.clone(),
+        product_name: q.product_name.clone(),
+        channel: q.channel.clone(),
+        created_from: parse_time("created_from", &q.created_from)?,
+        created_to: parse_time("created_to", &q.created_to)?,
+        completed_from: parse_time("completed_from", &q.completed_from)?,
+        completed_to: parse_time("completed_to", &q.completed_to)?,
+        ..OrderFilter::default()
+    };
+    match caller.role {
+        Role::Customer => f.customer_id = Some(caller.id.clone()),
+        Role::IsvAdmin => f.seller_org_id = Some(caller.org_id.clone().unwrap_or_default()),
+        _ => {}
+    }
+    Ok(f)
+}
+
+fn list_query(
+    q: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<ListQuery, ApiError> {
+    q.map(|Query(q)| q)
+        .map_err(|e| ApiError::bad_request(format!("invalid query: {}", e.body_text())))
+}
+
+async fn list(
+    State(app): State<App>,
+    caller: Caller,
+    min: MinPosition,
+    q: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    caller.require(READERS)?;
+    let q = list_query(q)?;
+    let filter = filter_for(&caller, &q)?;
+    let page = PageQuery {
+        limit: q.limit,
+        cursor: q.cursor.clone(),
+    };
+    let (limit, after) = (page.limit()?, page.after()?);
+    app.wait_for(&app.orders, min).await?;
+    let ((rows, more), position) = app
+        .orders
+        .read(|s| s.list(&filter, after.as_deref(), limit));
+    let next = if more {
+        rows.last().map(|(k, _)| encode_cursor(k))
+    } else {
+        None
+    };
+    let items = rows
+        .iter()
+        .map(|(_, r)| order_json(&app, &r.id, &r.state, r.version))
+        .collect();
+    Ok(respond::list(items, next, position))
+}
+
+async fn export_csv(
+    State(app): State<App>,
+    caller: Caller,
+    min: MinPosition,
+    q: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    caller.require(READERS)?;
+    let q = list_query(q)?;
+    let filter = filter_for(&caller, &q)?;
+    if q.cursor
+        .as_deref()
+        .is_some_and(|c| decode_cursor(c).is_none())
+    {
+        return Err(
+            ApiError::bad_request("cursor is not one this server issued").with("field", "cursor"),
+        );
+    }
+    app.wait_for(&app.orders, min).await?;
+    let ((rows, _), position) = app.orders.read(|s| s.list(&filter, None, EXPORT_ROWS_MAX));
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let header = [
+        "id",
+        "created_at",
+        "status",
+        "order_type",
+        "product_id",
+        "product_code",
+        "product_name",
+        "spec_id",
+        "quantity",
+        "customer_id",
+        "seller_org_id",
+        "channel",
+        "original_cents",
+        "payable_cents",
+        "paid_cents",
+        "voucher_cents",
+        "refunded_cents",
+        "paid_at",
+        "completed_at",
+        "voided_at",
+        "void_reason",
+    ];
+    w.write_record(header)
+        .map_err(|e| ApiError::internal("csv", e))?;
+    for (_, r) in &rows {
+        let v = order_json(&app, &r.id, &r.state, r.version);
+        let cell = |k: &str| match &v[k] {
+            Value::Null => String::new(),
+            Value::String(s) => s.clone(),
+            Value::Object(_) => v[k]["kind"].as_str().unwrap_or_default().to_owned(),
+            other => other.to_string(),
+        };
+        w.write_record(header.iter().map(|k| cell(k)))
+            .map_err(|e| ApiError::internal("csv", e))?;
+    }
+    let bytes = w.into_inner().map_err(|e| ApiError::internal("csv", e))?;
+    let mut resp = (
+        [(axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8")],
+        bytes,
+    )
+        .into_response();
+    resp.headers_mut().insert(
+        "x-projection-position",
+        axum::http::HeaderValue::from(position),
+    );
+    Ok(resp)
+}

@@ -1,0 +1,710 @@
+//! API.md §4: products (the quote arrives with promotions and coupons).
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use domain::ids::IdKind;
+use domain::product::{
+    product_stream, NewSpec, Product, ProductCommand, ProductState, ProductStatus, ProviderLink,
+};
+use domain::{Role, Timestamp};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use utoipa::ToSchema;
+
+use crate::error::ApiError;
+use crate::extract::{Body, Caller, CommandHeaders, MinPosition};
+use crate::paging::{page, PageQuery};
+use crate::respond;
+use crate::routes::{Doc, Routes};
+use crate::state::App;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SpecInput {
+    pub id: String,
+    pub name: String,
+    pub duration: u32,
+    /// `once`, `month` or `year`.
+    pub unit: String,
+    pub price_cents: i64,
+    pub trial: Option<bool>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateProduct {
+    pub code: String,
+    pub name: String,
+    pub category: String,
+    /// `manual`, `saas`, `image` or `api`.
+    pub delivery: String,
+    pub delivery_days: u32,
+    pub warranty_days: u32,
+    /// Required for manual products.
+    pub flow_template_id: Option<String>,
+    pub specs: Vec<SpecInput>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Reason {
+    pub reason: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SpecPrice {
+    pub price_cents: i64,
+    pub reason: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Distribution {
+    /// 20..=60, settable once.
+    pub commission_percent: u32,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderInput {
+    pub org_id: String,
+    pub weight: u32,
+    pub max_active: u32,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Providers {
+    pub providers: Vec<ProviderInput>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SpecView {
+    pub id: String,
+    pub name: String,
+    pub duration: u32,
+    pub unit: String,
+    pub price_cents: i64,
+    pub trial: bool,
+    pub hidden: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProductView {
+    pub id: String,
+    pub seller_org_id: String,
+    pub code: String,
+    pub name: String,
+    pub category: String,
+    pub status: String,
+    pub delivery: String,
+    pub delivery_days: u32,
+    pub warranty_days: u32,
+    pub flow_template_id: Option<String>,
+    pub specs: Vec<SpecView>,
+    pub commission_percent: Option<u32>,
+    #[schema(value_type = Vec<Object>)]
+    pub providers: Vec<Value>,
+    pub version: u64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProductPage {
+    pub items: Vec<ProductView>,
+    pub next_cursor: Option<String>,
+}
+
+pub fn routes(r: Routes) -> Routes {
+    use axum::routing::{get, post, put};
+    let action = |summary, roles| Doc::new(summary, roles).answers::<ProductView>(200);
+    r.add(
+        "POST",
+        "/v1/products",
+        post(create),
+        Doc::new("create a product (draft) of the caller's org", "isv_admin")
+            .body::<CreateProduct>()
+            .answers::<ProductView>(201),
+    )
+    .add(
+        "GET",
+        "/v1/products",
+        get(list),
+        Doc::new("products visible to the caller", "any")
+            .query("limit", "1..=500")
+            .query("cursor", "next_cursor")
+            .answers::<ProductPage>(200),
+    )
+    .add(
+        "GET",
+        "/v1/products/{id}",
+        get(detail),
+        Doc::new("one product", "any").answers::<ProductView>(200),
+    )
+    .add(
+        "POST",
+        "/v1/products/{id}/submit",
+        post(submit),
+        action("submit for review", "isv_admin (seller)"),
+    )
+    .add(
+        "POST",
+        "/v1/products/{id}/approve",
+        post(approve),
+        action("approve: listed", "platform"),
+    )
+    .add(
+        "POST",
+        "/v1/products/{id}/reject",
+        post(reject),
+        action("reject back to draft", "platform").body::<Reason>(),
+    )
+    .add(
+        "POST",
+        "/v1/products/{id}/hide",
+        post(hide),
+        action(
+            "hide a listed product (existing orders unaffected)",
+            "isv_admin (seller)",
+        ),
+    )
+    .add(
+        "POST",
+        "/v1/products/{id}/unhide",
+        post(unhide),
+        action("list a hidden product again", "isv_admin (seller)"),
+    )
+    .add(
+        "POST",
+        "/v1/products/{id}/delist",
+        post(delist),
+        action("delist (final)", "platform"),
+    )
+    .add(
+        "POST",
+        "/v1/products/{id}/specs/{spec}/price",
+        post(spec_price),
+        action(
+            "change a spec's price (new orders only)",
+            "isv_admin (seller)",
+        )
+        .body::<SpecPrice>(),
+    )
+    .add(
+        "POST",
+        "/v1/products/{id}/specs/{spec}/hide",
+        post(spec_hide),
+        action("hide a spec", "isv_admin (seller)"),
+    )
+    .add(
+        "POST",
+        "/v1/products/{id}/specs/{spec}/unhide",
+        post(spec_unhide),
+        action("unhide a spec", "isv_admin (seller)"),
+    )
+    .add(
+        "POST",
+        "/v1/products/{id}/distribution",
+        post(distribution),
+        action(
+            "set the distribution commission once (a second call → 409)",
+            "isv_admin (seller)",
+        )
+        .body::<Distribution>(),
+    )
+    .add(
+        "PUT",
+        "/v1/products/{id}/providers",
+        put(providers),
+        action(
+            "link providers with weight and capacity",
+            "platform, isv_admin (seller)",
+        )
+        .body::<Providers>(),
+    )
+}
+
+/// JSON of a product.
+pub fn product_json(id: &str, s: &ProductState, version: u64) -> Value {
+    let Some(c) = &s.created else {
+        return json!({"id": id});
+    };
+    json!({
+        "id": id, "seller_org_id": c.seller_org_id, "code": c.code, "name": c.name, "category": c.category,
+        "status": s.status.as_str(), "delivery": c.delivery.as_str(), "delivery_days": c.delivery_days,
+        "warranty_days": c.warranty_days, "flow_template_id": c.flow_template_id,
+        "specs": s.specs.iter().map(|sp| json!({"id": sp.id, "name": sp.name, "duration": sp.duration, "unit": sp.unit.as_str(),
+            "price_cents": sp.price.0, "trial": sp.trial, "hidden": sp.hidden})).collect::<Vec<_>>(),
+        "commission_percent": s.commission_percent,
+        "providers": s.providers.iter().map(|p| json!({"org_id": p.org_id, "weight": p.weight, "max_active": p.max_active})).collect::<Vec<_>>(),
+        "version": version,
+    })
+}
+
+/// May `caller` see this product at all? (Others' drafts are invisible: 404.)
+pub fn visible(caller: &Caller, s: &ProductState) -> bool {
+    match caller.role {
+        Role::Platform | Role::Auditor | Role::Analyst => true,
+        Role::IsvAdmin | Role::IsvStaff if s.seller_org_id() == caller.org_id.as_deref() => true,
+        _ => s.status == ProductStatus::Listed,
+    }
+}
+
+async fn create(
+    State(app): State<App>,
+    caller: Caller,
+    headers: CommandHeaders,
+    body: Body,
+) -> Result<Response, ApiError> {
+    caller.require(&[Role::IsvAdmin])?;
+    let input: CreateProduct = body.json()?;
+    let org = caller
+        .org_id
+        .clone()
+        .ok_or_else(|| ApiError::forbidden("isv_admin without an org"))?;
+    let product_id = app.ids.new_id(IdKind::Product);
+    let cmd = ProductCommand::Create {
+        product_id: product_id.clone(),
+        seller_org_id: org,
+        code: input.code,
+        name: input.name,
+        category: input.category,
+        delivery: input.delivery,
+        delivery_days: input.delivery_days,
+        warranty_days: input.warranty_days,
+        flow_template_id: input.flow_template_id,
+        specs: input
+            .specs
+            .into_iter()
+            .map(|s| NewSpec {
+                id: s.id,
+                name: s.name,
+                duration: s.duration,
+                unit: s.unit,
+                price_cents: s.price_cents,
+                trial: s.trial.unwrap_or(false),
+            })
+            .collect(),
+    };
+    let meta = app.command_meta(&caller, &headers, &body, "CreateProduct");
+    let done = app
+        .runner
+        .execute::<Product>(&meta, &product_stream(&product_id), &cmd)
+        .await?;
+    let id = done
+        .state
+        .created
+        .as_ref()
+        .map(|c| c.product_id.clone())
+        .unwrap_or(product_id);
+    Ok(respond::command(
+        StatusCode::CREATED,
+        product_json(&id, &done.state, done.version),
+        done.version,
+        done.position,
+    ))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Who {
+    Seller,
+    Platform,
+    SellerOrPlatform,
+}
+
+/// Runs a product command after the role (403) and tenancy (404) checks.
+/// What every product action carries.
+struct Ctx<'a> {
+    app: &'a App,
+    caller: &'a Caller,
+    headers: &'a CommandHeaders,
+    body: &'a Body,
+}
+
+async fn act(
+    Ctx {
+        app,
+        caller,
+        headers,
+        body,
+    }: Ctx<'_>,
+    id: &str,
+    who: Who,
+    name: &'static str,
+    cmd: impl FnOnce() -> Result<ProductCommand, ApiError>,
+) -> Result<Response, ApiError> {
+    let roles: &[Role] = match who {
+        Who::Seller => &[Role::IsvAdmin],
+        Who::Platform => &[Role::Platform],
+        Who::SellerOrPlatform => &[Role::IsvAdmin, Role::Platform],
+    };
+    caller.require(roles)?;
+    let stream = product_stream(id);
+    let current = app.runner.load::<Product>(&stream, u64::MAX)?;
+    let own = current.state.seller_org_id().is_some()
+        && current.state.seller_org_id() == caller.org_id.as_deref();
+    if current.state.created.is_none() || (caller.role == Role::IsvAdmin && !own) {
+        return Err(ApiError::not_found("product"));
+    }
+    let command = cmd()?;
+    let meta = app.command_meta(caller, headers, body, name);
+    let done = app
+        .runner
+        .execute::<Product>(&meta, &stream, &command)
+        .await?;
+    Ok(respond::command(
+        StatusCode::OK,
+        product_json(id, &done.state, done.version),
+        done.version,
+        done.position,
+    ))
+}
+
+async fn submit(
+    State(app): State<App>,
+    caller: Caller,
+    headers: CommandHeaders,
+    Path(id): Path<String>,
+    body: Body,
+) -> Result<Response, ApiError> {
+    act(
+        Ctx {
+            app: &app,
+            caller: &caller,
+            headers: &headers,
+            body: &body,
+        },
+        &id,
+        Who::Seller,
+        "SubmitProduct",
+        || Ok(ProductCommand::Submit),
+    )
+    .await
+}
+async fn approve(
+    State(app): State<App>,
+    caller: Caller,
+    headers: CommandHeaders,
+    Path(id): Path<String>,
+    body: Body,
+) -> Result<Response, ApiError> {
+    act(
+        Ctx {
+            app: &app,
+            caller: &caller,
+            headers: &headers,
+            body: &body,
+        },
+        &id,
+        Who::Platform,
+        "ApproveProduct",
+        || Ok(ProductCommand::Approve),
+    )
+    .await
+}
+async fn reject(
+    State(app): State<App>,
+    caller: Caller,
+    headers: CommandHeaders,
+    Path(id): Path<String>,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let b = body.clone();
+    act(
+        Ctx {
+            app: &app,
+            caller: &caller,
+            headers: &headers,
+            body: &body,
+        },
+        &id,
+        Who::Platform,
+        "RejectProduct",
+        || {
+            Ok(ProductCommand::Reject {
+                reason: b.json::<Reason>()?.reason,
+            })
+        },
+    )
+    .await
+}
+async fn hide(
+    State(app): State<App>,
+    caller: Caller,
+    headers: CommandHeaders,
+    Path(id): Path<String>,
+    body: Body,
+) -> Result<Response, ApiError> {
+    act(
+        Ctx {
+            app: &app,
+            caller: &caller,
+            headers: &headers,
+            body: &body,
+        },
+        &id,
+        Who::Seller,
+        "HideProduct",
+        || Ok(ProductCommand::Hide),
+    )
+    .await
+}
+async fn unhide(
+    State(app): State<App>,
+    caller: Caller,
+    headers: CommandHeaders,
+    Path(id): Path<String>,
+    body: Body,
+) -> Result<Response, ApiError> {
+    act(
+        Ctx {
+            app: &app,
+            caller: &caller,
+            headers: &headers,
+            body: &body,
+        },
+        &id,
+        Who::Seller,
+        "UnhideProduct",
+        || Ok(ProductCommand::Unhide),
+    )
+    .await
+}
+async fn delist(
+    State(app): State<App>,
+    caller: Caller,
+    headers: CommandHeaders,
+    Path(id): Path<String>,
+    body: Body,
+) -> Result<Response, ApiError> {
+    act(
+        Ctx {
+            app: &app,
+            caller: &caller,
+            headers: &headers,
+            body: &body,
+        },
+        &id,
+        Who::Platform,
+        "DelistProduct",
+        || Ok(ProductCommand::Delist),
+    )
+    .await
+}
+async fn spec_price(
+    State(app): State<App>,
+    caller: Caller,
+    headers: CommandHeaders,
+    Path((id, spec)): Path<(String, String)>,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let b = body.clone();
+    act(
+        Ctx {
+            app: &app,
+            caller: &caller,
+            headers: &headers,
+            body: &body,
+        },
+        &id,
+        Who::Seller,
+        "ChangeSpecPrice",
+        || {
+            let p: SpecPrice = b.json()?;
+            Ok(ProductCommand::ChangeSpecPrice {
+                spec_id: spec,
+                price_cents: p.price_cents,
+                reason: p.reason,
+            })
+        },
+    )
+    .await
+}
+async fn spec_hide(
+    State(app): State<App>,
+    caller: Caller,
+    headers: CommandHeaders,
+    Path((id, spec)): Path<(String, String)>,
+    body: Body,
+) -> Result<Response, ApiError> {
+    act(
+        Ctx {
+            app: &app,
+            caller: &caller,
+            headers: &headers,
+            body: &body,
+        },
+        &id,
+        Who::Seller,
+        "HideSpec",
+        || {
+            Ok(ProductCommand::SetSpecHidden {
+                spec_id: spec,
+                hidden: true,
+            })
+        },
+    )
+    .await
+}
+async fn spec_unhide(
+    State(app): State<App>,
+    caller: Caller,
+    headers: CommandHeaders,
+    Path((id, spec)): Path<(String, String)>,
+    body: Body,
+) -> Result<Response, ApiError> {
+    act(
+        Ctx {
+            app: &app,
+            caller: &caller,
+            headers: &headers,
+            body: &body,
+        },
+        &id,
+        Who::Seller,
+        "UnhideSpec",
+        || {
+            Ok(ProductCommand::SetSpecHidden {
+                spec_id: spec,
+                hidden: false,
+            })
+        },
+    )
+    .await
+}
+async fn distribution(
+    State(app): State<App>,
+    caller: Caller,
+    headers: CommandHeaders,
+    Path(id): Path<String>,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let b = body.clone();
+    act(
+        Ctx {
+            app: &app,
+            caller: &caller,
+            headers: &headers,
+            body: &body,
+        },
+        &id,
+        Who::Seller,
+        "SetDistribution",
+        || {
+            Ok(ProductCommand::SetDistribution {
+                commission_percent: b.json::<Distribution>()?.commission_percent,
+            })
+        },
+    )
+    .await
+}
+async fn providers(
+    State(app): State<App>,
+    caller: Caller,
+    headers: CommandHeaders,
+    Path(id): Path<String>,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let b = body.clone();
+    let orgs = app
+        .directory
+        .read(|d| {
+            d.orgs
+                .keys()
+                .cloned()
+                .collect::<std::collections::BTreeSet<_>>()
+        })
+        .0;
+    act(
+        Ctx {
+            app: &app,
+            caller: &caller,
+            headers: &headers,
+            body: &body,
+        },
+        &id,
+        Who::SellerOrPlatform,
+        "SetProviders",
+        || {
+            let p: Providers = b.json()?;
+            if let Some((i, unknown)) = p
+                .providers
+                .iter()
+                .enumerate()
+                .find(|(_, x)| !orgs.contains(&x.org_id))
+            {
+                return Err(ApiError::validation(
+                    &format!("providers[{i}].org_id"),
+                    "unknown_org",
+                    format!("organisation {} does not exist", unknown.org_id),
+                ));
+            }
+            Ok(ProductCommand::SetProviders {
+                providers: p
+                    .providers
+                    .into_iter()
+                    .map(|x| ProviderLink {
+                        org_id: x.org_id,
+                        weight: x.weight,
+                        max_active: x.max_active,
+                    })
+                    .collect(),
+            })
+        },
+    )
+    .await
+}
+
+async fn list(
+    State(app): State<App>,
+    caller: Caller,
+    min: MinPosition,
+    q: Result<Query<PageQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let q = q
+        .map(|Query(q)| q)
+        .map_err(|e| ApiError::bad_request(format!("invalid query: {}", e.body_text())))?;
+    let (limit, after) = (q.limit()?, q.after()?);
+    app.wait_for(&app.products, min).await?;
+    let ((items, next), position) = app.products.read(|s| {
+        page(
+            s.by_id
+                .values()
+                .filter(|r| visible(&caller, &r.state))
+                .map(|r| (r.id.clone(), product_json(&r.id, &r.state, r.version))),
+            after.as_deref(),
+            limit,
+        )
+    });
+    Ok(respond::list(items, next, position))
+}
+
+async fn detail(
+    State(app): State<App>,
+    caller: Caller,
+    min: MinPosition,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    app.wait_for(&app.products, min).await?;
+    let (found, position) = app.products.read(|s| {
+        s.by_id
+            .get(&id)
+            .filter(|r| visible(&caller, &r.state))
+            .map(|r| product_json(&r.id, &r.state, r.version))
+    });
+    let view = found.ok_or_else(|| ApiError::not_found("product"))?;
+    Ok(respond::read(view, position))
+}
+
+/// RFC 3339 or an error naming the query field.
+pub fn parse_time(field: &str, v: &Option<String>) -> Result<Option<Timestamp>, ApiError> {
+    v.as_deref()
+        .map(|s| {
+            Timestamp::parse_rfc3339(s).map_err(|_| {
+                ApiError::bad_request(format!("{field} must be an RFC 3339 time with offset"))
+                    .with("field", field)
+            })
+        })
+        .transpose()
+}

@@ -1,0 +1,142 @@
+//! The order read model: every order with the fields of API.md §5, listable by customer,
+//! seller or everyone with the filters of SPEC.md §10, newest first.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use domain::codec::EventCodec;
+use domain::order::{Order, OrderEvent, OrderState};
+use domain::{Decider, Timestamp};
+use eventlog::Record;
+use serde::{Deserialize, Serialize};
+
+use crate::runtime::{ApplyError, ReadModel};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderRow {
+    pub id: String,
+    pub state: OrderState,
+    pub version: u64,
+    pub created_at: Timestamp,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrdersState {
+    pub by_id: BTreeMap<String, OrderRow>,
+    /// (created at, id): the listing order.
+    pub by_created: BTreeSet<(Timestamp, String)>,
+}
+
+/// Filters of `GET /v1/orders` (all optional, combined with AND).
+#[derive(Debug, Clone, Default)]
+pub struct OrderFilter {
+    pub customer_id: Option<String>,
+    pub seller_org_id: Option<String>,
+    pub status: Option<String>,
+    pub order_type: Option<String>,
+    pub product_id: Option<String>,
+    pub product_code: Option<String>,
+    pub product_name: Option<String>,
+    pub channel: Option<String>,
+    pub created_from: Option<Timestamp>,
+    pub created_to: Option<Timestamp>,
+    pub completed_from: Option<Timestamp>,
+    pub completed_to: Option<Timestamp>,
+}
+
+impl OrderFilter {
+    pub fn matches(&self, row: &OrderRow) -> bool {
+        let Some(p) = &row.state.placed else {
+            return false;
+        };
+        let eq = |want: &Option<String>, have: &str| want.as_deref().is_none_or(|w| w == have);
+        eq(&self.customer_id, &p.customer_id)
+            && eq(&self.seller_org_id, &p.seller_org_id)
+            && eq(&self.status, row.state.status_str())
+            && eq(&self.order_type, p.order_type.as_str())
+            && eq(&self.product_id, &p.product_id)
+            && eq(&self.product_code, &p.product_code)
+            && eq(&self.channel, p.channel.kind.as_str())
+            && self
+                .product_name
+                .as_deref()
+                .is_none_or(|n| p.product_name.to_lowercase().contains(&n.to_lowercase()))
+            && self.created_from.is_none_or(|f| row.created_at >= f)
+            && self.created_to.is_none_or(|t| row.created_at <= t)
+            && (self.completed_from.is_none() && self.completed_to.is_none()
+                || row.state.completed_at.is_some_and(|c| {
+                    self.completed_from.is_none_or(|f| c >= f)
+                        && self.completed_to.is_none_or(|t| c <= t)
+                }))
+    }
+}
+
+impl OrdersState {
+    /// Orders matching `filter`, newest first, after the cursor key, at most `limit`
+    /// (returns rows and the key of each).
+    pub fn list(
+        &self,
+        filter: &OrderFilter,
+        after: Option<&str>,
+        limit: usize,
+    ) -> (Vec<(String, OrderRow)>, bool) {
+        let mut out = Vec::new();
+        let mut more = false;
+        for (at, id) in self.by_created.iter().rev() {
+            let key = list_key(*at, id);
+            if after.is_some_and(|a| key.as_str() >= a) {
+                continue;
+            }
+            let Some(row) = self.by_id.get(id) else {
+                continue;
+            };
+            if !filter.matches(row) {
+                continue;
+            }
+            if out.len() == limit {
+                more = true;
+                break;
+            }
+            out.push((key, row.clone()));
+        }
+        (out, more)
+    }
+}
+
+/// Cursor key of a listed order: descending time order compares as ascending strings.
+pub fn list_key(at: Timestamp, id: &str) -> String {
+    format!("{:020}:{id}", i64::MAX - at.as_micros())
+}
+
+#[derive(Debug)]
+pub struct Orders;
+
+impl ReadModel for Orders {
+    const NAME: &'static str = "orders";
+    const VERSION: u32 = 1;
+    type State = OrdersState;
+
+    fn apply(state: &mut OrdersState, r: &Record) -> Result<(), ApplyError> {
+        let Some(id) = r.stream_id.strip_prefix("order-") else {
+            return Ok(());
+        };
+        let e = OrderEvent::decode_payload(&r.event_type, r.schema_version, &r.payload)
+            .map_err(|e| ApplyError(format!("{} at {}: {e}", r.event_type, r.position)))?;
+        let at = Timestamp::from_micros(r.recorded_at_micros);
+        let row = state
+            .by_id
+            .entry(id.to_owned())
+            .or_insert_with(|| OrderRow {
+                id: id.to_owned(),
+                state: OrderState::default(),
+                version: 0,
+                created_at: at,
+            });
+        if let OrderEvent::OrderPlaced(p) = &e {
+            row.created_at = p.placed_at;
+            state.by_created.insert((p.placed_at, id.to_owned()));
+        }
+        row.state = Order::evolve(std::mem::take(&mut row.state), &e);
+        row.version = r.version;
+        Ok(())
+    }
+}
