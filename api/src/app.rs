@@ -57,6 +57,7 @@ pub fn router(app: App) -> Router {
         routes::platform::routes,
         routes::products::routes,
         routes::orders::routes,
+        routes::refunds::routes,
         routes::log::routes,
         routes::ops::routes,
     ]

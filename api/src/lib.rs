@@ -6,6 +6,8 @@
 //! paging, body limit) are implemented once, in `extract`, `error`, `respond`, `paging` and
 //! the layers of `app`.
 
+#![recursion_limit = "256"]
+
 pub mod app;
 pub mod cli;
 pub mod error;

@@ -86,9 +86,18 @@ async fn fire(app: &App, d: &Deadline) -> Result<Option<u64>, ApiError> {
                 .execute::<Order>(&meta, &d.stream_id, &cmd)
                 .await?
         }
+        DeadlineRule::RefundAutoApproval => {
+            let refund_id = d.id.rsplit('/').next().unwrap_or_default().to_owned();
+            let cmd = OrderCommand::AutoApproveRefund {
+                refund_id,
+                deadline_id: d.id.clone(),
+            };
+            app.runner
+                .execute::<Order>(&meta, &d.stream_id, &cmd)
+                .await?
+        }
         // Each rule is wired to its aggregate's command as that aggregate lands.
-        DeadlineRule::RefundAutoApproval
-        | DeadlineRule::ReviewDefault
+        DeadlineRule::ReviewDefault
         | DeadlineRule::InstanceExpiry
         | DeadlineRule::InstanceClose
         | DeadlineRule::NodeTimeout

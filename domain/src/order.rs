@@ -203,15 +203,127 @@ pub struct OrderVoided {
     pub deadline_id: Option<String>,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RefundInitiator {
+    Customer,
+    Seller,
+    System,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RefundKind {
+    /// A customer's request.
+    Request,
+    /// Seller-initiated, the whole remaining balance.
+    Full,
+    /// Seller-initiated, an amount ≤ the balance.
+    Remaining,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Release {
+    Immediate,
+    Keep,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RefundStatus {
+    PendingSeller,
+    PendingPlatform,
+    Refunded,
+    Rejected,
+}
+
+impl RefundStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RefundStatus::PendingSeller => "pending_seller",
+            RefundStatus::PendingPlatform => "pending_platform",
+            RefundStatus::Refunded => "refunded",
+            RefundStatus::Rejected => "rejected",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefundRequested {
+    pub refund_id: String,
+    pub initiated_by: RefundInitiator,
+    pub kind: RefundKind,
+    pub amount: Cents,
+    pub release: Release,
+    pub keep_reason: Option<String>,
+    pub reason: String,
+    pub requested_by: String,
+    pub at: Timestamp,
+    /// Customer requests: approved automatically at this time if the seller does nothing.
+    pub auto_approve_at: Option<Timestamp>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefundApproved {
+    pub refund_id: String,
+    pub amount: Cents,
+    pub cash: Cents,
+    pub voucher: Cents,
+    pub approved_by: String,
+    pub at: Timestamp,
+    /// True when the 3-day rule approved it.
+    pub automatic: bool,
+    pub deadline_id: Option<String>,
+    /// Distribution orders: the commission on the refunded amount, clawed back.
+    pub commission_clawback: Cents,
+    /// The balance after this refund.
+    pub balance_after: Cents,
+    pub release: Release,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefundRejected {
+    pub refund_id: String,
+    pub reason: String,
+    pub rejected_by: String,
+    pub at: Timestamp,
+}
+
 crate::event_enum! {
-    /// Events of an order.
+    /// Events of an order (refunds live in their order's stream, so "at most one open refund"
+    /// and "refunded ≤ paid" are single-stream invariants).
     #[derive(Debug, Clone, PartialEq, Eq)]
     pub enum OrderEvent {
         OrderPlaced(OrderPlaced) version 1,
         OrderPriceChanged(OrderPriceChanged) version 1,
         OrderPaid(OrderPaid) version 1,
         OrderVoided(OrderVoided) version 1,
+        RefundRequested(RefundRequested) version 1,
+        RefundApproved(RefundApproved) version 1,
+        RefundRejected(RefundRejected) version 1,
     }
+}
+
+/// One refund of an order, as its read model shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Refund {
+    pub id: String,
+    pub initiated_by: RefundInitiator,
+    pub kind: RefundKind,
+    pub amount: Cents,
+    pub cash: Cents,
+    pub voucher: Cents,
+    pub release: Release,
+    pub keep_reason: Option<String>,
+    pub reason: String,
+    pub status: RefundStatus,
+    pub requested_at: Timestamp,
+    pub auto_approve_at: Option<Timestamp>,
+    pub decided_at: Option<Timestamp>,
+    pub decided_by: Option<String>,
+    pub reject_reason: Option<String>,
+    pub commission_clawback: Cents,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -236,9 +348,24 @@ pub struct OrderState {
     pub completed_at: Option<Timestamp>,
     pub voided_at: Option<Timestamp>,
     pub void_reason: Option<VoidReason>,
+    pub refunds: Vec<Refund>,
 }
 
 impl OrderState {
+    /// The open (pending) refund, if any.
+    pub fn open_refund(&self) -> Option<&Refund> {
+        self.refunds.iter().find(|r| {
+            matches!(
+                r.status,
+                RefundStatus::PendingSeller | RefundStatus::PendingPlatform
+            )
+        })
+    }
+
+    pub fn refund(&self, refund_id: &str) -> Option<&Refund> {
+        self.refunds.iter().find(|r| r.id == refund_id)
+    }
+
     pub fn status_str(&self) -> &'static str {
         self.status.map(OrderStatus::as_str).unwrap_or("none")
     }
@@ -280,7 +407,49 @@ pub enum OrderCommand {
     VoidForTimeout {
         deadline_id: String,
     },
+    /// A customer's refund request inside the refund window.
+    RequestRefund {
+        refund_id: String,
+        amount_cents: Option<i64>,
+        reason: String,
+    },
+    /// A seller-initiated refund, reviewed by the platform.
+    SellerRefund {
+        refund_id: String,
+        kind: String,
+        amount_cents: Option<i64>,
+        release: String,
+        keep_reason: Option<String>,
+        reason: String,
+    },
+    /// The seller (pending_seller) or the platform (pending_platform) approves.
+    ApproveRefund {
+        refund_id: String,
+        approver: Approver,
+    },
+    RejectRefund {
+        refund_id: String,
+        approver: Approver,
+        reason: String,
+    },
+    /// Fired by the 3-day auto-approval deadline.
+    AutoApproveRefund {
+        refund_id: String,
+        deadline_id: String,
+    },
 }
+
+/// Who decides a refund.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Approver {
+    Seller,
+    Platform,
+}
+
+/// Customers may request a refund this many days after payment.
+pub const REFUND_WINDOW_DAYS: u32 = 5;
+/// A customer's request is approved automatically this many days after it was made.
+pub const REFUND_AUTO_APPROVAL_DAYS: u32 = 3;
 
 #[derive(Debug)]
 pub struct Order;
@@ -592,6 +761,71 @@ impl Decider for Order {
                     deadline_id: None,
                 })])
             }
+            OrderCommand::RequestRefund {
+                refund_id,
+                amount_cents,
+                reason,
+            } => request_refund(state, refund_id, *amount_cents, reason, ctx),
+            OrderCommand::SellerRefund {
+                refund_id,
+                kind,
+                amount_cents,
+                release,
+                keep_reason,
+                reason,
+            } => seller_refund(
+                state,
+                refund_id,
+                kind,
+                *amount_cents,
+                release,
+                keep_reason.as_deref(),
+                reason,
+                ctx,
+            ),
+            OrderCommand::ApproveRefund {
+                refund_id,
+                approver,
+            } => {
+                let r = decidable_refund(state, refund_id, *approver)?;
+                Ok(vec![approve(state, r, ctx, false, None)])
+            }
+            OrderCommand::RejectRefund {
+                refund_id,
+                approver,
+                reason,
+            } => {
+                require_text("reason", reason, REASON_CHARS_MAX)?;
+                let r = decidable_refund(state, refund_id, *approver)?;
+                Ok(vec![OrderEvent::RefundRejected(RefundRejected {
+                    refund_id: r.id.clone(),
+                    reason: reason.trim().to_owned(),
+                    rejected_by: ctx.actor.label(),
+                    at: ctx.now,
+                })])
+            }
+            OrderCommand::AutoApproveRefund {
+                refund_id,
+                deadline_id,
+            } => {
+                let Some(r) = state.refund(refund_id) else {
+                    return Ok(Vec::new());
+                };
+                let due = r.auto_approve_at.is_some_and(|at| ctx.now >= at);
+                if r.status != RefundStatus::PendingSeller
+                    || !due
+                    || !matches!(ctx.actor, Actor::System)
+                {
+                    return Ok(Vec::new());
+                }
+                Ok(vec![approve(
+                    state,
+                    r,
+                    ctx,
+                    true,
+                    Some(deadline_id.clone()),
+                )])
+            }
             OrderCommand::VoidForTimeout { deadline_id } => {
                 // The deadline may fire late or twice; only a still-unpaid, overdue order is voided.
                 let due = state.placed.as_ref().map(|p| p.payment_due_at);
@@ -641,9 +875,263 @@ impl Decider for Order {
                 state.voided_at = Some(e.at);
                 state.void_reason = Some(e.reason);
             }
+            OrderEvent::RefundRequested(e) => state.refunds.push(Refund {
+                id: e.refund_id.clone(),
+                initiated_by: e.initiated_by,
+                kind: e.kind,
+                amount: e.amount,
+                cash: Cents::ZERO,
+                voucher: Cents::ZERO,
+                release: e.release,
+                keep_reason: e.keep_reason.clone(),
+                reason: e.reason.clone(),
+                status: match e.initiated_by {
+                    RefundInitiator::Customer => RefundStatus::PendingSeller,
+                    _ => RefundStatus::PendingPlatform,
+                },
+                requested_at: e.at,
+                auto_approve_at: e.auto_approve_at,
+                decided_at: None,
+                decided_by: None,
+                reject_reason: None,
+                commission_clawback: Cents::ZERO,
+            }),
+            OrderEvent::RefundApproved(e) => {
+                state.refunded = state.refunded.saturating_add(e.amount);
+                if state.balance().0 <= 0 {
+                    state.status = Some(OrderStatus::Refunded);
+                }
+                if let Some(r) = state.refunds.iter_mut().find(|r| r.id == e.refund_id) {
+                    r.status = RefundStatus::Refunded;
+                    r.cash = e.cash;
+                    r.voucher = e.voucher;
+                    r.decided_at = Some(e.at);
+                    r.decided_by = Some(e.approved_by.clone());
+                    r.commission_clawback = e.commission_clawback;
+                }
+            }
+            OrderEvent::RefundRejected(e) => {
+                if let Some(r) = state.refunds.iter_mut().find(|r| r.id == e.refund_id) {
+                    r.status = RefundStatus::Rejected;
+                    r.decided_at = Some(e.at);
+                    r.decided_by = Some(e.rejected_by.clone());
+                    r.reject_reason = Some(e.reason.clone());
+                }
+            }
         }
         state
     }
+}
+
+fn require_paid(state: &OrderState) -> Result<(), DomainError> {
+    match state.status {
+        None => Err(DomainError::not_found("order")),
+        Some(OrderStatus::Paid) => Ok(()),
+        Some(s) => Err(DomainError::invalid_state(
+            s.as_str(),
+            format!(
+                "only paid orders can be refunded; this one is {}",
+                s.as_str()
+            ),
+        )),
+    }
+}
+
+fn no_open_refund(state: &OrderState) -> Result<(), DomainError> {
+    match state.open_refund() {
+        Some(r) => Err(DomainError::invalid_state(
+            "refund_open",
+            format!("refund {} is still open; one open refund per order", r.id),
+        )),
+        None => Ok(()),
+    }
+}
+
+fn refund_amount(
+    field: &str,
+    amount_cents: Option<i64>,
+    balance: Cents,
+) -> Result<Cents, DomainError> {
+    let amount = amount_cents.map(Cents).unwrap_or(balance);
+    if amount.0 <= 0 || amount > balance {
+        return Err(DomainError::rule(
+            "refund_exceeds_balance",
+            format!(
+                "{field} must be 1..={} cents (the remaining balance)",
+                balance.0
+            ),
+        )
+        .with("field", field)
+        .with("balance_cents", balance.0.to_string()));
+    }
+    Ok(amount)
+}
+
+fn request_refund(
+    state: &OrderState,
+    refund_id: &str,
+    amount_cents: Option<i64>,
+    reason: &str,
+    ctx: &Context,
+) -> Result<Vec<OrderEvent>, DomainError> {
+    require_text("reason", reason, REASON_CHARS_MAX)?;
+    if amount_cents.is_some_and(|a| a <= 0) {
+        return Err(DomainError::validation(
+            "amount_cents",
+            "range",
+            "amount_cents must be > 0",
+        ));
+    }
+    require_paid(state)?;
+    no_open_refund(state)?;
+    let window_end = state.paid_at.map(|p| p.plus_days(REFUND_WINDOW_DAYS));
+    if window_end.is_none_or(|end| ctx.now > end) {
+        return Err(DomainError::rule(
+            "refund_window_closed",
+            format!("refunds can be requested within {REFUND_WINDOW_DAYS} days of payment"),
+        ));
+    }
+    let amount = refund_amount("amount_cents", amount_cents, state.balance())?;
+    Ok(vec![OrderEvent::RefundRequested(RefundRequested {
+        refund_id: refund_id.to_owned(),
+        initiated_by: RefundInitiator::Customer,
+        kind: RefundKind::Request,
+        amount,
+        release: Release::Immediate,
+        keep_reason: None,
+        reason: reason.trim().to_owned(),
+        requested_by: ctx.actor.label(),
+        at: ctx.now,
+        auto_approve_at: Some(ctx.now.plus_days(REFUND_AUTO_APPROVAL_DAYS)),
+    })])
+}
+
+#[allow(clippy::too_many_arguments)]
+fn seller_refund(
+    state: &OrderState,
+    refund_id: &str,
+    kind: &str,
+    amount_cents: Option<i64>,
+    release: &str,
+    keep_reason: Option<&str>,
+    reason: &str,
+    ctx: &Context,
+) -> Result<Vec<OrderEvent>, DomainError> {
+    let kind = match kind {
+        "full" => RefundKind::Full,
+        "remaining" => RefundKind::Remaining,
+        _ => {
+            return Err(DomainError::validation(
+                "kind",
+                "one_of",
+                "kind must be full or remaining",
+            ))
+        }
+    };
+    let release = match release {
+        "immediate" => Release::Immediate,
+        "keep" => Release::Keep,
+        _ => {
+            return Err(DomainError::validation(
+                "release",
+                "one_of",
+                "release must be immediate or keep",
+            ))
+        }
+    };
+    require_text("reason", reason, REASON_CHARS_MAX)?;
+    if kind == RefundKind::Remaining && amount_cents.is_none() {
+        return Err(DomainError::validation(
+            "amount_cents",
+            "required",
+            "a remaining refund names its amount_cents",
+        ));
+    }
+    if kind == RefundKind::Full && amount_cents.is_some() {
+        return Err(DomainError::validation(
+            "amount_cents",
+            "not_allowed",
+            "a full refund returns the whole balance; omit amount_cents",
+        ));
+    }
+    if release == Release::Keep {
+        require_text("keep_reason", keep_reason.unwrap_or(""), REASON_CHARS_MAX)?;
+    }
+    require_paid(state)?;
+    no_open_refund(state)?;
+    let amount = refund_amount("amount_cents", amount_cents, state.balance())?;
+    Ok(vec![OrderEvent::RefundRequested(RefundRequested {
+        refund_id: refund_id.to_owned(),
+        initiated_by: RefundInitiator::Seller,
+        kind,
+        amount,
+        release,
+        keep_reason: keep_reason
+            .filter(|_| release == Release::Keep)
+            .map(|k| k.trim().to_owned()),
+        reason: reason.trim().to_owned(),
+        requested_by: ctx.actor.label(),
+        at: ctx.now,
+        auto_approve_at: None,
+    })])
+}
+
+fn decidable_refund<'a>(
+    state: &'a OrderState,
+    refund_id: &str,
+    approver: Approver,
+) -> Result<&'a Refund, DomainError> {
+    let r = state
+        .refund(refund_id)
+        .ok_or_else(|| DomainError::not_found("refund"))?;
+    let expected = match approver {
+        Approver::Seller => RefundStatus::PendingSeller,
+        Approver::Platform => RefundStatus::PendingPlatform,
+    };
+    if r.status != expected {
+        return Err(DomainError::invalid_state(
+            r.status.as_str(),
+            format!("this refund is {}", r.status.as_str()),
+        ));
+    }
+    Ok(r)
+}
+
+fn approve(
+    state: &OrderState,
+    r: &Refund,
+    ctx: &Context,
+    automatic: bool,
+    deadline_id: Option<String>,
+) -> OrderEvent {
+    let (cash, voucher) = crate::money::proportional_split_increment(
+        state.refunded,
+        r.amount,
+        state.paid,
+        Cents(state.paid.0 - state.voucher.0),
+    );
+    let commission = state
+        .placed
+        .as_ref()
+        .and_then(|p| p.commission_percent)
+        .unwrap_or(0);
+    let clawback = Cents(crate::money::round_half_up_div(
+        i128::from(r.amount.0) * i128::from(commission),
+        100,
+    ));
+    OrderEvent::RefundApproved(RefundApproved {
+        refund_id: r.id.clone(),
+        amount: r.amount,
+        cash,
+        voucher,
+        approved_by: ctx.actor.label(),
+        at: ctx.now,
+        automatic,
+        deadline_id,
+        commission_clawback: clawback,
+        balance_after: Cents(state.balance().0 - r.amount.0),
+        release: r.release,
+    })
 }
 
 /// The id of an order's payment-timeout deadline.
@@ -667,8 +1155,32 @@ pub fn deadline_effects(event: &OrderEvent, order_id: &str) -> Vec<DeadlineEffec
         OrderEvent::OrderPaid(_) | OrderEvent::OrderVoided(_) => vec![DeadlineEffect::Stop {
             id: payment_deadline_id(order_id),
         }],
+        OrderEvent::RefundRequested(e) => match e.auto_approve_at {
+            Some(due_at) => vec![DeadlineEffect::Start(Deadline {
+                id: refund_deadline_id(order_id, &e.refund_id),
+                due_at,
+                stream_id: order_stream(order_id),
+                rule: DeadlineRule::RefundAutoApproval,
+            })],
+            None => Vec::new(),
+        },
+        OrderEvent::RefundApproved(e) => vec![DeadlineEffect::Stop {
+            id: refund_deadline_id(order_id, &e.refund_id),
+        }],
+        OrderEvent::RefundRejected(e) => vec![DeadlineEffect::Stop {
+            id: refund_deadline_id(order_id, &e.refund_id),
+        }],
         OrderEvent::OrderPriceChanged(_) => Vec::new(),
     }
+}
+
+/// The id of a refund request's auto-approval deadline.
+pub fn refund_deadline_id(order_id: &str, refund_id: &str) -> String {
+    Deadline::id_for(
+        &order_stream(order_id),
+        DeadlineRule::RefundAutoApproval,
+        refund_id,
+    )
 }
 
 #[cfg(test)]
@@ -900,6 +1412,190 @@ mod tests {
                 &due,
             )
             .then_events(vec![]);
+    }
+
+    fn paid_at(amount: i64, voucher: i64) -> Vec<OrderEvent> {
+        let mut e = placed();
+        e.push(OrderEvent::OrderPaid(OrderPaid {
+            amount: Cents(amount),
+            voucher: Cents(voucher),
+            cash: Cents(amount - voucher),
+            at: at("2026-11-22T10:00:00+08:00"),
+            completed: true,
+        }));
+        e
+    }
+
+    fn request(amount: Option<i64>) -> OrderCommand {
+        OrderCommand::RequestRefund {
+            refund_id: "rfd_1".into(),
+            amount_cents: amount,
+            reason: "not needed".into(),
+        }
+    }
+
+    #[test]
+    fn a_customer_may_request_a_refund_within_5_days_of_payment() {
+        let ok = ctx_at("2026-11-27T10:00:00+08:00", customer());
+        let e = Order::decide(&Order::fold(&paid_at(10_000, 0)), &request(None), &ok).unwrap();
+        let OrderEvent::RefundRequested(r) = &e[0] else {
+            panic!()
+        };
+        assert_eq!(
+            (r.amount, r.auto_approve_at),
+            (Cents(10_000), Some(at("2026-11-30T10:00:00+08:00")))
+        );
+        DeciderTest::<Order>::given(paid_at(10_000, 0))
+            .when(
+                request(None),
+                &ctx_at("2026-11-27T10:00:01+08:00", customer()),
+            )
+            .then_error(|e| e.code == "refund_window_closed");
+        DeciderTest::<Order>::given(paid_at(10_000, 0))
+            .when(request(Some(10_001)), &ok)
+            .then_error(|e| e.code == "refund_exceeds_balance");
+        DeciderTest::<Order>::given(placed())
+            .when(request(None), &ok)
+            .then_error(|e| e.code == "invalid_state" && e.details[0].1 == "unpaid");
+    }
+
+    #[test]
+    fn at_most_one_refund_is_open_per_order() {
+        let ctx = ctx_at("2026-11-23T10:00:00+08:00", customer());
+        let mut h = paid_at(10_000, 0);
+        h.extend(Order::decide(&Order::fold(&h), &request(Some(100)), &ctx).unwrap());
+        DeciderTest::<Order>::given(h)
+            .when(
+                OrderCommand::RequestRefund {
+                    refund_id: "rfd_2".into(),
+                    amount_cents: Some(100),
+                    reason: "again".into(),
+                },
+                &ctx,
+            )
+            .then_error(|e| e.code == "invalid_state" && e.details[0].1 == "refund_open");
+    }
+
+    #[test]
+    fn refund_request_is_approved_automatically_after_3_days_and_the_order_becomes_refunded() {
+        let ctx = ctx_at("2026-11-23T10:00:00+08:00", customer());
+        let mut h = paid_at(10_000, 3_000);
+        h.extend(Order::decide(&Order::fold(&h), &request(None), &ctx).unwrap());
+        let early = ctx_at("2026-11-26T09:59:59+08:00", Actor::System);
+        let auto = OrderCommand::AutoApproveRefund {
+            refund_id: "rfd_1".into(),
+            deadline_id: "d".into(),
+        };
+        DeciderTest::<Order>::given(h.clone())
+            .when(auto.clone(), &early)
+            .then_events(vec![]);
+        let due = ctx_at("2026-11-26T10:00:00+08:00", Actor::System);
+        let e = Order::decide(&Order::fold(&h), &auto, &due).unwrap();
+        let OrderEvent::RefundApproved(a) = &e[0] else {
+            panic!()
+        };
+        assert_eq!(
+            (a.cash, a.voucher, a.automatic, a.balance_after),
+            (Cents(7_000), Cents(3_000), true, Cents(0))
+        );
+        h.extend(e);
+        let s = Order::fold(&h);
+        assert_eq!(
+            (s.status, s.refunded),
+            (Some(OrderStatus::Refunded), Cents(10_000))
+        );
+        assert_eq!(
+            deadline_effects(&h[3], "ord_1")[0],
+            DeadlineEffect::Stop {
+                id: refund_deadline_id("ord_1", "rfd_1")
+            }
+        );
+    }
+
+    #[test]
+    fn a_partial_refund_leaves_the_order_paid_with_a_balance() {
+        let seller = Actor::Principal {
+            id: "prn_s".into(),
+            role: Role::IsvAdmin,
+            org_id: Some("org_s".into()),
+        };
+        let mut h = paid_at(10_000, 0);
+        h.extend(
+            Order::decide(
+                &Order::fold(&h),
+                &request(Some(2_500)),
+                &ctx_at("2026-11-23T10:00:00+08:00", customer()),
+            )
+            .unwrap(),
+        );
+        h.extend(
+            Order::decide(
+                &Order::fold(&h),
+                &OrderCommand::ApproveRefund {
+                    refund_id: "rfd_1".into(),
+                    approver: Approver::Seller,
+                },
+                &ctx_at("2026-11-23T11:00:00+08:00", seller),
+            )
+            .unwrap(),
+        );
+        let s = Order::fold(&h);
+        assert_eq!(
+            (s.status, s.balance()),
+            (Some(OrderStatus::Paid), Cents(7_500))
+        );
+    }
+
+    #[test]
+    fn a_seller_refund_goes_to_the_platform_and_keep_needs_a_reason() {
+        let seller = ctx_at(
+            "2026-12-30T10:00:00+08:00",
+            Actor::Principal {
+                id: "prn_s".into(),
+                role: Role::IsvAdmin,
+                org_id: Some("org_s".into()),
+            },
+        );
+        let cmd = |release: &str, keep: Option<&str>| OrderCommand::SellerRefund {
+            refund_id: "rfd_9".into(),
+            kind: "full".into(),
+            amount_cents: None,
+            release: release.into(),
+            keep_reason: keep.map(str::to_owned),
+            reason: "service stopped".into(),
+        };
+        DeciderTest::<Order>::given(paid_at(10_000, 0))
+            .when(cmd("keep", None), &seller)
+            .then_error(|e| e.details[0].1 == "keep_reason");
+        let s = DeciderTest::<Order>::given(paid_at(10_000, 0))
+            .when(cmd("immediate", None), &seller)
+            .then_events(vec![OrderEvent::RefundRequested(RefundRequested {
+                refund_id: "rfd_9".into(),
+                initiated_by: RefundInitiator::Seller,
+                kind: RefundKind::Full,
+                amount: Cents(10_000),
+                release: Release::Immediate,
+                keep_reason: None,
+                reason: "service stopped".into(),
+                requested_by: "prn_s:isv_admin".into(),
+                at: at("2026-12-30T10:00:00+08:00"),
+                auto_approve_at: None,
+            })]);
+        assert_eq!(
+            s.open_refund().map(|r| r.status),
+            Some(RefundStatus::PendingPlatform)
+        );
+        let mut h = paid_at(10_000, 0);
+        h.extend(Order::decide(&Order::fold(&h), &cmd("immediate", None), &seller).unwrap());
+        DeciderTest::<Order>::given(h)
+            .when(
+                OrderCommand::ApproveRefund {
+                    refund_id: "rfd_9".into(),
+                    approver: Approver::Seller,
+                },
+                &seller,
+            )
+            .then_error(|e| e.code == "invalid_state" && e.details[0].1 == "pending_platform");
     }
 
     #[test]

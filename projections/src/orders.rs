@@ -24,6 +24,8 @@ pub struct OrdersState {
     pub by_id: BTreeMap<String, OrderRow>,
     /// (created at, id): the listing order.
     pub by_created: BTreeSet<(Timestamp, String)>,
+    /// Refund id → order id (refunds live in their order's stream).
+    pub refund_orders: BTreeMap<String, String>,
 }
 
 /// Filters of `GET /v1/orders` (all optional, combined with AND).
@@ -112,7 +114,7 @@ pub struct Orders;
 
 impl ReadModel for Orders {
     const NAME: &'static str = "orders";
-    const VERSION: u32 = 1;
+    const VERSION: u32 = 2;
     type State = OrdersState;
 
     fn apply(state: &mut OrdersState, r: &Record) -> Result<(), ApplyError> {
@@ -131,9 +133,17 @@ impl ReadModel for Orders {
                 version: 0,
                 created_at: at,
             });
-        if let OrderEvent::OrderPlaced(p) = &e {
-            row.created_at = p.placed_at;
-            state.by_created.insert((p.placed_at, id.to_owned()));
+        match &e {
+            OrderEvent::OrderPlaced(p) => {
+                row.created_at = p.placed_at;
+                state.by_created.insert((p.placed_at, id.to_owned()));
+            }
+            OrderEvent::RefundRequested(r) => {
+                state
+                    .refund_orders
+                    .insert(r.refund_id.clone(), id.to_owned());
+            }
+            _ => {}
         }
         row.state = Order::evolve(std::mem::take(&mut row.state), &e);
         row.version = r.version;

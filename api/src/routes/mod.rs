@@ -7,6 +7,7 @@ pub mod ops;
 pub mod orders;
 pub mod platform;
 pub mod products;
+pub mod refunds;
 
 use axum::routing::MethodRouter;
 use axum::Router;

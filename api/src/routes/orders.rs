@@ -234,6 +234,7 @@ pub fn order_json(app: &App, id: &str, s: &OrderState, version: u64) -> Value {
         "unit_price_cents": p.unit_price.0, "original_cents": p.original.0, "promotion": null, "coupon": null,
         "payable_cents": s.payable.0, "paid_cents": s.paid.0, "voucher_cents": s.voucher.0,
         "refunded_cents": s.refunded.0, "balance_cents": s.balance().0,
+        "open_refund_id": s.open_refund().map(|r| r.id.clone()),
         "channel": {"kind": p.channel.kind.as_str(), "ref": p.channel.reference},
         "commission_percent": p.commission_percent, "client": p.client.map(|c| c.as_str()), "remark": p.remark,
         "instance_id": p.instance_id,

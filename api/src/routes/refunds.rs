@@ -1,0 +1,428 @@
+//! API.md §5, refunds: customer requests (5-day window, auto-approved after 3 days),
+//! seller-initiated refunds reviewed by the platform, decisions, lists. Refunds live in their
+//! order's stream, so "at most one open refund" and "refunded ≤ paid" hold under any race.
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use domain::ids::IdKind;
+use domain::order::{
+    order_stream, Approver, Order, OrderCommand, OrderState, Refund, RefundStatus,
+};
+use domain::Role;
+use projections::ProjectionControl;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use utoipa::ToSchema;
+
+use crate::error::ApiError;
+use crate::extract::{Body, Caller, CommandHeaders, MinPosition};
+use crate::paging::{page, PageQuery};
+use crate::respond;
+use crate::routes::{Doc, Routes};
+use crate::state::App;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefundRequest {
+    /// Default: the whole remaining balance.
+    pub amount_cents: Option<i64>,
+    pub reason: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SellerRefund {
+    /// `full` or `remaining`.
+    pub kind: String,
+    /// Required for `remaining`.
+    pub amount_cents: Option<i64>,
+    /// `immediate` or `keep`.
+    pub release: String,
+    /// Required for `keep`.
+    pub keep_reason: Option<String>,
+    pub reason: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Decision {
+    /// Required to reject.
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RefundView {
+    pub id: String,
+    pub order_id: String,
+    pub initiated_by: String,
+    pub kind: String,
+    pub amount_cents: i64,
+    pub cash_cents: i64,
+    pub voucher_cents: i64,
+    pub release: String,
+    pub keep_reason: Option<String>,
+    pub reason: String,
+    pub status: String,
+    pub requested_at: String,
+    pub auto_approve_at: Option<String>,
+    pub decided_at: Option<String>,
+    pub decided_by: Option<String>,
+    pub reject_reason: Option<String>,
+    pub commission_clawback_cents: i64,
+    pub version: u64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RefundPage {
+    pub items: Vec<RefundView>,
+    pub next_cursor: Option<String>,
+}
+
+pub fn routes(r: Routes) -> Routes {
+    use axum::routing::{get, post};
+    r.add(
+        "POST",
+        "/v1/orders/{id}/refund-requests",
+        post(request),
+        Doc::new(
+            "request a refund within 5 days of payment (auto-approved after 3 days)",
+            "customer (own)",
+        )
+        .body::<RefundRequest>()
+        .answers::<RefundView>(201),
+    )
+    .add(
+        "POST",
+        "/v1/orders/{id}/seller-refunds",
+        post(seller_refund),
+        Doc::new(
+            "seller-initiated refund, reviewed by the platform",
+            "isv_admin (seller)",
+        )
+        .body::<SellerRefund>()
+        .answers::<RefundView>(201),
+    )
+    .add(
+        "POST",
+        "/v1/refunds/{id}/approve",
+        post(approve),
+        Doc::new(
+            "approve: the seller a pending_seller refund, the platform a pending_platform one",
+            "isv_admin, platform",
+        )
+        .body::<Decision>()
+        .answers::<RefundView>(200),
+    )
+    .add(
+        "POST",
+        "/v1/refunds/{id}/reject",
+        post(reject),
+        Doc::new("reject with a reason", "isv_admin, platform")
+            .body::<Decision>()
+            .answers::<RefundView>(200),
+    )
+    .add(
+        "GET",
+        "/v1/refunds/{id}",
+        get(detail),
+        Doc::new("one refund", "isv_admin, platform, customer (own), auditor")
+            .answers::<RefundView>(200),
+    )
+    .add(
+        "GET",
+        "/v1/refunds",
+        get(list),
+        Doc::new(
+            "refunds; status=pending_seller is the seller's queue with auto_approve_at",
+            "isv_admin, platform, customer (own), auditor",
+        )
+        .query("status", "filter")
+        .query("order_id", "filter")
+        .query("limit", "1..=500")
+        .query("cursor", "next_cursor")
+        .answers::<RefundPage>(200),
+    )
+}
+
+fn refund_json(app: &App, order_id: &str, r: &Refund, version: u64) -> Value {
+    let t = |v: Option<domain::Timestamp>| v.map(|t| app.time(t));
+    json!({
+        "id": r.id, "order_id": order_id,
+        "initiated_by": json!(r.initiated_by), "kind": json!(r.kind),
+        "amount_cents": r.amount.0, "cash_cents": r.cash.0, "voucher_cents": r.voucher.0,
+        "release": json!(r.release), "keep_reason": r.keep_reason, "reason": r.reason,
+        "status": r.status.as_str(), "requested_at": app.time(r.requested_at),
+        "auto_approve_at": if r.status == RefundStatus::PendingSeller { t(r.auto_approve_at) } else { None },
+        "decided_at": t(r.decided_at), "decided_by": r.decided_by, "reject_reason": r.reject_reason,
+        "commission_clawback_cents": r.commission_clawback.0, "version": version,
+    })
+}
+
+fn party(caller: &Caller, s: &OrderState) -> bool {
+    let Some(p) = &s.placed else { return false };
+    match caller.role {
+        Role::Platform | Role::Auditor => true,
+        Role::Customer => p.customer_id == caller.id,
+        Role::IsvAdmin => caller.org_id.as_deref() == Some(p.seller_org_id.as_str()),
+        _ => false,
+    }
+}
+
+fn load_order(app: &App, caller: &Caller, order_id: &str) -> Result<OrderState, ApiError> {
+    let stream = order_stream(order_id);
+    if eventlog::validate_stream_id(&stream).is_err() {
+        return Err(ApiError::not_found("order"));
+    }
+    let l = app.runner.load::<Order>(&stream, u64::MAX)?;
+    if !party(caller, &l.state) {
+        return Err(ApiError::not_found("order"));
+    }
+    Ok(l.state)
+}
+
+async fn create(
+    app: &App,
+    caller: &Caller,
+    headers: &CommandHeaders,
+    body: &Body,
+    order_id: &str,
+    name: &'static str,
+    cmd: OrderCommand,
+    refund_id: &str,
+) -> Result<Response, ApiError> {
+    let meta = app.command_meta(caller, headers, body, name);
+    let done = app
+        .runner
+        .execute::<Order>(&meta, &order_stream(order_id), &cmd)
+        .await?;
+    // A deduplicated retry answers with the refund it created the first time.
+    let r = done
+        .state
+        .refund(refund_id)
+        .or(done.state.refunds.last())
+        .ok_or_else(|| ApiError::internal("refund", "refund missing after append"))?;
+    Ok(respond::command(
+        StatusCode::CREATED,
+        refund_json(app, order_id, r, done.version),
+        done.version,
+        done.position,
+    ))
+}
+
+async fn request(
+    State(app): State<App>,
+    caller: Caller,
+    headers: CommandHeaders,
+    Path(order_id): Path<String>,
+    body: Body,
+) -> Result<Response, ApiError> {
+    caller.require(&[Role::Customer])?;
+    load_order(&app, &caller, &order_id)?;
+    let input: RefundRequest = body.json()?;
+    let refund_id = app.ids.new_id(IdKind::Refund);
+    let cmd = OrderCommand::RequestRefund {
+        refund_id: refund_id.clone(),
+        amount_cents: input.amount_cents,
+        reason: input.reason,
+    };
+    create(
+        &app,
+        &caller,
+        &headers,
+        &body,
+        &order_id,
+        "RequestRefund",
+        cmd,
+        &refund_id,
+    )
+    .await
+}
+
+async fn seller_refund(
+    State(app): State<App>,
+    caller: Caller,
+    headers: CommandHeaders,
+    Path(order_id): Path<String>,
+    body: Body,
+) -> Result<Response, ApiError> {
+    caller.require(&[Role::IsvAdmin])?;
+    load_order(&app, &caller, &order_id)?;
+    let input: SellerRefund = body.json()?;
+    let refund_id = app.ids.new_id(IdKind::Refund);
+    let cmd = OrderCommand::SellerRefund {
+        refund_id: refund_id.clone(),
+        kind: input.kind,
+        amount_cents: input.amount_cents,
+        release: input.release,
+        keep_reason: input.keep_reason,
+        reason: input.reason,
+    };
+    create(
+        &app,
+        &caller,
+        &headers,
+        &body,
+        &order_id,
+        "SellerRefund",
+        cmd,
+        &refund_id,
+    )
+    .await
+}
+
+/// The order holding a refund (waiting briefly for the orders projection if it is new).
+async fn order_of(app: &App, refund_id: &str) -> Result<String, ApiError> {
+    let find = || {
+        app.orders
+            .read(|s| s.refund_orders.get(refund_id).cloned())
+            .0
+    };
+    if let Some(o) = find() {
+        return Ok(o);
+    }
+    let _ = app
+        .orders
+        .wait_for(app.store.head(), std::time::Duration::from_secs(5))
+        .await;
+    find().ok_or_else(|| ApiError::not_found("refund"))
+}
+
+async fn decide(
+    app: App,
+    caller: Caller,
+    headers: CommandHeaders,
+    refund_id: String,
+    body: Body,
+    approve: bool,
+) -> Result<Response, ApiError> {
+    caller.require(&[Role::IsvAdmin, Role::Platform])?;
+    let order_id = order_of(&app, &refund_id).await?;
+    load_order(&app, &caller, &order_id)?;
+    let input: Decision = body.json()?;
+    let approver = if caller.role == Role::Platform {
+        Approver::Platform
+    } else {
+        Approver::Seller
+    };
+    let (name, cmd) = if approve {
+        (
+            "ApproveRefund",
+            OrderCommand::ApproveRefund {
+                refund_id: refund_id.clone(),
+                approver,
+            },
+        )
+    } else {
+        (
+            "RejectRefund",
+            OrderCommand::RejectRefund {
+                refund_id: refund_id.clone(),
+                approver,
+                reason: input.reason.unwrap_or_default(),
+            },
+        )
+    };
+    let meta = app.command_meta(&caller, &headers, &body, name);
+    let done = app
+        .runner
+        .execute::<Order>(&meta, &order_stream(&order_id), &cmd)
+        .await?;
+    let r = done
+        .state
+        .refund(&refund_id)
+        .ok_or_else(|| ApiError::not_found("refund"))?;
+    Ok(respond::command(
+        StatusCode::OK,
+        refund_json(&app, &order_id, r, done.version),
+        done.version,
+        done.position,
+    ))
+}
+
+async fn approve(
+    State(app): State<App>,
+    caller: Caller,
+    headers: CommandHeaders,
+    Path(id): Path<String>,
+    body: Body,
+) -> Result<Response, ApiError> {
+    decide(app, caller, headers, id, body, true).await
+}
+
+async fn reject(
+    State(app): State<App>,
+    caller: Caller,
+    headers: CommandHeaders,
+    Path(id): Path<String>,
+    body: Body,
+) -> Result<Response, ApiError> {
+    decide(app, caller, headers, id, body, false).await
+}
+
+const READERS: &[Role] = &[
+    Role::IsvAdmin,
+    Role::Platform,
+    Role::Customer,
+    Role::Auditor,
+];
+
+async fn detail(
+    State(app): State<App>,
+    caller: Caller,
+    min: MinPosition,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    caller.require(READERS)?;
+    app.wait_for(&app.orders, min).await?;
+    let (found, position) = app.orders.read(|s| {
+        let order_id = s.refund_orders.get(&id)?;
+        let row = s.by_id.get(order_id)?;
+        let refund = row.state.refund(&id)?;
+        party(&caller, &row.state).then(|| refund_json(&app, order_id, refund, row.version))
+    });
+    let view = found.ok_or_else(|| ApiError::not_found("refund"))?;
+    Ok(respond::read(view, position))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    status: Option<String>,
+    order_id: Option<String>,
+    limit: Option<usize>,
+    cursor: Option<String>,
+}
+
+async fn list(
+    State(app): State<App>,
+    caller: Caller,
+    min: MinPosition,
+    q: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    caller.require(READERS)?;
+    let q = q
+        .map(|Query(q)| q)
+        .map_err(|e| ApiError::bad_request(format!("invalid query: {}", e.body_text())))?;
+    let paging = PageQuery {
+        limit: q.limit,
+        cursor: q.cursor.clone(),
+    };
+    let (limit, after) = (paging.limit()?, paging.after()?);
+    app.wait_for(&app.orders, min).await?;
+    let ((items, next), position) = app.orders.read(|s| {
+        let rows = s
+            .refund_orders
+            .iter()
+            .filter(|(_, o)| q.order_id.as_deref().is_none_or(|w| w == o.as_str()))
+            .filter_map(|(rid, oid)| {
+                let row = s.by_id.get(oid)?;
+                let r = row.state.refund(rid)?;
+                let keep = party(&caller, &row.state)
+                    && q.status.as_deref().is_none_or(|st| st == r.status.as_str());
+                keep.then(|| (rid.clone(), refund_json(&app, oid, r, row.version)))
+            });
+        page(rows, after.as_deref(), limit)
+    });
+    Ok(respond::list(items, next, position))
+}
