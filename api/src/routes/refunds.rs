@@ -181,15 +181,24 @@ fn load_order(app: &App, caller: &Caller, order_id: &str) -> Result<OrderState, 
     Ok(l.state)
 }
 
+/// A refund-creating command: its metric name, the command and the new refund's id.
+struct NewRefund {
+    name: &'static str,
+    cmd: OrderCommand,
+    refund_id: String,
+}
+
 async fn create(
     app: &App,
     caller: &Caller,
     headers: &CommandHeaders,
     body: &Body,
     order_id: &str,
-    name: &'static str,
-    cmd: OrderCommand,
-    refund_id: &str,
+    NewRefund {
+        name,
+        cmd,
+        refund_id,
+    }: NewRefund,
 ) -> Result<Response, ApiError> {
     let meta = app.command_meta(caller, headers, body, name);
     let done = app
@@ -232,9 +241,11 @@ async fn request(
         &headers,
         &body,
         &order_id,
-        "RequestRefund",
-        cmd,
-        &refund_id,
+        NewRefund {
+            name: "RequestRefund",
+            cmd,
+            refund_id,
+        },
     )
     .await
 }
@@ -264,9 +275,11 @@ async fn seller_refund(
         &headers,
         &body,
         &order_id,
-        "SellerRefund",
-        cmd,
-        &refund_id,
+        NewRefund {
+            name: "SellerRefund",
+            cmd,
+            refund_id,
+        },
     )
     .await
 }
