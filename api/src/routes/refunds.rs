@@ -208,7 +208,7 @@ async fn create(
     // A deduplicated retry answers with the refund it created the first time.
     let r = done
         .state
-        .refund(refund_id)
+        .refund(&refund_id)
         .or(done.state.refunds.last())
         .ok_or_else(|| ApiError::internal("refund", "refund missing after append"))?;
     Ok(respond::command(
