@@ -168,6 +168,269 @@ async fn log_append_multi(dir: &tempfile::TempDir, concurrency: usize, seconds: 
     out
 }
 
+/// A marketplace with one listed product and `customers` customers, served in-process.
+struct Market {
+    app: api::state::App,
+    product_id: String,
+    customers: Vec<api::extract::Caller>,
+    customer_tokens: Vec<String>,
+}
+
+const ADMIN_TOKEN: &str = "bench-admin-token-0123456789";
+
+async fn market(dir: &std::path::Path, customers: usize) -> Market {
+    use api::extract::Caller;
+    use domain::ids::{new_secret_token, IdKind};
+    use domain::platform::{
+        org_stream, principal_stream, Org, OrgCommand, Principal, PrincipalCommand,
+    };
+    use domain::product::{product_stream, NewSpec, Product, ProductCommand};
+    use domain::{Actor, Role};
+    let app = api::state::App::open(api::state::AppConfig {
+        data_dir: dir.to_path_buf(),
+        tz: chrono_tz::Asia::Shanghai,
+        simulated_start: Some(
+            domain::Timestamp::parse_rfc3339("2026-11-22T09:00:00+08:00").expect("time"),
+        ),
+        metrics: api::app::metrics_handle(),
+    })
+    .expect("open app");
+    api::serve::bootstrap_admin(&app, Some(ADMIN_TOKEN))
+        .await
+        .expect("admin");
+    let meta = |command| api::runner::CommandMeta {
+        actor: Actor::System,
+        correlation_id: "bench".into(),
+        causation_id: "bench".into(),
+        idempotency: None,
+        if_match: None,
+        command,
+    };
+    let org = app.ids.new_id(IdKind::Org);
+    app.runner
+        .execute::<Org>(
+            &meta("CreateOrg"),
+            &org_stream(&org),
+            &OrgCommand::Create {
+                org_id: org.clone(),
+                name: "Bench".into(),
+            },
+        )
+        .await
+        .expect("org");
+    let product_id = app.ids.new_id(IdKind::Product);
+    let ps = product_stream(&product_id);
+    let create = ProductCommand::Create {
+        product_id: product_id.clone(),
+        seller_org_id: org,
+        code: "B".into(),
+        name: "Bench product".into(),
+        category: "c".into(),
+        delivery: "saas".into(),
+        delivery_days: 1,
+        warranty_days: 0,
+        flow_template_id: None,
+        specs: vec![NewSpec {
+            id: "s".into(),
+            name: "s".into(),
+            duration: 1,
+            unit: "month".into(),
+            price_cents: 9_900,
+            trial: false,
+        }],
+    };
+    for cmd in [create, ProductCommand::Submit, ProductCommand::Approve] {
+        app.runner
+            .execute::<Product>(&meta("Product"), &ps, &cmd)
+            .await
+            .expect("product");
+    }
+    let mut callers = Vec::new();
+    let mut tokens = Vec::new();
+    for i in 0..customers {
+        let id = app.ids.new_id(IdKind::Customer);
+        let token = new_secret_token();
+        let cmd = PrincipalCommand::Create {
+            principal_id: id.clone(),
+            role: Role::Customer,
+            name: format!("c{i}"),
+            org_id: None,
+            staff_id: None,
+            real_name_verified: false,
+            token_sha256: api::extract::token_sha256(&token),
+        };
+        app.runner
+            .execute::<Principal>(&meta("Customer"), &principal_stream(&id), &cmd)
+            .await
+            .expect("customer");
+        callers.push(Caller {
+            id,
+            role: Role::Customer,
+            name: format!("c{i}"),
+            org_id: None,
+            staff_id: None,
+            real_name_verified: false,
+        });
+        tokens.push(token);
+    }
+    let _ = app.wait_all(app.store.head()).await;
+    Market {
+        app,
+        product_id,
+        customers: callers,
+        customer_tokens: tokens,
+    }
+}
+
+/// `command_inprocess`: place + pay through the command runner, no HTTP.
+async fn command_inprocess(dir: &tempfile::TempDir, concurrency: usize, seconds: f64) -> Outcome {
+    use domain::ids::IdKind;
+    use domain::order::{order_stream, Order, OrderCommand, PlaceOrder};
+    use domain::product::{product_stream, Product};
+    let m = Arc::new(
+        market(
+            &dir.path().join(format!("inprocess_{concurrency}")),
+            concurrency,
+        )
+        .await,
+    );
+    // Each task alternates: place an order, then pay it (one command per measured op).
+    let unpaid: Arc<Vec<std::sync::Mutex<Option<String>>>> = Arc::new(
+        (0..concurrency)
+            .map(|_| std::sync::Mutex::new(None))
+            .collect(),
+    );
+    let mm = Arc::clone(&m);
+    let out = drive("command_inprocess", concurrency, seconds, 1, move |t, _| {
+        let (m, unpaid) = (Arc::clone(&mm), Arc::clone(&unpaid));
+        async move {
+            let caller = &m.customers[t];
+            let meta = |command| api::runner::CommandMeta {
+                actor: caller.actor(),
+                correlation_id: "bench".into(),
+                causation_id: "bench".into(),
+                idempotency: None,
+                if_match: None,
+                command,
+            };
+            let runner = &m.app.runner;
+            let pending = unpaid[t].lock().map(|mut g| g.take()).unwrap_or(None);
+            if let Some(order_id) = pending {
+                return runner
+                    .execute::<Order>(
+                        &meta("PayOrder"),
+                        &order_stream(&order_id),
+                        &OrderCommand::Pay {
+                            amount_cents: 9_900,
+                            voucher_cents: 0,
+                        },
+                    )
+                    .await
+                    .is_ok();
+            }
+            let order_id = m.app.ids.new_id(IdKind::Order);
+            let placed = runner
+                .execute_planned::<Order, _>(&meta("PlaceOrder"), &order_stream(&order_id), || {
+                    let ps = product_stream(&m.product_id);
+                    let product = runner.load::<Product>(&ps, u64::MAX)?;
+                    let cmd = OrderCommand::Place(Box::new(PlaceOrder {
+                        order_id: order_id.clone(),
+                        customer_id: caller.id.clone(),
+                        product_id: m.product_id.clone(),
+                        product: product.state,
+                        spec_id: "s".into(),
+                        quantity: 1,
+                        order_type: "new".into(),
+                        instance_id: None,
+                        coupon_id: None,
+                        client: None,
+                        channel_kind: None,
+                        channel_ref: None,
+                        remark: None,
+                    }));
+                    Ok((
+                        cmd,
+                        vec![StreamAppend {
+                            stream_id: ps,
+                            expected: Expected::Exact(product.version),
+                            events: vec![],
+                        }],
+                    ))
+                })
+                .await
+                .is_ok();
+            if placed {
+                if let Ok(mut g) = unpaid[t].lock() {
+                    *g = Some(order_id);
+                }
+            }
+            placed
+        }
+    })
+    .await;
+    let _ = tokio::task::spawn_blocking(move || m.app.log.close()).await;
+    out
+}
+
+/// `http_commands`: POST /v1/orders + pay over HTTP/1.1 keep-alive.
+async fn http_commands(dir: &tempfile::TempDir, concurrency: usize, seconds: f64) -> Outcome {
+    let m = market(&dir.path().join(format!("http_{concurrency}")), concurrency).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let router = api::app::router(m.app.clone());
+    let server = tokio::spawn(async move { axum::serve(listener, router).await });
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(concurrency)
+        .build()
+        .expect("client");
+    let base = format!("http://{addr}");
+    let tokens = Arc::new(m.customer_tokens.clone());
+    let product = m.product_id.clone();
+    let unpaid: Arc<Vec<std::sync::Mutex<Option<String>>>> = Arc::new(
+        (0..concurrency)
+            .map(|_| std::sync::Mutex::new(None))
+            .collect(),
+    );
+    let out = drive("http_commands", concurrency, seconds, 1, move |t, _| {
+        let (client, base, tokens, product, unpaid) = (client.clone(), base.clone(), Arc::clone(&tokens), product.clone(), Arc::clone(&unpaid));
+        async move {
+            let auth = format!("Bearer {}", tokens[t]);
+            let pending = unpaid[t].lock().map(|mut g| g.take()).unwrap_or(None);
+            if let Some(id) = pending {
+                let paid = client
+                    .post(format!("{base}/v1/orders/{id}/pay"))
+                    .header("authorization", &auth)
+                    .json(&serde_json::json!({"amount_cents": 9_900}))
+                    .send()
+                    .await;
+                return matches!(paid, Ok(r) if r.status() == 200);
+            }
+            let placed = client
+                .post(format!("{base}/v1/orders"))
+                .header("authorization", &auth)
+                .json(&serde_json::json!({"product_id": product, "spec_id": "s", "quantity": 1, "order_type": "new"}))
+                .send()
+                .await;
+            let Ok(placed) = placed else { return false };
+            if placed.status() != 201 {
+                return false;
+            }
+            let Ok(order) = placed.json::<serde_json::Value>().await else { return false };
+            if let (Some(id), Ok(mut g)) = (order["id"].as_str(), unpaid[t].lock()) {
+                *g = Some(id.to_owned());
+            }
+            true
+        }
+    })
+    .await;
+    server.abort();
+    let app = m.app.clone();
+    let _ = tokio::task::spawn_blocking(move || app.log.close()).await;
+    out
+}
+
 fn peer_rate(peer: &[serde_json::Value], concurrency: usize) -> Option<f64> {
     peer.iter()
         .find(|p| p["system"] == "sled-group-commit-limit" && p["concurrency"] == concurrency)
@@ -221,6 +484,16 @@ fn main() {
     }
     if wanted("log_append_multi") {
         emit(rt.block_on(log_append_multi(&dir, 64, seconds)));
+    }
+    if wanted("command_inprocess") {
+        for &c in &args.concurrency {
+            if c <= 64 {
+                emit(rt.block_on(command_inprocess(&dir, c, seconds)));
+            }
+        }
+    }
+    if wanted("http_commands") {
+        emit(rt.block_on(http_commands(&dir, 64, seconds)));
     }
     // Ratios against the raw sled limit measured in the same script.
     let single_64 = results
