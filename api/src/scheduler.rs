@@ -29,6 +29,8 @@ pub const SCHEDULER_TICK_MS: u64 = 1_000;
 pub async fn fire_due(app: &App, now: Timestamp) -> Result<u64, ApiError> {
     let _one_pass = app.scheduler_pass.lock().await;
     let mut passed_over: HashSet<String> = HashSet::new();
+    // Deadlines started by events already in the log must be visible before we look.
+    app.wait_for(&app.timers, MinPosition(Some(app.store.head()))).await?;
     loop {
         let (due, _) = app
             .timers
