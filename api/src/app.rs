@@ -58,6 +58,7 @@ pub fn router(app: App) -> Router {
         routes::products::routes,
         routes::orders::routes,
         routes::refunds::routes,
+        routes::aftersale::routes,
         routes::log::routes,
         routes::ops::routes,
     ]

@@ -30,7 +30,8 @@ pub async fn fire_due(app: &App, now: Timestamp) -> Result<u64, ApiError> {
     let _one_pass = app.scheduler_pass.lock().await;
     let mut passed_over: HashSet<String> = HashSet::new();
     // Deadlines started by events already in the log must be visible before we look.
-    app.wait_for(&app.timers, MinPosition(Some(app.store.head()))).await?;
+    app.wait_for(&app.timers, MinPosition(Some(app.store.head())))
+        .await?;
     loop {
         let (due, _) = app
             .timers
@@ -98,9 +99,17 @@ async fn fire(app: &App, d: &Deadline) -> Result<Option<u64>, ApiError> {
                 .execute::<Order>(&meta, &d.stream_id, &cmd)
                 .await?
         }
+        DeadlineRule::ReviewDefault => {
+            let cmd = OrderCommand::DefaultReview {
+                review_id: app.ids.new_id(domain::ids::IdKind::Review),
+                deadline_id: d.id.clone(),
+            };
+            app.runner
+                .execute::<Order>(&meta, &d.stream_id, &cmd)
+                .await?
+        }
         // Each rule is wired to its aggregate's command as that aggregate lands.
-        DeadlineRule::ReviewDefault
-        | DeadlineRule::InstanceExpiry
+        DeadlineRule::InstanceExpiry
         | DeadlineRule::InstanceClose
         | DeadlineRule::NodeTimeout
         | DeadlineRule::PromotionWindow

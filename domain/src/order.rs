@@ -290,6 +290,86 @@ pub struct RefundRejected {
     pub at: Timestamp,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InvoiceType {
+    Ordinary,
+    SpecialVat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InvoiceStatus {
+    Requested,
+    Issued,
+    Rejected,
+}
+
+impl InvoiceStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InvoiceStatus::Requested => "requested",
+            InvoiceStatus::Issued => "issued",
+            InvoiceStatus::Rejected => "rejected",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvoiceRequested {
+    pub invoice_id: String,
+    pub invoice_type: InvoiceType,
+    pub title: String,
+    pub tax_id: String,
+    pub address: String,
+    /// Cash paid minus cash refunded (vouchers are invoiced to the platform).
+    pub amount: Cents,
+    /// The seller pays postage when the order amount exceeds 200 yuan; else it may ship collect.
+    pub seller_pays_postage: bool,
+    pub at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvoiceIssued {
+    pub invoice_id: String,
+    pub tracking: String,
+    pub issued_by: String,
+    pub at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvoiceRejected {
+    pub invoice_id: String,
+    pub reason: String,
+    pub rejected_by: String,
+    pub at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReviewSubmitted {
+    pub review_id: String,
+    pub quality: u8,
+    pub attitude: u8,
+    pub speed: u8,
+    pub comment: String,
+    pub at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReviewDefaulted {
+    pub review_id: String,
+    pub at: Timestamp,
+    pub deadline_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReviewReplied {
+    pub review_id: String,
+    pub text: String,
+    pub replied_by: String,
+    pub at: Timestamp,
+}
+
 crate::event_enum! {
     /// Events of an order (refunds live in their order's stream, so "at most one open refund"
     /// and "refunded ≤ paid" are single-stream invariants).
@@ -302,6 +382,53 @@ crate::event_enum! {
         RefundRequested(RefundRequested) version 1,
         RefundApproved(RefundApproved) version 1,
         RefundRejected(RefundRejected) version 1,
+        InvoiceRequested(InvoiceRequested) version 1,
+        InvoiceIssued(InvoiceIssued) version 1,
+        InvoiceRejected(InvoiceRejected) version 1,
+        ReviewSubmitted(ReviewSubmitted) version 1,
+        ReviewDefaulted(ReviewDefaulted) version 1,
+        ReviewReplied(ReviewReplied) version 1,
+    }
+}
+
+/// An invoice of an order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Invoice {
+    pub id: String,
+    pub invoice_type: InvoiceType,
+    pub title: String,
+    pub tax_id: String,
+    pub address: String,
+    pub amount: Cents,
+    pub seller_pays_postage: bool,
+    pub status: InvoiceStatus,
+    pub requested_at: Timestamp,
+    pub tracking: Option<String>,
+    pub reject_reason: Option<String>,
+    pub decided_at: Option<Timestamp>,
+}
+
+/// The review of an order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Review {
+    pub id: String,
+    pub quality: u8,
+    pub attitude: u8,
+    pub speed: u8,
+    pub comment: String,
+    /// True when the 30-day rule wrote 5/5/5; left out of the shop score.
+    pub default: bool,
+    pub at: Timestamp,
+    pub reply: Option<String>,
+    pub replied_at: Option<Timestamp>,
+}
+
+impl Review {
+    /// A review with any score below 5 is "bad" until the seller replies.
+    pub fn bad_unhandled(&self) -> bool {
+        !self.default
+            && self.reply.is_none()
+            && (self.quality < 5 || self.attitude < 5 || self.speed < 5)
     }
 }
 
@@ -349,9 +476,17 @@ pub struct OrderState {
     pub voided_at: Option<Timestamp>,
     pub void_reason: Option<VoidReason>,
     pub refunds: Vec<Refund>,
+    pub invoices: Vec<Invoice>,
+    pub review: Option<Review>,
+    /// Cash refunded so far (invoices count cash only).
+    pub refunded_cash: Cents,
 }
 
 impl OrderState {
+    pub fn invoice(&self, invoice_id: &str) -> Option<&Invoice> {
+        self.invoices.iter().find(|i| i.id == invoice_id)
+    }
+
     /// The open (pending) refund, if any.
     pub fn open_refund(&self) -> Option<&Refund> {
         self.refunds.iter().find(|r| {
@@ -437,7 +572,44 @@ pub enum OrderCommand {
         refund_id: String,
         deadline_id: String,
     },
+    RequestInvoice {
+        invoice_id: String,
+        invoice_type: String,
+        title: String,
+        tax_id: String,
+        address: String,
+    },
+    IssueInvoice {
+        invoice_id: String,
+        tracking: String,
+    },
+    RejectInvoice {
+        invoice_id: String,
+        reason: String,
+    },
+    Review {
+        review_id: String,
+        quality: u8,
+        attitude: u8,
+        speed: u8,
+        comment: String,
+    },
+    /// Fired 30 days after completion when the customer has not reviewed.
+    DefaultReview {
+        review_id: String,
+        deadline_id: String,
+    },
+    ReplyToReview {
+        text: String,
+    },
 }
+
+/// Postage: the seller pays when the order amount exceeds this (200 yuan).
+pub const SELLER_POSTAGE_ABOVE_CENTS: i64 = 20_000;
+/// A review is defaulted this many days after completion; a reply is allowed this many days
+/// after the review.
+pub const REVIEW_DAYS: u32 = 30;
+pub const COMMENT_CHARS_MAX: usize = 1_000;
 
 /// Who decides a refund.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -826,6 +998,170 @@ impl Decider for Order {
                     Some(deadline_id.clone()),
                 )])
             }
+            OrderCommand::RequestInvoice {
+                invoice_id,
+                invoice_type,
+                title,
+                tax_id,
+                address,
+            } => {
+                let invoice_type = match invoice_type.as_str() {
+                    "ordinary" => InvoiceType::Ordinary,
+                    "special_vat" => InvoiceType::SpecialVat,
+                    _ => {
+                        return Err(DomainError::validation(
+                            "type",
+                            "one_of",
+                            "type must be ordinary or special_vat",
+                        ))
+                    }
+                };
+                require_text("title", title, 200)?;
+                require_text("tax_id", tax_id, 64)?;
+                require_text("address", address, 500)?;
+                require_paid_or_refunded(state)?;
+                if let Some(open) = state
+                    .invoices
+                    .iter()
+                    .find(|i| i.status != InvoiceStatus::Rejected)
+                {
+                    return Err(DomainError::invalid_state(
+                        "invoice_exists",
+                        format!("invoice {} is already {}", open.id, open.status.as_str()),
+                    ));
+                }
+                let cash_paid = state.paid.0 - state.voucher.0;
+                let amount = Cents(cash_paid - state.refunded_cash.0);
+                if amount.0 <= 0 {
+                    return Err(DomainError::rule(
+                        "nothing_to_invoice",
+                        "no cash remains to invoice on this order",
+                    ));
+                }
+                Ok(vec![OrderEvent::InvoiceRequested(InvoiceRequested {
+                    invoice_id: invoice_id.clone(),
+                    invoice_type,
+                    title: title.trim().to_owned(),
+                    tax_id: tax_id.trim().to_owned(),
+                    address: address.trim().to_owned(),
+                    amount,
+                    seller_pays_postage: state.paid.0 > SELLER_POSTAGE_ABOVE_CENTS,
+                    at: ctx.now,
+                })])
+            }
+            OrderCommand::IssueInvoice {
+                invoice_id,
+                tracking,
+            } => {
+                require_text("tracking", tracking, 200)?;
+                let inv = requested_invoice(state, invoice_id)?;
+                Ok(vec![OrderEvent::InvoiceIssued(InvoiceIssued {
+                    invoice_id: inv.id.clone(),
+                    tracking: tracking.trim().to_owned(),
+                    issued_by: ctx.actor.label(),
+                    at: ctx.now,
+                })])
+            }
+            OrderCommand::RejectInvoice { invoice_id, reason } => {
+                require_text("reason", reason, REASON_CHARS_MAX)?;
+                let inv = requested_invoice(state, invoice_id)?;
+                Ok(vec![OrderEvent::InvoiceRejected(InvoiceRejected {
+                    invoice_id: inv.id.clone(),
+                    reason: reason.trim().to_owned(),
+                    rejected_by: ctx.actor.label(),
+                    at: ctx.now,
+                })])
+            }
+            OrderCommand::Review {
+                review_id,
+                quality,
+                attitude,
+                speed,
+                comment,
+            } => {
+                for (field, v) in [
+                    ("quality", quality),
+                    ("attitude", attitude),
+                    ("speed", speed),
+                ] {
+                    if !(1..=5).contains(v) {
+                        return Err(DomainError::validation(
+                            field,
+                            "range",
+                            format!("{field} must be 1..=5"),
+                        ));
+                    }
+                }
+                if comment.chars().count() > COMMENT_CHARS_MAX {
+                    return Err(DomainError::validation(
+                        "comment",
+                        "max_length",
+                        format!("comment must be at most {COMMENT_CHARS_MAX} characters"),
+                    ));
+                }
+                if state.completed_at.is_none() {
+                    return Err(DomainError::invalid_state(
+                        state.status_str(),
+                        "only completed orders can be reviewed",
+                    ));
+                }
+                if state.review.is_some() {
+                    return Err(DomainError::invalid_state(
+                        "reviewed",
+                        "this order has been reviewed already",
+                    ));
+                }
+                Ok(vec![OrderEvent::ReviewSubmitted(ReviewSubmitted {
+                    review_id: review_id.clone(),
+                    quality: *quality,
+                    attitude: *attitude,
+                    speed: *speed,
+                    comment: comment.trim().to_owned(),
+                    at: ctx.now,
+                })])
+            }
+            OrderCommand::DefaultReview {
+                review_id,
+                deadline_id,
+            } => {
+                let due = state.completed_at.map(|c| c.plus_days(REVIEW_DAYS));
+                if state.review.is_some()
+                    || due.is_none_or(|d| ctx.now < d)
+                    || !matches!(ctx.actor, Actor::System)
+                {
+                    return Ok(Vec::new());
+                }
+                Ok(vec![OrderEvent::ReviewDefaulted(ReviewDefaulted {
+                    review_id: review_id.clone(),
+                    at: ctx.now,
+                    deadline_id: deadline_id.clone(),
+                })])
+            }
+            OrderCommand::ReplyToReview { text } => {
+                require_text("text", text, COMMENT_CHARS_MAX)?;
+                let review = state
+                    .review
+                    .as_ref()
+                    .ok_or_else(|| DomainError::not_found("review"))?;
+                if review.reply.is_some() {
+                    return Err(DomainError::invalid_state(
+                        "replied",
+                        "the seller has replied already",
+                    ));
+                }
+                if ctx.now > review.at.plus_days(REVIEW_DAYS) {
+                    return Err(DomainError::invalid_state(
+                        "reply_window_closed",
+                        format!("replies are allowed within {REVIEW_DAYS} days of the review"),
+                    ));
+                }
+                Ok(vec![OrderEvent::ReviewReplied(ReviewReplied {
+                    review_id: review.id.clone(),
+                    text: text.trim().to_owned(),
+                    replied_by: ctx.actor.label(),
+                    at: ctx.now,
+                })])
+            }
             OrderCommand::VoidForTimeout { deadline_id } => {
                 // The deadline may fire late or twice; only a still-unpaid, overdue order is voided.
                 let due = state.placed.as_ref().map(|p| p.payment_due_at);
@@ -898,6 +1234,7 @@ impl Decider for Order {
             }),
             OrderEvent::RefundApproved(e) => {
                 state.refunded = state.refunded.saturating_add(e.amount);
+                state.refunded_cash = state.refunded_cash.saturating_add(e.cash);
                 if state.balance().0 <= 0 {
                     state.status = Some(OrderStatus::Refunded);
                 }
@@ -918,9 +1255,99 @@ impl Decider for Order {
                     r.reject_reason = Some(e.reason.clone());
                 }
             }
+            OrderEvent::InvoiceRequested(e) => state.invoices.push(Invoice {
+                id: e.invoice_id.clone(),
+                invoice_type: e.invoice_type,
+                title: e.title.clone(),
+                tax_id: e.tax_id.clone(),
+                address: e.address.clone(),
+                amount: e.amount,
+                seller_pays_postage: e.seller_pays_postage,
+                status: InvoiceStatus::Requested,
+                requested_at: e.at,
+                tracking: None,
+                reject_reason: None,
+                decided_at: None,
+            }),
+            OrderEvent::InvoiceIssued(e) => {
+                if let Some(i) = state.invoices.iter_mut().find(|i| i.id == e.invoice_id) {
+                    i.status = InvoiceStatus::Issued;
+                    i.tracking = Some(e.tracking.clone());
+                    i.decided_at = Some(e.at);
+                }
+            }
+            OrderEvent::InvoiceRejected(e) => {
+                if let Some(i) = state.invoices.iter_mut().find(|i| i.id == e.invoice_id) {
+                    i.status = InvoiceStatus::Rejected;
+                    i.reject_reason = Some(e.reason.clone());
+                    i.decided_at = Some(e.at);
+                }
+            }
+            OrderEvent::ReviewSubmitted(e) => {
+                state.review = Some(Review {
+                    id: e.review_id.clone(),
+                    quality: e.quality,
+                    attitude: e.attitude,
+                    speed: e.speed,
+                    comment: e.comment.clone(),
+                    default: false,
+                    at: e.at,
+                    reply: None,
+                    replied_at: None,
+                })
+            }
+            OrderEvent::ReviewDefaulted(e) => {
+                state.review = Some(Review {
+                    id: e.review_id.clone(),
+                    quality: 5,
+                    attitude: 5,
+                    speed: 5,
+                    comment: String::new(),
+                    default: true,
+                    at: e.at,
+                    reply: None,
+                    replied_at: None,
+                })
+            }
+            OrderEvent::ReviewReplied(e) => {
+                if let Some(r) = state.review.as_mut() {
+                    r.reply = Some(e.text.clone());
+                    r.replied_at = Some(e.at);
+                }
+            }
         }
         state
     }
+}
+
+fn require_paid_or_refunded(state: &OrderState) -> Result<(), DomainError> {
+    match state.status {
+        None => Err(DomainError::not_found("order")),
+        Some(OrderStatus::Paid | OrderStatus::Refunded) => Ok(()),
+        Some(s) => Err(DomainError::invalid_state(
+            s.as_str(),
+            format!(
+                "only paid orders can be invoiced; this one is {}",
+                s.as_str()
+            ),
+        )),
+    }
+}
+
+fn requested_invoice<'a>(
+    state: &'a OrderState,
+    invoice_id: &str,
+) -> Result<&'a Invoice, DomainError> {
+    let inv = state
+        .invoice(invoice_id)
+        .ok_or_else(|| DomainError::not_found("invoice"))?;
+    if inv.status != InvoiceStatus::Requested {
+        return Err(DomainError::invalid_state(
+            inv.status.as_str(),
+            format!("this invoice is {}", inv.status.as_str()),
+        ));
+    }
+    Ok(inv)
 }
 
 fn require_paid(state: &OrderState) -> Result<(), DomainError> {
@@ -1152,9 +1579,32 @@ pub fn deadline_effects(event: &OrderEvent, order_id: &str) -> Vec<DeadlineEffec
             stream_id: order_stream(order_id),
             rule: DeadlineRule::OrderPaymentTimeout,
         })],
-        OrderEvent::OrderPaid(_) | OrderEvent::OrderVoided(_) => vec![DeadlineEffect::Stop {
+        OrderEvent::OrderPaid(e) => {
+            let mut effects = vec![DeadlineEffect::Stop {
+                id: payment_deadline_id(order_id),
+            }];
+            if e.completed {
+                effects.push(DeadlineEffect::Start(Deadline {
+                    id: review_deadline_id(order_id),
+                    due_at: e.at.plus_days(REVIEW_DAYS),
+                    stream_id: order_stream(order_id),
+                    rule: DeadlineRule::ReviewDefault,
+                }));
+            }
+            effects
+        }
+        OrderEvent::OrderVoided(_) => vec![DeadlineEffect::Stop {
             id: payment_deadline_id(order_id),
         }],
+        OrderEvent::ReviewSubmitted(_) | OrderEvent::ReviewDefaulted(_) => {
+            vec![DeadlineEffect::Stop {
+                id: review_deadline_id(order_id),
+            }]
+        }
+        OrderEvent::InvoiceRequested(_)
+        | OrderEvent::InvoiceIssued(_)
+        | OrderEvent::InvoiceRejected(_)
+        | OrderEvent::ReviewReplied(_) => Vec::new(),
         OrderEvent::RefundRequested(e) => match e.auto_approve_at {
             Some(due_at) => vec![DeadlineEffect::Start(Deadline {
                 id: refund_deadline_id(order_id, &e.refund_id),
@@ -1172,6 +1622,15 @@ pub fn deadline_effects(event: &OrderEvent, order_id: &str) -> Vec<DeadlineEffec
         }],
         OrderEvent::OrderPriceChanged(_) => Vec::new(),
     }
+}
+
+/// The id of an order's review-default deadline.
+pub fn review_deadline_id(order_id: &str) -> String {
+    Deadline::id_for(
+        &order_stream(order_id),
+        DeadlineRule::ReviewDefault,
+        "completed",
+    )
 }
 
 /// The id of a refund request's auto-approval deadline.
@@ -1596,6 +2055,126 @@ mod tests {
                 &seller,
             )
             .then_error(|e| e.code == "invalid_state" && e.details[0].1 == "pending_platform");
+    }
+
+    #[test]
+    fn the_invoice_amount_is_cash_paid_minus_cash_refunded_and_postage_follows_200_yuan() {
+        let ctx = ctx_at("2026-11-23T10:00:00+08:00", customer());
+        let inv = |id: &str| OrderCommand::RequestInvoice {
+            invoice_id: id.into(),
+            invoice_type: "ordinary".into(),
+            title: "Acme".into(),
+            tax_id: "91X".into(),
+            address: "Shanghai".into(),
+        };
+        let mut h = paid_at(10_000, 4_000);
+        h.extend(Order::decide(&Order::fold(&h), &request(Some(5_000)), &ctx).unwrap());
+        let seller = ctx_at(
+            "2026-11-23T11:00:00+08:00",
+            Actor::Principal {
+                id: "prn_s".into(),
+                role: Role::IsvAdmin,
+                org_id: Some("org_s".into()),
+            },
+        );
+        h.extend(
+            Order::decide(
+                &Order::fold(&h),
+                &OrderCommand::ApproveRefund {
+                    refund_id: "rfd_1".into(),
+                    approver: Approver::Seller,
+                },
+                &seller,
+            )
+            .unwrap(),
+        );
+        let e = Order::decide(&Order::fold(&h), &inv("inv_1"), &ctx).unwrap();
+        let OrderEvent::InvoiceRequested(r) = &e[0] else {
+            panic!()
+        };
+        // cash paid 6000; the 5000 refund returned 3000 cash (60 %) → 3000 left to invoice.
+        assert_eq!((r.amount, r.seller_pays_postage), (Cents(3_000), false));
+        h.extend(e);
+        DeciderTest::<Order>::given(h)
+            .when(inv("inv_2"), &ctx)
+            .then_error(|e| e.details[0].1 == "invoice_exists");
+        let big = paid_at(20_001, 0);
+        let e = Order::decide(&Order::fold(&big), &inv("inv_3"), &ctx).unwrap();
+        let OrderEvent::InvoiceRequested(r) = &e[0] else {
+            panic!()
+        };
+        assert!(r.seller_pays_postage);
+    }
+
+    #[test]
+    fn review_is_defaulted_after_30_days_and_the_seller_replies_once_within_30_days() {
+        let h = paid_at(10_000, 0);
+        let def = OrderCommand::DefaultReview {
+            review_id: "rev_1".into(),
+            deadline_id: "d".into(),
+        };
+        DeciderTest::<Order>::given(h.clone())
+            .when(
+                def.clone(),
+                &ctx_at("2026-12-22T09:59:59+08:00", Actor::System),
+            )
+            .then_events(vec![]);
+        let s = DeciderTest::<Order>::given(h.clone())
+            .when(def, &ctx_at("2026-12-22T10:00:00+08:00", Actor::System))
+            .then_events(vec![OrderEvent::ReviewDefaulted(ReviewDefaulted {
+                review_id: "rev_1".into(),
+                at: at("2026-12-22T10:00:00+08:00"),
+                deadline_id: "d".into(),
+            })]);
+        assert!(s
+            .review
+            .as_ref()
+            .is_some_and(|r| r.default && r.quality == 5 && !r.bad_unhandled()));
+        let mut reviewed = h;
+        reviewed.push(OrderEvent::ReviewSubmitted(ReviewSubmitted {
+            review_id: "rev_2".into(),
+            quality: 3,
+            attitude: 5,
+            speed: 5,
+            comment: "slow".into(),
+            at: at("2026-11-24T10:00:00+08:00"),
+        }));
+        assert!(Order::fold(&reviewed)
+            .review
+            .as_ref()
+            .is_some_and(Review::bad_unhandled));
+        let seller = |t: &str| {
+            ctx_at(
+                t,
+                Actor::Principal {
+                    id: "prn_s".into(),
+                    role: Role::IsvAdmin,
+                    org_id: Some("org_s".into()),
+                },
+            )
+        };
+        DeciderTest::<Order>::given(reviewed.clone())
+            .when(
+                OrderCommand::ReplyToReview {
+                    text: "sorry".into(),
+                },
+                &seller("2026-12-24T10:00:01+08:00"),
+            )
+            .then_error(|e| e.details[0].1 == "reply_window_closed");
+        let s = DeciderTest::<Order>::given(reviewed)
+            .when(
+                OrderCommand::ReplyToReview {
+                    text: "sorry".into(),
+                },
+                &seller("2026-12-24T10:00:00+08:00"),
+            )
+            .then_events(vec![OrderEvent::ReviewReplied(ReviewReplied {
+                review_id: "rev_2".into(),
+                text: "sorry".into(),
+                replied_by: "prn_s:isv_admin".into(),
+                at: at("2026-12-24T10:00:00+08:00"),
+            })]);
+        assert!(!s.review.as_ref().is_some_and(Review::bad_unhandled));
     }
 
     #[test]

@@ -26,6 +26,10 @@ pub struct OrdersState {
     pub by_created: BTreeSet<(Timestamp, String)>,
     /// Refund id → order id (refunds live in their order's stream).
     pub refund_orders: BTreeMap<String, String>,
+    /// Invoice id → order id.
+    pub invoice_orders: BTreeMap<String, String>,
+    /// Review id → order id.
+    pub review_orders: BTreeMap<String, String>,
 }
 
 /// Filters of `GET /v1/orders` (all optional, combined with AND).
@@ -114,7 +118,7 @@ pub struct Orders;
 
 impl ReadModel for Orders {
     const NAME: &'static str = "orders";
-    const VERSION: u32 = 2;
+    const VERSION: u32 = 3;
     type State = OrdersState;
 
     fn apply(state: &mut OrdersState, r: &Record) -> Result<(), ApplyError> {
@@ -142,6 +146,21 @@ impl ReadModel for Orders {
                 state
                     .refund_orders
                     .insert(r.refund_id.clone(), id.to_owned());
+            }
+            OrderEvent::InvoiceRequested(i) => {
+                state
+                    .invoice_orders
+                    .insert(i.invoice_id.clone(), id.to_owned());
+            }
+            OrderEvent::ReviewSubmitted(r) => {
+                state
+                    .review_orders
+                    .insert(r.review_id.clone(), id.to_owned());
+            }
+            OrderEvent::ReviewDefaulted(r) => {
+                state
+                    .review_orders
+                    .insert(r.review_id.clone(), id.to_owned());
             }
             _ => {}
         }

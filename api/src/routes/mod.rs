@@ -2,6 +2,7 @@
 //! so `/v1/openapi.json` is generated from the same table that serves requests and cannot
 //! miss a route.
 
+pub mod aftersale;
 pub mod log;
 pub mod ops;
 pub mod orders;
