@@ -10,7 +10,15 @@ use crate::time::{parse_rfc3339_micros, parse_timezone};
 
 /// Auditors' and analysts' tool for a Marketlog event log.
 ///
-/// Exit status: 0 ok, 1 a finding (corruption, mismatch), 2 usage or environment error.
+/// Reads either a stopped server's data dir (--data DIR, through a private copy) or a running
+/// server (--url URL --token T, over GET /v1/events?include=raw); the commands print the same
+/// either way. Online, every record is decoded and checked from the stored bytes the server
+/// sends, never from its JSON. What differs online: `verify` has no head anchor or stream
+/// index to check and skips those two checks, and `stats` reports the log size as the sum of
+/// the stored record bytes (the server's disk is not visible over HTTP).
+///
+/// Exit status: 0 ok, 1 a finding (corruption, mismatch, a server failing with 5xx), 2 usage
+/// or environment error (missing or busy data dir, server unreachable, token refused).
 #[derive(Debug, Parser)]
 #[command(name = "replay-tool", version, subcommand_required = true)]
 pub struct Cli {
@@ -23,7 +31,8 @@ pub struct Cli {
 /// Flags every command understands.
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
-    /// Data directory of a stopped server (read through a private copy, never changed).
+    /// Data directory of a stopped server (read through a private copy, never changed);
+    /// ignored with --url.
     #[arg(
         long,
         value_name = "DIR",
@@ -32,10 +41,13 @@ pub struct GlobalArgs {
         global = true
     )]
     pub data: PathBuf,
-    /// Read from a running server instead of a data dir (not available yet).
+    /// Read from a running server (e.g. http://127.0.0.1:8080) instead of a data dir.
+    ///
+    /// Pages of GET /v1/events?include=raw; each record is decoded from its stored bytes.
+    /// Plain http:// only. The log is read as of the head /v1/health reports at the start.
     #[arg(long, value_name = "URL", env = "MARKETLOG_URL", global = true)]
     pub url: Option<String>,
-    /// Bearer token for --url.
+    /// Bearer token for --url (a platform, auditor or analyst principal).
     #[arg(
         long,
         value_name = "T",
@@ -63,8 +75,17 @@ pub struct GlobalArgs {
 pub enum Command {
     /// Check checksums, the hash chain, gap-free positions and stream versions, the stream
     /// index and the head anchor; print the first bad position, if any.
+    ///
+    /// Online (--url) the checksums, the chain, positions and stream versions are checked
+    /// from the stored bytes the server sends; there is no head anchor online and the stream
+    /// index is not served, so those two checks are skipped.
     Verify,
     /// Events per type, streams per kind, log size, first and last time.
+    ///
+    /// Offline the log size is the bytes the log and the file store take on disk. Online
+    /// (--url) it is the sum of the stored record bytes (body, crc32c and chain of each
+    /// record), printed as "log size: N bytes of records (online)"; --json keeps the key
+    /// log_size_bytes for it.
     Stats(StatsArgs),
     /// Write events in position order as JSON lines or CSV.
     Export(ExportArgs),

@@ -20,12 +20,16 @@ pub enum ToolError {
     #[error("{0}")]
     Usage(String),
     /// The environment does not allow the command (missing data dir, dir in use, output
-    /// file not writable, online mode not available).
+    /// file not writable, server unreachable or refusing the token).
     #[error("{0}")]
     Environment(String),
     /// The log could not be read because of what is in it.
     #[error("{0}")]
     Finding(String),
+    /// The server holding the log failed (answered 5xx): exit 1 like a finding, since the
+    /// log could not be read although the request was right.
+    #[error("{0}")]
+    Server(String),
     /// Writing the output failed; a closed pipe (`| head`) is not an error.
     #[error("cannot write output: {0}")]
     Output(#[from] std::io::Error),
@@ -35,7 +39,7 @@ impl ToolError {
     pub fn exit_code(&self) -> ExitCode {
         match self {
             ToolError::Usage(_) | ToolError::Environment(_) => ExitCode::from(EXIT_USAGE),
-            ToolError::Finding(_) => ExitCode::from(EXIT_FINDING),
+            ToolError::Finding(_) | ToolError::Server(_) => ExitCode::from(EXIT_FINDING),
             ToolError::Output(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
                 ExitCode::from(EXIT_OK)
             }

@@ -1,19 +1,21 @@
 //! `replay-tool`: auditors' and analysts' command line over a Marketlog event log.
 //!
 //! Codemap: [`cli`] parses flags; [`source`] is the one way commands read the log
-//! ([`LogSource`](source::LogSource)), with [`offline`] reading a private copy of a data dir;
-//! [`verify`], [`stats`] and [`export`] are the commands; [`time`], [`progress`] and
-//! [`codec`] are what they share; [`error`] maps every failure to an exit status.
+//! ([`LogSource`](source::LogSource)), with [`offline`] reading a private copy of a data dir
+//! and [`online`] a running server's `GET /v1/events?include=raw`; [`verify`], [`stats`] and
+//! [`export`] are the commands; [`time`], [`progress`] and [`codec`] are what they share;
+//! [`error`] maps every failure to an exit status.
 //!
 //! Architecture invariant: the tool never appends to the log and never changes a byte of
-//! the data dir; commands see records only through `LogSource`, so an online source can be
-//! added without touching them.
+//! the data dir; commands see records only through `LogSource`, so they print the same
+//! whichever source they read (the one difference: the log size `stats` can tell).
 
 pub mod cli;
 pub mod codec;
 pub mod error;
 pub mod export;
 pub mod offline;
+pub mod online;
 pub mod progress;
 pub mod source;
 pub mod stats;
@@ -29,6 +31,7 @@ use clap::Parser;
 use crate::cli::{Cli, Command, GlobalArgs};
 use crate::error::{ToolError, EXIT_FINDING, EXIT_OK, EXIT_USAGE};
 use crate::offline::OfflineSource;
+use crate::online::{OnlineSource, OnlineTarget};
 use crate::source::{LogSource, SourceError};
 
 /// What a command found, when it ran to the end.
@@ -77,15 +80,16 @@ where
 pub fn execute(cli: &Cli, out: &mut dyn Write) -> Result<Verdict, ToolError> {
     let g = &cli.global;
     let show_progress = !g.no_progress;
+    let at = Location::of(g)?;
     match &cli.command {
-        Command::Verify => verify::run(open_source(g), show_progress, out),
+        Command::Verify => verify::run(at.open(), show_progress, out),
         Command::Stats(args) => {
-            let source = open_source(g)?;
+            let source = at.open()?;
             stats::run(source.as_ref(), args, g.timezone, show_progress, out)
         }
         Command::Export(args) => {
             let filter = export::Filter::from_args(args)?;
-            let source = open_source(g)?;
+            let source = at.open()?;
             export::run(
                 source.as_ref(),
                 &filter,
@@ -98,12 +102,31 @@ pub fn execute(cli: &Cli, out: &mut dyn Write) -> Result<Verdict, ToolError> {
     }
 }
 
-/// The one place that decides where records come from.
-fn open_source(g: &GlobalArgs) -> Result<Box<dyn LogSource>, SourceError> {
-    if g.url.is_some() {
-        return Err(SourceError::Unavailable(
-            "online mode is not available yet".into(),
-        ));
+/// Where records come from: the one place that decides.
+#[derive(Debug)]
+enum Location<'a> {
+    /// `--data DIR`.
+    Offline(&'a std::path::Path),
+    /// `--url URL --token T` (`--data` is then ignored).
+    Online(OnlineTarget),
+}
+
+impl<'a> Location<'a> {
+    /// Checks the flags that pick the source (before anything is opened or written).
+    fn of(g: &'a GlobalArgs) -> Result<Location<'a>, ToolError> {
+        match g.url.as_deref() {
+            None => Ok(Location::Offline(&g.data)),
+            Some(url) => Ok(Location::Online(OnlineTarget::parse(
+                url,
+                g.token.as_deref(),
+            )?)),
+        }
     }
-    Ok(Box::new(OfflineSource::open(&g.data)?))
+
+    fn open(&self) -> Result<Box<dyn LogSource>, SourceError> {
+        Ok(match self {
+            Location::Offline(dir) => Box::new(OfflineSource::open(dir)?),
+            Location::Online(target) => Box::new(OnlineSource::open(target)?),
+        })
+    }
 }

@@ -18,7 +18,7 @@ use eventlog::datadir::LOG_DIR;
 use eventlog::verify::{verify_log, VerifyReport};
 use eventlog::{read_anchor, Anchor, EventStore, LogError, OfflineCopy, Record, SledLog};
 
-use crate::source::{LogSource, SourceError};
+use crate::source::{LogSize, LogSource, SourceError};
 
 /// The content-addressed file store beside the log (counted in the log size).
 const FILES_DIR: &str = "files";
@@ -120,7 +120,7 @@ impl LogSource for OfflineSource {
             .map_err(|e| self.paths().finding(e))
     }
 
-    fn size_bytes(&self) -> Result<Option<u64>, SourceError> {
+    fn log_size(&self) -> Result<Option<LogSize>, SourceError> {
         let mut total = 0u64;
         for dir in [LOG_DIR, FILES_DIR] {
             total = total.saturating_add(tree_size_bytes(&self.data_dir.join(dir), 0).map_err(
@@ -132,7 +132,7 @@ impl LogSource for OfflineSource {
                 },
             )?);
         }
-        Ok(Some(total))
+        Ok(Some(LogSize::OnDisk(total)))
     }
 }
 

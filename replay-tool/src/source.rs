@@ -1,7 +1,7 @@
 //! Where the commands read the log from. Commands see only [`LogSource`]; the offline
-//! implementation ([`crate::offline::OfflineSource`]) reads a private copy of a data dir, and
-//! an online one (a server's `GET /v1/events?include=raw`) can be added beside it without
-//! touching the commands.
+//! implementation ([`crate::offline::OfflineSource`]) reads a private copy of a data dir, the
+//! online one ([`crate::online::OnlineSource`]) a running server's
+//! `GET /v1/events?include=raw`, decoding every record from its stored bytes.
 //!
 //! Invariant: a source never changes the log it reads.
 
@@ -26,12 +26,44 @@ pub enum SourceError {
     /// The store underneath cannot be read (its files are damaged).
     #[error("store error: {0}")]
     Store(String),
+    /// The server answered a non-2xx status (`status` as shown, e.g. `401 Unauthorized`) with
+    /// `message` (its `error.message`).
+    #[error("server answered {status}: {message}")]
+    Server {
+        code: u16,
+        status: String,
+        message: String,
+    },
+}
+
+/// How big the log is, as far as a source can tell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogSize {
+    /// Bytes the log and its file store take on disk (offline).
+    OnDisk(u64),
+    /// Sum of the stored record bytes (body, crc32c and chain of every record): what a server
+    /// shows over HTTP, where its disk is not visible (online).
+    RecordBytes(u64),
+}
+
+impl LogSize {
+    pub fn bytes(self) -> u64 {
+        match self {
+            LogSize::OnDisk(n) | LogSize::RecordBytes(n) => n,
+        }
+    }
 }
 
 impl From<SourceError> for ToolError {
     fn from(e: SourceError) -> Self {
         match e {
             SourceError::Unavailable(m) => ToolError::Environment(m),
+            // The server failed (5xx): a finding about the log's keeper, exit 1; anything
+            // else it refuses (401, 403, 404, other 4xx) is the caller's setup, exit 2.
+            server @ SourceError::Server { code, .. } if (500..=599).contains(&code) => {
+                ToolError::Server(server.to_string())
+            }
+            server @ SourceError::Server { .. } => ToolError::Environment(server.to_string()),
             finding @ (SourceError::Corrupt { .. } | SourceError::Store(_)) => {
                 ToolError::Finding(format!("the log cannot be read: {finding}"))
             }
@@ -47,12 +79,12 @@ pub trait LogSource {
     /// Up to `limit` records from `from_position` on, in position order; empty past the head.
     fn read_from(&self, from_position: u64, limit: usize) -> Result<Vec<Record>, SourceError>;
 
-    /// Checks checksums, the chain, gap-free positions and versions, the stream index and the
-    /// head anchor, reporting progress as (checked, head).
+    /// Checks checksums, the chain, gap-free positions and versions, and where the source has
+    /// them the stream index and the head anchor, reporting progress as (checked, head).
     fn verify(&self, progress: &mut dyn FnMut(u64, u64)) -> Result<VerifyReport, SourceError>;
 
-    /// Bytes the log and its file store take on disk, if the source can tell.
-    fn size_bytes(&self) -> Result<Option<u64>, SourceError>;
+    /// The size of the log, if the source can tell (see [`LogSize`] for what is counted).
+    fn log_size(&self) -> Result<Option<LogSize>, SourceError>;
 }
 
 /// Calls `each` for every record with position in `from..=to` (clamped to the head), one
@@ -150,7 +182,7 @@ pub(crate) mod tests {
             Err(SourceError::Unavailable("not a verifying source".into()))
         }
 
-        fn size_bytes(&self) -> Result<Option<u64>, SourceError> {
+        fn log_size(&self) -> Result<Option<LogSize>, SourceError> {
             Ok(None)
         }
     }
@@ -196,8 +228,8 @@ pub(crate) mod tests {
             fn verify(&self, p: &mut dyn FnMut(u64, u64)) -> Result<VerifyReport, SourceError> {
                 self.0.verify(p)
             }
-            fn size_bytes(&self) -> Result<Option<u64>, SourceError> {
-                self.0.size_bytes()
+            fn log_size(&self) -> Result<Option<LogSize>, SourceError> {
+                self.0.log_size()
             }
         }
         let source = Stuck(MemorySource {

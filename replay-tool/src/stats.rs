@@ -4,6 +4,11 @@
 //! Streams are counted by their first event (version 1) rather than remembered by id, so
 //! memory stays bounded by the number of types and kinds however many streams there are;
 //! this relies on versions starting at 1, which `verify` checks.
+//!
+//! The log size is what the source can tell ([`LogSize`]): bytes on disk offline, the sum of
+//! the stored record bytes online (labelled so in text; the JSON key is `log_size_bytes`
+//! either way). It is asked for after the walk, so an online source counts the bytes of the
+//! records it has just served instead of fetching the log twice.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -15,7 +20,7 @@ use serde::Serialize;
 use crate::cli::StatsArgs;
 use crate::error::ToolError;
 use crate::progress;
-use crate::source::{for_each_record, LogSource};
+use crate::source::{for_each_record, LogSize, LogSource};
 use crate::time::format_micros;
 use crate::Verdict;
 
@@ -25,7 +30,7 @@ pub struct Stats {
     pub events: u64,
     pub streams: u64,
     pub head: u64,
-    pub log_size_bytes: Option<u64>,
+    pub log_size: Option<LogSize>,
     pub first_at_micros: Option<i64>,
     pub last_at_micros: Option<i64>,
     pub events_per_type: BTreeMap<String, u64>,
@@ -71,7 +76,6 @@ pub fn collect(source: &dyn LogSource, show_progress: bool) -> Result<Stats, Too
     let head = source.head()?;
     let mut stats = Stats {
         head,
-        log_size_bytes: source.size_bytes()?,
         ..Stats::default()
     };
     let bar = progress::bar(show_progress, head, "counting");
@@ -82,6 +86,7 @@ pub fn collect(source: &dyn LogSource, show_progress: bool) -> Result<Stats, Too
     });
     bar.finish_and_clear();
     walked?;
+    stats.log_size = source.log_size()?;
     Ok(stats)
 }
 
@@ -100,7 +105,7 @@ pub fn run(
             events: stats.events,
             streams: stats.streams,
             head: stats.head,
-            log_size_bytes: stats.log_size_bytes,
+            log_size_bytes: stats.log_size.map(LogSize::bytes),
             first_at,
             last_at,
             events_per_type: &stats.events_per_type,
@@ -114,8 +119,11 @@ pub fn run(
     writeln!(out, "events: {}", stats.events)?;
     writeln!(out, "streams: {}", stats.streams)?;
     writeln!(out, "head position: {}", stats.head)?;
-    match stats.log_size_bytes {
-        Some(bytes) => writeln!(out, "log size: {bytes} bytes")?,
+    match stats.log_size {
+        Some(LogSize::OnDisk(bytes)) => writeln!(out, "log size: {bytes} bytes")?,
+        Some(LogSize::RecordBytes(bytes)) => {
+            writeln!(out, "log size: {bytes} bytes of records (online)")?
+        }
         None => writeln!(out, "log size: unknown")?,
     }
     writeln!(out, "first event at: {}", first_at.unwrap_or_else(none))?;

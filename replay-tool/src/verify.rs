@@ -1,5 +1,7 @@
 //! `replay-tool verify`: the whole log against its checksums, chain, positions, versions,
 //! stream index and head anchor. A store that cannot even be opened is a finding too.
+//! Online there is no stream index or head anchor to check; the source skips those two and
+//! the report looks the same.
 
 use std::io::Write;
 
@@ -49,10 +51,12 @@ pub fn run(
     }
 }
 
-/// An unreachable log is an environment error; a log the store refuses is a finding.
+/// An unreachable log is an environment error and a server's refusal or failure goes to
+/// stderr; a log the store refuses is a finding.
 fn report_failure(e: SourceError, out: &mut dyn Write) -> Result<Verdict, ToolError> {
     match e {
         SourceError::Unavailable(m) => Err(ToolError::Environment(m)),
+        server @ SourceError::Server { .. } => Err(server.into()),
         // Position 0 names no record: the head anchor or the key layout is damaged.
         SourceError::Corrupt {
             position: 0,
