@@ -38,6 +38,7 @@ pub mod deadline;
 pub mod decider;
 pub mod error;
 pub mod events;
+pub mod history;
 pub mod ids;
 pub mod money;
 pub mod order;

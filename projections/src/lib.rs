@@ -10,6 +10,7 @@
 pub mod directory;
 pub mod orders;
 pub mod products;
+pub mod registry;
 pub mod runtime;
 pub mod timers;
 

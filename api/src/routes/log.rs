@@ -83,7 +83,7 @@ pub fn event_json(tz: chrono_tz::Tz, r: &Record, raw: Option<&[u8]>) -> Value {
 
 pub fn routes(r: Routes) -> Routes {
     use axum::routing::get;
-    r.add("GET", "/v1/streams/{stream_id}", get(stream), Doc::new("raw events of one stream, oldest first", "auditor, platform").query("from_version", "first version (default 1)").query("limit", "1..=500, default 50").query("cursor", "next_cursor of the previous page").answers::<EventPage>(200))
+    r.add("GET", "/v1/streams/{stream_id}", get(stream), Doc::new("raw events of one stream, oldest first", "auditor, platform").query("from_version", "first version (default 1)").query("include", "raw: add stored bytes, crc32c and chain hash").query("limit", "1..=500, default 50").query("cursor", "next_cursor of the previous page").answers::<EventPage>(200))
         .add("GET", "/v1/events", get(events), Doc::new("events of the whole log in position order", "auditor, analyst, platform").query("from_position", "first position (default 1)").query("limit", "1..=500, default 50").query("type", "only this event type").query("include", "raw: add stored bytes, crc32c and chain hash").query("cursor", "next_cursor of the previous page").answers::<EventPage>(200))
         .add("GET", "/v1/events/live", get(live), Doc::new("Server-Sent Events: catch-up from from_position (or Last-Event-ID + 1), then live; each event's id is its position", "auditor, analyst, platform").query("from_position", "first position (default 1)").raw_answer(200, "text/event-stream"))
 }
@@ -91,9 +91,19 @@ pub fn routes(r: Routes) -> Routes {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct StreamQuery {
+    include: Option<String>,
     from_version: Option<u64>,
     limit: Option<usize>,
     cursor: Option<String>,
+}
+
+/// The stored bytes of a record (body ‖ crc32c ‖ chain), rebuilt from the decoded record:
+/// bincode is deterministic, so these are the bytes that were hashed and checksummed.
+fn stored_bytes(r: &Record) -> Vec<u8> {
+    let mut v = r.body_bytes();
+    v.extend_from_slice(&r.crc32c.to_be_bytes());
+    v.extend_from_slice(&r.chain);
+    v
 }
 
 fn limit_of(limit: Option<usize>) -> Result<usize, ApiError> {
@@ -147,10 +157,20 @@ async fn stream(
         .store
         .read_stream(&stream_id, from, Direction::Forward, limit + 1)?;
     let more = records.len() > limit;
+    let raw = match q.include.as_deref() {
+        None => false,
+        Some("raw") => true,
+        Some(_) => {
+            return Err(ApiError::bad_request("include must be raw").with("field", "include"))
+        }
+    };
     let items: Vec<Value> = records
         .iter()
         .take(limit)
-        .map(|r| event_json(app.tz, r, None))
+        .map(|r| {
+            let bytes = raw.then(|| stored_bytes(r));
+            event_json(app.tz, r, bytes.as_deref())
+        })
         .collect();
     let next = more.then(|| (from + limit as u64).to_string());
     Ok(respond::list(items, next, app.store.head()))
