@@ -59,6 +59,7 @@ pub fn router(app: App) -> Router {
         routes::orders::routes,
         routes::refunds::routes,
         routes::aftersale::routes,
+        routes::instances::routes,
         routes::log::routes,
         routes::ops::routes,
     ]

@@ -9,6 +9,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use domain::deadline::{Deadline, DeadlineRule};
+use domain::instance::{Instance, InstanceCommand};
 use domain::order::{Order, OrderCommand};
 use domain::{Actor, Timestamp};
 use projections::ProjectionControl;
@@ -71,8 +72,10 @@ async fn fire(app: &App, d: &Deadline) -> Result<Option<u64>, ApiError> {
         actor: Actor::System,
         correlation_id: d.id.clone(),
         causation_id: d.id.clone(),
+        // A deadline id can be started again (a renewal restarts an instance's expiry), so
+        // the key names this start: the id and its due time.
         idempotency: Some(eventlog::Idempotency {
-            key: format!("deadline:{}", d.id),
+            key: format!("deadline:{}@{}", d.id, d.due_at.as_micros()),
             fingerprint: Sha256::digest(d.id.as_bytes()).into(),
         }),
         if_match: None,
@@ -85,9 +88,11 @@ async fn fire(app: &App, d: &Deadline) -> Result<Option<u64>, ApiError> {
             let cmd = OrderCommand::VoidForTimeout {
                 deadline_id: d.id.clone(),
             };
-            app.runner
-                .execute::<Order>(&meta, &d.stream_id, &cmd)
-                .await?
+            outcome(
+                app.runner
+                    .execute::<Order>(&meta, &d.stream_id, &cmd)
+                    .await?,
+            )
         }
         DeadlineRule::RefundAutoApproval => {
             let refund_id = d.id.rsplit('/').next().unwrap_or_default().to_owned();
@@ -95,32 +100,56 @@ async fn fire(app: &App, d: &Deadline) -> Result<Option<u64>, ApiError> {
                 refund_id,
                 deadline_id: d.id.clone(),
             };
-            app.runner
-                .execute::<Order>(&meta, &d.stream_id, &cmd)
-                .await?
+            let order_id = d.stream_id.strip_prefix("order-").unwrap_or_default();
+            outcome(crate::commands::decide_refund(&app.runner, &meta, order_id, cmd).await?)
         }
         DeadlineRule::ReviewDefault => {
             let cmd = OrderCommand::DefaultReview {
                 review_id: app.ids.new_id(domain::ids::IdKind::Review),
                 deadline_id: d.id.clone(),
             };
-            app.runner
-                .execute::<Order>(&meta, &d.stream_id, &cmd)
-                .await?
+            outcome(
+                app.runner
+                    .execute::<Order>(&meta, &d.stream_id, &cmd)
+                    .await?,
+            )
         }
         // Each rule is wired to its aggregate's command as that aggregate lands.
-        DeadlineRule::InstanceExpiry
-        | DeadlineRule::InstanceClose
-        | DeadlineRule::NodeTimeout
-        | DeadlineRule::PromotionWindow
-        | DeadlineRule::QueueRecheck => {
+        DeadlineRule::InstanceExpiry => {
+            let cmd = InstanceCommand::Expire {
+                deadline_id: d.id.clone(),
+            };
+            outcome(
+                app.runner
+                    .execute::<Instance>(&meta, &d.stream_id, &cmd)
+                    .await?,
+            )
+        }
+        DeadlineRule::InstanceClose => {
+            let cmd = InstanceCommand::Close {
+                deadline_id: d.id.clone(),
+            };
+            outcome(
+                app.runner
+                    .execute::<Instance>(&meta, &d.stream_id, &cmd)
+                    .await?,
+            )
+        }
+        DeadlineRule::NodeTimeout | DeadlineRule::PromotionWindow | DeadlineRule::QueueRecheck => {
             return Err(ApiError::unavailable(format!(
                 "no command is wired for deadline rule {:?} yet",
                 d.rule
             )))
         }
     };
-    Ok((!done.no_op).then_some(done.position))
+    let (no_op, position) = done;
+    Ok((!no_op).then_some(position))
+}
+
+/// (no-op?, position) of an executed command, whatever its aggregate.
+fn outcome<S>(e: crate::runner::Executed<S>) -> (bool, u64) {
+    // A deduplicated firing already happened: nothing new to wait for, pass it over.
+    (e.no_op || e.deduplicated, e.position)
 }
 
 /// Fires late deadlines once at start-up; with the real clock keeps firing them as they fall

@@ -9,6 +9,7 @@ use domain::{Clock, IdGen, SimulatedClock};
 use eventlog::{EventStore, FileStore, SledLog};
 use metrics_exporter_prometheus::PrometheusHandle;
 use projections::directory::Directory;
+use projections::instances::Instances;
 use projections::orders::Orders;
 use projections::products::Products;
 use projections::runtime::MIN_POSITION_WAIT_MS_MAX;
@@ -38,6 +39,7 @@ pub struct AppInner {
     pub timers: Projection<Timers>,
     pub products: Projection<Products>,
     pub orders: Projection<Orders>,
+    pub instances: Projection<Instances>,
     pub projections: Vec<Arc<dyn ProjectionControl>>,
     pub metrics: PrometheusHandle,
     /// Serialises clock advances (each answers after its deadlines fired).
@@ -87,11 +89,13 @@ impl App {
         let timers = Projection::<Timers>::start(Arc::clone(&store), &config.data_dir)?;
         let products = Projection::<Products>::start(Arc::clone(&store), &config.data_dir)?;
         let orders = Projection::<Orders>::start(Arc::clone(&store), &config.data_dir)?;
+        let instances = Projection::<Instances>::start(Arc::clone(&store), &config.data_dir)?;
         let projections: Vec<Arc<dyn ProjectionControl>> = vec![
             Arc::new(directory.clone()),
             Arc::new(timers.clone()),
             Arc::new(products.clone()),
             Arc::new(orders.clone()),
+            Arc::new(instances.clone()),
         ];
         let files = FileStore::open(&config.data_dir)?;
         Ok(App(Arc::new(AppInner {
@@ -112,6 +116,7 @@ impl App {
             timers,
             products,
             orders,
+            instances,
             projections,
             metrics: config.metrics,
             clock_advance: tokio::sync::Mutex::new(()),

@@ -7,12 +7,12 @@ use std::sync::Arc;
 use api::runner::CommandMeta;
 use api::state::{App, AppConfig};
 use domain::ids::IdKind;
-use domain::order::{order_stream, Approver, Order, OrderCommand, PlaceOrder};
+use domain::order::{order_stream, Approver, Order, OrderCommand};
 use domain::platform::{org_stream, Org, OrgCommand};
 use domain::product::{product_stream, NewSpec, Product, ProductCommand};
 use domain::{Actor, Role, Timestamp};
-use eventlog::{EventStore, Expected, StreamAppend};
 use projections::directory::Directory;
+use projections::instances::Instances;
 use projections::orders::Orders;
 use projections::products::Products;
 use projections::timers::Timers;
@@ -166,37 +166,24 @@ async fn run(steps: Vec<Step>) {
                 quantity,
             } => {
                 let id = app.ids.new_id(IdKind::Order);
-                let runner = app.runner.clone();
-                let r = app
-                    .runner
-                    .execute_planned::<Order, _>(&meta(customer(c)), &order_stream(&id), || {
-                        let p = runner.load::<Product>(&ps, u64::MAX)?;
-                        let cmd = OrderCommand::Place(Box::new(PlaceOrder {
-                            order_id: id.clone(),
-                            customer_id: format!("cus_{c}"),
-                            product_id: pid.clone(),
-                            product: p.state,
-                            spec_id: if spec == 0 { "a".into() } else { "b".into() },
-                            quantity: u32::from(quantity),
-                            order_type: "new".into(),
-                            instance_id: None,
-                            coupon_id: None,
-                            client: None,
-                            channel_kind: None,
-                            channel_ref: None,
-                            remark: None,
-                        }));
-                        Ok((
-                            cmd,
-                            vec![StreamAppend {
-                                stream_id: ps.clone(),
-                                expected: Expected::Exact(p.version),
-                                events: vec![],
-                            }],
-                        ))
-                    })
-                    .await;
-                if r.is_ok() {
+                let input = api::commands::PlaceInput {
+                    order_id: id.clone(),
+                    customer_id: format!("cus_{c}"),
+                    product_id: pid.clone(),
+                    spec_id: if spec == 0 { "a".into() } else { "b".into() },
+                    quantity: u32::from(quantity),
+                    order_type: "new".into(),
+                    instance_id: None,
+                    coupon_id: None,
+                    client: None,
+                    channel_kind: None,
+                    channel_ref: None,
+                    remark: None,
+                };
+                if api::commands::place_order(&app.runner, &meta(customer(c)), &input)
+                    .await
+                    .is_ok()
+                {
                     orders.push(id);
                 }
             }
@@ -225,17 +212,9 @@ async fn run(steps: Vec<Step>) {
                         .payable
                         .0;
                     let v = i64::from(voucher).min(payable);
-                    let _ = app
-                        .runner
-                        .execute::<Order>(
-                            &meta(customer(0)),
-                            &order_stream(&o),
-                            &OrderCommand::Pay {
-                                amount_cents: payable,
-                                voucher_cents: v,
-                            },
-                        )
-                        .await;
+                    let _ =
+                        api::commands::pay_order(&app.runner, &meta(customer(0)), &o, payable, v)
+                            .await;
                 }
             }
             Step::Cancel { order } => {
@@ -283,10 +262,13 @@ async fn run(steps: Vec<Step>) {
                                 reason: "no".into(),
                             }
                         };
-                        let _ = app
-                            .runner
-                            .execute::<Order>(&meta(seller.clone()), &order_stream(&o), &cmd)
-                            .await;
+                        let _ = api::commands::decide_refund(
+                            &app.runner,
+                            &meta(seller.clone()),
+                            &o,
+                            cmd,
+                        )
+                        .await;
                     }
                 }
             }
@@ -317,6 +299,7 @@ async fn run(steps: Vec<Step>) {
     assert_rebuild_equals::<Timers>(&app, &app.timers);
     assert_rebuild_equals::<Products>(&app, &app.products);
     assert_rebuild_equals::<Orders>(&app, &app.orders);
+    assert_rebuild_equals::<Instances>(&app, &app.instances);
     // Every deadline still pending is in the future: none was missed by the scheduler.
     let now = app.clock.now();
     let (overdue, _) = app.timers.read(|t| t.due(now, 10).len());

@@ -78,6 +78,14 @@ pub fn effects_of(
             let e = crate::order::OrderEvent::decode_payload(event_type, schema_version, payload)?;
             Ok(crate::order::deadline_effects(&e, id))
         }
+        ("instance", id) => {
+            let e = crate::instance::InstanceEvent::decode_payload(
+                event_type,
+                schema_version,
+                payload,
+            )?;
+            Ok(crate::instance::deadline_effects(&e, id))
+        }
         // Aggregates register here as they gain deadlines; the others have none.
         _ => Ok(Vec::new()),
     }

@@ -2,6 +2,7 @@
 //! exports, the event feed): type name + schema version + payload → JSON.
 
 use crate::codec::{CodecError, EventCodec, JsonValue};
+use crate::instance::InstanceEvent;
 use crate::order::OrderEvent;
 use crate::platform::{CalendarEvent, OrgEvent, PrincipalEvent};
 use crate::product::ProductEvent;
@@ -26,6 +27,7 @@ pub fn decode_json(
         .or_else(|| try_decode::<CalendarEvent>(type_name, schema_version, payload))
         .or_else(|| try_decode::<ProductEvent>(type_name, schema_version, payload))
         .or_else(|| try_decode::<OrderEvent>(type_name, schema_version, payload))
+        .or_else(|| try_decode::<InstanceEvent>(type_name, schema_version, payload))
 }
 
 /// Every event type name the registry knows.
@@ -34,6 +36,9 @@ pub fn type_names() -> Vec<&'static str> {
         OrgEvent::TYPE_NAMES,
         PrincipalEvent::TYPE_NAMES,
         CalendarEvent::TYPE_NAMES,
+        ProductEvent::TYPE_NAMES,
+        OrderEvent::TYPE_NAMES,
+        InstanceEvent::TYPE_NAMES,
     ]
     .concat()
 }

@@ -53,6 +53,7 @@ pub fn replay(
         "org" => fold::<crate::platform::Org>(events),
         "principal" => fold::<crate::platform::Principal>(events),
         "calendar" => fold::<crate::platform::Calendar>(events),
+        "instance" => fold::<crate::instance::Instance>(events),
         _ => return None,
     })
 }
@@ -63,6 +64,7 @@ pub fn stream_for(id_or_stream: &str) -> String {
     match crate::ids::IdKind::of(id_or_stream) {
         Some(crate::ids::IdKind::Order) => crate::order::order_stream(id_or_stream),
         Some(crate::ids::IdKind::Product) => crate::product::product_stream(id_or_stream),
+        Some(crate::ids::IdKind::Instance) => crate::instance::instance_stream(id_or_stream),
         Some(crate::ids::IdKind::Org) => crate::platform::org_stream(id_or_stream),
         Some(crate::ids::IdKind::Principal | crate::ids::IdKind::Customer) => {
             crate::platform::principal_stream(id_or_stream)

@@ -40,6 +40,7 @@ pub mod error;
 pub mod events;
 pub mod history;
 pub mod ids;
+pub mod instance;
 pub mod money;
 pub mod order;
 pub mod platform;

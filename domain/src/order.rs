@@ -515,6 +515,8 @@ pub struct PlaceOrder {
     pub customer_id: String,
     pub product_id: String,
     pub product: ProductState,
+    /// The named instance's state (renewal, conversion, upgrade), loaded by the caller.
+    pub instance: Option<crate::instance::InstanceState>,
     pub spec_id: String,
     pub quantity: u32,
     pub order_type: String,
@@ -772,13 +774,72 @@ fn place(
         }
         _ => {}
     }
-    if let Some(instance) = &p.instance_id {
-        // Instances are kept by the instance aggregate; none can be referenced before it exists.
-        return Err(DomainError::validation(
-            "instance_id",
-            "unknown",
-            format!("instance {instance} does not exist for this customer and product"),
-        ));
+    let mut unit_price = spec.price;
+    if let Some(instance_id) = &p.instance_id {
+        let unknown = || {
+            DomainError::validation(
+                "instance_id",
+                "unknown",
+                format!("instance {instance_id} does not exist for this customer and product"),
+            )
+        };
+        let inst = p.instance.as_ref().ok_or_else(unknown)?;
+        let opened = inst.opened.as_ref().ok_or_else(unknown)?;
+        if opened.customer_id != p.customer_id || opened.product_id != p.product_id {
+            return Err(unknown());
+        }
+        if !inst.usable() {
+            return Err(DomainError::invalid_state(
+                inst.status.as_str(),
+                format!("instance {instance_id} is {}", inst.status.as_str()),
+            ));
+        }
+        match order_type {
+            OrderType::Renewal if inst.trial => {
+                return Err(DomainError::validation(
+                    "instance_id",
+                    "trial_instance",
+                    "a trial instance is converted, not renewed",
+                ))
+            }
+            OrderType::Renewal if inst.spec_id != spec.id => {
+                return Err(DomainError::validation(
+                    "spec_id",
+                    "instance_spec",
+                    format!("a renewal keeps the instance's spec {}", inst.spec_id),
+                ))
+            }
+            OrderType::Conversion if !inst.trial => {
+                return Err(DomainError::validation(
+                    "instance_id",
+                    "not_trial",
+                    "only a trial instance can be converted",
+                ))
+            }
+            OrderType::Upgrade if inst.trial => {
+                return Err(DomainError::validation(
+                    "instance_id",
+                    "trial_instance",
+                    "a trial instance is converted, not upgraded",
+                ))
+            }
+            OrderType::Upgrade if inst.spec_id == spec.id => {
+                return Err(DomainError::validation(
+                    "spec_id",
+                    "same_spec",
+                    "an upgrade changes the spec",
+                ))
+            }
+            OrderType::Upgrade => {
+                let current = p
+                    .product
+                    .spec(&inst.spec_id)
+                    .map(|s| s.price)
+                    .unwrap_or(Cents::ZERO);
+                unit_price = Cents((spec.price.0 - current.0).max(0));
+            }
+            _ => {}
+        }
     }
     if p.coupon_id.is_some() {
         return Err(DomainError::rule(
@@ -796,7 +857,7 @@ fn place(
         })?),
         _ => None,
     };
-    let original = Cents(spec.price.0.saturating_mul(i64::from(p.quantity)));
+    let original = Cents(unit_price.0.saturating_mul(i64::from(p.quantity)));
     let payable = if order_type == OrderType::Trial {
         spec.price
     } else {
@@ -818,7 +879,7 @@ fn place(
         unit: spec.unit,
         instance_id: p.instance_id.clone(),
         quantity: p.quantity,
-        unit_price: spec.price,
+        unit_price,
         original,
         payable,
         channel: Channel {
@@ -1697,6 +1758,7 @@ mod tests {
             customer_id: "cus_1".into(),
             product_id: "prd_1".into(),
             product: product(status),
+            instance: None,
             spec_id: "5g".into(),
             quantity: qty,
             order_type: "new".into(),

@@ -7,7 +7,7 @@ use eventlog::{EventStore, LogError};
 use crate::runtime::{build, catch_up, load_checkpoint, store_checkpoint, ReadModel, VIEWS_DIR};
 
 /// Names of every read model, in rebuild order.
-pub const NAMES: &[&str] = &["directory", "timers", "products", "orders"];
+pub const NAMES: &[&str] = &["directory", "timers", "products", "orders", "instances"];
 
 /// What an offline rebuild of one model found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,6 +70,7 @@ pub fn rebuild(
         "timers" => one::<crate::timers::Timers>(log, data_dir, check, progress),
         "products" => one::<crate::products::Products>(log, data_dir, check, progress),
         "orders" => one::<crate::orders::Orders>(log, data_dir, check, progress),
+        "instances" => one::<crate::instances::Instances>(log, data_dir, check, progress),
         _ => return None,
     })
 }

@@ -6,10 +6,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use domain::codec::EventCodec;
 use domain::ids::IdKind;
-use domain::order::{order_stream, Order, OrderCommand, OrderEvent, OrderState, PlaceOrder};
-use domain::product::{product_stream, Product};
+use domain::order::{order_stream, Order, OrderCommand, OrderEvent, OrderState};
 use domain::{Decider, Role, Timestamp};
-use eventlog::{Direction, Expected, StreamAppend};
+use eventlog::Direction;
 use projections::orders::OrderFilter;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -269,50 +268,21 @@ async fn create(
     let input: CreateOrder = body.json()?;
     let order_id = app.ids.new_id(IdKind::Order);
     let meta = app.command_meta(&caller, &headers, &body, "PlaceOrder");
-    let stream = order_stream(&order_id);
-    let runner = app.runner.clone();
-    let done = app
-        .runner
-        .execute_planned::<Order, _>(&meta, &stream, || {
-            // The decision uses the product as of this version; the append checks it is still so.
-            let pstream = product_stream(&input.product_id);
-            let product = if eventlog::validate_stream_id(&pstream).is_ok() {
-                runner.load::<Product>(&pstream, u64::MAX)?
-            } else {
-                runner.load::<Product>("product-none", 0)?
-            };
-            if product.state.created.is_none()
-                || product.state.status == domain::product::ProductStatus::Draft
-            {
-                return Err(ApiError::validation(
-                    "product_id",
-                    "unknown",
-                    format!("product {} does not exist", input.product_id),
-                ));
-            }
-            let command = OrderCommand::Place(Box::new(PlaceOrder {
-                order_id: order_id.clone(),
-                customer_id: caller.id.clone(),
-                product_id: input.product_id.clone(),
-                product: product.state,
-                spec_id: input.spec_id.clone(),
-                quantity: input.quantity,
-                order_type: input.order_type.clone(),
-                instance_id: input.instance_id.clone(),
-                coupon_id: input.coupon_id.clone(),
-                client: input.client.clone(),
-                channel_kind: input.channel.as_ref().map(|c| c.kind.clone()),
-                channel_ref: input.channel.as_ref().and_then(|c| c.reference.clone()),
-                remark: input.remark.clone(),
-            }));
-            let guard = StreamAppend {
-                stream_id: pstream,
-                expected: Expected::Exact(product.version),
-                events: Vec::new(),
-            };
-            Ok((command, vec![guard]))
-        })
-        .await?;
+    let place = crate::commands::PlaceInput {
+        order_id: order_id.clone(),
+        customer_id: caller.id.clone(),
+        product_id: input.product_id,
+        spec_id: input.spec_id,
+        quantity: input.quantity,
+        order_type: input.order_type,
+        instance_id: input.instance_id,
+        coupon_id: input.coupon_id,
+        client: input.client,
+        channel_kind: input.channel.as_ref().map(|c| c.kind.clone()),
+        channel_ref: input.channel.and_then(|c| c.reference),
+        remark: input.remark,
+    };
+    let done = crate::commands::place_order(&app.runner, &meta, &place).await?;
     let id = done
         .state
         .placed
@@ -401,19 +371,21 @@ async fn pay(
 ) -> Result<Response, ApiError> {
     load_for(&app, &caller, &[Role::Customer], &id)?;
     let input: Pay = body.json()?;
-    run(
-        &app,
-        &caller,
-        &headers,
-        &body,
+    let meta = app.command_meta(&caller, &headers, &body, "PayOrder");
+    let done = crate::commands::pay_order(
+        &app.runner,
+        &meta,
         &id,
-        "PayOrder",
-        OrderCommand::Pay {
-            amount_cents: input.amount_cents,
-            voucher_cents: input.voucher_cents.unwrap_or(0),
-        },
+        input.amount_cents,
+        input.voucher_cents.unwrap_or(0),
     )
-    .await
+    .await?;
+    Ok(respond::command(
+        StatusCode::OK,
+        order_json(&app, &id, &done.state, done.version),
+        done.version,
+        done.position,
+    ))
 }
 
 async fn cancel(

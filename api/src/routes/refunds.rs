@@ -337,10 +337,7 @@ async fn decide(
         )
     };
     let meta = app.command_meta(&caller, &headers, &body, name);
-    let done = app
-        .runner
-        .execute::<Order>(&meta, &order_stream(&order_id), &cmd)
-        .await?;
+    let done = crate::commands::decide_refund(&app.runner, &meta, &order_id, cmd).await?;
     let r = done
         .state
         .refund(&refund_id)

@@ -285,8 +285,6 @@ async fn market(dir: &std::path::Path, customers: usize) -> Market {
 /// `command_inprocess`: place + pay through the command runner, no HTTP.
 async fn command_inprocess(dir: &tempfile::TempDir, concurrency: usize, seconds: f64) -> Outcome {
     use domain::ids::IdKind;
-    use domain::order::{order_stream, Order, OrderCommand, PlaceOrder};
-    use domain::product::{product_stream, Product};
     let m = Arc::new(
         market(
             &dir.path().join(format!("inprocess_{concurrency}")),
@@ -316,47 +314,26 @@ async fn command_inprocess(dir: &tempfile::TempDir, concurrency: usize, seconds:
             let runner = &m.app.runner;
             let pending = unpaid[t].lock().map(|mut g| g.take()).unwrap_or(None);
             if let Some(order_id) = pending {
-                return runner
-                    .execute::<Order>(
-                        &meta("PayOrder"),
-                        &order_stream(&order_id),
-                        &OrderCommand::Pay {
-                            amount_cents: 9_900,
-                            voucher_cents: 0,
-                        },
-                    )
+                return api::commands::pay_order(runner, &meta("PayOrder"), &order_id, 9_900, 0)
                     .await
                     .is_ok();
             }
             let order_id = m.app.ids.new_id(IdKind::Order);
-            let placed = runner
-                .execute_planned::<Order, _>(&meta("PlaceOrder"), &order_stream(&order_id), || {
-                    let ps = product_stream(&m.product_id);
-                    let product = runner.load::<Product>(&ps, u64::MAX)?;
-                    let cmd = OrderCommand::Place(Box::new(PlaceOrder {
-                        order_id: order_id.clone(),
-                        customer_id: caller.id.clone(),
-                        product_id: m.product_id.clone(),
-                        product: product.state,
-                        spec_id: "s".into(),
-                        quantity: 1,
-                        order_type: "new".into(),
-                        instance_id: None,
-                        coupon_id: None,
-                        client: None,
-                        channel_kind: None,
-                        channel_ref: None,
-                        remark: None,
-                    }));
-                    Ok((
-                        cmd,
-                        vec![StreamAppend {
-                            stream_id: ps,
-                            expected: Expected::Exact(product.version),
-                            events: vec![],
-                        }],
-                    ))
-                })
+            let input = api::commands::PlaceInput {
+                order_id: order_id.clone(),
+                customer_id: caller.id.clone(),
+                product_id: m.product_id.clone(),
+                spec_id: "s".into(),
+                quantity: 1,
+                order_type: "new".into(),
+                instance_id: None,
+                coupon_id: None,
+                client: None,
+                channel_kind: None,
+                channel_ref: None,
+                remark: None,
+            };
+            let placed = api::commands::place_order(runner, &meta("PlaceOrder"), &input)
                 .await
                 .is_ok();
             if placed {

@@ -1,0 +1,162 @@
+//! API.md §5, instances: what customers own (owner parties: the customer and the seller).
+
+use axum::extract::{Path, Query, State};
+use axum::response::Response;
+use domain::instance::InstanceState;
+use domain::Role;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use utoipa::ToSchema;
+
+use crate::error::ApiError;
+use crate::extract::{Caller, MinPosition};
+use crate::paging::{page, PageQuery};
+use crate::respond;
+use crate::routes::{Doc, Routes};
+use crate::state::App;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InstanceView {
+    pub id: String,
+    pub product_id: String,
+    pub spec_id: String,
+    pub customer_id: String,
+    pub seller_org_id: String,
+    /// `opening`, `active`, `in_service`, `expired`, `closed` or `released`.
+    pub status: String,
+    pub trial: bool,
+    pub opened_at: String,
+    pub expires_at: Option<String>,
+    pub orders: Vec<String>,
+    pub version: u64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InstancePage {
+    pub items: Vec<InstanceView>,
+    pub next_cursor: Option<String>,
+}
+
+pub fn routes(r: Routes) -> Routes {
+    use axum::routing::get;
+    r.add(
+        "GET",
+        "/v1/instances",
+        get(list),
+        Doc::new(
+            "instances of the caller (customer) or of the caller's products (seller)",
+            "owner parties, platform, auditor",
+        )
+        .query("order_id", "filter")
+        .query("customer_id", "filter")
+        .query("limit", "1..=500")
+        .query("cursor", "next_cursor")
+        .answers::<InstancePage>(200),
+    )
+    .add(
+        "GET",
+        "/v1/instances/{id}",
+        get(detail),
+        Doc::new("one instance", "owner parties, platform, auditor").answers::<InstanceView>(200),
+    )
+}
+
+fn instance_json(app: &App, id: &str, s: &InstanceState, version: u64) -> Value {
+    let Some(o) = &s.opened else {
+        return json!({"id": id});
+    };
+    json!({
+        "id": id, "product_id": o.product_id, "spec_id": s.spec_id, "customer_id": o.customer_id,
+        "seller_org_id": o.seller_org_id, "status": s.status.as_str(), "trial": s.trial,
+        "opened_at": app.time(o.opened_at), "expires_at": s.expires_at.map(|t| app.time(t)),
+        "expired_at": s.expired_at.map(|t| app.time(t)), "closed_at": s.closed_at.map(|t| app.time(t)),
+        "released_at": s.released_at.map(|t| app.time(t)), "orders": s.orders, "version": version,
+    })
+}
+
+fn owner(caller: &Caller, s: &InstanceState) -> bool {
+    let Some(o) = &s.opened else { return false };
+    match caller.role {
+        Role::Platform | Role::Auditor => true,
+        Role::Customer => o.customer_id == caller.id,
+        Role::IsvAdmin => caller.org_id.as_deref() == Some(o.seller_org_id.as_str()),
+        _ => false,
+    }
+}
+
+const READERS: &[Role] = &[
+    Role::Customer,
+    Role::IsvAdmin,
+    Role::Platform,
+    Role::Auditor,
+];
+
+async fn detail(
+    State(app): State<App>,
+    caller: Caller,
+    min: MinPosition,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    caller.require(READERS)?;
+    app.wait_for(&app.instances, min).await?;
+    let (found, position) = app.instances.read(|s| {
+        s.by_id
+            .get(&id)
+            .filter(|r| owner(&caller, &r.state))
+            .map(|r| instance_json(&app, &r.id, &r.state, r.version))
+    });
+    Ok(respond::read(
+        found.ok_or_else(|| ApiError::not_found("instance"))?,
+        position,
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    order_id: Option<String>,
+    customer_id: Option<String>,
+    limit: Option<usize>,
+    cursor: Option<String>,
+}
+
+async fn list(
+    State(app): State<App>,
+    caller: Caller,
+    min: MinPosition,
+    q: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    caller.require(READERS)?;
+    let q = q
+        .map(|Query(q)| q)
+        .map_err(|e| ApiError::bad_request(format!("invalid query: {}", e.body_text())))?;
+    let paging = PageQuery {
+        limit: q.limit,
+        cursor: q.cursor.clone(),
+    };
+    let (limit, after) = (paging.limit()?, paging.after()?);
+    app.wait_for(&app.instances, min).await?;
+    let ((items, next), position) = app.instances.read(|s| {
+        let rows = s.by_id.values().filter(|r| {
+            let o = r.state.opened.as_ref();
+            owner(&caller, &r.state)
+                && q.order_id
+                    .as_deref()
+                    .is_none_or(|w| r.state.orders.iter().any(|x| x == w))
+                && q.customer_id
+                    .as_deref()
+                    .is_none_or(|w| o.is_some_and(|o| o.customer_id == w))
+        });
+        page(
+            rows.map(|r| {
+                (
+                    r.id.clone(),
+                    instance_json(&app, &r.id, &r.state, r.version),
+                )
+            }),
+            after.as_deref(),
+            limit,
+        )
+    });
+    Ok(respond::list(items, next, position))
+}
