@@ -387,12 +387,17 @@ pub fn deadline_effects(event: &InstanceEvent, instance_id: &str) -> Vec<Deadlin
             v
         }
         InstanceEvent::InstanceUpgraded(_) => Vec::new(),
-        InstanceEvent::InstanceExpired(e) => vec![DeadlineEffect::Start(Deadline {
-            id: close_deadline_id(&stream),
-            due_at: e.at.plus_days(CLOSE_AFTER_EXPIRY_DAYS),
-            stream_id: stream.clone(),
-            rule: DeadlineRule::InstanceClose,
-        })],
+        InstanceEvent::InstanceExpired(e) => vec![
+            DeadlineEffect::Stop {
+                id: expiry_deadline_id(&stream),
+            },
+            DeadlineEffect::Start(Deadline {
+                id: close_deadline_id(&stream),
+                due_at: e.at.plus_days(CLOSE_AFTER_EXPIRY_DAYS),
+                stream_id: stream.clone(),
+                rule: DeadlineRule::InstanceClose,
+            }),
+        ],
         InstanceEvent::InstanceClosed(_) | InstanceEvent::InstanceReleased(_) => vec![
             DeadlineEffect::Stop {
                 id: expiry_deadline_id(&stream),
