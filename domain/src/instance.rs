@@ -467,7 +467,7 @@ mod tests {
             opened_at: at("2026-11-22T09:00:00+08:00"),
             expires_at: Some(at("2026-12-22T09:00:00+08:00")),
         });
-        let s = Instance::fold(&[opened.clone()]);
+        let s = Instance::fold(std::slice::from_ref(&opened));
         assert!(Instance::decide(
             &s,
             &InstanceCommand::Expire {
