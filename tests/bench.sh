@@ -18,8 +18,11 @@ SECS=8
 cargo build --release --quiet -p marketlog-tests --bin marketlog-bench >&2
 PEER_OUT=$(mktemp)
 trap 'rm -f "$PEER_OUT"' EXIT
+# The quick form measures only the sled limit; the full run also cqrs-es + postgres-es
+# (which installs PostgreSQL from Debian if it is missing). PEER_ONLY=sled|cqrs|all overrides.
+PEER_ONLY=${PEER_ONLY:-$([[ $QUICK == 1 ]] && echo sled || echo all)}
 if [[ -x $PEER ]]; then
-    ONLY=sled CONCURRENCY="1 16 64 256" BENCH_SECONDS=$SECS "$PEER" | tee "$PEER_OUT"
+    ONLY=$PEER_ONLY CONCURRENCY="1 16 64 256" BENCH_SECONDS=$SECS "$PEER" | tee "$PEER_OUT"
 else
     echo "bench.sh: $PEER not found; ratios against the peer are skipped" >&2
 fi

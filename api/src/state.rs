@@ -190,6 +190,17 @@ impl App {
         true
     }
 
+    /// Waits (bounded) until `projection` has applied everything durable now: for commands
+    /// that validate against a read model what an earlier request just wrote.
+    pub async fn caught_up(&self, projection: &dyn ProjectionControl) {
+        let _ = projection
+            .wait_for(
+                self.store.head(),
+                Duration::from_millis(MIN_POSITION_WAIT_MS_MAX),
+            )
+            .await;
+    }
+
     /// The projection with this name.
     pub fn projection(&self, name: &str) -> Option<&Arc<dyn ProjectionControl>> {
         self.projections.iter().find(|p| p.name() == name)

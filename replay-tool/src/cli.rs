@@ -4,21 +4,26 @@
 use std::path::PathBuf;
 
 use chrono_tz::Tz;
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::builder::PossibleValuesParser;
+use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
+use projections::registry::NAMES;
 
 use crate::time::{parse_rfc3339_micros, parse_timezone};
 
 /// Auditors' and analysts' tool for a Marketlog event log.
 ///
 /// Reads either a stopped server's data dir (--data DIR, through a private copy) or a running
-/// server (--url URL --token T, over GET /v1/events?include=raw); the commands print the same
-/// either way. Online, every record is decoded and checked from the stored bytes the server
-/// sends, never from its JSON. What differs online: `verify` has no head anchor or stream
-/// index to check and skips those two checks, and `stats` reports the log size as the sum of
-/// the stored record bytes (the server's disk is not visible over HTTP).
+/// server (--url URL --token T, over GET /v1/events and /v1/streams/{id} with include=raw);
+/// the commands print the same either way. Online, every record is decoded and checked from
+/// the stored bytes the server sends, never from its JSON. What differs online: `verify` has
+/// no head anchor or stream index to check and skips those two checks, and `stats` reports
+/// the log size as the sum of the stored record bytes (the server's disk is not visible over
+/// HTTP). `rebuild` is the one command that writes: offline it stores read-model checkpoints
+/// in the data dir itself, online it asks the server to rebuild.
 ///
-/// Exit status: 0 ok, 1 a finding (corruption, mismatch, a server failing with 5xx), 2 usage
-/// or environment error (missing or busy data dir, server unreachable, token refused).
+/// Exit status: 0 ok, 1 a finding (corruption, mismatch, a failed rebuild, a server failing
+/// with 5xx), 2 usage or environment error (missing or busy data dir, server unreachable,
+/// token refused, unknown stream or projection).
 #[derive(Debug, Parser)]
 #[command(name = "replay-tool", version, subcommand_required = true)]
 pub struct Cli {
@@ -31,8 +36,8 @@ pub struct Cli {
 /// Flags every command understands.
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
-    /// Data directory of a stopped server (read through a private copy, never changed);
-    /// ignored with --url.
+    /// Data directory of a stopped server (read through a private copy, never changed;
+    /// only `rebuild` opens it in place to store checkpoints); ignored with --url.
     #[arg(
         long,
         value_name = "DIR",
@@ -43,11 +48,13 @@ pub struct GlobalArgs {
     pub data: PathBuf,
     /// Read from a running server (e.g. http://127.0.0.1:8080) instead of a data dir.
     ///
-    /// Pages of GET /v1/events?include=raw; each record is decoded from its stored bytes.
-    /// Plain http:// only. The log is read as of the head /v1/health reports at the start.
+    /// Pages of GET /v1/events?include=raw (and /v1/streams/{id}?include=raw for history);
+    /// each record is decoded from its stored bytes. Plain http:// only. The log is read as
+    /// of the head /v1/health reports at the start.
     #[arg(long, value_name = "URL", env = "MARKETLOG_URL", global = true)]
     pub url: Option<String>,
-    /// Bearer token for --url (a platform, auditor or analyst principal).
+    /// Bearer token for --url (a platform, auditor or analyst principal; history needs
+    /// platform or auditor, rebuild platform or analyst).
     #[arg(
         long,
         value_name = "T",
@@ -89,6 +96,66 @@ pub enum Command {
     Stats(StatsArgs),
     /// Write events in position order as JSON lines or CSV.
     Export(ExportArgs),
+    /// Replay one stream: every event (version, position, time, type, actor, correlation
+    /// and causation ids, data) followed by the aggregate's state after it, then the state
+    /// as of the chosen point (time travel).
+    ///
+    /// The state is folded with the aggregate's own rules, from the stored bytes; a stream
+    /// kind no aggregate owns (campaign, delivery, …) shows its events with `state: null`.
+    /// Online (--url) the stream is read from GET /v1/streams/{id}?include=raw and every
+    /// record is decoded from its stored bytes, so the output is the same as offline.
+    History(HistoryArgs),
+    /// Rebuild read models from the log (offline: stores each model's checkpoint,
+    /// data/views/<name>.snap, swapped in atomically), or compare them with --check.
+    ///
+    /// This is the one command that changes the data dir; it opens the real data dir (not a
+    /// copy), so a running server on it is refused ("data dir in use"). Online (--url) it
+    /// asks the server for a blue/green rebuild of each model (POST
+    /// /v1/projections/{name}/rebuild) and waits until each runs again; --check is offline
+    /// only.
+    Rebuild(RebuildArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// An order id (ord_…), another entity id the tool knows (prd_, ins_, org_, principal
+    /// ids), or a stream id such as campaign-cpc_….
+    #[arg(value_name = "ORDER-ID|STREAM-ID")]
+    pub id: String,
+    /// Stop at the last event recorded at or before this time (RFC 3339 with offset).
+    #[arg(long, value_name = "RFC3339", value_parser = parse_rfc3339_micros, conflicts_with = "to_version")]
+    pub as_of: Option<i64>,
+    /// Stop at this stream version (inclusive).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub to_version: Option<u64>,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("models").required(true).args(["projection", "all"])))]
+pub struct RebuildArgs {
+    /// The read model to rebuild.
+    #[arg(long, value_name = "NAME", value_parser = PossibleValuesParser::new(NAMES.iter().copied()))]
+    pub projection: Option<String>,
+    /// Rebuild every read model, in order.
+    #[arg(long)]
+    pub all: bool,
+    /// Offline only: write nothing, rebuild in memory and compare with the stored
+    /// checkpoint caught up to the head; exit 1 on any difference (or a missing checkpoint).
+    #[arg(long)]
+    pub check: bool,
+}
+
+impl RebuildArgs {
+    /// The models asked for, in rebuild order.
+    pub fn names(&self) -> Vec<&str> {
+        match &self.projection {
+            Some(name) if !self.all => vec![name.as_str()],
+            _ => NAMES.to_vec(),
+        }
+    }
 }
 
 #[derive(Debug, Args)]

@@ -2,21 +2,26 @@
 //!
 //! Codemap: [`cli`] parses flags; [`source`] is the one way commands read the log
 //! ([`LogSource`](source::LogSource)), with [`offline`] reading a private copy of a data dir
-//! and [`online`] a running server's `GET /v1/events?include=raw`; [`verify`], [`stats`] and
-//! [`export`] are the commands; [`time`], [`progress`] and [`codec`] are what they share;
+//! and [`online`] a running server's `GET /v1/events?include=raw` and
+//! `GET /v1/streams/{id}?include=raw`; [`verify`], [`stats`], [`export`] and [`history`] are
+//! the reading commands; [`rebuild`] rebuilds read models (offline on the real data dir,
+//! online through the server); [`time`], [`progress`] and [`codec`] are what they share;
 //! [`error`] maps every failure to an exit status.
 //!
-//! Architecture invariant: the tool never appends to the log and never changes a byte of
-//! the data dir; commands see records only through `LogSource`, so they print the same
-//! whichever source they read (the one difference: the log size `stats` can tell).
+//! Architecture invariant: the tool never appends to the log, and no command but `rebuild`
+//! changes a byte of the data dir (`rebuild` writes only `views/<name>.snap` and what opening
+//! the log does); reading commands see records only through `LogSource`, so they print the
+//! same whichever source they read (the one difference: the log size `stats` can tell).
 
 pub mod cli;
 pub mod codec;
 pub mod error;
 pub mod export;
+pub mod history;
 pub mod offline;
 pub mod online;
 pub mod progress;
+pub mod rebuild;
 pub mod source;
 pub mod stats;
 pub mod time;
@@ -87,6 +92,21 @@ pub fn execute(cli: &Cli, out: &mut dyn Write) -> Result<Verdict, ToolError> {
             let source = at.open()?;
             stats::run(source.as_ref(), args, g.timezone, show_progress, out)
         }
+        Command::History(args) => {
+            let source = at.open().map_err(history::reported)?;
+            history::run(source.as_ref(), args, g.timezone, out)
+        }
+        Command::Rebuild(args) => match &at {
+            Location::Offline(dir) => {
+                rebuild::run_offline(dir, &args.names(), args.check, show_progress, out)
+            }
+            Location::Online(_) if args.check => {
+                Err(ToolError::Usage(rebuild::CHECK_IS_OFFLINE_ONLY.into()))
+            }
+            Location::Online(target) => {
+                rebuild::run_online(target, &args.names(), show_progress, out)
+            }
+        },
         Command::Export(args) => {
             let filter = export::Filter::from_args(args)?;
             let source = at.open()?;

@@ -16,7 +16,9 @@ use std::sync::Once;
 
 use eventlog::datadir::LOG_DIR;
 use eventlog::verify::{verify_log, VerifyReport};
-use eventlog::{read_anchor, Anchor, EventStore, LogError, OfflineCopy, Record, SledLog};
+use eventlog::{
+    read_anchor, Anchor, Direction, EventStore, LogError, OfflineCopy, Record, SledLog,
+};
 
 use crate::source::{LogSize, LogSource, SourceError};
 
@@ -115,6 +117,27 @@ impl LogSource for OfflineSource {
         guarded(|| self.log().read_all(from_position, limit)).map_err(|e| self.paths().finding(e))
     }
 
+    fn read_stream(
+        &self,
+        stream_id: &str,
+        from_version: u64,
+        limit: usize,
+    ) -> Result<Vec<Record>, SourceError> {
+        if eventlog::validate_stream_id(stream_id).is_err() || limit == 0 {
+            return Ok(Vec::new());
+        }
+        guarded(|| {
+            EventStore::read_stream(
+                self.log(),
+                stream_id,
+                from_version.max(1),
+                Direction::Forward,
+                limit,
+            )
+        })
+        .map_err(|e| self.paths().finding(e))
+    }
+
     fn verify(&self, progress: &mut dyn FnMut(u64, u64)) -> Result<VerifyReport, SourceError> {
         guarded(|| verify_log(self.log(), self.anchor, progress))
             .map_err(|e| self.paths().finding(e))
@@ -201,7 +224,7 @@ thread_local! {
 /// Runs store code, turning a panic into [`LogError::Store`]. sled 0.34 can panic on a
 /// damaged file instead of returning an error, and a read-only tool must report that as a
 /// finding rather than die with a backtrace.
-fn guarded<T>(f: impl FnOnce() -> Result<T, LogError>) -> Result<T, LogError> {
+pub(crate) fn guarded<T>(f: impl FnOnce() -> Result<T, LogError>) -> Result<T, LogError> {
     install_quiet_panic_hook();
     let was = IN_STORE.with(|flag| flag.replace(true));
     let outcome = panic::catch_unwind(AssertUnwindSafe(f));

@@ -103,52 +103,24 @@ impl OnlineTarget {
     }
 }
 
-/// A running server's log, read over HTTP.
-pub struct OnlineSource {
+/// A running server over HTTP: the checked target and a blocking client. Every request
+/// carries `Authorization: Bearer <token>` unless it says otherwise.
+pub struct Server {
     target: OnlineTarget,
     client: reqwest::blocking::Client,
-    /// The server's durable head when the source opened.
-    head: u64,
-    /// Stored bytes of positions `1..next` summed so far, as (next, bytes): reads from the
-    /// start extend it, so `stats` learns the log size from the walk it makes anyway.
-    counted: Cell<(u64, u64)>,
 }
 
-impl std::fmt::Debug for OnlineSource {
+impl std::fmt::Debug for Server {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OnlineSource")
+        f.debug_struct("Server")
             .field("target", &self.target)
-            .field("head", &self.head)
             .finish_non_exhaustive()
     }
 }
 
-/// One `/v1/events` page, as far as this tool reads it.
-#[derive(Debug, Deserialize)]
-struct Page {
-    items: Vec<Item>,
-}
-
-/// One item of a page: its position and stored bytes; the decoded fields are ignored.
-#[derive(Debug, Deserialize)]
-struct Item {
-    position: u64,
-    raw_base64: Option<String>,
-}
-
-/// A page item as the walk sees it: its position and its stored bytes, or why there are none.
-type RawItem = (u64, Result<Vec<u8>, String>);
-
-/// The part of `GET /v1/health` the tool needs.
-#[derive(Debug, Deserialize)]
-struct Health {
-    log_position: u64,
-}
-
-impl OnlineSource {
-    /// Connects: one single-record page (so an unreachable server or a refused token is
-    /// reported before any output), then the head from `/v1/health`.
-    pub fn open(target: &OnlineTarget) -> Result<OnlineSource, SourceError> {
+impl Server {
+    /// Sets up the client; sends nothing yet.
+    pub fn new(target: &OnlineTarget) -> Result<Server, SourceError> {
         let client = reqwest::blocking::Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
             .timeout(REQUEST_TIMEOUT)
@@ -157,21 +129,20 @@ impl OnlineSource {
             .map_err(|e| {
                 SourceError::Unavailable(format!("cannot set up an http client: {}", chain(&e)))
             })?;
-        let mut source = OnlineSource {
+        Ok(Server {
             target: target.clone(),
             client,
-            head: 0,
-            counted: Cell::new((1, 0)),
-        };
-        source.page(1, 1)?;
-        let health: Health = source.get_json("/v1/health", &[], false, "a health answer")?;
-        source.head = health.log_position;
-        Ok(source)
+        })
+    }
+
+    /// The base url, as messages show it.
+    pub fn base(&self) -> &str {
+        self.target.base()
     }
 
     /// `GET base+path?query`, the JSON of a 2xx answer as `T`. A non-2xx answer is
     /// [`SourceError::Server`] with the server's `error.message`.
-    fn get_json<T: DeserializeOwned>(
+    pub fn get_json<T: DeserializeOwned>(
         &self,
         path: &str,
         query: &[(&str, String)],
@@ -183,6 +154,26 @@ impl OnlineSource {
         if authenticated {
             request = request.bearer_auth(&self.target.token);
         }
+        self.answer(request, &url, what)
+    }
+
+    /// `POST base+path` without a body, authenticated; the JSON of a 2xx answer as `T`.
+    pub fn post_json<T: DeserializeOwned>(&self, path: &str, what: &str) -> Result<T, SourceError> {
+        let url = format!("{}{path}", self.target.base);
+        let request = self
+            .client
+            .post(&url)
+            .bearer_auth(&self.target.token)
+            .header(reqwest::header::CONTENT_LENGTH, 0);
+        self.answer(request, &url, what)
+    }
+
+    fn answer<T: DeserializeOwned>(
+        &self,
+        request: reqwest::blocking::RequestBuilder,
+        url: &str,
+        what: &str,
+    ) -> Result<T, SourceError> {
         let response = request.send().map_err(|e| self.unreachable(&e))?;
         let status = response.status();
         if !status.is_success() {
@@ -215,6 +206,65 @@ impl OnlineSource {
             format!("request to the server at {base} failed: {}", chain(e))
         })
     }
+}
+
+/// A running server's log, read over HTTP.
+pub struct OnlineSource {
+    server: Server,
+    /// The server's durable head when the source opened.
+    head: u64,
+    /// Stored bytes of positions `1..next` summed so far, as (next, bytes): reads from the
+    /// start extend it, so `stats` learns the log size from the walk it makes anyway.
+    counted: Cell<(u64, u64)>,
+}
+
+impl std::fmt::Debug for OnlineSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OnlineSource")
+            .field("server", &self.server)
+            .field("head", &self.head)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One `/v1/events` page, as far as this tool reads it.
+#[derive(Debug, Deserialize)]
+struct Page {
+    items: Vec<Item>,
+}
+
+/// One item of a page: its position and stored bytes; the decoded fields are ignored.
+#[derive(Debug, Deserialize)]
+struct Item {
+    position: u64,
+    raw_base64: Option<String>,
+}
+
+/// A page item as the walk sees it: its position and its stored bytes, or why there are none.
+type RawItem = (u64, Result<Vec<u8>, String>);
+
+/// The part of `GET /v1/health` the tool needs.
+#[derive(Debug, Deserialize)]
+struct Health {
+    log_position: u64,
+}
+
+impl OnlineSource {
+    /// Connects: one single-record page (so an unreachable server or a refused token is
+    /// reported before any output), then the head from `/v1/health`.
+    pub fn open(target: &OnlineTarget) -> Result<OnlineSource, SourceError> {
+        let mut source = OnlineSource {
+            server: Server::new(target)?,
+            head: 0,
+            counted: Cell::new((1, 0)),
+        };
+        source.page(1, 1)?;
+        let health: Health = source
+            .server
+            .get_json("/v1/health", &[], false, "a health answer")?;
+        source.head = health.log_position;
+        Ok(source)
+    }
 
     /// Up to `limit` (≤ [`PAGE_RECORDS`]) items from `from`, with their stored bytes decoded
     /// from base64 (`Err(reason)` for an item without usable bytes).
@@ -224,7 +274,9 @@ impl OnlineSource {
             ("limit", limit.clamp(1, PAGE_RECORDS).to_string()),
             ("include", "raw".to_string()),
         ];
-        let page: Page = self.get_json("/v1/events", &query, true, "a page of events")?;
+        let page: Page = self
+            .server
+            .get_json("/v1/events", &query, true, "a page of events")?;
         Ok(page
             .items
             .into_iter()
@@ -317,6 +369,85 @@ impl LogSource for OnlineSource {
             Ok(())
         })?;
         self.count(from, &sizes);
+        Ok(records)
+    }
+
+    /// Pages of `GET /v1/streams/{stream_id}?from_version=&limit=&include=raw`, each record
+    /// decoded from its stored bytes and checked to be the stream's next version; records
+    /// past the head taken at open are left out (one snapshot, as for the whole log). The
+    /// server answers 404 for a stream it does not have: no records.
+    fn read_stream(
+        &self,
+        stream_id: &str,
+        from_version: u64,
+        limit: usize,
+    ) -> Result<Vec<Record>, SourceError> {
+        // Checked here, so the id is safe in a url path without escaping.
+        if eventlog::validate_stream_id(stream_id).is_err() || limit == 0 {
+            return Ok(Vec::new());
+        }
+        let path = format!("/v1/streams/{stream_id}");
+        let mut records: Vec<Record> = Vec::new();
+        let mut next = from_version.max(1);
+        while records.len() < limit {
+            let want = (limit - records.len()).min(PAGE_RECORDS);
+            let query = [
+                ("from_version", next.to_string()),
+                ("limit", want.to_string()),
+                ("include", "raw".to_string()),
+            ];
+            let page: Page = match self
+                .server
+                .get_json(&path, &query, true, "a page of a stream")
+            {
+                Ok(page) => page,
+                // Unknown to the server: the stream has no records (a stream that vanished
+                // halfway through a read is not hidden as a short one).
+                Err(SourceError::Server { code: 404, .. }) if next == 1 => return Ok(Vec::new()),
+                Err(e) => return Err(e),
+            };
+            let got = page.items.len();
+            for item in page.items {
+                let position = item.position;
+                let bytes = match item.raw_base64 {
+                    None => Err("the server sent no stored bytes (raw_base64) for it".to_string()),
+                    Some(text) => base64::engine::general_purpose::STANDARD
+                        .decode(text.as_bytes())
+                        .map_err(|e| format!("the server's raw_base64 is not base64: {e}")),
+                }
+                .map_err(|reason| SourceError::Corrupt { position, reason })?;
+                let record = decode_value(position, &bytes).map_err(corrupt)?;
+                if record.position > self.head {
+                    return Ok(records);
+                }
+                if record.stream_id != stream_id || record.version != next {
+                    return Err(SourceError::Corrupt {
+                        position,
+                        reason: format!(
+                            "the server sent {}@{} when asked for {stream_id}@{next}",
+                            record.stream_id, record.version
+                        ),
+                    });
+                }
+                if let Some(before) = records.last().filter(|r| r.position >= position) {
+                    return Err(SourceError::Corrupt {
+                        position,
+                        reason: format!(
+                            "{stream_id}@{next} is at position {position}, not after version {} at {}",
+                            before.version, before.position
+                        ),
+                    });
+                }
+                records.push(record);
+                next += 1;
+                if records.len() == limit {
+                    break;
+                }
+            }
+            if got < want {
+                break;
+            }
+        }
         Ok(records)
     }
 

@@ -1,5 +1,5 @@
-//! Progress bars on stderr (records/s, ETA). indicatif measures the elapsed time itself, so
-//! no clock is read here.
+//! Progress bars on stderr (records/s and ETA, or steps and elapsed time). indicatif measures
+//! the elapsed time itself, so no clock is read here.
 
 use std::io::IsTerminal;
 
@@ -18,6 +18,23 @@ pub fn bar(show: bool, len: u64, label: &str) -> ProgressBar {
         .progress_chars("=> ");
     let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
     bar.set_style(style);
+    bar.set_message(label.to_string());
+    bar
+}
+
+const STEPS_TEMPLATE: &str = "{msg} [{bar:40}] {pos}/{len} {prefix} ({elapsed})";
+
+/// A bar of `len` steps of what `unit` names (e.g. "projections"), hidden as [`bar`] is.
+pub fn steps(show: bool, len: u64, unit: &str, label: &str) -> ProgressBar {
+    if !show || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let style = ProgressStyle::with_template(STEPS_TEMPLATE)
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ");
+    let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
+    bar.set_style(style);
+    bar.set_prefix(unit.to_string());
     bar.set_message(label.to_string());
     bar
 }

@@ -79,6 +79,16 @@ pub trait LogSource {
     /// Up to `limit` records from `from_position` on, in position order; empty past the head.
     fn read_from(&self, from_position: u64, limit: usize) -> Result<Vec<Record>, SourceError>;
 
+    /// Up to `limit` records of stream `stream_id` from version `from_version` on, in version
+    /// order, each decoded from its stored bytes; empty for a stream the log does not hold
+    /// (or an id that cannot name one) and past the stream's last version.
+    fn read_stream(
+        &self,
+        stream_id: &str,
+        from_version: u64,
+        limit: usize,
+    ) -> Result<Vec<Record>, SourceError>;
+
     /// Checks checksums, the chain, gap-free positions and versions, and where the source has
     /// them the stream index and the head anchor, reporting progress as (checked, head).
     fn verify(&self, progress: &mut dyn FnMut(u64, u64)) -> Result<VerifyReport, SourceError>;
@@ -178,6 +188,21 @@ pub(crate) mod tests {
                 .collect())
         }
 
+        fn read_stream(
+            &self,
+            stream_id: &str,
+            from_version: u64,
+            limit: usize,
+        ) -> Result<Vec<Record>, SourceError> {
+            Ok(self
+                .records
+                .iter()
+                .filter(|r| r.stream_id == stream_id && r.version >= from_version)
+                .take(limit.min(self.step))
+                .cloned()
+                .collect())
+        }
+
         fn verify(&self, _: &mut dyn FnMut(u64, u64)) -> Result<VerifyReport, SourceError> {
             Err(SourceError::Unavailable("not a verifying source".into()))
         }
@@ -224,6 +249,14 @@ pub(crate) mod tests {
             }
             fn read_from(&self, _: u64, limit: usize) -> Result<Vec<Record>, SourceError> {
                 self.0.read_from(1, limit)
+            }
+            fn read_stream(
+                &self,
+                s: &str,
+                v: u64,
+                limit: usize,
+            ) -> Result<Vec<Record>, SourceError> {
+                self.0.read_stream(s, v, limit)
             }
             fn verify(&self, p: &mut dyn FnMut(u64, u64)) -> Result<VerifyReport, SourceError> {
                 self.0.verify(p)

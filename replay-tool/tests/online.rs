@@ -4,13 +4,12 @@
 //! errors, and the server's decoded fields are never believed.
 
 mod fixture;
+mod live;
 
 use std::collections::HashMap;
-use std::path::Path;
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -18,115 +17,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Json;
 use base64::Engine as _;
-use fixture::{build, build_many, flip_payload_byte, replay_tool, run_raw, serial, Run, STANDARD};
+use fixture::{build, build_many, flip_payload_byte, replay_tool, serial, Run, STANDARD};
+use live::{call, online, stored_records, LiveApi, ADMIN};
 use serde_json::{json, Value};
 
-const ADMIN: &str = "admin-token-0123456789";
-const START: &str = "2026-11-22T09:00:00+08:00";
 /// More than one page of `/v1/events` (500), so the walk crosses pages.
 const ORGS: usize = 520;
-
-/// The real API on a real port, over its own temp data dir.
-struct LiveApi {
-    runtime: tokio::runtime::Runtime,
-    app: api::state::App,
-    url: String,
-    stop: tokio::sync::oneshot::Sender<()>,
-    served: tokio::task::JoinHandle<()>,
-    dir: tempfile::TempDir,
-}
-
-impl LiveApi {
-    fn start() -> LiveApi {
-        let dir = tempfile::tempdir().unwrap();
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(4)
-            .enable_all()
-            .build()
-            .unwrap();
-        let data_dir = dir.path().to_path_buf();
-        let (app, url, stop, served) = runtime.block_on(async move {
-            let app = api::state::App::open(api::state::AppConfig {
-                data_dir,
-                tz: chrono_tz::Asia::Shanghai,
-                simulated_start: Some(domain::Timestamp::parse_rfc3339(START).unwrap()),
-                metrics: api::app::metrics_handle(),
-            })
-            .unwrap();
-            api::serve::bootstrap_admin(&app, Some(ADMIN))
-                .await
-                .unwrap();
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let url = format!("http://{}", listener.local_addr().unwrap());
-            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-            let router = api::app::router(app.clone());
-            let served = tokio::spawn(async move {
-                axum::serve(listener, router)
-                    .with_graceful_shutdown(async move {
-                        let _ = stopped.await;
-                    })
-                    .await
-                    .unwrap();
-            });
-            (app, url, stop, served)
-        });
-        LiveApi {
-            runtime,
-            app,
-            url,
-            stop,
-            served,
-            dir,
-        }
-    }
-
-    /// Stops serving, closes the log (writing its head anchor) and drops everything that
-    /// holds the data dir, so the offline tool can read it; returns the data dir.
-    fn stop(self) -> tempfile::TempDir {
-        let LiveApi {
-            runtime,
-            app,
-            stop,
-            served,
-            dir,
-            ..
-        } = self;
-        // No child may be between fork and exec while the log's lock goes away (see serial).
-        let _serial = serial();
-        let _ = stop.send(());
-        runtime.block_on(served).unwrap();
-        app.shutdown.send_replace(true);
-        let log = app.log.clone();
-        runtime
-            .block_on(runtime.spawn_blocking(move || log.close()))
-            .unwrap()
-            .unwrap();
-        drop(app);
-        runtime.shutdown_timeout(Duration::from_secs(10));
-        dir
-    }
-}
-
-/// A JSON request as the given token; panics unless the status is `want`.
-fn call(
-    client: &reqwest::blocking::Client,
-    method: reqwest::Method,
-    url: &str,
-    token: &str,
-    body: Value,
-    want: u16,
-) -> Value {
-    let response = client
-        .request(method, url)
-        .bearer_auth(token)
-        .json(&body)
-        .send()
-        .unwrap();
-    let status = response.status().as_u16();
-    let answer: Value = response.json().unwrap_or(Value::Null);
-    assert_eq!(status, want, "{url}: {answer}");
-    answer
-}
 
 /// Tokens of the principals [`populate`] created.
 struct Tokens {
@@ -205,13 +101,6 @@ fn populate(url: &str) -> Tokens {
     tokens
 }
 
-/// `replay-tool --no-progress --url URL --token T ARGS…`.
-fn online(url: &str, token: &str, args: &[&str]) -> Run {
-    let mut full = vec!["--no-progress", "--url", url, "--token", token];
-    full.extend_from_slice(args);
-    run_raw(&full)
-}
-
 /// The binary with exactly `args` and the given environment variables.
 fn run_with_env(args: &[&str], env: &[(&str, &str)]) -> Run {
     let _serial = serial();
@@ -231,17 +120,6 @@ fn run_with_env(args: &[&str], env: &[(&str, &str)]) -> Run {
         stdout: String::from_utf8(output.stdout).unwrap(),
         stderr: String::from_utf8(output.stderr).unwrap(),
     }
-}
-
-/// Every record's stored bytes, read from a private copy of a closed data dir.
-fn stored_records(data_dir: &Path) -> Vec<(u64, Vec<u8>)> {
-    let _serial = serial();
-    let copy = eventlog::OfflineCopy::take(data_dir).unwrap();
-    let log = eventlog::SledLog::open(copy.path()).unwrap();
-    let raw = log.read_raw(1, 1_000_000).unwrap();
-    log.close().unwrap();
-    drop(log);
-    raw
 }
 
 /// The commands compared between online and offline.

@@ -1,4 +1,5 @@
-//! The tool's promise: offline commands never change a byte of the data dir, healthy or not.
+//! The tool's promise: offline commands (all but `rebuild`) never change a byte of the data
+//! dir, healthy or not.
 
 mod fixture;
 
@@ -6,12 +7,16 @@ use fixture::{build, delete_tail, flip_payload_byte, replay_tool, snapshot, STAN
 
 fn every_read_only_command(data_dir: &std::path::Path, out_dir: &std::path::Path) {
     let csv = out_dir.join("out.csv");
-    let commands: [&[&str]; 5] = [
+    let commands: [&[&str]; 9] = [
         &["verify"],
         &["stats"],
         &["stats", "--json"],
         &["export", "--format", "jsonl", "--type", "OrderPaid"],
         &["export", "--format", "csv", "--out", csv.to_str().unwrap()],
+        &["history", "campaign-cpc_1"],
+        &["history", "ord_1", "--json"],
+        &["history", "delivery-dlv_1", "--to-version", "2"],
+        &["history", "ord_nosuch"],
     ];
     for command in commands {
         let run = replay_tool(data_dir, command);

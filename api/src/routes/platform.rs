@@ -209,6 +209,7 @@ async fn create_principal(
         }
     };
     if let Some(org) = &input.org_id {
+        app.caught_up(&app.directory).await;
         let (known, _) = app.directory.read(|d| d.orgs.contains_key(org));
         if !known {
             return Err(ApiError::validation(

@@ -607,6 +607,7 @@ async fn providers(
     body: Body,
 ) -> Result<Response, ApiError> {
     let b = body.clone();
+    app.caught_up(&app.directory).await;
     let orgs = app
         .directory
         .read(|d| {

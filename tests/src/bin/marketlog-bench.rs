@@ -408,6 +408,21 @@ async fn http_commands(dir: &tempfile::TempDir, concurrency: usize, seconds: f64
     out
 }
 
+fn cqrs_rate(peer: &[serde_json::Value], concurrency: usize) -> Option<f64> {
+    peer.iter()
+        .find(|p| p["system"] == "cqrs-es+postgres-es" && p["concurrency"] == concurrency)
+        .and_then(|p| p["commands_per_s"].as_f64())
+}
+
+fn ratio_line(of: &str, vs: &str, concurrency: usize, ours: f64, peer: f64, target: f64) {
+    let ratio = if peer > 0.0 { ours / peer } else { 0.0 };
+    println!(
+        "{}",
+        serde_json::json!({"scenario": "ratio", "of": of, "vs": vs, "concurrency": concurrency,
+            "ours": round(ours, 1), "peer": round(peer, 1), "ratio": round(ratio, 3), "target": target, "pass": ratio >= target})
+    );
+}
+
 fn peer_rate(peer: &[serde_json::Value], concurrency: usize) -> Option<f64> {
     peer.iter()
         .find(|p| p["system"] == "sled-group-commit-limit" && p["concurrency"] == concurrency)
@@ -493,6 +508,41 @@ fn main() {
                     "ours_events_per_s": round(ours, 1), "peer_events_per_s": round(limit, 1),
                     "ratio": round(ratio, 3), "target": target, "pass": ratio >= target})
             );
+        }
+        if r["scenario"] == "command_inprocess" {
+            let cmds = r["ops_per_s"].as_f64().unwrap_or(0.0);
+            if let Some(cqrs) = cqrs_rate(&peer, c) {
+                ratio_line(
+                    "command_inprocess",
+                    "cqrs-es+postgres-es",
+                    c,
+                    cmds,
+                    cqrs,
+                    8.0,
+                );
+            }
+            if let Some(limit) = peer_rate(&peer, c) {
+                ratio_line(
+                    "command_inprocess",
+                    "sled-group-commit-limit",
+                    c,
+                    cmds,
+                    limit,
+                    0.7,
+                );
+            }
+        }
+        if r["scenario"] == "http_commands" {
+            if let Some(limit) = peer_rate(&peer, c) {
+                ratio_line(
+                    "http_commands",
+                    "sled-group-commit-limit",
+                    c,
+                    r["ops_per_s"].as_f64().unwrap_or(0.0),
+                    limit,
+                    0.45,
+                );
+            }
         }
         if r["scenario"] == "log_append_multi" {
             if let Some(single) = single_64 {
