@@ -66,6 +66,9 @@ pub async fn serve(opts: ServeOptions) -> Result<(), ServeError> {
         addr: opts.listen.clone(),
         error,
     })?;
+    // Signal handlers are installed before the address is announced, so a SIGTERM that
+    // follows the announcement at once is a graceful stop, not the default kill.
+    let shutdown = shutdown_signal()?;
     println!("listening on http://{addr}");
     tracing::info!(%addr, data = %opts.data_dir.display(), simulated_clock = app.simulated.is_some(), "listening");
 
@@ -73,7 +76,7 @@ pub async fn serve(opts: ServeOptions) -> Result<(), ServeError> {
     let signal_app = app.clone();
     let served = axum::serve(listener, router)
         .with_graceful_shutdown(async move {
-            shutdown_signal().await;
+            shutdown.await;
             tracing::info!("shutting down: no new connections; finishing in-flight requests");
             signal_app.shutdown.send_replace(true);
         })
@@ -94,25 +97,24 @@ pub async fn serve(opts: ServeOptions) -> Result<(), ServeError> {
     Ok(())
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Installs the SIGTERM / SIGINT handlers now and returns the future that completes on the
+/// first of them.
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>, ServeError> {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|e| ServeError::Startup(format!("cannot install the SIGTERM handler: {e}")))?;
+    #[cfg(unix)]
+    let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+        .map_err(|e| ServeError::Startup(format!("cannot install the SIGINT handler: {e}")))?;
+    Ok(async move {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = term.recv() => {},
+            _ = int.recv() => {},
         }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
-    }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+    })
 }
 
 /// Ensures a platform principal can log in: the one whose token is `MARKETLOG_ADMIN_TOKEN`,
