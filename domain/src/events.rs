@@ -4,7 +4,7 @@
 use crate::codec::{CodecError, EventCodec, JsonValue};
 use crate::instance::InstanceEvent;
 use crate::order::OrderEvent;
-use crate::platform::{CalendarEvent, OrgEvent, PrincipalEvent};
+use crate::platform::{CalendarEvent, ClockEvent, OrgEvent, PrincipalEvent};
 use crate::product::ProductEvent;
 
 /// Decodes any known event to JSON; `None` when no aggregate knows the type name.
@@ -28,6 +28,7 @@ pub fn decode_json(
         .or_else(|| try_decode::<ProductEvent>(type_name, schema_version, payload))
         .or_else(|| try_decode::<OrderEvent>(type_name, schema_version, payload))
         .or_else(|| try_decode::<InstanceEvent>(type_name, schema_version, payload))
+        .or_else(|| try_decode::<ClockEvent>(type_name, schema_version, payload))
 }
 
 /// Every event type name the registry knows.
@@ -39,6 +40,7 @@ pub fn type_names() -> Vec<&'static str> {
         ProductEvent::TYPE_NAMES,
         OrderEvent::TYPE_NAMES,
         InstanceEvent::TYPE_NAMES,
+        ClockEvent::TYPE_NAMES,
     ]
     .concat()
 }

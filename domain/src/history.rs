@@ -54,6 +54,7 @@ pub fn replay(
         "principal" => fold::<crate::platform::Principal>(events),
         "calendar" => fold::<crate::platform::Calendar>(events),
         "instance" => fold::<crate::instance::Instance>(events),
+        "clock" => fold::<crate::platform::SimClock>(events),
         _ => return None,
     })
 }

@@ -327,6 +327,70 @@ impl Decider for Calendar {
     }
 }
 
+// ---------------------------------------------------------------------------------------
+// The simulated clock
+
+/// Stream of the simulated clock's advances.
+pub const SIMULATED_CLOCK_STREAM: &str = "clock-simulated";
+
+/// The simulated clock was moved forward (test/demo mode). Recorded so that a restart resumes
+/// from the last recorded time and time never goes backwards.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SimulatedClockAdvanced {
+    pub from: crate::time::Timestamp,
+    pub to: crate::time::Timestamp,
+}
+
+crate::event_enum! {
+    /// Events of the simulated clock.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub enum ClockEvent {
+        SimulatedClockAdvanced(SimulatedClockAdvanced) version 1,
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClockState {
+    pub now: Option<crate::time::Timestamp>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClockCommand {
+    /// Records an advance that already happened in memory, from `from` to the context's now.
+    RecordAdvance { from: crate::time::Timestamp },
+}
+
+/// The simulated-clock decider.
+#[derive(Debug)]
+pub struct SimClock;
+
+impl Decider for SimClock {
+    type State = ClockState;
+    type Command = ClockCommand;
+    type Event = ClockEvent;
+    type Error = DomainError;
+
+    fn decide(
+        _state: &ClockState,
+        command: &ClockCommand,
+        ctx: &Context,
+    ) -> Result<Vec<ClockEvent>, DomainError> {
+        let ClockCommand::RecordAdvance { from } = command;
+        Ok(vec![ClockEvent::SimulatedClockAdvanced(
+            SimulatedClockAdvanced {
+                from: *from,
+                to: ctx.now,
+            },
+        )])
+    }
+
+    fn evolve(mut state: ClockState, event: &ClockEvent) -> ClockState {
+        let ClockEvent::SimulatedClockAdvanced(e) = event;
+        state.now = Some(e.to);
+        state
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use utoipa::ToSchema;
 
 use crate::error::ApiError;
-use crate::extract::{Body, Caller};
+use crate::extract::{Body, Caller, CommandHeaders};
 use crate::respond;
 use crate::routes::{Doc, Routes};
 use crate::state::App;
@@ -135,6 +135,7 @@ async fn rebuild(
 async fn advance_clock(
     State(app): State<App>,
     caller: Caller,
+    headers: CommandHeaders,
     body: Body,
 ) -> Result<Response, ApiError> {
     let Some(sim) = app.simulated.clone() else {
@@ -150,7 +151,20 @@ async fn advance_clock(
         ));
     }
     let _one_at_a_time = app.clock_advance.lock().await;
+    let from = app.clock.now();
     let now = sim.advance(input.seconds);
+    // Recorded, so that a restart resumes from here (time never goes backwards).
+    // Advancing is not idempotent (the clock moved before the append), so a key is not used.
+    let mut meta = app.command_meta(&caller, &headers, &body, "AdvanceClock");
+    meta.idempotency = None;
+    let cmd = domain::platform::ClockCommand::RecordAdvance { from };
+    app.runner
+        .execute::<domain::platform::SimClock>(
+            &meta,
+            domain::platform::SIMULATED_CLOCK_STREAM,
+            &cmd,
+        )
+        .await?;
     let position = crate::scheduler::fire_due(&app, now).await?;
     app.wait_all(position).await?;
     Ok(axum::Json(json!({"now": app.time(now), "position": position})).into_response())
