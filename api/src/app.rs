@@ -65,11 +65,23 @@ pub fn router(app: App) -> Router {
     ]
     .into_iter()
     .fold(Routes::default(), |r, add| add(r));
+    let doc_cell: Arc<OnceLock<serde_json::Value>> = Arc::new(OnceLock::new());
+    let served = Arc::clone(&doc_cell);
+    let routes = routes.add(
+        "GET",
+        "/v1/openapi.json",
+        axum::routing::get(move || {
+            let served = Arc::clone(&served);
+            async move { axum::Json(served.get().cloned().unwrap_or_default()) }
+        }),
+        routes::Doc::new("this OpenAPI 3 document of every route", "none")
+            .raw_answer(200, "application/json"),
+    );
     let (router, doc) = routes.finish();
-    let doc = Arc::new(doc);
+    let _ = doc_cell.set(doc);
     let x_request_id = HeaderName::from_static("x-request-id");
     router
-        .route("/v1/openapi.json", routes::ops::openapi_route(doc))
+
         .fallback(|| async { ApiError::not_found("route") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this route does not take that method")
@@ -95,11 +107,46 @@ async fn http_metrics(req: Request, next: Next) -> Response {
         .unwrap_or_else(|| "unmatched".to_owned());
     let method = req.method().as_str().to_owned();
     let started = domain::clock::monotonic_now();
-    let response = next.run(req).await;
+    let response = json_errors(next.run(req).await).await;
     let status = response.status().as_u16().to_string();
     metrics::counter!("marketlog_http_requests_total", "method" => method.clone(), "route" => route.clone(), "status" => status)
         .increment(1);
     metrics::histogram!("marketlog_http_request_duration_seconds", "method" => method, "route" => route)
         .record(started.elapsed().as_secs_f64());
     response.into_response()
+}
+
+/// Every error answer is the error JSON of API.md §1, also the few that axum's own
+/// extractors produce as plain text (e.g. a path segment that is not UTF-8).
+async fn json_errors(response: Response) -> Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let bytes = axum::body::to_bytes(response.into_body(), 4096)
+        .await
+        .unwrap_or_default();
+    let text = String::from_utf8_lossy(&bytes).trim().to_owned();
+    let code = match status {
+        StatusCode::BAD_REQUEST => "bad_request",
+        StatusCode::UNAUTHORIZED => "unauthenticated",
+        StatusCode::FORBIDDEN => "forbidden",
+        StatusCode::NOT_FOUND => "not_found",
+        StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "bad_request",
+        s if s.is_server_error() => "internal",
+        _ => "bad_request",
+    };
+    let message = if text.is_empty() {
+        status.canonical_reason().unwrap_or("error").to_lowercase()
+    } else {
+        text.to_lowercase()
+    };
+    ApiError::new(status, code, message).into_response()
 }

@@ -153,30 +153,61 @@ pub struct CommandHeaders {
     pub request_id: String,
     pub method: String,
     pub path: String,
+    /// A malformed `Idempotency-Key` or `If-Match`: answered (400) only after the role,
+    /// existence and tenancy checks, in the order of API.md §1.
+    pub invalid: Option<ApiError>,
+}
+
+impl CommandHeaders {
+    /// The deferred header error, if any.
+    pub fn check(&self) -> Result<(), ApiError> {
+        match &self.invalid {
+            Some(e) => Err(e.clone()),
+            None => Ok(()),
+        }
+    }
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for CommandHeaders {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<CommandHeaders, ApiError> {
-        let idempotency_key = match header(&parts.headers, "idempotency-key")? {
-            None => None,
-            Some(k) if (1..=IDEMPOTENCY_KEY_CHARS_MAX).contains(&k.chars().count()) => {
+        let mut invalid = None;
+        let idempotency_key = match header(&parts.headers, "idempotency-key") {
+            Err(e) => {
+                invalid = Some(e);
+                None
+            }
+            Ok(None) => None,
+            Ok(Some(k)) if (1..=IDEMPOTENCY_KEY_CHARS_MAX).contains(&k.chars().count()) => {
                 Some(k.to_owned())
             }
-            Some(_) => {
-                return Err(ApiError::bad_request(format!(
-                    "Idempotency-Key must be 1..={IDEMPOTENCY_KEY_CHARS_MAX} characters"
-                ))
-                .with("field", "Idempotency-Key"))
+            Ok(Some(_)) => {
+                invalid = Some(
+                    ApiError::bad_request(format!(
+                        "Idempotency-Key must be 1..={IDEMPOTENCY_KEY_CHARS_MAX} characters"
+                    ))
+                    .with("field", "Idempotency-Key"),
+                );
+                None
             }
         };
-        let if_match = match header(&parts.headers, "if-match")? {
-            None => None,
-            Some(v) => Some(parse_etag(v).ok_or_else(|| {
-                ApiError::bad_request("If-Match must be a version in quotes, e.g. \"3\"")
-                    .with("field", "If-Match")
-            })?),
+        let if_match = match header(&parts.headers, "if-match") {
+            Err(e) => {
+                invalid = invalid.or(Some(e));
+                None
+            }
+            Ok(None) => None,
+            Ok(Some(v)) => match parse_etag(v) {
+                Some(n) => Some(n),
+                None => {
+                    invalid = invalid.or(Some(
+                        ApiError::bad_request("If-Match must be a version in quotes, e.g. \"3\"")
+                            .with("field", "If-Match"),
+                    ));
+                    None
+                }
+            },
         };
         Ok(CommandHeaders {
             idempotency_key,
@@ -184,6 +215,7 @@ impl<S: Send + Sync> FromRequestParts<S> for CommandHeaders {
             request_id: request_id(&parts.headers),
             method: parts.method.as_str().to_owned(),
             path: parts.uri.path().to_owned(),
+            invalid,
         })
     }
 }

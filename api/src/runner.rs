@@ -169,13 +169,19 @@ impl Runner {
         let mut last_version = 0;
         for _ in 0..COMMAND_ATTEMPTS_MAX {
             let loaded = self.load::<D>(stream_id, u64::MAX)?;
+            let (command, others) = plan()?;
+            let ctx = self.context(&meta.actor);
             if let Some(expected) = meta.if_match {
                 if expected != loaded.version {
+                    // API.md §1: field rules that need no state answer before 409.
+                    if let Err(e) = D::decide(&loaded.state, &command, &ctx) {
+                        if e.kind == domain::ErrorKind::Validation {
+                            return Err(e.into());
+                        }
+                    }
                     return Err(ApiError::version_conflict(loaded.version));
                 }
             }
-            let (command, others) = plan()?;
-            let ctx = self.context(&meta.actor);
             let events = D::decide(&loaded.state, &command, &ctx)?;
             if events.is_empty() {
                 return Ok(Executed {

@@ -132,8 +132,9 @@ impl App {
         headers: &CommandHeaders,
         body: &Body,
         command: &'static str,
-    ) -> CommandMeta {
-        CommandMeta {
+    ) -> Result<CommandMeta, ApiError> {
+        headers.check()?;
+        Ok(CommandMeta {
             actor: caller.actor(),
             correlation_id: headers.request_id.clone(),
             causation_id: headers.request_id.clone(),
@@ -146,7 +147,7 @@ impl App {
                 }),
             if_match: headers.if_match,
             command,
-        }
+        })
     }
 
     /// Waits (≤ 5 s) until `projection` has applied `min`; 503 `projection_lagging` if not.

@@ -1,3 +1,4 @@
 //! Shared pieces of the black-box tests, crash drills and the benchmark command.
 
 pub mod bench;
+pub mod server;

@@ -273,7 +273,7 @@ async fn request_invoice(
         tax_id: input.tax_id,
         address: input.address,
     };
-    let meta = app.command_meta(&caller, &headers, &body, "RequestInvoice");
+    let meta = app.command_meta(&caller, &headers, &body, "RequestInvoice")?;
     let done = app
         .runner
         .execute::<Order>(&meta, &order_stream(&order_id), &cmd)
@@ -319,7 +319,7 @@ async fn decide_invoice(
             },
         )
     };
-    let meta = app.command_meta(&caller, &headers, &body, name);
+    let meta = app.command_meta(&caller, &headers, &body, name)?;
     let done = app
         .runner
         .execute::<Order>(&meta, &order_stream(&order_id), &cmd)
@@ -424,7 +424,7 @@ async fn review(
         speed: input.speed,
         comment: input.comment,
     };
-    let meta = app.command_meta(&caller, &headers, &body, "ReviewOrder");
+    let meta = app.command_meta(&caller, &headers, &body, "ReviewOrder")?;
     let done = app
         .runner
         .execute::<Order>(&meta, &order_stream(&order_id), &cmd)
@@ -453,7 +453,7 @@ async fn reply(
     let order_id = order_holding(&app, &review_id, true).await?;
     load_order(&app, &caller, &order_id)?;
     let input: Reply = body.json()?;
-    let meta = app.command_meta(&caller, &headers, &body, "ReplyToReview");
+    let meta = app.command_meta(&caller, &headers, &body, "ReplyToReview")?;
     let done = app
         .runner
         .execute::<Order>(

@@ -263,7 +263,7 @@ async fn live(
         .map(|v| v.to_str().map(|s| s.trim().parse::<u64>()))
     {
         None => None,
-        Some(Ok(Ok(id))) => Some(id + 1),
+        Some(Ok(Ok(id))) => Some(id.saturating_add(1)),
         Some(_) => {
             return Err(
                 ApiError::bad_request("Last-Event-ID must be a log position")

@@ -1,8 +1,6 @@
 //! API.md §9, operations: projections and their rebuild, the simulated clock, health,
 //! the OpenAPI document and Prometheus metrics.
 
-use std::sync::Arc;
-
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -155,7 +153,7 @@ async fn advance_clock(
     let now = sim.advance(input.seconds);
     // Recorded, so that a restart resumes from here (time never goes backwards).
     // Advancing is not idempotent (the clock moved before the append), so a key is not used.
-    let mut meta = app.command_meta(&caller, &headers, &body, "AdvanceClock");
+    let mut meta = app.command_meta(&caller, &headers, &body, "AdvanceClock")?;
     meta.idempotency = None;
     let cmd = domain::platform::ClockCommand::RecordAdvance { from };
     app.runner
@@ -212,12 +210,4 @@ async fn metrics_text(State(app): State<App>) -> Response {
         app.metrics.render(),
     )
         .into_response()
-}
-
-/// Serves the document built from the route table.
-pub fn openapi_route(doc: Arc<Value>) -> axum::routing::MethodRouter<App> {
-    axum::routing::get(move || {
-        let doc = Arc::clone(&doc);
-        async move { axum::Json((*doc).clone()) }
-    })
 }

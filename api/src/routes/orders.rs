@@ -267,7 +267,7 @@ async fn create(
     caller.require(&[Role::Customer])?;
     let input: CreateOrder = body.json()?;
     let order_id = app.ids.new_id(IdKind::Order);
-    let meta = app.command_meta(&caller, &headers, &body, "PlaceOrder");
+    let meta = app.command_meta(&caller, &headers, &body, "PlaceOrder")?;
     let place = crate::commands::PlaceInput {
         order_id: order_id.clone(),
         customer_id: caller.id.clone(),
@@ -325,7 +325,7 @@ async fn run(
     name: &'static str,
     cmd: OrderCommand,
 ) -> Result<Response, ApiError> {
-    let meta = app.command_meta(caller, headers, body, name);
+    let meta = app.command_meta(caller, headers, body, name)?;
     let done = app
         .runner
         .execute::<Order>(&meta, &order_stream(id), &cmd)
@@ -371,7 +371,7 @@ async fn pay(
 ) -> Result<Response, ApiError> {
     load_for(&app, &caller, &[Role::Customer], &id)?;
     let input: Pay = body.json()?;
-    let meta = app.command_meta(&caller, &headers, &body, "PayOrder");
+    let meta = app.command_meta(&caller, &headers, &body, "PayOrder")?;
     let done = crate::commands::pay_order(
         &app.runner,
         &meta,

@@ -165,7 +165,7 @@ async fn create_org(
     caller.require(&[Role::Platform])?;
     let input: CreateOrg = body.json()?;
     let org_id = app.ids.new_id(IdKind::Org);
-    let meta = app.command_meta(&caller, &headers, &body, "CreateOrg");
+    let meta = app.command_meta(&caller, &headers, &body, "CreateOrg")?;
     let cmd = OrgCommand::Create {
         org_id: org_id.clone(),
         name: input.name,
@@ -235,7 +235,7 @@ async fn create_principal(
         real_name_verified: input.real_name_verified.unwrap_or(false),
         token_sha256: token_sha256(&token),
     };
-    let meta = app.command_meta(&caller, &headers, &body, "CreatePrincipal");
+    let meta = app.command_meta(&caller, &headers, &body, "CreatePrincipal")?;
     let done = app
         .runner
         .execute::<Principal>(&meta, &principal_stream(&principal_id), &cmd)
@@ -278,7 +278,7 @@ async fn revoke_principal(
     if !known {
         return Err(ApiError::not_found("principal"));
     }
-    let meta = app.command_meta(&caller, &headers, &body, "RevokePrincipal");
+    let meta = app.command_meta(&caller, &headers, &body, "RevokePrincipal")?;
     let done = app
         .runner
         .execute::<Principal>(&meta, &principal_stream(&id), &PrincipalCommand::Revoke)
@@ -294,7 +294,12 @@ async fn revoke_principal(
     ))
 }
 
-async fn me(State(app): State<App>, caller: Caller) -> Result<Response, ApiError> {
+async fn me(
+    State(app): State<App>,
+    caller: Caller,
+    min: MinPosition,
+) -> Result<Response, ApiError> {
+    app.wait_for(&app.directory, min).await?;
     let view = json!({
         "id": caller.id, "role": caller.role.as_str(), "name": caller.name,
         "org_id": caller.org_id, "staff_id": caller.staff_id,
@@ -329,7 +334,7 @@ async fn put_calendar(
         holidays: input.holidays,
         workdays: input.workdays,
     };
-    let meta = app.command_meta(&caller, &headers, &body, "SetCalendar");
+    let meta = app.command_meta(&caller, &headers, &body, "SetCalendar")?;
     let done = app
         .runner
         .execute::<Calendar>(&meta, &calendar_stream(year), &cmd)

@@ -287,7 +287,7 @@ async fn create(
             })
             .collect(),
     };
-    let meta = app.command_meta(&caller, &headers, &body, "CreateProduct");
+    let meta = app.command_meta(&caller, &headers, &body, "CreateProduct")?;
     let done = app
         .runner
         .execute::<Product>(&meta, &product_stream(&product_id), &cmd)
@@ -348,7 +348,7 @@ async fn act(
         return Err(ApiError::not_found("product"));
     }
     let command = cmd()?;
-    let meta = app.command_meta(caller, headers, body, name);
+    let meta = app.command_meta(caller, headers, body, name)?;
     let done = app
         .runner
         .execute::<Product>(&meta, &stream, &command)

@@ -200,7 +200,7 @@ async fn create(
         refund_id,
     }: NewRefund,
 ) -> Result<Response, ApiError> {
-    let meta = app.command_meta(caller, headers, body, name);
+    let meta = app.command_meta(caller, headers, body, name)?;
     let done = app
         .runner
         .execute::<Order>(&meta, &order_stream(order_id), &cmd)
@@ -336,7 +336,7 @@ async fn decide(
             },
         )
     };
-    let meta = app.command_meta(&caller, &headers, &body, name);
+    let meta = app.command_meta(&caller, &headers, &body, name)?;
     let done = crate::commands::decide_refund(&app.runner, &meta, &order_id, cmd).await?;
     let r = done
         .state

@@ -1,0 +1,463 @@
+//! "Never a 500 for bad input" (API.md §1): every route × malformed bodies, content types,
+//! tokens, path segments, query strings and headers. Every answer must be below 500 and every
+//! non-2xx answer must carry the error JSON.
+
+mod common;
+
+use common::{error_shape_problem, Api, ADMIN};
+
+/// Every route served today, with its path template.
+const ROUTES: &[(&str, &str)] = &[
+    ("POST", "/v1/orgs"),
+    ("POST", "/v1/principals"),
+    ("DELETE", "/v1/principals/{}"),
+    ("GET", "/v1/me"),
+    ("PUT", "/v1/calendar/{}"),
+    ("GET", "/v1/calendar/{}"),
+    ("GET", "/v1/streams/{}"),
+    ("GET", "/v1/events"),
+    ("GET", "/v1/events/live"),
+    ("GET", "/v1/projections"),
+    ("POST", "/v1/projections/{}/rebuild"),
+    ("POST", "/v1/admin/clock/advance"),
+    ("GET", "/v1/health"),
+    ("GET", "/v1/openapi.json"),
+    ("GET", "/metrics"),
+];
+
+/// A plausible value for each route's path parameter.
+fn plausible(path: &str) -> &'static str {
+    if path.starts_with("/v1/principals") {
+        "cus_nope"
+    } else if path.starts_with("/v1/calendar") {
+        "2026"
+    } else if path.starts_with("/v1/streams") {
+        "calendar-2026"
+    } else {
+        "timers"
+    }
+}
+
+fn path_segments() -> Vec<String> {
+    vec![
+        "%00".into(),
+        "a%00b".into(),
+        "..".into(),
+        "%2e%2e".into(),
+        "%2F".into(),
+        "%F0%9F%92%A9".into(),
+        "x".repeat(300),
+        "org-".to_owned() + &"9".repeat(300),
+        "-1".into(),
+        "99999999999999999999".into(),
+        "2026%20".into(),
+        "%20".into(),
+        "null".into(),
+        "directory%00".into(),
+        "calendar-2026%0A".into(),
+    ]
+}
+
+fn nested(depth: usize) -> Vec<u8> {
+    let mut b = vec![b'['; depth];
+    b.extend(std::iter::repeat_n(b']', depth));
+    b
+}
+
+fn bodies() -> Vec<Vec<u8>> {
+    let long = "x".repeat(100_000);
+    let mut nested_obj = b"{\"name\": ".to_vec();
+    nested_obj.extend(std::iter::repeat_n(b'{', 10_000));
+    nested_obj.extend(b"\"a\": 1");
+    nested_obj.extend(std::iter::repeat_n(b'}', 10_000));
+    nested_obj.push(b'}');
+    vec![
+        Vec::new(),
+        b"\xff\xfe\xfd\x00garbage".to_vec(),
+        b"{}".to_vec(),
+        b"[]".to_vec(),
+        b"null".to_vec(),
+        b"true".to_vec(),
+        b"0".to_vec(),
+        b"\"string\"".to_vec(),
+        b"{\"name\": 1e400}".to_vec(),
+        b"{\"seconds\": 1e400}".to_vec(),
+        b"{\"seconds\": 18446744073709551616}".to_vec(),
+        b"{\"seconds\": 18446744073709551615}".to_vec(),
+        b"{\"seconds\": -9223372036854775809}".to_vec(),
+        b"{\"seconds\": -1}".to_vec(),
+        b"{\"name\": -1}".to_vec(),
+        b"{\"holidays\": [\"2026-02-30\"], \"workdays\": [-1]}".to_vec(),
+        b"{\"holidays\": [\"+262143-01-01\"], \"workdays\": []}".to_vec(),
+        b"{\"holidays\": [\"9999999999-01-01\"], \"workdays\": []}".to_vec(),
+        b"{\"role\": \"platform\", \"name\": \"\\ud800\"}".to_vec(),
+        b"{\"role\": \"isv_admin\", \"name\": \"a\", \"org_id\": \"\\u0000\"}".to_vec(),
+        "{\"name\": \"\u{202e}\u{0000}\u{fffd}\u{1F4A9}名前\"}"
+            .as_bytes()
+            .to_vec(),
+        format!("{{\"name\": \"{long}\"}}").into_bytes(),
+        format!("{{\"role\": \"{long}\", \"name\": \"{long}\"}}").into_bytes(),
+        nested(10_000),
+        nested_obj,
+        b"{\"name\": \"a\", \"name\": \"b\"}".to_vec(),
+        b"{\"name\": \"a\"".to_vec(),
+        vec![b' '; 2 * 1024 * 1024],
+    ]
+}
+
+const CONTENT_TYPES: &[Option<&str>] = &[
+    Some("application/json"),
+    None,
+    Some("text/plain"),
+    Some("application/x-www-form-urlencoded"),
+    Some("multipart/form-data; boundary=x"),
+    Some("application/json; charset=latin1"),
+];
+
+fn bad_auth() -> Vec<Option<Vec<u8>>> {
+    vec![
+        None,
+        Some(b"Bearer".to_vec()),
+        Some(b"Bearer \xff\xfe".to_vec()),
+        Some(format!("Bearer {}", "t".repeat(10_000)).into_bytes()),
+        Some(b"Bearer admin-token-0123456789 extra".to_vec()),
+        Some(b"Digest x".to_vec()),
+    ]
+}
+
+const QUERIES: &[&str] = &[
+    "?limit=-1",
+    "?limit=0",
+    "?limit=1e400",
+    "?limit=18446744073709551616",
+    "?limit=18446744073709551615",
+    "?from_position=18446744073709551615",
+    "?from_position=18446744073709551616",
+    "?from_version=18446744073709551615",
+    "?from_version=0",
+    "?cursor=18446744073709551615",
+    "?cursor=%00",
+    "?cursor=%FF",
+    "?type=%FF%FE",
+    "?type=",
+    "?include=raw&include=raw",
+    "?include=RAW",
+    "?limit=1&limit=2",
+    "?%00=%00",
+    "?=",
+    "?&&&",
+];
+
+const HEADERS: &[(&str, &[u8])] = &[
+    ("if-match", b"\"18446744073709551616\""),
+    ("if-match", b"W/"),
+    ("if-match", b"\xff"),
+    ("if-match", b"\"18446744073709551615\""),
+    ("idempotency-key", b"\xc3\xa9\xc3\xa9"),
+    ("idempotency-key", b" "),
+    ("x-min-position", b"-1"),
+    ("x-min-position", b"\xff"),
+    ("x-min-position", b"18446744073709551616"),
+    ("last-event-id", b"garbage"),
+    ("last-event-id", b"-1"),
+    ("last-event-id", b"18446744073709551616"),
+    ("content-length", b"5"),
+    ("content-type", b"\xff"),
+];
+
+struct Checked<'a> {
+    api: &'a Api,
+    requests: usize,
+}
+
+impl Checked<'_> {
+    async fn check(
+        &mut self,
+        method: &str,
+        uri: &str,
+        auth: Option<&[u8]>,
+        content_type: Option<&str>,
+        headers: &[(&str, &[u8])],
+        body: &[u8],
+    ) {
+        self.requests += 1;
+        let mut call = self.api.call(method, uri).raw(body.to_vec());
+        if let Some(a) = auth {
+            call = call.header_bytes("authorization", a);
+        }
+        if let Some(ct) = content_type {
+            call = call.header("content-type", ct);
+        }
+        for (k, v) in headers {
+            call = call.header_bytes(k, v);
+        }
+        let what = format!(
+            "{method} {uri} ct={content_type:?} headers={headers:?} body={:?}",
+            String::from_utf8_lossy(&body[..body.len().min(80)])
+        );
+        let r = call.send_streaming().await;
+        let status = r.status();
+        assert!(status.as_u16() < 500, "{status} for {what}");
+        if status.is_success() {
+            return; // the live feed never ends; success bodies are checked elsewhere
+        }
+        use http_body_util::BodyExt;
+        let bytes =
+            tokio::time::timeout(std::time::Duration::from_secs(10), r.into_body().collect())
+                .await
+                .unwrap_or_else(|_| panic!("error body never ended for {what}"))
+                .unwrap()
+                .to_bytes();
+        // 405 is not in the contract's table, but is still the error JSON.
+        if let Some(problem) = error_shape_problem(&bytes) {
+            panic!(
+                "{status} without the error JSON ({problem}) for {what}: {:?}",
+                String::from_utf8_lossy(&bytes[..bytes.len().min(300)])
+            );
+        }
+    }
+}
+
+fn uri(path: &str, segment: &str) -> String {
+    path.replace("{}", segment)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_bodies_and_content_types_never_answer_5xx() {
+    let api = Api::new().await;
+    let mut c = Checked {
+        api: &api,
+        requests: 0,
+    };
+    let admin = format!("Bearer {ADMIN}").into_bytes();
+    for (method, path) in ROUTES {
+        let u = uri(path, plausible(path));
+        for body in bodies() {
+            c.check(
+                method,
+                &u,
+                Some(&admin),
+                Some("application/json"),
+                &[],
+                &body,
+            )
+            .await;
+        }
+        for ct in CONTENT_TYPES {
+            for body in [&b"{\"name\": \"ct\"}"[..], b"\xff", b"name=x&role=platform"] {
+                c.check(method, &u, Some(&admin), *ct, &[], body).await;
+            }
+        }
+    }
+    assert!(c.requests > 400, "{} requests", c.requests);
+    // The app still serves normally afterwards.
+    let health = api.call("GET", "/v1/health").send().await.json();
+    assert_eq!(health["status"], "ok");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_tokens_paths_queries_and_headers_never_answer_5xx() {
+    let api = Api::new().await;
+    let mut c = Checked {
+        api: &api,
+        requests: 0,
+    };
+    let admin = format!("Bearer {ADMIN}").into_bytes();
+    let garbage = b"\x00\xff{{{".to_vec();
+    for (method, path) in ROUTES {
+        let u = uri(path, plausible(path));
+        // Tokens.
+        for auth in bad_auth() {
+            for body in [&b"{}"[..], &garbage] {
+                c.check(
+                    method,
+                    &u,
+                    auth.as_deref(),
+                    Some("application/json"),
+                    &[],
+                    body,
+                )
+                .await;
+            }
+        }
+        // Path segments.
+        if path.contains("{}") {
+            for seg in path_segments() {
+                for auth in [Some(&admin[..]), None] {
+                    c.check(
+                        method,
+                        &uri(path, &seg),
+                        auth,
+                        Some("application/json"),
+                        &[],
+                        b"{}",
+                    )
+                    .await;
+                }
+            }
+        } else {
+            for seg in path_segments() {
+                c.check(
+                    method,
+                    &format!("{path}/{seg}"),
+                    Some(&admin),
+                    None,
+                    &[],
+                    b"{}",
+                )
+                .await;
+            }
+        }
+        // Query strings.
+        for q in QUERIES {
+            c.check(
+                method,
+                &format!("{u}{q}"),
+                Some(&admin),
+                Some("application/json"),
+                &[],
+                b"{}",
+            )
+            .await;
+        }
+        // Headers.
+        for h in HEADERS {
+            c.check(
+                method,
+                &u,
+                Some(&admin),
+                Some("application/json"),
+                &[*h],
+                b"{\"name\": \"h\"}",
+            )
+            .await;
+        }
+        // Other methods.
+        for m in ["PATCH", "OPTIONS", "TRACE", "CONNECT", "PROPFIND"] {
+            c.check(m, &u, Some(&admin), None, &[], b"").await;
+        }
+    }
+    // Unknown routes.
+    for u in [
+        "/",
+        "/v1",
+        "/v1/",
+        "/v1/%00",
+        "/v1/../v1/me",
+        "/v1//me",
+        "/v1/me/",
+        "/v1/me%00",
+        "/V1/ME",
+        "/v1/orgs?x=1",
+        "/metrics/extra",
+    ] {
+        for auth in [Some(&admin[..]), None] {
+            c.check("GET", u, auth, None, &[], b"").await;
+            c.check("POST", u, auth, None, &[], b"{}").await;
+        }
+    }
+    assert!(c.requests > 700, "{} requests", c.requests);
+    let health = api.call("GET", "/v1/health").send().await.json();
+    assert_eq!(health["status"], "ok");
+}
+
+/// Percent-encoded bytes that are not UTF-8 in a path parameter.
+const NON_UTF8_SEGMENTS: &[&str] = &["%FF", "%C3%28", "a%80b"];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn non_utf8_path_segments_answer_the_error_json() {
+    let api = Api::new().await;
+    let mut c = Checked {
+        api: &api,
+        requests: 0,
+    };
+    let admin = format!("Bearer {ADMIN}").into_bytes();
+    for (method, path) in ROUTES.iter().filter(|(_, p)| p.contains("{}")) {
+        for seg in NON_UTF8_SEGMENTS {
+            c.check(method, &uri(path, seg), Some(&admin), None, &[], b"{}")
+                .await;
+        }
+    }
+    assert_eq!(c.requests, 5 * NON_UTF8_SEGMENTS.len());
+}
+
+/// Every route the served OpenAPI document lists (also the ones added after this file was
+/// written), as every kind of caller, with the malformed bodies and path segments above.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_documented_route_never_answers_5xx_on_bad_input() {
+    let api = Api::new().await;
+    let (org, _) = api.create_org("Acme").await;
+    let mut tokens = vec![ADMIN.to_owned()];
+    for (role, org) in [
+        ("customer", None),
+        ("isv_admin", Some(org.as_str())),
+        ("auditor", None),
+        ("analyst", None),
+    ] {
+        tokens.push(api.create_principal(role, org).await.1);
+    }
+    let doc = api.call("GET", "/v1/openapi.json").send().await.json();
+    let mut routes: Vec<(String, String)> = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            routes.push((method.to_uppercase(), path.clone()));
+        }
+    }
+    assert!(routes.len() >= ROUTES.len() - 1, "{routes:?}");
+    let fill = |path: &str, value: &str| {
+        let mut out = String::new();
+        let mut rest = path;
+        while let Some(start) = rest.find('{') {
+            out.push_str(&rest[..start]);
+            let end = rest[start..].find('}').unwrap() + start;
+            out.push_str(value);
+            rest = &rest[end + 1..];
+        }
+        out.push_str(rest);
+        out
+    };
+    let mut c = Checked {
+        api: &api,
+        requests: 0,
+    };
+    let garbage = b"\xff\x00{".to_vec();
+    for (method, path) in &routes {
+        let plain = fill(path, "x_1");
+        for token in &tokens {
+            let auth = format!("Bearer {token}").into_bytes();
+            for body in bodies() {
+                c.check(
+                    method,
+                    &plain,
+                    Some(&auth),
+                    Some("application/json"),
+                    &[],
+                    &body,
+                )
+                .await;
+            }
+            for seg in path_segments() {
+                c.check(method, &fill(path, &seg), Some(&auth), None, &[], &garbage)
+                    .await;
+            }
+            for q in QUERIES {
+                c.check(
+                    method,
+                    &format!("{plain}{q}"),
+                    Some(&auth),
+                    None,
+                    &[],
+                    b"{}",
+                )
+                .await;
+            }
+        }
+        for auth in bad_auth() {
+            c.check(method, &plain, auth.as_deref(), None, &[], &garbage)
+                .await;
+        }
+    }
+    let health = api.call("GET", "/v1/health").send().await.json();
+    assert_eq!(health["status"], "ok");
+    assert!(c.requests > 1_000, "{} requests", c.requests);
+}
