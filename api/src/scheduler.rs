@@ -24,6 +24,29 @@ use crate::state::App;
 pub const FIRE_BATCH_MAX: usize = 1_000;
 /// How often the real-clock scheduler looks for due deadlines.
 pub const SCHEDULER_TICK_MS: u64 = 1_000;
+/// Idempotency keys are kept at least this long (API.md §1: ≥ 24 h), then pruned.
+pub const IDEMPOTENCY_RETENTION_HOURS: u32 = 48;
+/// Scheduler ticks between two idempotency-key prunings (one hour).
+pub const PRUNE_EVERY_TICKS: u64 = 3_600;
+
+/// Forgets idempotency keys older than the retention, measured on the injected clock, so the
+/// key store stays bounded. Returns how many were removed.
+pub async fn prune_idempotency_keys(app: &App) -> u64 {
+    let before =
+        app.clock.now().as_micros() - i64::from(IDEMPOTENCY_RETENTION_HOURS) * 3_600 * 1_000_000;
+    let log = app.log.clone();
+    match tokio::task::spawn_blocking(move || log.prune_idempotency_keys(before)).await {
+        Ok(Ok(n)) => {
+            metrics::counter!("marketlog_idempotency_keys_pruned_total").increment(n);
+            n
+        }
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "pruning idempotency keys failed");
+            0
+        }
+        Err(_) => 0,
+    }
+}
 
 /// Fires every deadline due at or before `now` and returns the log position the caller must
 /// wait for before answering (every event the firing appended is at or below it).
@@ -157,7 +180,12 @@ fn outcome<S>(e: crate::runner::Executed<S>) -> (bool, u64) {
 pub fn spawn(app: App) {
     tokio::spawn(async move {
         let mut shutdown = app.shutdown.subscribe();
+        let mut ticks: u64 = 0;
         loop {
+            if ticks % PRUNE_EVERY_TICKS == 0 {
+                prune_idempotency_keys(&app).await;
+            }
+            ticks += 1;
             if let Err(e) = fire_due(&app, app.clock.now()).await {
                 tracing::warn!(code = e.code, message = %e.message, "deadline pass failed");
             }

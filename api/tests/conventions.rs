@@ -1522,3 +1522,38 @@ async fn an_org_can_get_its_admin_right_after_it_was_created() {
         refused.len()
     );
 }
+
+/// Keys are kept at least 24 h and then forgotten, so the key store stays bounded.
+#[tokio::test(flavor = "multi_thread")]
+async fn idempotency_keys_are_kept_a_day_and_pruned_after_the_retention() {
+    let api = Api::new().await;
+    let send = |body: Value| {
+        api.call("POST", "/v1/orgs")
+            .token(ADMIN)
+            .header("idempotency-key", "prune-key")
+            .json(&body)
+            .send()
+    };
+    let first = send(json!({"name": "Kept"}))
+        .await
+        .expect(StatusCode::CREATED);
+    let advance = |seconds: u64| {
+        api.call("POST", "/v1/admin/clock/advance")
+            .token(ADMIN)
+            .json(&json!({"seconds": seconds}))
+            .send()
+    };
+    advance(25 * 3600).await.expect(StatusCode::OK);
+    let kept = send(json!({"name": "Kept"}))
+        .await
+        .expect(StatusCode::CREATED);
+    assert_eq!(kept["id"], first["id"], "a key is kept for at least 24 h");
+    advance(24 * 3600).await.expect(StatusCode::OK);
+    let fresh = send(json!({"name": "Kept"}))
+        .await
+        .expect(StatusCode::CREATED);
+    assert_ne!(
+        fresh["id"], first["id"],
+        "after the 48 h retention the key is forgotten"
+    );
+}

@@ -164,6 +164,7 @@ async fn advance_clock(
         )
         .await?;
     let position = crate::scheduler::fire_due(&app, now).await?;
+    crate::scheduler::prune_idempotency_keys(&app).await;
     app.wait_all(position).await?;
     Ok(axum::Json(json!({"now": app.time(now), "position": position})).into_response())
 }
