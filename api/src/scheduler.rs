@@ -182,7 +182,7 @@ pub fn spawn(app: App) {
         let mut shutdown = app.shutdown.subscribe();
         let mut ticks: u64 = 0;
         loop {
-            if ticks % PRUNE_EVERY_TICKS == 0 {
+            if ticks.is_multiple_of(PRUNE_EVERY_TICKS) {
                 prune_idempotency_keys(&app).await;
             }
             ticks += 1;

@@ -45,6 +45,21 @@ async fn append(log: &SledLog, stream: &str, payload: &[u8]) -> u64 {
 
 const WAIT: Duration = Duration::from_secs(5);
 
+/// Reopens a data dir whose previous log was closed: the projection tasks of the previous
+/// open still hold the (closed) log until they notice the end, so its lock may linger for a
+/// moment in this process.
+async fn reopen(dir: &std::path::Path) -> SledLog {
+    let deadline = domain::clock::monotonic_now() + WAIT;
+    loop {
+        match SledLog::open(dir) {
+            Err(eventlog::LogError::InUse(_)) if domain::clock::monotonic_now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            other => return other.unwrap(),
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_projection_follows_the_log_and_resumes_from_its_checkpoint() {
     let dir = tempfile::tempdir().unwrap();
@@ -62,7 +77,7 @@ async fn a_projection_follows_the_log_and_resumes_from_its_checkpoint() {
         log.close().unwrap();
     }
     // Reopened: the checkpoint is loaded (position 30) before anything is replayed.
-    let log = SledLog::open(dir.path()).unwrap();
+    let log = reopen(dir.path()).await;
     let store: Arc<dyn EventStore> = Arc::new(log.clone());
     let cp = load_checkpoint::<Counts>(&dir.path().join(VIEWS_DIR), store.as_ref()).unwrap();
     assert_eq!(cp.position, 30);
@@ -96,7 +111,7 @@ async fn a_checkpoint_of_another_log_is_ignored() {
         b.path().join(VIEWS_DIR).join("counts.snap"),
     )
     .unwrap();
-    let log = SledLog::open(b.path()).unwrap();
+    let log = reopen(b.path()).await;
     let store: Arc<dyn EventStore> = Arc::new(log.clone());
     assert!(load_checkpoint::<Counts>(&b.path().join(VIEWS_DIR), store.as_ref()).is_none());
 }
