@@ -227,7 +227,8 @@ fn online_commands_print_what_offline_prints_on_the_same_log() {
         online_runs[0].stdout,
         format!(
             "checked {head} records, {} streams, head {head}\nok\n",
-            ORGS + 6
+            // + the simulated clock's stream: advances are recorded
+            ORGS + 7
         )
     );
     let jsonl = &online_runs[3].stdout;

@@ -20,6 +20,7 @@ use crate::error::ApiError;
 use crate::extract::{Body, Caller, CommandHeaders, MinPosition};
 use crate::paging::{page, PageQuery};
 use crate::respond;
+use crate::routes::orders::{load_for, party};
 use crate::routes::{Doc, Routes};
 use crate::state::App;
 
@@ -210,28 +211,6 @@ fn review_json(app: &App, order_id: &str, s: &OrderState, r: &Review, version: u
     })
 }
 
-fn party(caller: &Caller, s: &OrderState) -> bool {
-    let Some(p) = &s.placed else { return false };
-    match caller.role {
-        Role::Platform | Role::Auditor => true,
-        Role::Customer => p.customer_id == caller.id,
-        Role::IsvAdmin => caller.org_id.as_deref() == Some(p.seller_org_id.as_str()),
-        _ => false,
-    }
-}
-
-fn load_order(app: &App, caller: &Caller, order_id: &str) -> Result<OrderState, ApiError> {
-    let stream = order_stream(order_id);
-    if eventlog::validate_stream_id(&stream).is_err() {
-        return Err(ApiError::not_found("order"));
-    }
-    let l = app.runner.load::<Order>(&stream, u64::MAX)?;
-    if !party(caller, &l.state) {
-        return Err(ApiError::not_found("order"));
-    }
-    Ok(l.state)
-}
-
 /// The order holding an invoice or review (waiting briefly for the projection if it is new).
 async fn order_holding(app: &App, id: &str, reviews: bool) -> Result<String, ApiError> {
     let find = || {
@@ -263,7 +242,7 @@ async fn request_invoice(
     body: Body,
 ) -> Result<Response, ApiError> {
     caller.require(&[Role::Customer])?;
-    load_order(&app, &caller, &order_id)?;
+    load_for(&app, &caller, &[caller.role], &order_id)?;
     let input: InvoiceRequest = body.json()?;
     let invoice_id = app.ids.new_id(IdKind::Invoice);
     let cmd = OrderCommand::RequestInvoice {
@@ -301,7 +280,7 @@ async fn decide_invoice(
 ) -> Result<Response, ApiError> {
     caller.require(&[Role::IsvAdmin])?;
     let order_id = order_holding(&app, &invoice_id, false).await?;
-    load_order(&app, &caller, &order_id)?;
+    load_for(&app, &caller, &[caller.role], &order_id)?;
     let (name, cmd) = if issue {
         (
             "IssueInvoice",
@@ -415,7 +394,7 @@ async fn review(
     body: Body,
 ) -> Result<Response, ApiError> {
     caller.require(&[Role::Customer])?;
-    load_order(&app, &caller, &order_id)?;
+    load_for(&app, &caller, &[caller.role], &order_id)?;
     let input: ReviewInput = body.json()?;
     let cmd = OrderCommand::Review {
         review_id: app.ids.new_id(IdKind::Review),
@@ -451,7 +430,7 @@ async fn reply(
 ) -> Result<Response, ApiError> {
     caller.require(&[Role::IsvAdmin])?;
     let order_id = order_holding(&app, &review_id, true).await?;
-    load_order(&app, &caller, &order_id)?;
+    load_for(&app, &caller, &[caller.role], &order_id)?;
     let input: Reply = body.json()?;
     let meta = app.command_meta(&caller, &headers, &body, "ReplyToReview")?;
     let done = app

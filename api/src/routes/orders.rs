@@ -248,7 +248,7 @@ pub fn order_json(app: &App, id: &str, s: &OrderState, version: u64) -> Value {
 }
 
 /// May `caller` see this order? (Everyone else gets 404.)
-fn party(caller: &Caller, s: &OrderState) -> bool {
+pub(crate) fn party(caller: &Caller, s: &OrderState) -> bool {
     let Some(p) = &s.placed else { return false };
     match caller.role {
         Role::Platform | Role::Auditor => true,
@@ -298,7 +298,7 @@ async fn create(
 }
 
 /// Loads an order the caller is a party to (else 404), checking the role first (403).
-fn load_for(
+pub(crate) fn load_for(
     app: &App,
     caller: &Caller,
     roles: &[Role],

@@ -6,9 +6,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use domain::ids::IdKind;
-use domain::order::{
-    order_stream, Approver, Order, OrderCommand, OrderState, Refund, RefundStatus,
-};
+use domain::order::{order_stream, Approver, Order, OrderCommand, Refund, RefundStatus};
 use domain::Role;
 use projections::ProjectionControl;
 use serde::{Deserialize, Serialize};
@@ -19,6 +17,7 @@ use crate::error::ApiError;
 use crate::extract::{Body, Caller, CommandHeaders, MinPosition};
 use crate::paging::{page, PageQuery};
 use crate::respond;
+use crate::routes::orders::{load_for, party};
 use crate::routes::{Doc, Routes};
 use crate::state::App;
 
@@ -159,28 +158,6 @@ fn refund_json(app: &App, order_id: &str, r: &Refund, version: u64) -> Value {
     })
 }
 
-fn party(caller: &Caller, s: &OrderState) -> bool {
-    let Some(p) = &s.placed else { return false };
-    match caller.role {
-        Role::Platform | Role::Auditor => true,
-        Role::Customer => p.customer_id == caller.id,
-        Role::IsvAdmin => caller.org_id.as_deref() == Some(p.seller_org_id.as_str()),
-        _ => false,
-    }
-}
-
-fn load_order(app: &App, caller: &Caller, order_id: &str) -> Result<OrderState, ApiError> {
-    let stream = order_stream(order_id);
-    if eventlog::validate_stream_id(&stream).is_err() {
-        return Err(ApiError::not_found("order"));
-    }
-    let l = app.runner.load::<Order>(&stream, u64::MAX)?;
-    if !party(caller, &l.state) {
-        return Err(ApiError::not_found("order"));
-    }
-    Ok(l.state)
-}
-
 /// A refund-creating command: its metric name, the command and the new refund's id.
 struct NewRefund {
     name: &'static str,
@@ -227,7 +204,7 @@ async fn request(
     body: Body,
 ) -> Result<Response, ApiError> {
     caller.require(&[Role::Customer])?;
-    load_order(&app, &caller, &order_id)?;
+    load_for(&app, &caller, &[caller.role], &order_id)?;
     let input: RefundRequest = body.json()?;
     let refund_id = app.ids.new_id(IdKind::Refund);
     let cmd = OrderCommand::RequestRefund {
@@ -258,7 +235,7 @@ async fn seller_refund(
     body: Body,
 ) -> Result<Response, ApiError> {
     caller.require(&[Role::IsvAdmin])?;
-    load_order(&app, &caller, &order_id)?;
+    load_for(&app, &caller, &[caller.role], &order_id)?;
     let input: SellerRefund = body.json()?;
     let refund_id = app.ids.new_id(IdKind::Refund);
     let cmd = OrderCommand::SellerRefund {
@@ -311,7 +288,7 @@ async fn decide(
 ) -> Result<Response, ApiError> {
     caller.require(&[Role::IsvAdmin, Role::Platform])?;
     let order_id = order_of(&app, &refund_id).await?;
-    load_order(&app, &caller, &order_id)?;
+    load_for(&app, &caller, &[caller.role], &order_id)?;
     let input: Decision = body.json()?;
     let approver = if caller.role == Role::Platform {
         Approver::Platform
