@@ -95,6 +95,31 @@ fn price_change_payment_and_a_refund_request_auto_approved_after_3_days_release_
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path());
     let m = market(&server);
+    let quote = server
+        .send(
+            "GET",
+            &format!("/v1/products/{}/quote?spec_id=m&quantity=2", m.product),
+            Some(&m.customer),
+            &[],
+            None,
+        )
+        .expect(200);
+    assert_eq!(
+        (
+            quote["original_cents"].as_i64(),
+            quote["payable_cents"].as_i64()
+        ),
+        (Some(10000), Some(10000))
+    );
+    server
+        .send(
+            "GET",
+            &format!("/v1/products/{}/quote?spec_id=nope", m.product),
+            Some(&m.customer),
+            &[],
+            None,
+        )
+        .error(422, "validation_failed");
     let id = place(&server, &m, 2);
     server
         .send(

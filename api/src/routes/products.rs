@@ -111,6 +111,83 @@ pub struct ProductView {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
+pub struct QuoteView {
+    pub original_cents: i64,
+    #[schema(value_type = Option<Object>)]
+    pub promotion: Option<Value>,
+    #[schema(value_type = Option<Object>)]
+    pub coupon: Option<Value>,
+    pub payable_cents: i64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct QuoteQuery {
+    spec_id: Option<String>,
+    quantity: Option<u32>,
+    order_type: Option<String>,
+    coupon_id: Option<String>,
+    client: Option<String>,
+}
+
+/// `GET /v1/products/{id}/quote`: the same pricing the order placement applies.
+async fn quote(
+    State(app): State<App>,
+    caller: Caller,
+    Path(id): Path<String>,
+    q: Result<Query<QuoteQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    caller.require(&[Role::Customer, Role::IsvAdmin])?;
+    let stream = product_stream(&id);
+    if eventlog::validate_stream_id(&stream).is_err() {
+        return Err(ApiError::not_found("product"));
+    }
+    let product = app.runner.load::<Product>(&stream, u64::MAX)?;
+    let own = product.state.seller_org_id().is_some()
+        && product.state.seller_org_id() == caller.org_id.as_deref();
+    if product.state.created.is_none()
+        || (caller.role == Role::IsvAdmin && !own)
+        || !visible(&caller, &product.state)
+    {
+        return Err(ApiError::not_found("product"));
+    }
+    let q = q
+        .map(|Query(q)| q)
+        .map_err(|e| ApiError::bad_request(format!("invalid query: {}", e.body_text())))?;
+    let spec_id = q
+        .spec_id
+        .ok_or_else(|| ApiError::bad_request("spec_id is required").with("field", "spec_id"))?;
+    // Price exactly as placement would: run the order decider on a throw-away order.
+    let cmd = domain::order::OrderCommand::Place(Box::new(domain::order::PlaceOrder {
+        order_id: "ord_quote".into(),
+        customer_id: caller.id.clone(),
+        product_id: id.clone(),
+        product: product.state,
+        instance: None,
+        spec_id,
+        quantity: q.quantity.unwrap_or(1),
+        order_type: q.order_type.unwrap_or_else(|| "new".into()),
+        instance_id: None,
+        coupon_id: q.coupon_id,
+        client: q.client,
+        channel_kind: None,
+        channel_ref: None,
+        remark: None,
+    }));
+    let ctx = app.runner.context(&caller.actor());
+    let events = <domain::order::Order as domain::Decider>::decide(
+        &domain::order::OrderState::default(),
+        &cmd,
+        &ctx,
+    )?;
+    let Some(domain::order::OrderEvent::OrderPlaced(p)) = events.first() else {
+        return Err(ApiError::internal("quote", "placement decided no event"));
+    };
+    let view = json!({"original_cents": p.original.0, "promotion": null, "coupon": null, "payable_cents": p.payable.0});
+    Ok(respond::read(view, product.position))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ProductPage {
     pub items: Vec<ProductView>,
     pub next_cursor: Option<String>,
@@ -136,12 +213,8 @@ pub fn routes(r: Routes) -> Routes {
             .query("cursor", "next_cursor")
             .answers::<ProductPage>(200),
     )
-    .add(
-        "GET",
-        "/v1/products/{id}",
-        get(detail),
-        Doc::new("one product", "any").answers::<ProductView>(200),
-    )
+            .add("GET", "/v1/products/{id}", get(detail), Doc::new("one product", "any").answers::<ProductView>(200))
+        .add("GET", "/v1/products/{id}/quote", get(quote), Doc::new("the price of an order line before placing it: spec price × quantity (promotions and coupons apply once they exist: `promotion` and `coupon` are null until then)", "customer; isv_admin of the seller").query("spec_id", "required").query("quantity", "1..=100, default 1").query("order_type", "default new").query("coupon_id", "optional").query("client", "optional").answers::<QuoteView>(200))
     .add(
         "POST",
         "/v1/products/{id}/submit",
