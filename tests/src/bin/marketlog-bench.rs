@@ -496,18 +496,14 @@ fn main() {
         let c = r["concurrency"].as_u64().unwrap_or(0) as usize;
         let ours = r["events_per_s"].as_f64().unwrap_or(0.0);
         if let Some(limit) = peer_rate(&peer, c) {
-            let (target, scenario) = match r["scenario"].as_str() {
-                Some("log_append") => (0.85, "log_append"),
-                Some("log_append_multi") => (0.8 * 0.85, "log_append_multi"),
-                _ => continue,
+            let log_target = match r["scenario"].as_str() {
+                Some("log_append") => Some(("log_append", 0.85)),
+                Some("log_append_multi") => Some(("log_append_multi", 0.8 * 0.85)),
+                _ => None,
             };
-            let ratio = ours / limit;
-            println!(
-                "{}",
-                serde_json::json!({"scenario": "ratio", "of": scenario, "vs": "sled-group-commit-limit", "concurrency": c,
-                    "ours_events_per_s": round(ours, 1), "peer_events_per_s": round(limit, 1),
-                    "ratio": round(ratio, 3), "target": target, "pass": ratio >= target})
-            );
+            if let Some((scenario, target)) = log_target {
+                ratio_line(scenario, "sled-group-commit-limit", c, ours, limit, target);
+            }
         }
         if r["scenario"] == "command_inprocess" {
             let cmds = r["ops_per_s"].as_f64().unwrap_or(0.0);
