@@ -251,6 +251,14 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>, Api
     }
 }
 
+/// The query string parsed as `T`, or 400 naming what is wrong with it.
+pub fn query<T: DeserializeOwned>(
+    q: Result<axum::extract::Query<T>, axum::extract::rejection::QueryRejection>,
+) -> Result<T, ApiError> {
+    q.map(|axum::extract::Query(t)| t)
+        .map_err(|e| ApiError::bad_request(format!("invalid query: {}", e.body_text())))
+}
+
 /// `"3"`, `W/"3"` or `3` → 3.
 pub fn parse_etag(v: &str) -> Option<u64> {
     let v = v.trim();

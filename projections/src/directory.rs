@@ -4,13 +4,12 @@
 use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
-use domain::codec::EventCodec;
 use domain::platform::{CalendarEvent, OrgEvent, PrincipalEvent};
 use domain::{Role, Timestamp, WorkCalendar, YearCalendar};
 use eventlog::Record;
 use serde::{Deserialize, Serialize};
 
-use crate::runtime::{ApplyError, ReadModel};
+use crate::runtime::{decode, ApplyError, ReadModel};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrgRow {
@@ -74,11 +73,6 @@ impl DirectoryState {
 /// The directory read model.
 #[derive(Debug)]
 pub struct Directory;
-
-fn decode<E: EventCodec>(r: &Record) -> Result<E, ApplyError> {
-    E::decode_payload(&r.event_type, r.schema_version, &r.payload)
-        .map_err(|e| ApplyError(format!("{} at {}: {e}", r.event_type, r.position)))
-}
 
 impl ReadModel for Directory {
     const NAME: &'static str = "directory";

@@ -2,13 +2,12 @@
 
 use std::collections::BTreeMap;
 
-use domain::codec::EventCodec;
 use domain::instance::{Instance, InstanceEvent, InstanceState};
 use domain::Decider;
 use eventlog::Record;
 use serde::{Deserialize, Serialize};
 
-use crate::runtime::{ApplyError, ReadModel};
+use crate::runtime::{decode, ApplyError, ReadModel};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InstanceRow {
@@ -34,8 +33,7 @@ impl ReadModel for Instances {
         let Some(id) = r.stream_id.strip_prefix("instance-") else {
             return Ok(());
         };
-        let e = InstanceEvent::decode_payload(&r.event_type, r.schema_version, &r.payload)
-            .map_err(|e| ApplyError(format!("{} at {}: {e}", r.event_type, r.position)))?;
+        let e: InstanceEvent = decode(r)?;
         let row = state
             .by_id
             .entry(id.to_owned())

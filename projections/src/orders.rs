@@ -3,13 +3,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use domain::codec::EventCodec;
 use domain::order::{Order, OrderEvent, OrderState};
 use domain::{Decider, Timestamp};
 use eventlog::Record;
 use serde::{Deserialize, Serialize};
 
-use crate::runtime::{ApplyError, ReadModel};
+use crate::runtime::{decode, ApplyError, ReadModel};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrderRow {
@@ -125,8 +124,7 @@ impl ReadModel for Orders {
         let Some(id) = r.stream_id.strip_prefix("order-") else {
             return Ok(());
         };
-        let e = OrderEvent::decode_payload(&r.event_type, r.schema_version, &r.payload)
-            .map_err(|e| ApplyError(format!("{} at {}: {e}", r.event_type, r.position)))?;
+        let e: OrderEvent = decode(r)?;
         let at = Timestamp::from_micros(r.recorded_at_micros);
         let row = state
             .by_id

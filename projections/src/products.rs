@@ -2,13 +2,12 @@
 
 use std::collections::BTreeMap;
 
-use domain::codec::EventCodec;
 use domain::product::{Product, ProductEvent, ProductState};
 use domain::{Decider, Timestamp};
 use eventlog::Record;
 use serde::{Deserialize, Serialize};
 
-use crate::runtime::{ApplyError, ReadModel};
+use crate::runtime::{decode, ApplyError, ReadModel};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProductRow {
@@ -37,8 +36,7 @@ impl ReadModel for Products {
         let Some(id) = r.stream_id.strip_prefix("product-") else {
             return Ok(());
         };
-        let e = ProductEvent::decode_payload(&r.event_type, r.schema_version, &r.payload)
-            .map_err(|e| ApplyError(format!("{} at {}: {e}", r.event_type, r.position)))?;
+        let e: ProductEvent = decode(r)?;
         let at = Timestamp::from_micros(r.recorded_at_micros);
         let row = state
             .by_id

@@ -31,6 +31,13 @@ const SNAPSHOT_MAGIC: &[u8; 8] = b"MLVIEW01";
 #[error("{0}")]
 pub struct ApplyError(pub String);
 
+/// Decodes a record's payload as event type `E`; a record that does not decode is a poison
+/// event naming its type and position.
+pub fn decode<E: domain::codec::EventCodec>(r: &Record) -> Result<E, ApplyError> {
+    E::decode_payload(&r.event_type, r.schema_version, &r.payload)
+        .map_err(|e| ApplyError(format!("{} at {}: {e}", r.event_type, r.position)))
+}
+
 /// A read model: a pure fold of records into a state.
 pub trait ReadModel: Send + Sync + 'static {
     /// Name in `/v1/projections`, metrics and checkpoint file names.

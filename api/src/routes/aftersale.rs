@@ -11,7 +11,6 @@ use axum::response::Response;
 use domain::ids::IdKind;
 use domain::order::{order_stream, Invoice, Order, OrderCommand, OrderState, Review};
 use domain::Role;
-use projections::ProjectionControl;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use utoipa::ToSchema;
@@ -20,7 +19,7 @@ use crate::error::ApiError;
 use crate::extract::{Body, Caller, CommandHeaders, MinPosition};
 use crate::paging::{page, PageQuery};
 use crate::respond;
-use crate::routes::orders::{load_for, party};
+use crate::routes::orders::{load_for, order_holding, party};
 use crate::routes::{Doc, Routes};
 use crate::state::App;
 
@@ -211,29 +210,6 @@ fn review_json(app: &App, order_id: &str, s: &OrderState, r: &Review, version: u
     })
 }
 
-/// The order holding an invoice or review (waiting briefly for the projection if it is new).
-async fn order_holding(app: &App, id: &str, reviews: bool) -> Result<String, ApiError> {
-    let find = || {
-        app.orders
-            .read(|s| {
-                if reviews {
-                    s.review_orders.get(id).cloned()
-                } else {
-                    s.invoice_orders.get(id).cloned()
-                }
-            })
-            .0
-    };
-    if let Some(o) = find() {
-        return Ok(o);
-    }
-    let _ = app
-        .orders
-        .wait_for(app.store.head(), std::time::Duration::from_secs(5))
-        .await;
-    find().ok_or_else(|| ApiError::not_found(if reviews { "review" } else { "invoice" }))
-}
-
 async fn request_invoice(
     State(app): State<App>,
     caller: Caller,
@@ -279,7 +255,7 @@ async fn decide_invoice(
     issue: bool,
 ) -> Result<Response, ApiError> {
     caller.require(&[Role::IsvAdmin])?;
-    let order_id = order_holding(&app, &invoice_id, false).await?;
+    let order_id = order_holding(&app, &invoice_id, "invoice", |s| &s.invoice_orders).await?;
     load_for(&app, &caller, &[caller.role], &order_id)?;
     let (name, cmd) = if issue {
         (
@@ -344,10 +320,6 @@ struct InvoiceQuery {
     cursor: Option<String>,
 }
 
-fn bad_query(e: axum::extract::rejection::QueryRejection) -> ApiError {
-    ApiError::bad_request(format!("invalid query: {}", e.body_text()))
-}
-
 async fn invoices(
     State(app): State<App>,
     caller: Caller,
@@ -360,7 +332,7 @@ async fn invoices(
         Role::Platform,
         Role::Auditor,
     ])?;
-    let q = q.map(|Query(q)| q).map_err(bad_query)?;
+    let q = crate::extract::query(q)?;
     let paging = PageQuery {
         limit: q.limit,
         cursor: q.cursor.clone(),
@@ -429,7 +401,7 @@ async fn reply(
     body: Body,
 ) -> Result<Response, ApiError> {
     caller.require(&[Role::IsvAdmin])?;
-    let order_id = order_holding(&app, &review_id, true).await?;
+    let order_id = order_holding(&app, &review_id, "review", |s| &s.review_orders).await?;
     load_for(&app, &caller, &[caller.role], &order_id)?;
     let input: Reply = body.json()?;
     let meta = app.command_meta(&caller, &headers, &body, "ReplyToReview")?;
@@ -470,7 +442,7 @@ async fn reviews(
     min: MinPosition,
     q: Result<Query<ReviewQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let q = q.map(|Query(q)| q).map_err(bad_query)?;
+    let q = crate::extract::query(q)?;
     let paging = PageQuery {
         limit: q.limit,
         cursor: q.cursor.clone(),

@@ -127,9 +127,7 @@ async fn list(
     q: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
     caller.require(READERS)?;
-    let q = q
-        .map(|Query(q)| q)
-        .map_err(|e| ApiError::bad_request(format!("invalid query: {}", e.body_text())))?;
+    let q = crate::extract::query(q)?;
     let paging = PageQuery {
         limit: q.limit,
         cursor: q.cursor.clone(),

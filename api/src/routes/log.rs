@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 use utoipa::ToSchema;
 
 use crate::error::ApiError;
-use crate::extract::Caller;
+use crate::extract::{query, Caller};
 use crate::paging::{PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX};
 use crate::respond;
 use crate::routes::{Doc, Routes};
@@ -126,13 +126,6 @@ fn cursor_of(cursor: Option<&str>) -> Result<Option<u64>, ApiError> {
             })
         })
         .transpose()
-}
-
-fn query<T: serde::de::DeserializeOwned>(
-    q: Result<Query<T>, axum::extract::rejection::QueryRejection>,
-) -> Result<T, ApiError> {
-    q.map(|Query(t)| t)
-        .map_err(|e| ApiError::bad_request(format!("invalid query: {}", e.body_text())))
 }
 
 async fn stream(

@@ -297,6 +297,22 @@ async fn create(
     ))
 }
 
+/// The order that holds a refund, invoice or review (they live in their order's stream),
+/// found through `index` of the orders model; waits briefly for the model if the id is new.
+pub(crate) async fn order_holding(
+    app: &App,
+    id: &str,
+    what: &str,
+    index: fn(&projections::orders::OrdersState) -> &std::collections::BTreeMap<String, String>,
+) -> Result<String, ApiError> {
+    let find = || app.orders.read(|s| index(s).get(id).cloned()).0;
+    if let Some(o) = find() {
+        return Ok(o);
+    }
+    app.caught_up(&app.orders).await;
+    find().ok_or_else(|| ApiError::not_found(what))
+}
+
 /// Loads an order the caller is a party to (else 404), checking the role first (403).
 pub(crate) fn load_for(
     app: &App,
@@ -510,8 +526,7 @@ fn filter_for(caller: &Caller, q: &ListQuery) -> Result<OrderFilter, ApiError> {
 fn list_query(
     q: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<ListQuery, ApiError> {
-    q.map(|Query(q)| q)
-        .map_err(|e| ApiError::bad_request(format!("invalid query: {}", e.body_text())))
+    crate::extract::query(q)
 }
 
 async fn list(

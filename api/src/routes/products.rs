@@ -151,9 +151,7 @@ async fn quote(
     {
         return Err(ApiError::not_found("product"));
     }
-    let q = q
-        .map(|Query(q)| q)
-        .map_err(|e| ApiError::bad_request(format!("invalid query: {}", e.body_text())))?;
+    let q = crate::extract::query(q)?;
     let spec_id = q
         .spec_id
         .ok_or_else(|| ApiError::bad_request("spec_id is required").with("field", "spec_id"))?;
@@ -736,9 +734,7 @@ async fn list(
     min: MinPosition,
     q: Result<Query<PageQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let q = q
-        .map(|Query(q)| q)
-        .map_err(|e| ApiError::bad_request(format!("invalid query: {}", e.body_text())))?;
+    let q = crate::extract::query(q)?;
     let (limit, after) = (q.limit()?, q.after()?);
     app.wait_for(&app.products, min).await?;
     let ((items, next), position) = app.products.read(|s| {

@@ -8,7 +8,6 @@ use axum::response::Response;
 use domain::ids::IdKind;
 use domain::order::{order_stream, Approver, Order, OrderCommand, Refund, RefundStatus};
 use domain::Role;
-use projections::ProjectionControl;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use utoipa::ToSchema;
@@ -17,7 +16,7 @@ use crate::error::ApiError;
 use crate::extract::{Body, Caller, CommandHeaders, MinPosition};
 use crate::paging::{page, PageQuery};
 use crate::respond;
-use crate::routes::orders::{load_for, party};
+use crate::routes::orders::{load_for, order_holding, party};
 use crate::routes::{Doc, Routes};
 use crate::state::App;
 
@@ -261,23 +260,6 @@ async fn seller_refund(
     .await
 }
 
-/// The order holding a refund (waiting briefly for the orders projection if it is new).
-async fn order_of(app: &App, refund_id: &str) -> Result<String, ApiError> {
-    let find = || {
-        app.orders
-            .read(|s| s.refund_orders.get(refund_id).cloned())
-            .0
-    };
-    if let Some(o) = find() {
-        return Ok(o);
-    }
-    let _ = app
-        .orders
-        .wait_for(app.store.head(), std::time::Duration::from_secs(5))
-        .await;
-    find().ok_or_else(|| ApiError::not_found("refund"))
-}
-
 async fn decide(
     app: App,
     caller: Caller,
@@ -287,7 +269,7 @@ async fn decide(
     approve: bool,
 ) -> Result<Response, ApiError> {
     caller.require(&[Role::IsvAdmin, Role::Platform])?;
-    let order_id = order_of(&app, &refund_id).await?;
+    let order_id = order_holding(&app, &refund_id, "refund", |s| &s.refund_orders).await?;
     load_for(&app, &caller, &[caller.role], &order_id)?;
     let input: Decision = body.json()?;
     let approver = if caller.role == Role::Platform {
@@ -388,9 +370,7 @@ async fn list(
     q: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
     caller.require(READERS)?;
-    let q = q
-        .map(|Query(q)| q)
-        .map_err(|e| ApiError::bad_request(format!("invalid query: {}", e.body_text())))?;
+    let q = crate::extract::query(q)?;
     let paging = PageQuery {
         limit: q.limit,
         cursor: q.cursor.clone(),
