@@ -33,6 +33,12 @@ pub use record::{
     APPEND_EVENTS_MAX, GENESIS_CHAIN, PAYLOAD_BYTES_MAX, STREAM_ID_BYTES_MAX,
 };
 pub use sled_log::{Head, SledLog, WriterStats};
+
+/// The on-disk layout of the `log` tree (key builders, chunk framing), for tools that must
+/// read or deliberately damage stored bytes, such as the tamper tests. Not for normal reads.
+pub mod layout {
+    pub use crate::record::{chunk, keys};
+}
 pub use subscription::{RecordSource, Subscription};
 
 /// Direction of a stream read.

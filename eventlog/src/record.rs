@@ -106,8 +106,56 @@ fn bincode_config() -> impl bincode::config::Config {
 pub const RECORD_BYTES_MAX: usize = PAYLOAD_BYTES_MAX + 4 * 1024;
 
 pub(crate) fn encode_body(body: &RecordBody) -> Vec<u8> {
-    // Encoding into a Vec of plain owned fields cannot fail.
-    bincode::encode_to_vec(body, bincode_config()).unwrap_or_default()
+    encode_body_ref(&RecordBodyRef {
+        position: body.position,
+        stream_id: &body.stream_id,
+        version: body.version,
+        event_type: &body.event_type,
+        schema_version: body.schema_version,
+        recorded_at_micros: body.recorded_at_micros,
+        actor: &body.actor,
+        correlation_id: &body.correlation_id,
+        causation_id: &body.causation_id,
+        payload: &body.payload,
+    })
+}
+
+/// [`RecordBody`] borrowed, so the writer encodes without copying the request. bincode
+/// encodes `&str` like `String` and `&[u8]` like `Vec<u8>`, so the bytes are the same (the
+/// golden-bytes test pins both).
+#[derive(Encode)]
+pub(crate) struct RecordBodyRef<'a> {
+    pub position: u64,
+    pub stream_id: &'a str,
+    pub version: u64,
+    pub event_type: &'a str,
+    pub schema_version: u16,
+    pub recorded_at_micros: i64,
+    pub actor: &'a str,
+    pub correlation_id: &'a str,
+    pub causation_id: &'a str,
+    pub payload: &'a [u8],
+}
+
+pub(crate) fn encode_body_ref(body: &RecordBodyRef<'_>) -> Vec<u8> {
+    encode_body_into(body, 0)
+}
+
+/// Encodes into a buffer sized for the body plus `spare` bytes, so the writer appends the
+/// trailer without reallocating.
+fn encode_body_into(body: &RecordBodyRef<'_>, spare: usize) -> Vec<u8> {
+    // Fixed-width fields and length prefixes take at most 64 bytes in varint encoding.
+    let size = 64
+        + body.stream_id.len()
+        + body.event_type.len()
+        + body.actor.len()
+        + body.correlation_id.len()
+        + body.causation_id.len()
+        + body.payload.len();
+    let mut out = Vec::with_capacity(size + spare);
+    // Encoding plain fields into a Vec cannot fail.
+    let _ = bincode::encode_into_std_write(body, &mut out, bincode_config());
+    out
 }
 
 /// Next chain hash: SHA-256(previous ‖ body).
@@ -118,14 +166,17 @@ pub fn chain_next(previous: &[u8; 32], body: &[u8]) -> [u8; 32] {
     h.finalize().into()
 }
 
-/// Encodes a record for storage, returning the stored value and its chain hash.
-pub(crate) fn encode_value(body: &RecordBody, previous_chain: &[u8; 32]) -> (Vec<u8>, [u8; 32]) {
-    let mut value = encode_body(body);
+/// Encodes a record for storage, returning the stored value, its CRC and its chain hash.
+pub(crate) fn encode_value(
+    body: &RecordBodyRef<'_>,
+    previous_chain: &[u8; 32],
+) -> (Vec<u8>, u32, [u8; 32]) {
+    let mut value = encode_body_into(body, CRC_BYTES + CHAIN_BYTES);
     let crc = crc32c::crc32c(&value);
     let chain = chain_next(previous_chain, &value);
     value.extend_from_slice(&crc.to_be_bytes());
     value.extend_from_slice(&chain);
-    (value, chain)
+    (value, crc, chain)
 }
 
 /// Splits a stored value into (body bytes, crc, chain) without checking anything.
@@ -196,52 +247,95 @@ pub fn validate_stream_id(stream_id: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Records are stored in chunks: consecutive positions written in one group share one sled
+/// value, so a group costs one sequential insert per chunk plus one small stream-index insert
+/// per event (see ADR 0001). Chunk value =
+/// `count (u16 BE) ‖ count × length (u32 BE) ‖ the stored values of the records, in order`.
+pub mod chunk {
+    /// Most records in one chunk.
+    pub const RECORDS_MAX: usize = 32;
+    /// A chunk takes more records only while it stays below this size. sled writes any page
+    /// over ~128 KiB to a blob file it never fsyncs, and a leaf holds up to 17 values, so
+    /// chunks stay far below 128 KiB / 17 (one oversized record still gets a chunk of its
+    /// own; the writer fsyncs blob files after every group for that case).
+    pub const BYTES_TARGET: usize = 6 * 1024;
+
+    const COUNT_BYTES: usize = 2;
+    const LEN_BYTES: usize = 4;
+
+    /// Builds one chunk from stored record values.
+    pub fn encode(values: &[Vec<u8>]) -> Vec<u8> {
+        let body: usize = values.iter().map(Vec::len).sum();
+        let mut out = Vec::with_capacity(COUNT_BYTES + LEN_BYTES * values.len() + body);
+        out.extend_from_slice(&(values.len() as u16).to_be_bytes());
+        for v in values {
+            out.extend_from_slice(&(v.len() as u32).to_be_bytes());
+        }
+        for v in values {
+            out.extend_from_slice(v);
+        }
+        out
+    }
+
+    /// The stored record values of a chunk, or why its framing is broken.
+    pub fn split(chunk: &[u8]) -> Result<Vec<&[u8]>, String> {
+        let Some((count, rest)) = chunk.split_first_chunk::<COUNT_BYTES>() else {
+            return Err("chunk shorter than its header".into());
+        };
+        let count = u16::from_be_bytes(*count) as usize;
+        if count == 0 || count > RECORDS_MAX {
+            return Err(format!("chunk claims {count} records"));
+        }
+        if rest.len() < count * LEN_BYTES {
+            return Err("chunk shorter than its length table".into());
+        }
+        let (table, mut data) = rest.split_at(count * LEN_BYTES);
+        let mut out = Vec::with_capacity(count);
+        for len in table.chunks_exact(LEN_BYTES) {
+            let len = u32::from_be_bytes([len[0], len[1], len[2], len[3]]) as usize;
+            if len > data.len() {
+                return Err("chunk record runs past the end of the chunk".into());
+            }
+            let (value, tail) = data.split_at(len);
+            out.push(value);
+            data = tail;
+        }
+        if !data.is_empty() {
+            return Err("trailing bytes after the chunk's records".into());
+        }
+        Ok(out)
+    }
+}
+
 /// Key layout of the single `log` tree. One tree, so that one `Batch` commits a whole group
 /// atomically (sled batches are per tree).
-pub(crate) mod keys {
-    /// `e ‖ position BE` → stored record value.
-    pub const EVENT: u8 = b'e';
-    /// `s ‖ stream id ‖ 0x00 ‖ version BE` → position BE.
+pub mod keys {
+    /// `c ‖ first position BE` → a chunk of consecutive records (see [`super::chunk`]).
+    pub const CHUNK: u8 = b'c';
+    /// `s ‖ stream id ‖ 0x00 ‖ version BE` → position BE ‖ first position of its chunk BE.
     pub const STREAM: u8 = b's';
     /// `i ‖ idempotency key` → encoded idempotency entry.
     pub const IDEMPOTENCY: u8 = b'i';
-    /// `h ‖ stream id` → (version BE, position BE) of the stream's newest event: a point
-    /// lookup for the writer's expectation checks (sled's reverse range scans clone nodes).
-    pub const STREAM_HEAD: u8 = b'h';
     /// `m ‖ name` → metadata (format version).
     pub const META: u8 = b'm';
 
-    pub fn stream_head(stream_id: &str) -> Vec<u8> {
-        let mut k = Vec::with_capacity(stream_id.len() + 1);
-        k.push(STREAM_HEAD);
-        k.extend_from_slice(stream_id.as_bytes());
+    pub fn chunk(first_position: u64) -> [u8; 9] {
+        let mut k = [0u8; 9];
+        k[0] = CHUNK;
+        k[1..].copy_from_slice(&first_position.to_be_bytes());
         k
     }
 
-    pub fn stream_head_value(version: u64, position: u64) -> [u8; 16] {
-        let mut v = [0u8; 16];
-        v[..8].copy_from_slice(&version.to_be_bytes());
-        v[8..].copy_from_slice(&position.to_be_bytes());
-        v
-    }
-
-    /// (version, position) from a stream-head value.
-    pub fn parse_stream_head(value: &[u8]) -> Option<(u64, u64)> {
-        if value.len() != 16 {
+    /// First position encoded in a chunk key.
+    pub fn position_of_chunk_key(key: &[u8]) -> Option<u64> {
+        if key.len() != 9 || key[0] != CHUNK {
             return None;
         }
-        Some((u64_of(&value[..8])?, u64_of(&value[8..])?))
-    }
-
-    pub fn event(position: u64) -> [u8; 9] {
-        let mut k = [0u8; 9];
-        k[0] = EVENT;
-        k[1..].copy_from_slice(&position.to_be_bytes());
-        k
+        u64_of(&key[1..])
     }
 
     pub fn stream_prefix(stream_id: &str) -> Vec<u8> {
-        let mut k = Vec::with_capacity(stream_id.len() + 2);
+        let mut k = Vec::with_capacity(stream_id.len() + 10);
         k.push(STREAM);
         k.extend_from_slice(stream_id.as_bytes());
         k.push(0);
@@ -254,6 +348,24 @@ pub(crate) mod keys {
         k
     }
 
+    /// Value of a stream index entry: the record's position and its chunk's first position.
+    pub fn stream_entry(position: u64, chunk_first: u64) -> [u8; 16] {
+        let mut v = [0u8; 16];
+        v[..8].copy_from_slice(&position.to_be_bytes());
+        v[8..].copy_from_slice(&chunk_first.to_be_bytes());
+        v
+    }
+
+    /// (position, chunk first position) from a stream index value.
+    pub fn parse_stream_entry(value: &[u8]) -> Option<(u64, u64)> {
+        if value.len() != 16 {
+            return None;
+        }
+        let (position, chunk_first) = (u64_of(&value[..8])?, u64_of(&value[8..])?);
+        (chunk_first <= position && position - chunk_first < super::chunk::RECORDS_MAX as u64)
+            .then_some((position, chunk_first))
+    }
+
     pub fn idempotency(key: &str) -> Vec<u8> {
         let mut k = Vec::with_capacity(key.len() + 1);
         k.push(IDEMPOTENCY);
@@ -264,14 +376,6 @@ pub(crate) mod keys {
     pub fn u64_of(bytes: &[u8]) -> Option<u64> {
         let arr: [u8; 8] = bytes.try_into().ok()?;
         Some(u64::from_be_bytes(arr))
-    }
-
-    /// Position encoded in the last 8 bytes of an event key.
-    pub fn position_of_event_key(key: &[u8]) -> Option<u64> {
-        if key.len() != 9 || key[0] != EVENT {
-            return None;
-        }
-        u64_of(&key[1..])
     }
 }
 
@@ -294,9 +398,33 @@ mod tests {
         }
     }
 
+    fn encode(b: &RecordBody) -> (Vec<u8>, [u8; 32]) {
+        let body_bytes = encode_body(b);
+        let chain = chain_next(&GENESIS_CHAIN, &body_bytes);
+        let (value, crc, chain_ref) = encode_value(
+            &RecordBodyRef {
+                position: b.position,
+                stream_id: &b.stream_id,
+                version: b.version,
+                event_type: &b.event_type,
+                schema_version: b.schema_version,
+                recorded_at_micros: b.recorded_at_micros,
+                actor: &b.actor,
+                correlation_id: &b.correlation_id,
+                causation_id: &b.causation_id,
+                payload: &b.payload,
+            },
+            &GENESIS_CHAIN,
+        );
+        assert_eq!(chain, chain_ref, "borrowed and owned encodings agree");
+        assert_eq!(split_value(&value).unwrap().0, body_bytes);
+        assert_eq!(split_value(&value).unwrap().1, crc);
+        (value, chain)
+    }
+
     #[test]
     fn record_value_round_trips_and_checks_its_crc() {
-        let (value, chain) = encode_value(&body(), &GENESIS_CHAIN);
+        let (value, chain) = encode(&body());
         let rec = decode_value(7, &value).unwrap();
         assert_eq!(rec.chain, chain);
         assert_eq!(rec.body_bytes(), split_value(&value).unwrap().0);
@@ -317,11 +445,37 @@ mod tests {
     /// here before it can make old data dirs unreadable.
     #[test]
     fn record_encoding_is_pinned_by_golden_bytes() {
-        let (value, _) = encode_value(&body(), &GENESIS_CHAIN);
+        let (value, _) = encode(&body());
         assert_eq!(hex::encode(&value), GOLDEN_RECORD_HEX);
     }
 
     const GOLDEN_RECORD_HEX: &str = "070b6f726465722d6f72645f3102094f726465725061696401fd0060be0216c10c000e6375735f313a637573746f6d657205636f725f31057265715f3103010203821434b6824591ce345524da4db67a00188881142a2171b262780c00cf74c08cab3bc6af";
+
+    #[test]
+    fn chunks_round_trip_and_reject_broken_framing() {
+        let values = vec![vec![1u8, 2, 3], vec![], vec![9u8; 300]];
+        let c = chunk::encode(&values);
+        let split = chunk::split(&c).unwrap();
+        assert_eq!(split, values.iter().map(Vec::as_slice).collect::<Vec<_>>());
+        assert!(chunk::split(&c[..c.len() - 1]).is_err(), "truncated");
+        let mut longer = c.clone();
+        longer.push(0);
+        assert!(chunk::split(&longer).is_err(), "trailing byte");
+        assert!(chunk::split(&[0, 0]).is_err(), "empty chunk");
+        assert!(chunk::split(&[0]).is_err(), "no header");
+        let mut huge = c.clone();
+        huge[2..6].copy_from_slice(&u32::MAX.to_be_bytes());
+        assert!(chunk::split(&huge).is_err(), "length past the end");
+    }
+
+    #[test]
+    fn stream_entries_name_a_chunk_that_can_hold_them() {
+        let v = keys::stream_entry(40, 33);
+        assert_eq!(keys::parse_stream_entry(&v), Some((40, 33)));
+        assert_eq!(keys::parse_stream_entry(&keys::stream_entry(33, 40)), None);
+        assert_eq!(keys::parse_stream_entry(&keys::stream_entry(100, 1)), None);
+        assert_eq!(keys::parse_stream_entry(&v[..8]), None);
+    }
 
     #[test]
     fn stream_ids_are_restricted() {

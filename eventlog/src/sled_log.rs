@@ -9,7 +9,8 @@
 //! - Readers never see past the durable head, even though sled shows a batch in memory before
 //!   it is flushed.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::ffi::OsString;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
@@ -24,7 +25,9 @@ use crate::anchor::{self, Anchor};
 use crate::append::{AppendRequest, AppendResult, StreamVersion};
 use crate::datadir::{DataDirLock, LOG_DIR};
 use crate::error::{AppendError, LogError};
-use crate::record::{decode_value, encode_value, keys, Record, RecordBody, GENESIS_CHAIN};
+use crate::record::{
+    chunk, decode_value, encode_value, keys, Record, RecordBodyRef, GENESIS_CHAIN,
+};
 use crate::subscription::{RecordSource, Subscription};
 use crate::{Direction, EventStore};
 
@@ -42,8 +45,8 @@ pub const VERSION_CACHE_STREAMS_MAX: usize = 100_000;
 pub const ANCHOR_INTERVAL_MS: u64 = 1_000;
 /// sled page cache.
 pub const CACHE_BYTES: u64 = 256 * 1024 * 1024;
-/// Format version written into a new log.
-const FORMAT_VERSION: u64 = 1;
+/// Format version written into a new log (2: records in chunks, see ADR 0001).
+const FORMAT_VERSION: u64 = 2;
 
 /// The durable head: last durable position, its chain hash and recorded-at time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -135,7 +138,7 @@ impl SledLog {
             Some(_) => return Err(LogError::Store("unsupported log format version".into())),
         }
         let head = match tree
-            .range(keys::event(0)..=keys::event(u64::MAX))
+            .range(keys::chunk(0)..=keys::chunk(u64::MAX))
             .next_back()
         {
             None => Head {
@@ -145,12 +148,15 @@ impl SledLog {
             },
             Some(kv) => {
                 let (k, v) = kv?;
-                let position =
-                    keys::position_of_event_key(&k).ok_or_else(|| LogError::Corrupt {
-                        position: 0,
-                        reason: "malformed event key".into(),
-                    })?;
-                let r = decode_value(position, &v)?;
+                let mut last = None;
+                for_each_in_chunk(&k, &v, |position, value| {
+                    last = Some((position, value.to_vec()));
+                    Ok(())
+                })?;
+                let Some((position, value)) = last else {
+                    return Err(LogError::Store("empty chunk at the end of the log".into()));
+                };
+                let r = decode_value(position, &value)?;
                 Head {
                     position,
                     chain: r.chain,
@@ -158,9 +164,6 @@ impl SledLog {
                 }
             }
         };
-        if let Some(a) = anchor::read(data_dir)? {
-            check_anchor(&tree, head.position, &a)?;
-        }
         let data_file = File::open(data_dir.join(LOG_DIR).join("db"))?;
 
         let (head_tx, _) = watch::channel(head);
@@ -174,6 +177,9 @@ impl SledLog {
             stats: Mutex::new(WriterStats::default()),
             _lock: lock,
         });
+        if let Some(a) = anchor::read(data_dir)? {
+            check_anchor(&inner, head.position, &a)?;
+        }
         let handle = Arc::new(Handle {
             inner: Arc::clone(&inner),
             live: Mutex::new(Some(live_tx.clone())),
@@ -191,6 +197,8 @@ impl SledLog {
             chain: head.chain,
             last_recorded_at_micros: head.recorded_at_micros,
             versions: HashMap::new(),
+            blobs_dir: data_dir.join(LOG_DIR).join("blobs"),
+            synced_blobs: HashSet::new(),
             failed: None,
         };
         let writer_thread = std::thread::Builder::new()
@@ -234,25 +242,11 @@ impl SledLog {
         from_position: u64,
         limit: usize,
     ) -> Result<Vec<(u64, Vec<u8>)>, LogError> {
-        let head = self.inner.head.borrow().position;
-        let from = from_position.max(1);
-        if from > head || limit == 0 {
-            return Ok(Vec::new());
-        }
-        let mut out = Vec::with_capacity(limit.min(1024));
-        for kv in self
-            .inner
-            .tree
-            .range(keys::event(from)..=keys::event(head))
-            .take(limit)
-        {
-            let (k, v) = kv?;
-            let position = keys::position_of_event_key(&k).ok_or_else(|| LogError::Corrupt {
-                position: from,
-                reason: "malformed event key".into(),
-            })?;
-            out.push((position, v.to_vec()));
-        }
+        let mut out = Vec::new();
+        self.inner.scan(from_position, limit, |position, value| {
+            out.push((position, value.to_vec()));
+            Ok(())
+        })?;
         Ok(out)
     }
 
@@ -276,7 +270,8 @@ impl SledLog {
             .inner
             .tree
             .get(keys::stream(stream_id, version))?
-            .and_then(|v| keys::u64_of(&v)))
+            .and_then(|v| keys::parse_stream_entry(&v))
+            .map(|(position, _)| position))
     }
 
     /// Removes idempotency entries recorded before `before_micros`; returns how many.
@@ -344,6 +339,43 @@ impl Inner {
         )
     }
 
+    /// Calls `f` with (position, stored value) for up to `limit` durable records from
+    /// `from_position` on, in position order.
+    fn scan(
+        &self,
+        from_position: u64,
+        limit: usize,
+        mut f: impl FnMut(u64, &[u8]) -> Result<(), LogError>,
+    ) -> Result<(), LogError> {
+        let head = self.head.borrow().position;
+        let from = from_position.max(1);
+        if from > head || limit == 0 {
+            return Ok(());
+        }
+        // A chunk holding `from` starts at most RECORDS_MAX - 1 positions before it.
+        let lowest = from.saturating_sub(chunk::RECORDS_MAX as u64 - 1).max(1);
+        let mut seen = 0;
+        for kv in self.tree.range(keys::chunk(lowest)..=keys::chunk(head)) {
+            let (k, v) = kv?;
+            let mut done = false;
+            for_each_in_chunk(&k, &v, |position, value| {
+                if position < from || done {
+                    return Ok(());
+                }
+                if position > head || seen == limit {
+                    done = true;
+                    return Ok(());
+                }
+                seen += 1;
+                f(position, value)
+            })?;
+            if done || seen == limit {
+                break;
+            }
+        }
+        Ok(())
+    }
+
     fn read_stream(
         &self,
         stream_id: &str,
@@ -367,12 +399,14 @@ impl Inner {
             Direction::Backward => Box::new(iter.rev()),
         };
         let mut out = Vec::new();
+        // Consecutive events of a stream often share a chunk: fetch it once.
+        let mut cached: Option<(u64, sled::IVec)> = None;
         for kv in iter {
             if out.len() >= limit {
                 break;
             }
             let (k, v) = kv?;
-            let Some(position) = keys::u64_of(&v) else {
+            let Some((position, chunk_first)) = keys::parse_stream_entry(&v) else {
                 return Err(LogError::Store(format!(
                     "malformed stream index entry for {stream_id}"
                 )));
@@ -384,16 +418,31 @@ impl Inner {
                 }
             }
             let version = keys::u64_of(&k[k.len() - 8..]).unwrap_or(0);
-            let value = self
-                .tree
-                .get(keys::event(position))?
-                .ok_or_else(|| LogError::Corrupt {
-                    position,
-                    reason: format!(
-                        "stream index names {stream_id}@{version} but the record is missing"
-                    ),
-                })?;
-            let r = decode_value(position, &value)?;
+            let missing = || LogError::Corrupt {
+                position,
+                reason: format!(
+                    "stream index names {stream_id}@{version} but the record is missing"
+                ),
+            };
+            let chunk_value = match &cached {
+                Some((first, value)) if *first == chunk_first => value.clone(),
+                _ => {
+                    let value = self
+                        .tree
+                        .get(keys::chunk(chunk_first))?
+                        .ok_or_else(missing)?;
+                    cached = Some((chunk_first, value.clone()));
+                    value
+                }
+            };
+            let values = chunk::split(&chunk_value).map_err(|reason| LogError::Corrupt {
+                position: chunk_first,
+                reason,
+            })?;
+            let value = values
+                .get((position - chunk_first) as usize)
+                .ok_or_else(missing)?;
+            let r = decode_value(position, value)?;
             if r.stream_id != stream_id || r.version != version {
                 return Err(LogError::Corrupt {
                     position,
@@ -410,22 +459,21 @@ impl Inner {
 
     /// The stream's version counting only events at or below `head`.
     fn stream_version_at_most(&self, stream_id: &str, head: u64) -> Result<u64, LogError> {
-        if let Some(v) = self.tree.get(keys::stream_head(stream_id))? {
-            match keys::parse_stream_head(&v) {
-                Some((version, position)) if position <= head => return Ok(version),
-                Some(_) => {} // newest event not durable yet: fall back to the index
-                None => {
-                    return Err(LogError::Store(format!(
-                        "malformed stream head for {stream_id}"
-                    )))
-                }
-            }
-        } else {
-            return Ok(0);
+        // A point lookup answers the common question (a new stream) without a reverse scan,
+        // which in sled clones tree nodes.
+        match self.tree.get(keys::stream(stream_id, 1))? {
+            None => return Ok(0),
+            Some(v) if keys::parse_stream_entry(&v).is_some_and(|(p, _)| p > head) => return Ok(0),
+            Some(_) => {}
         }
         for kv in self.tree.scan_prefix(keys::stream_prefix(stream_id)).rev() {
             let (k, v) = kv?;
-            if keys::u64_of(&v).is_some_and(|p| p <= head) {
+            let Some((position, _)) = keys::parse_stream_entry(&v) else {
+                return Err(LogError::Store(format!(
+                    "malformed stream index entry for {stream_id}"
+                )));
+            };
+            if position <= head {
                 return Ok(keys::u64_of(&k[k.len() - 8..]).unwrap_or(0));
             }
         }
@@ -433,26 +481,33 @@ impl Inner {
     }
 }
 
+/// Calls `f` with (position, stored value) for every record of one stored chunk.
+fn for_each_in_chunk(
+    key: &[u8],
+    value: &[u8],
+    mut f: impl FnMut(u64, &[u8]) -> Result<(), LogError>,
+) -> Result<(), LogError> {
+    let first = keys::position_of_chunk_key(key).ok_or_else(|| LogError::Corrupt {
+        position: 0,
+        reason: "malformed chunk key".into(),
+    })?;
+    let values = chunk::split(value).map_err(|reason| LogError::Corrupt {
+        position: first,
+        reason,
+    })?;
+    for (i, value) in values.into_iter().enumerate() {
+        f(first + i as u64, value)?;
+    }
+    Ok(())
+}
+
 impl RecordSource for Inner {
     fn read_from(&self, from_position: u64, limit: usize) -> Result<Vec<Record>, LogError> {
-        let head = self.head.borrow().position;
-        let from = from_position.max(1);
-        if from > head || limit == 0 {
-            return Ok(Vec::new());
-        }
         let mut out = Vec::with_capacity(limit.min(1024));
-        for kv in self
-            .tree
-            .range(keys::event(from)..=keys::event(head))
-            .take(limit)
-        {
-            let (k, v) = kv?;
-            let position = keys::position_of_event_key(&k).ok_or_else(|| LogError::Corrupt {
-                position: from,
-                reason: "malformed event key".into(),
-            })?;
-            out.push(decode_value(position, &v)?);
-        }
+        self.scan(from_position, limit, |position, value| {
+            out.push(decode_value(position, value)?);
+            Ok(())
+        })?;
         Ok(out)
     }
 
@@ -534,7 +589,7 @@ impl EventStore for SledLog {
 
 /// Checks the log against its head anchor: the log must reach the anchor's position and have
 /// the same chain hash there.
-fn check_anchor(tree: &sled::Tree, head: u64, a: &Anchor) -> Result<(), LogError> {
+fn check_anchor(inner: &Inner, head: u64, a: &Anchor) -> Result<(), LogError> {
     if head < a.position {
         return Err(LogError::Corrupt {
             position: head + 1,
@@ -544,12 +599,20 @@ fn check_anchor(tree: &sled::Tree, head: u64, a: &Anchor) -> Result<(), LogError
             ),
         });
     }
-    let value = tree
-        .get(keys::event(a.position))?
-        .ok_or_else(|| LogError::Corrupt {
-            position: a.position,
-            reason: "record named by the head anchor is missing".into(),
-        })?;
+    let mut found = None;
+    inner.scan(a.position, 1, |position, value| {
+        found = Some((position, value.to_vec()));
+        Ok(())
+    })?;
+    let value = match found {
+        Some((position, value)) if position == a.position => value,
+        _ => {
+            return Err(LogError::Corrupt {
+                position: a.position,
+                reason: "record named by the head anchor is missing".into(),
+            })
+        }
+    };
     let r = decode_value(a.position, &value)?;
     if r.chain != a.chain {
         return Err(LogError::Corrupt {
@@ -593,6 +656,9 @@ struct Writer {
     chain: [u8; 32],
     last_recorded_at_micros: i64,
     versions: HashMap<String, u64>,
+    /// sled's blob directory and the blob files already fsynced (see `sync_blobs`).
+    blobs_dir: PathBuf,
+    synced_blobs: HashSet<OsString>,
     failed: Option<String>,
 }
 
@@ -603,8 +669,49 @@ struct Group {
     versions: HashMap<String, u64>,
     idempotency: HashMap<String, IdempotencyEntry>,
     records: Vec<Record>,
+    /// The chunk being filled: its first position, stored values and their total size.
+    chunk_first: u64,
+    chunk: Vec<Vec<u8>>,
+    chunk_bytes: usize,
     writes: usize,
 }
+
+impl Group {
+    /// The first position of the chunk that the record at `position` (of `len` bytes) goes
+    /// into, sealing the open chunk first if it is full.
+    fn chunk_for(&mut self, position: u64, len: usize) -> u64 {
+        if !self.chunk.is_empty()
+            && (self.chunk.len() == chunk::RECORDS_MAX
+                || self.chunk_bytes + len > chunk::BYTES_TARGET)
+        {
+            self.seal_chunk();
+        }
+        if self.chunk.is_empty() {
+            self.chunk_first = position;
+        }
+        self.chunk_first
+    }
+
+    fn push_to_chunk(&mut self, value: Vec<u8>) {
+        self.chunk_bytes += value.len();
+        self.chunk.push(value);
+    }
+
+    /// Puts the open chunk into the batch. Chunks never span groups.
+    fn seal_chunk(&mut self) {
+        if self.chunk.is_empty() {
+            return;
+        }
+        self.batch.insert(
+            &keys::chunk(self.chunk_first)[..],
+            chunk::encode(&self.chunk),
+        );
+        self.chunk.clear();
+        self.chunk_bytes = 0;
+    }
+}
+
+type Reply = oneshot::Sender<Result<AppendResult, AppendError>>;
 
 impl Writer {
     fn run(mut self, mut queue: mpsc::Receiver<Job>) {
@@ -637,10 +744,13 @@ impl Writer {
         let (start_position, start_chain, start_recorded) =
             (self.next_position, self.chain, self.last_recorded_at_micros);
         let mut group = Group::default();
-        let mut outcomes = Vec::with_capacity(jobs.len());
-        for job in jobs.iter() {
-            outcomes.push(self.stage(&job.request, &mut group));
+        let mut replies: Vec<(Reply, Result<AppendResult, AppendError>)> =
+            Vec::with_capacity(jobs.len());
+        for job in jobs.drain(..) {
+            let outcome = self.stage(job.request, &mut group);
+            replies.push((job.reply, outcome));
         }
+        group.seal_chunk();
 
         if group.writes > 0 {
             if let Err(e) = self.write(group.batch) {
@@ -648,48 +758,83 @@ impl Writer {
                 self.failed = Some(e.to_string());
                 (self.next_position, self.chain, self.last_recorded_at_micros) =
                     (start_position, start_chain, start_recorded);
-                for job in jobs.drain(..) {
-                    let _ = job
-                        .reply
-                        .send(Err(LogError::Unavailable(e.to_string()).into()));
+                for (reply, _) in replies {
+                    let _ = reply.send(Err(LogError::Unavailable(e.to_string()).into()));
                 }
                 return;
             }
-            if self.versions.len() + group.versions.len() > VERSION_CACHE_STREAMS_MAX {
-                self.versions.clear();
-            }
-            self.versions.extend(group.versions);
             if !group.records.is_empty() {
                 assert_eq!(
                     group.records[0].position, start_position,
                     "group must start at the head"
                 );
-                let head = Head {
+                // Head first: a caller answered below can read what it wrote at once.
+                self.inner.head.send_replace(Head {
                     position: self.next_position - 1,
                     chain: self.chain,
                     recorded_at_micros: self.last_recorded_at_micros,
-                };
-                // Head first, then the live feed: a subscriber that sees a gap can read it.
-                self.inner.head.send_replace(head);
-                let _ = self.live.send(Arc::from(group.records));
+                });
             }
         }
+        let appends = replies.len() as u64;
+        for (reply, outcome) in replies {
+            let _ = reply.send(outcome);
+        }
+        // Bookkeeping after the answers, off the callers' latency.
         {
             let mut stats = lock_unpoisoned(&self.inner.stats);
             stats.groups += 1;
-            stats.appends += jobs.len() as u64;
+            stats.appends += appends;
             stats.events += self.next_position - start_position;
         }
-        for (job, outcome) in jobs.drain(..).zip(outcomes) {
-            let _ = job.reply.send(outcome);
+        if self.versions.len() + group.versions.len() > VERSION_CACHE_STREAMS_MAX {
+            self.versions.clear();
+        }
+        self.versions.extend(group.versions);
+        // The live feed after the head: a subscriber that sees a gap can read it.
+        if !group.records.is_empty() && self.live.receiver_count() > 0 {
+            let _ = self.live.send(Arc::from(group.records));
         }
     }
 
-    fn write(&self, batch: sled::Batch) -> Result<(), LogError> {
+    fn write(&mut self, batch: sled::Batch) -> Result<(), LogError> {
         self.inner.tree.apply_batch(batch)?;
         self.inner.db.flush()?;
         // sled's flush uses sync_file_range on Linux: not a full sync of the data file.
         self.data_file.sync_data()?;
+        self.sync_blobs()?;
+        Ok(())
+    }
+
+    /// sled writes any log message over ~128 KiB (a page holding large records) to a file in
+    /// `blobs/` and never fsyncs it. Our chunks keep pages below that, but a single record near
+    /// the payload limit can still produce one: fsync every blob file not synced before, then
+    /// the directory. One directory read per group; the directory is normally empty.
+    fn sync_blobs(&mut self) -> Result<(), LogError> {
+        let entries = match std::fs::read_dir(&self.blobs_dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e.into()),
+        };
+        let mut present = HashSet::new();
+        let mut synced_any = false;
+        for entry in entries {
+            let name = entry?.file_name();
+            if !self.synced_blobs.contains(&name) {
+                match File::open(self.blobs_dir.join(&name)) {
+                    Ok(f) => f.sync_all()?,
+                    // Removed by sled's segment cleaner in the meantime: nothing to keep.
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                    Err(e) => return Err(e.into()),
+                }
+                synced_any = true;
+            }
+            present.insert(name);
+        }
+        self.synced_blobs = present;
+        if synced_any {
+            File::open(&self.blobs_dir)?.sync_all()?;
+        }
         Ok(())
     }
 
@@ -707,7 +852,7 @@ impl Writer {
 
     fn stage(
         &mut self,
-        request: &AppendRequest,
+        request: AppendRequest,
         group: &mut Group,
     ) -> Result<AppendResult, AppendError> {
         if let Some(idem) = &request.idempotency {
@@ -746,66 +891,65 @@ impl Writer {
             currents.push(current);
         }
 
-        let recorded_at = request
-            .meta
-            .recorded_at_micros
-            .max(self.last_recorded_at_micros);
+        let AppendRequest {
+            streams: stream_appends,
+            meta,
+            idempotency,
+        } = request;
+        let recorded_at = meta.recorded_at_micros.max(self.last_recorded_at_micros);
         self.last_recorded_at_micros = recorded_at;
         let first_position = self.next_position;
-        let mut streams = Vec::with_capacity(request.streams.len());
-        for (s, current) in request.streams.iter().zip(currents) {
+        let mut streams = Vec::with_capacity(stream_appends.len());
+        for (s, current) in stream_appends.into_iter().zip(currents) {
             let mut version = current;
-            for e in &s.events {
+            let has_events = !s.events.is_empty();
+            for e in s.events {
                 version += 1;
                 let position = self.next_position;
-                let body = RecordBody {
-                    position,
-                    stream_id: s.stream_id.clone(),
-                    version,
-                    event_type: e.event_type.clone(),
-                    schema_version: e.schema_version,
-                    recorded_at_micros: recorded_at,
-                    actor: request.meta.actor.clone(),
-                    correlation_id: request.meta.correlation_id.clone(),
-                    causation_id: request.meta.causation_id.clone(),
-                    payload: e.payload.clone(),
-                };
-                let (value, chain) = encode_value(&body, &self.chain);
-                let crc = crate::record::split_value(&value)
-                    .map(|(_, c, _)| c)
-                    .unwrap_or(0);
-                group.batch.insert(&keys::event(position)[..], value);
+                let (value, crc32c, chain) = encode_value(
+                    &RecordBodyRef {
+                        position,
+                        stream_id: &s.stream_id,
+                        version,
+                        event_type: &e.event_type,
+                        schema_version: e.schema_version,
+                        recorded_at_micros: recorded_at,
+                        actor: &meta.actor,
+                        correlation_id: &meta.correlation_id,
+                        causation_id: &meta.causation_id,
+                        payload: &e.payload,
+                    },
+                    &self.chain,
+                );
+                let chunk_first = group.chunk_for(position, value.len());
+                group.push_to_chunk(value);
                 group.batch.insert(
                     keys::stream(&s.stream_id, version),
-                    &position.to_be_bytes()[..],
+                    &keys::stream_entry(position, chunk_first)[..],
                 );
                 group.writes += 1;
                 self.chain = chain;
                 self.next_position += 1;
                 group.records.push(Record {
                     position,
-                    stream_id: body.stream_id,
+                    stream_id: s.stream_id.clone(),
                     version,
-                    event_type: body.event_type,
-                    schema_version: body.schema_version,
+                    event_type: e.event_type,
+                    schema_version: e.schema_version,
                     recorded_at_micros: recorded_at,
-                    actor: body.actor,
-                    correlation_id: body.correlation_id,
-                    causation_id: body.causation_id,
-                    payload: body.payload,
-                    crc32c: crc,
+                    actor: meta.actor.clone(),
+                    correlation_id: meta.correlation_id.clone(),
+                    causation_id: meta.causation_id.clone(),
+                    payload: e.payload,
+                    crc32c,
                     chain,
                 });
             }
-            if !s.events.is_empty() {
-                group.batch.insert(
-                    keys::stream_head(&s.stream_id),
-                    &keys::stream_head_value(version, self.next_position - 1)[..],
-                );
+            if has_events {
+                group.versions.insert(s.stream_id.clone(), version);
             }
-            group.versions.insert(s.stream_id.clone(), version);
             streams.push(StreamVersion {
-                stream_id: s.stream_id.clone(),
+                stream_id: s.stream_id,
                 version,
             });
         }
@@ -816,7 +960,7 @@ impl Writer {
             streams,
             deduplicated: false,
         };
-        if let Some(idem) = &request.idempotency {
+        if let Some(idem) = idempotency {
             let entry = IdempotencyEntry {
                 fingerprint: idem.fingerprint,
                 result: result.clone(),
@@ -824,7 +968,7 @@ impl Writer {
             let bytes = bincode::encode_to_vec(&entry, idempotency_config()).unwrap_or_default();
             group.batch.insert(keys::idempotency(&idem.key), bytes);
             group.writes += 1;
-            group.idempotency.insert(idem.key.clone(), entry);
+            group.idempotency.insert(idem.key, entry);
         }
         Ok(result)
     }

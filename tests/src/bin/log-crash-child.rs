@@ -3,6 +3,10 @@
 //! Each writer owns stream `crash-w<writer>` and appends with an exact expectation, so the
 //! acknowledged sequence of each writer must be a prefix of its stream after a crash.
 
+/// mimalloc, as in the binaries under test (glibc malloc costs the log writer dearly).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::io::Write;
 use std::path::PathBuf;
 

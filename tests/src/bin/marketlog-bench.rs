@@ -4,6 +4,10 @@
 //! With `--peer`, JSON lines of `../shared/peer/run.sh` are read from FILE and a `ratio` line
 //! is printed for every scenario that has a peer at the same concurrency.
 
+/// mimalloc, as in the binaries under test (glibc malloc costs the log writer dearly).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
