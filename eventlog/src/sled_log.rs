@@ -148,15 +148,11 @@ impl SledLog {
             },
             Some(kv) => {
                 let (k, v) = kv?;
-                let mut last = None;
-                for_each_in_chunk(&k, &v, |position, value| {
-                    last = Some((position, value.to_vec()));
-                    Ok(())
-                })?;
-                let Some((position, value)) = last else {
-                    return Err(LogError::Store("empty chunk at the end of the log".into()));
-                };
-                let r = decode_value(position, &value)?;
+                let first = chunk_key_position(&k)?;
+                let values = split_chunk(first, &v)?;
+                // `split_chunk` refuses an empty chunk, so there is a last record.
+                let position = first + values.len() as u64 - 1;
+                let r = decode_value(position, values[values.len() - 1])?;
                 Head {
                     position,
                     chain: r.chain,
@@ -435,10 +431,7 @@ impl Inner {
                     value
                 }
             };
-            let values = chunk::split(&chunk_value).map_err(|reason| LogError::Corrupt {
-                position: chunk_first,
-                reason,
-            })?;
+            let values = split_chunk(chunk_first, &chunk_value)?;
             let value = values
                 .get((position - chunk_first) as usize)
                 .ok_or_else(missing)?;
@@ -481,21 +474,31 @@ impl Inner {
     }
 }
 
+/// The first position named by a chunk key.
+fn chunk_key_position(key: &[u8]) -> Result<u64, LogError> {
+    keys::position_of_chunk_key(key).ok_or_else(|| LogError::Corrupt {
+        position: 0,
+        reason: "malformed chunk key".into(),
+    })
+}
+
+/// The stored record values of the chunk starting at `first`; broken framing is corruption
+/// at that position.
+fn split_chunk(first: u64, value: &[u8]) -> Result<Vec<&[u8]>, LogError> {
+    chunk::split(value).map_err(|reason| LogError::Corrupt {
+        position: first,
+        reason,
+    })
+}
+
 /// Calls `f` with (position, stored value) for every record of one stored chunk.
 fn for_each_in_chunk(
     key: &[u8],
     value: &[u8],
     mut f: impl FnMut(u64, &[u8]) -> Result<(), LogError>,
 ) -> Result<(), LogError> {
-    let first = keys::position_of_chunk_key(key).ok_or_else(|| LogError::Corrupt {
-        position: 0,
-        reason: "malformed chunk key".into(),
-    })?;
-    let values = chunk::split(value).map_err(|reason| LogError::Corrupt {
-        position: first,
-        reason,
-    })?;
-    for (i, value) in values.into_iter().enumerate() {
+    let first = chunk_key_position(key)?;
+    for (i, value) in split_chunk(first, value)?.into_iter().enumerate() {
         f(first + i as u64, value)?;
     }
     Ok(())
@@ -677,24 +680,21 @@ struct Group {
 }
 
 impl Group {
-    /// The first position of the chunk that the record at `position` (of `len` bytes) goes
-    /// into, sealing the open chunk first if it is full.
-    fn chunk_for(&mut self, position: u64, len: usize) -> u64 {
+    /// Adds the stored value of the record at `position` to the open chunk, sealing that
+    /// chunk first if it is full; answers the first position of the chunk it went into.
+    fn add_to_chunk(&mut self, position: u64, value: Vec<u8>) -> u64 {
         if !self.chunk.is_empty()
             && (self.chunk.len() == chunk::RECORDS_MAX
-                || self.chunk_bytes + len > chunk::BYTES_TARGET)
+                || self.chunk_bytes + value.len() > chunk::BYTES_TARGET)
         {
             self.seal_chunk();
         }
         if self.chunk.is_empty() {
             self.chunk_first = position;
         }
-        self.chunk_first
-    }
-
-    fn push_to_chunk(&mut self, value: Vec<u8>) {
         self.chunk_bytes += value.len();
         self.chunk.push(value);
+        self.chunk_first
     }
 
     /// Puts the open chunk into the batch. Chunks never span groups.
@@ -921,8 +921,7 @@ impl Writer {
                     },
                     &self.chain,
                 );
-                let chunk_first = group.chunk_for(position, value.len());
-                group.push_to_chunk(value);
+                let chunk_first = group.add_to_chunk(position, value);
                 group.batch.insert(
                     keys::stream(&s.stream_id, version),
                     &keys::stream_entry(position, chunk_first)[..],

@@ -36,6 +36,13 @@ fn single(stream: &str, expected: Expected, n: usize) -> AppendRequest {
     )
 }
 
+/// Verifies `log` (opened from `dir`, against its head anchor) and asserts it has no problem.
+fn verify_clean(log: &SledLog, dir: &Path) -> eventlog::verify::VerifyReport {
+    let report = verify_log(log, eventlog::read_anchor(dir).unwrap(), &mut |_, _| {}).unwrap();
+    assert_eq!(report.problem, None);
+    report
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn positions_are_gap_free_and_versions_count_per_stream() {
     let dir = tempfile::tempdir().unwrap();
@@ -259,13 +266,7 @@ async fn a_reopened_log_has_everything_and_continues_the_chain() {
     log.append(single("order-0", Expected::Any, 1))
         .await
         .unwrap();
-    let report = verify_log(
-        &log,
-        eventlog::read_anchor(dir.path()).unwrap(),
-        &mut |_, _| {},
-    )
-    .unwrap();
-    assert_eq!(report.problem, None);
+    let report = verify_clean(&log, dir.path());
     assert_eq!(report.records_checked, 101);
     assert_eq!(report.streams, 7);
 }
@@ -536,12 +537,6 @@ async fn records_read_back_across_chunk_boundaries_and_large_payloads() {
         );
         assert_eq!(log.stream_version(stream).unwrap(), want.len() as u64);
     }
-    let report = verify_log(
-        &log,
-        eventlog::read_anchor(dir.path()).unwrap(),
-        &mut |_, _| {},
-    )
-    .unwrap();
-    assert_eq!(report.problem, None);
+    let report = verify_clean(&log, dir.path());
     assert_eq!(report.records_checked, n);
 }
