@@ -41,6 +41,11 @@ pub struct Outcome {
     pub seconds: f64,
     pub latencies: Vec<Duration>,
     pub errors: u64,
+    /// Write groups of the log during the run: ops per group says how well group commit
+    /// amortised each flush + fsync.
+    pub groups: Option<u64>,
+    /// Bytes this process caused to be written to storage during the run (`/proc/self/io`).
+    pub disk_write_bytes: Option<u64>,
 }
 
 impl Outcome {
@@ -60,8 +65,20 @@ impl Outcome {
             "p999_ms": round(percentile_ms(l, 99.9), 3),
             "errors": self.errors,
             "rss_mib": round(rss_mib(), 1),
+            "ops_per_group": self.groups.map(|g| round(self.ops as f64 / g.max(1) as f64, 1)),
+            "disk_bytes_per_op": self.disk_write_bytes.map(|b| round(b as f64 / self.ops.max(1) as f64, 0)),
         })
     }
+}
+
+/// Bytes this process has caused to be written to storage so far (`write_bytes` of
+/// `/proc/self/io`), when the kernel tells.
+pub fn disk_write_bytes() -> Option<u64> {
+    std::fs::read_to_string("/proc/self/io").ok().and_then(|s| {
+        s.lines()
+            .find_map(|l| l.strip_prefix("write_bytes:"))
+            .and_then(|v| v.trim().parse().ok())
+    })
 }
 
 #[cfg(test)]
