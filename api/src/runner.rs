@@ -4,7 +4,9 @@
 //! append, so the answer is the original one and nothing is appended. No handler writes to
 //! the log any other way.
 
-use std::sync::Arc;
+use std::any::Any;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use domain::codec::EventCodec;
 use domain::{Actor, Clock, Context, Decider, DomainError};
@@ -19,6 +21,8 @@ use crate::error::ApiError;
 pub const COMMAND_ATTEMPTS_MAX: usize = 8;
 /// Records read per step while loading a stream.
 pub const LOAD_CHUNK_RECORDS: usize = 1_000;
+/// Streams whose folded state the runner keeps (the cache is emptied when it is full).
+pub const STATE_CACHE_STREAMS_MAX: usize = 20_000;
 
 /// Who issues a command and how (headers of API.md §1).
 #[derive(Debug, Clone)]
@@ -54,6 +58,76 @@ pub struct Runner {
     pub log: Arc<dyn EventStore>,
     pub clock: Arc<dyn Clock>,
     pub tz: chrono_tz::Tz,
+    pub states: Arc<StateCache>,
+}
+
+/// Folded states of recently loaded streams, so that a load folds only the events after the
+/// cached version (a product read by every order placement, an order paid after it was placed).
+///
+/// Always sound: events are immutable and versions gap-free, so a cached fold is a true
+/// prefix of the stream, and the load still reads every event after it; only durable states
+/// go in (reads stop at the durable head, appends are answered once durable).
+#[derive(Default)]
+pub struct StateCache {
+    streams: Mutex<HashMap<String, CachedState>>,
+}
+
+struct CachedState {
+    version: u64,
+    position: u64,
+    state: Box<dyn Any + Send + Sync>,
+}
+
+impl StateCache {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, CachedState>> {
+        self.streams.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The cached fold of `stream_id`, if it was cached as an `S`.
+    fn get<S: Clone + 'static>(&self, stream_id: &str) -> Option<Loaded<S>> {
+        let streams = self.lock();
+        let c = streams.get(stream_id)?;
+        Some(Loaded {
+            state: c.state.downcast_ref::<S>()?.clone(),
+            version: c.version,
+            position: c.position,
+        })
+    }
+
+    /// Remembers `state` as the fold of `stream_id` up to `version`, unless a later one is
+    /// already there.
+    fn put<S: Send + Sync + 'static>(
+        &self,
+        stream_id: &str,
+        version: u64,
+        position: u64,
+        state: S,
+    ) {
+        let mut streams = self.lock();
+        if streams.get(stream_id).is_some_and(|c| c.version >= version) {
+            return;
+        }
+        if streams.len() >= STATE_CACHE_STREAMS_MAX {
+            streams.clear();
+        }
+        streams.insert(
+            stream_id.to_owned(),
+            CachedState {
+                version,
+                position,
+                state: Box::new(state),
+            },
+        );
+    }
+
+    /// Streams cached now.
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 /// A stream's state folded from its events, with its version and last position.
@@ -64,17 +138,48 @@ pub struct Loaded<S> {
 }
 
 impl Runner {
-    /// Loads a stream up to `to_version` (inclusive; `u64::MAX` = all).
+    /// Loads a stream up to `to_version` (inclusive; `u64::MAX` = all, starting from the
+    /// cached fold when there is one).
     pub fn load<D>(&self, stream_id: &str, to_version: u64) -> Result<Loaded<D::State>, ApiError>
     where
         D: Decider,
         D::Event: EventCodec,
     {
-        let mut loaded = Loaded {
+        let whole = to_version == u64::MAX;
+        let cached = if whole {
+            self.states.get::<D::State>(stream_id)
+        } else {
+            None
+        };
+        let from_version = cached.as_ref().map_or(0, |c| c.version);
+        let loaded = self.fold::<D>(stream_id, cached, to_version)?;
+        if whole && loaded.version > from_version {
+            self.states.put(
+                stream_id,
+                loaded.version,
+                loaded.position,
+                loaded.state.clone(),
+            );
+        }
+        Ok(loaded)
+    }
+
+    /// Folds the events of a stream after `start` (or from the beginning) up to `to_version`.
+    fn fold<D>(
+        &self,
+        stream_id: &str,
+        start: Option<Loaded<D::State>>,
+        to_version: u64,
+    ) -> Result<Loaded<D::State>, ApiError>
+    where
+        D: Decider,
+        D::Event: EventCodec,
+    {
+        let mut loaded = start.unwrap_or(Loaded {
             state: D::State::default(),
             version: 0,
             position: 0,
-        };
+        });
         loop {
             let chunk = self.log.read_stream(
                 stream_id,
@@ -226,9 +331,15 @@ impl Runner {
                 }
                 Ok(r) => {
                     let state = events.iter().fold(loaded.state, D::evolve);
+                    let version = r.version_of(stream_id).unwrap_or(loaded.version);
+                    // Durable now: the next command on this stream starts from here. The
+                    // command's stream goes first in the append, so its last event is at
+                    // first_position + events - 1.
+                    let own_last = r.first_position + events.len() as u64 - 1;
+                    self.states.put(stream_id, version, own_last, state.clone());
                     return Ok(Executed {
                         state,
-                        version: r.version_of(stream_id).unwrap_or(loaded.version),
+                        version,
                         position: r.last_position,
                         no_op: false,
                         deduplicated: false,
@@ -300,5 +411,83 @@ impl Runner {
             no_op: false,
             deduplicated: true,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use domain::codec::EventCodec;
+    use domain::platform::{Org, OrgCommand, OrgCreated, OrgEvent};
+    use domain::{SimulatedClock, Timestamp};
+    use eventlog::SledLog;
+
+    fn meta() -> CommandMeta {
+        CommandMeta {
+            actor: Actor::System,
+            correlation_id: "cor_test".into(),
+            causation_id: "req_test".into(),
+            idempotency: None,
+            if_match: None,
+            command: "CreateOrg",
+        }
+    }
+
+    #[tokio::test]
+    async fn a_cached_state_still_folds_every_event_appended_after_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let log = SledLog::open(dir.path()).expect("open");
+        let runner = Runner {
+            log: Arc::new(log.clone()),
+            clock: Arc::new(SimulatedClock::new(
+                Timestamp::parse_rfc3339("2026-11-23T09:00:00+08:00").expect("time"),
+            )),
+            tz: chrono_tz::Asia::Shanghai,
+            states: Arc::default(),
+        };
+        let create = OrgCommand::Create {
+            org_id: "org_1".into(),
+            name: "First".into(),
+        };
+        let done = runner
+            .execute::<Org>(&meta(), "org-org_1", &create)
+            .await
+            .expect("create");
+        assert_eq!((done.version, runner.states.len()), (1, 1));
+
+        // An event appended past the runner: the cached fold (version 1) must not hide it.
+        let renamed = OrgEvent::OrgCreated(OrgCreated {
+            org_id: "org_1".into(),
+            name: "Second".into(),
+        });
+        let request = AppendRequest::single(
+            "org-org_1",
+            Expected::Exact(1),
+            vec![NewEvent {
+                event_type: renamed.type_name().into(),
+                schema_version: renamed.schema_version(),
+                payload: renamed.encode_payload().expect("encode"),
+            }],
+            Metadata {
+                actor: "system".into(),
+                correlation_id: "cor_test".into(),
+                causation_id: "req_test".into(),
+                recorded_at_micros: 0,
+            },
+        );
+        log.append(request).await.expect("append");
+
+        let whole = runner.load::<Org>("org-org_1", u64::MAX).expect("load");
+        assert_eq!((whole.version, whole.state.name.as_str()), (2, "Second"));
+        // A bounded load never starts from the cache.
+        let first = runner.load::<Org>("org-org_1", 1).expect("load");
+        assert_eq!((first.version, first.state.name.as_str()), (1, "First"));
+        // And the cache moved on to version 2.
+        let again = runner.load::<Org>("org-org_1", u64::MAX).expect("load");
+        assert_eq!(
+            (again.version, again.position),
+            (whole.version, whole.position)
+        );
+        log.close().expect("close");
     }
 }

@@ -104,6 +104,7 @@ impl App {
                 log: Arc::clone(&store),
                 clock: Arc::clone(&clock),
                 tz: config.tz,
+                states: Arc::default(),
             },
             log,
             store,

@@ -16,7 +16,7 @@ use crate::time::Timestamp;
 /// A pure aggregate: commands in, events out.
 pub trait Decider {
     /// State folded from the stream; `Default` is the state before the first event.
-    type State: Default + Clone;
+    type State: Default + Clone + Send + Sync + 'static;
     /// What someone asks for (imperative: `PlaceOrder`).
     type Command;
     /// What happened (past tense: `OrderPlaced`).
