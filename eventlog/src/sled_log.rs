@@ -381,8 +381,8 @@ impl Inner {
     ) -> Result<Vec<Record>, LogError> {
         crate::record::validate_stream_id(stream_id).map_err(LogError::Invalid)?;
         let head = self.head.borrow().position;
-        let iter: Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>> = match direction
-        {
+        // (version, index entry) in the order asked for.
+        let iter: Box<dyn Iterator<Item = sled::Result<(u64, sled::IVec)>>> = match direction {
             // Versions are gap-free from 1, so forward reads are point lookups of the next
             // version until one is missing: cheaper than a sled range iterator, which descends
             // the tree for every step anyway (and most runner loads find nothing after the
@@ -390,19 +390,19 @@ impl Inner {
             Direction::Forward => {
                 let mut version = from_version.max(1);
                 Box::new(std::iter::from_fn(move || {
-                    let key = keys::stream(stream_id, version);
+                    let this = version;
                     version = version.checked_add(1)?;
-                    match self.tree.get(&key) {
-                        Ok(Some(v)) => Some(Ok((sled::IVec::from(key), v))),
-                        Ok(None) => None,
-                        Err(e) => Some(Err(e)),
-                    }
+                    self.tree
+                        .get(keys::stream(stream_id, this))
+                        .transpose()
+                        .map(|entry| entry.map(|v| (this, v)))
                 }))
             }
             Direction::Backward => Box::new(
                 self.tree
                     .range(keys::stream(stream_id, 1)..=keys::stream(stream_id, from_version))
-                    .rev(),
+                    .rev()
+                    .map(|kv| kv.map(|(k, v)| (keys::u64_of(&k[k.len() - 8..]).unwrap_or(0), v))),
             ),
         };
         let mut out = Vec::new();
@@ -412,7 +412,7 @@ impl Inner {
             if out.len() >= limit {
                 break;
             }
-            let (k, v) = kv?;
+            let (version, v) = kv?;
             let Some((position, chunk_first)) = keys::parse_stream_entry(&v) else {
                 return Err(LogError::Store(format!(
                     "malformed stream index entry for {stream_id}"
@@ -424,7 +424,6 @@ impl Inner {
                     Direction::Backward => continue,
                 }
             }
-            let version = keys::u64_of(&k[k.len() - 8..]).unwrap_or(0);
             let missing = || LogError::Corrupt {
                 position,
                 reason: format!(

@@ -124,19 +124,35 @@ where
     }
 }
 
-/// Adds the log's write groups and the bytes written since `written_before` to `out`.
-fn log_figures(out: &mut Outcome, log: &SledLog, written_before: Option<u64>) {
-    out.groups = Some(log.writer_stats().groups);
-    out.disk_write_bytes = written_before
-        .zip(marketlog_tests::bench::disk_write_bytes())
-        .map(|(before, after)| after.saturating_sub(before));
+/// The log's write groups and this process's disk writes when a run starts.
+struct LogFigures {
+    groups: u64,
+    written: Option<u64>,
+}
+
+impl LogFigures {
+    fn now(log: &SledLog) -> LogFigures {
+        LogFigures {
+            groups: log.writer_stats().groups,
+            written: marketlog_tests::bench::disk_write_bytes(),
+        }
+    }
+
+    /// Adds the groups and bytes written since `self` to `out`.
+    fn since(self, log: &SledLog, out: &mut Outcome) {
+        out.groups = Some(log.writer_stats().groups - self.groups);
+        out.disk_write_bytes = self
+            .written
+            .zip(marketlog_tests::bench::disk_write_bytes())
+            .map(|(before, after)| after.saturating_sub(before));
+    }
 }
 
 async fn log_append(dir: &tempfile::TempDir, concurrency: usize, seconds: f64) -> Outcome {
     let log = SledLog::open(&dir.path().join(format!("log_append_{concurrency}")))
         .expect("open bench log");
     let l = log.clone();
-    let written = marketlog_tests::bench::disk_write_bytes();
+    let before = LogFigures::now(&log);
     let mut out = drive("log_append", concurrency, seconds, 1, move |t, i| {
         let log = l.clone();
         async move {
@@ -150,7 +166,7 @@ async fn log_append(dir: &tempfile::TempDir, concurrency: usize, seconds: f64) -
         }
     })
     .await;
-    log_figures(&mut out, &log, written);
+    before.since(&log, &mut out);
     let _ = tokio::task::spawn_blocking(move || log.close()).await;
     out
 }
@@ -158,7 +174,7 @@ async fn log_append(dir: &tempfile::TempDir, concurrency: usize, seconds: f64) -
 async fn log_append_multi(dir: &tempfile::TempDir, concurrency: usize, seconds: f64) -> Outcome {
     let log = SledLog::open(&dir.path().join("log_append_multi")).expect("open bench log");
     let l = log.clone();
-    let written = marketlog_tests::bench::disk_write_bytes();
+    let before = LogFigures::now(&log);
     let mut out = drive("log_append_multi", concurrency, seconds, 2, move |t, i| {
         let log = l.clone();
         async move {
@@ -184,7 +200,7 @@ async fn log_append_multi(dir: &tempfile::TempDir, concurrency: usize, seconds: 
         }
     })
     .await;
-    log_figures(&mut out, &log, written);
+    before.since(&log, &mut out);
     let _ = tokio::task::spawn_blocking(move || log.close()).await;
     out
 }
@@ -320,10 +336,7 @@ async fn command_inprocess(dir: &tempfile::TempDir, concurrency: usize, seconds:
             .collect(),
     );
     let mm = Arc::clone(&m);
-    let (written, groups_before) = (
-        marketlog_tests::bench::disk_write_bytes(),
-        m.app.log.writer_stats().groups,
-    );
+    let before = LogFigures::now(&m.app.log);
     let mut out = drive("command_inprocess", concurrency, seconds, 1, move |t, _| {
         let (m, unpaid) = (Arc::clone(&mm), Arc::clone(&unpaid));
         async move {
@@ -370,8 +383,7 @@ async fn command_inprocess(dir: &tempfile::TempDir, concurrency: usize, seconds:
         }
     })
     .await;
-    log_figures(&mut out, &m.app.log, written);
-    out.groups = out.groups.map(|g| g - groups_before);
+    before.since(&m.app.log, &mut out);
     let _ = tokio::task::spawn_blocking(move || m.app.log.close()).await;
     out
 }
