@@ -6,6 +6,9 @@
 //!   one place, in commit order.
 //! - A group is one `Batch` on one tree (atomic in sled), then `flush()` and `sync_data()` of
 //!   sled's data file; callers are answered only after both.
+//! - The writer is a two-stage pipeline: the writer thread checks and applies group N+1 while
+//!   the sync thread makes group N durable. The hand-over is a rendezvous, so at most one
+//!   applied group waits; groups are made durable, and answered, strictly in order.
 //! - Readers never see past the durable head, even though sled shows a batch in memory before
 //!   it is flushed.
 
@@ -185,17 +188,28 @@ impl SledLog {
             anchor_thread: Mutex::new(None),
         });
 
-        let writer = Writer {
+        let failed = Arc::new(Mutex::new(None));
+        let syncer = Syncer {
             inner: Arc::clone(&inner),
             live: live_tx,
             data_file,
+            blobs_dir: data_dir.join(LOG_DIR).join("blobs"),
+            synced_blobs: HashSet::new(),
+            failed: Arc::clone(&failed),
+        };
+        let (to_syncer, applied_rx) = std::sync::mpsc::sync_channel(0);
+        let syncer_thread = std::thread::Builder::new()
+            .name("eventlog-sync".into())
+            .spawn(move || syncer.run(applied_rx))?;
+        let writer = Writer {
+            inner: Arc::clone(&inner),
             next_position: head.position + 1,
             chain: head.chain,
             last_recorded_at_micros: head.recorded_at_micros,
             versions: HashMap::new(),
-            blobs_dir: data_dir.join(LOG_DIR).join("blobs"),
-            synced_blobs: HashSet::new(),
-            failed: None,
+            failed,
+            to_syncer: Some(to_syncer),
+            syncer: Some(syncer_thread),
         };
         let writer_thread = std::thread::Builder::new()
             .name("eventlog-writer".into())
@@ -660,19 +674,45 @@ fn anchor_loop(inner: &Inner, stop: &std::sync::mpsc::Receiver<()>) {
     }
 }
 
-/// The single writer. Owns position assignment and the chain.
+/// The single writer, first half: takes queued appends, checks them, assigns positions and the
+/// chain, and applies each group to sled as one `Batch`. It hands every applied group to the
+/// [`Syncer`] and, while that one waits for the disk, stages the next group.
 struct Writer {
     inner: Arc<Inner>,
-    live: broadcast::Sender<Arc<[Record]>>,
-    data_file: File,
     next_position: u64,
     chain: [u8; 32],
     last_recorded_at_micros: i64,
     versions: HashMap<String, u64>,
+    /// Set by either half after a storage failure; every later append is refused.
+    failed: Arc<Mutex<Option<String>>>,
+    /// Rendezvous with the syncer: at most one group is applied and not yet being synced.
+    to_syncer: Option<std::sync::mpsc::SyncSender<Applied>>,
+    syncer: Option<JoinHandle<()>>,
+}
+
+/// The single writer, second half: makes applied groups durable (`flush` + `sync_data` +
+/// blobs), in order, and only then moves the durable head, answers the callers and feeds
+/// live subscribers.
+struct Syncer {
+    inner: Arc<Inner>,
+    live: broadcast::Sender<Arc<[Record]>>,
+    data_file: File,
     /// sled's blob directory and the blob files already fsynced (see `sync_blobs`).
     blobs_dir: PathBuf,
     synced_blobs: HashSet<OsString>,
-    failed: Option<String>,
+    failed: Arc<Mutex<Option<String>>>,
+}
+
+/// A group applied to sled (visible in memory, not yet durable) on its way to the syncer.
+struct Applied {
+    /// Whether the group wrote anything (a group of conflicts only needs no sync of its own:
+    /// every group before it was made durable before this one is received).
+    wrote: bool,
+    replies: Vec<(Reply, Result<AppendResult, AppendError>)>,
+    records: Vec<Record>,
+    /// The head after this group.
+    head: Head,
+    events: u64,
 }
 
 /// What one group stages before it is written.
@@ -740,10 +780,23 @@ impl Writer {
             }
             self.commit_group(&mut jobs);
         }
+        self.stop_syncer();
+    }
+
+    /// Lets the syncer finish the groups handed to it and waits for it.
+    fn stop_syncer(&mut self) {
+        drop(self.to_syncer.take());
+        if let Some(h) = self.syncer.take() {
+            let _ = h.join();
+        }
+    }
+
+    fn failure(&self) -> Option<String> {
+        lock_unpoisoned(&self.failed).clone()
     }
 
     fn commit_group(&mut self, jobs: &mut Vec<Job>) {
-        if let Some(reason) = &self.failed {
+        if let Some(reason) = self.failure() {
             for job in jobs.drain(..) {
                 let _ = job
                     .reply
@@ -762,10 +815,12 @@ impl Writer {
         }
         group.seal_chunk();
 
-        if group.writes > 0 {
-            if let Err(e) = self.write(group.batch) {
+        let wrote = group.writes > 0;
+        if wrote {
+            if let Err(e) = self.inner.tree.apply_batch(group.batch) {
+                let e = LogError::from(e);
                 tracing::error!(error = %e, "event log write failed; refusing further appends");
-                self.failed = Some(e.to_string());
+                *lock_unpoisoned(&self.failed) = Some(e.to_string());
                 (self.next_position, self.chain, self.last_recorded_at_micros) =
                     (start_position, start_chain, start_recorded);
                 for (reply, _) in replies {
@@ -773,79 +828,39 @@ impl Writer {
                 }
                 return;
             }
-            if !group.records.is_empty() {
+            if let Some(first) = group.records.first() {
                 assert_eq!(
-                    group.records[0].position, start_position,
+                    first.position, start_position,
                     "group must start at the head"
                 );
-                // Head first: a caller answered below can read what it wrote at once.
-                self.inner.head.send_replace(Head {
-                    position: self.next_position - 1,
-                    chain: self.chain,
-                    recorded_at_micros: self.last_recorded_at_micros,
-                });
             }
-        }
-        let appends = replies.len() as u64;
-        for (reply, outcome) in replies {
-            let _ = reply.send(outcome);
-        }
-        // Bookkeeping after the answers, off the callers' latency.
-        {
-            let mut stats = lock_unpoisoned(&self.inner.stats);
-            stats.groups += 1;
-            stats.appends += appends;
-            stats.events += self.next_position - start_position;
         }
         if self.versions.len() + group.versions.len() > VERSION_CACHE_STREAMS_MAX {
             self.versions.clear();
         }
         self.versions.extend(group.versions);
-        // The live feed after the head: a subscriber that sees a gap can read it.
-        if !group.records.is_empty() && self.live.receiver_count() > 0 {
-            let _ = self.live.send(Arc::from(group.records));
-        }
-    }
-
-    fn write(&mut self, batch: sled::Batch) -> Result<(), LogError> {
-        self.inner.tree.apply_batch(batch)?;
-        self.inner.db.flush()?;
-        // sled's flush uses sync_file_range on Linux: not a full sync of the data file.
-        self.data_file.sync_data()?;
-        self.sync_blobs()?;
-        Ok(())
-    }
-
-    /// sled writes any log message over ~128 KiB (a page holding large records) to a file in
-    /// `blobs/` and never fsyncs it. Our chunks keep pages below that, but a single record near
-    /// the payload limit can still produce one: fsync every blob file not synced before, then
-    /// the directory. One directory read per group; the directory is normally empty.
-    fn sync_blobs(&mut self) -> Result<(), LogError> {
-        let entries = match std::fs::read_dir(&self.blobs_dir) {
-            Ok(entries) => entries,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(e.into()),
+        let applied = Applied {
+            wrote,
+            replies,
+            records: group.records,
+            head: Head {
+                position: self.next_position - 1,
+                chain: self.chain,
+                recorded_at_micros: self.last_recorded_at_micros,
+            },
+            events: self.next_position - start_position,
         };
-        let mut present = HashSet::new();
-        let mut synced_any = false;
-        for entry in entries {
-            let name = entry?.file_name();
-            if !self.synced_blobs.contains(&name) {
-                match File::open(self.blobs_dir.join(&name)) {
-                    Ok(f) => f.sync_all()?,
-                    // Removed by sled's segment cleaner in the meantime: nothing to keep.
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                    Err(e) => return Err(e.into()),
-                }
-                synced_any = true;
+        let Some(to_syncer) = &self.to_syncer else {
+            return;
+        };
+        if let Err(std::sync::mpsc::SendError(applied)) = to_syncer.send(applied) {
+            // The syncer is gone (it panicked): nothing here can be made durable any more.
+            let reason = "the event log's sync thread stopped".to_string();
+            *lock_unpoisoned(&self.failed) = Some(reason.clone());
+            for (reply, _) in applied.replies {
+                let _ = reply.send(Err(LogError::Unavailable(reason.clone()).into()));
             }
-            present.insert(name);
         }
-        self.synced_blobs = present;
-        if synced_any {
-            File::open(&self.blobs_dir)?.sync_all()?;
-        }
-        Ok(())
     }
 
     fn current_version(&self, stream_id: &str, group: &Group) -> Result<u64, LogError> {
@@ -983,14 +998,107 @@ impl Writer {
     }
 }
 
+impl Syncer {
+    fn run(mut self, groups: std::sync::mpsc::Receiver<Applied>) {
+        for group in groups {
+            self.finish(group);
+        }
+    }
+
+    fn finish(&mut self, group: Applied) {
+        let mut failure = lock_unpoisoned(&self.failed).clone();
+        if failure.is_none() && group.wrote {
+            if let Err(e) = self.make_durable() {
+                tracing::error!(error = %e, "event log sync failed; refusing further appends");
+                *lock_unpoisoned(&self.failed) = Some(e.to_string());
+                failure = Some(e.to_string());
+            }
+        }
+        if let Some(reason) = failure {
+            // We cannot know which part reached the disk: no caller of this group is told
+            // it succeeded (restart recovers a prefix, and `verify` checks it).
+            for (reply, _) in group.replies {
+                let _ = reply.send(Err(LogError::Unavailable(reason.clone()).into()));
+            }
+            return;
+        }
+        if !group.records.is_empty() {
+            // Head first: a caller answered below can read what it wrote at once.
+            self.inner.head.send_replace(group.head);
+        }
+        let appends = group.replies.len() as u64;
+        for (reply, outcome) in group.replies {
+            let _ = reply.send(outcome);
+        }
+        // Bookkeeping after the answers, off the callers' latency.
+        {
+            let mut stats = lock_unpoisoned(&self.inner.stats);
+            stats.groups += 1;
+            stats.appends += appends;
+            stats.events += group.events;
+        }
+        // The live feed after the head: a subscriber that sees a gap can read it.
+        if !group.records.is_empty() && self.live.receiver_count() > 0 {
+            let _ = self.live.send(Arc::from(group.records));
+        }
+    }
+
+    /// Makes everything applied so far durable: sled's `flush` (which on Linux ends in
+    /// `sync_file_range`, not a full sync), then `sync_data` of its data file, then blobs.
+    fn make_durable(&mut self) -> Result<(), LogError> {
+        self.inner.db.flush()?;
+        self.data_file.sync_data()?;
+        self.sync_blobs()?;
+        Ok(())
+    }
+
+    /// sled writes any log message over ~128 KiB (a page holding large records) to a file in
+    /// `blobs/` and never fsyncs it. Our chunks keep pages below that, but a single record near
+    /// the payload limit can still produce one: fsync every blob file not synced before, then
+    /// the directory. One directory read per group; the directory is normally empty.
+    fn sync_blobs(&mut self) -> Result<(), LogError> {
+        let entries = match std::fs::read_dir(&self.blobs_dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e.into()),
+        };
+        let mut present = HashSet::new();
+        let mut synced_any = false;
+        for entry in entries {
+            let name = entry?.file_name();
+            if !self.synced_blobs.contains(&name) {
+                match File::open(self.blobs_dir.join(&name)) {
+                    Ok(f) => f.sync_all()?,
+                    // Removed by sled's segment cleaner in the meantime: nothing to keep.
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                    Err(e) => return Err(e.into()),
+                }
+                synced_any = true;
+            }
+            present.insert(name);
+        }
+        self.synced_blobs = present;
+        if synced_any {
+            File::open(&self.blobs_dir)?.sync_all()?;
+        }
+        Ok(())
+    }
+}
+
 impl Drop for Writer {
+    fn drop(&mut self) {
+        // Also on unwinding: the syncer finishes what was handed to it and writes the anchor.
+        self.stop_syncer();
+    }
+}
+
+impl Drop for Syncer {
     fn drop(&mut self) {
         // Last durable state goes into the anchor when the writer stops (clean shutdown).
         let _ = self.inner.write_anchor();
     }
 }
 
-/// Encoding of idempotency entries, with a decode limit (corrupt prefixes cannot allocate).
 fn idempotency_config() -> impl bincode::config::Config {
     bincode::config::standard().with_limit::<4096>()
 }
