@@ -28,6 +28,7 @@ use crate::anchor::{self, Anchor};
 use crate::append::{AppendRequest, AppendResult, StreamVersion};
 use crate::datadir::{DataDirLock, LOG_DIR};
 use crate::error::{AppendError, LogError};
+use crate::known_streams::KnownStreams;
 use crate::record::{
     chunk, decode_value, encode_value, keys, Record, RecordBodyRef, GENESIS_CHAIN,
 };
@@ -85,6 +86,8 @@ struct Inner {
     tree: sled::Tree,
     head: watch::Sender<Head>,
     stats: Mutex<WriterStats>,
+    /// The streams that exist (a Bloom filter): a new stream costs no index lookup.
+    known: KnownStreams,
     _lock: DataDirLock,
 }
 
@@ -97,6 +100,8 @@ struct Handle {
     writer: Mutex<Option<JoinHandle<()>>>,
     anchor_stop: Mutex<Option<std::sync::mpsc::Sender<()>>>,
     anchor_thread: Mutex<Option<JoinHandle<()>>>,
+    /// Fills `Inner::known` with the streams already in the log (at open).
+    known_streams_thread: Mutex<Option<JoinHandle<()>>>,
 }
 
 /// The event log over sled. Cheap to clone; all clones share one writer.
@@ -174,6 +179,7 @@ impl SledLog {
             tree,
             head: head_tx,
             stats: Mutex::new(WriterStats::default()),
+            known: KnownStreams::new(),
             _lock: lock,
         });
         if let Some(a) = anchor::read(data_dir)? {
@@ -186,6 +192,7 @@ impl SledLog {
             writer: Mutex::new(None),
             anchor_stop: Mutex::new(None),
             anchor_thread: Mutex::new(None),
+            known_streams_thread: Mutex::new(None),
         });
 
         let failed = Arc::new(Mutex::new(None));
@@ -223,6 +230,17 @@ impl SledLog {
             .spawn(move || anchor_loop(&anchor_inner, &stop_rx))?;
         *lock_unpoisoned(&handle.anchor_stop) = Some(stop_tx);
         *lock_unpoisoned(&handle.anchor_thread) = Some(anchor_handle);
+
+        let fill_inner = Arc::clone(&inner);
+        let fill = std::thread::Builder::new()
+            .name("eventlog-streams".into())
+            .spawn(move || match fill_inner.known.fill(&fill_inner.tree) {
+                Ok(Some(streams)) => tracing::debug!(streams, "stream filter filled"),
+                Ok(None) => {}
+                // The filter stays untrusted: every new stream keeps its index lookup.
+                Err(e) => tracing::warn!(error = %e, "could not fill the stream filter"),
+            })?;
+        *lock_unpoisoned(&handle.known_streams_thread) = Some(fill);
         Ok(SledLog { handle, inner })
     }
 
@@ -239,6 +257,12 @@ impl SledLog {
     /// A receiver that changes whenever the durable head moves.
     pub fn watch_head(&self) -> watch::Receiver<Head> {
         self.inner.head.subscribe()
+    }
+
+    /// Whether the filter of existing streams has been filled since open (until then every
+    /// new stream pays an index lookup; see `known_streams`).
+    pub fn stream_filter_complete(&self) -> bool {
+        self.inner.known.is_complete()
     }
 
     pub fn writer_stats(&self) -> WriterStats {
@@ -310,6 +334,10 @@ impl SledLog {
 
 impl Handle {
     fn close(&self) -> Result<(), LogError> {
+        self.inner.known.stop_filling();
+        if let Some(h) = lock_unpoisoned(&self.known_streams_thread).take() {
+            let _ = h.join();
+        }
         // Dropping the last sender lets the writer drain the queue and stop.
         drop(self.queue.write().unwrap_or_else(|e| e.into_inner()).take());
         if let Some(h) = lock_unpoisoned(&self.writer).take() {
@@ -394,7 +422,12 @@ impl Inner {
         limit: usize,
     ) -> Result<Vec<Record>, LogError> {
         crate::record::validate_stream_id(stream_id).map_err(LogError::Invalid)?;
+        // The head before the filter: a stream the filter does not know has no event at or
+        // below this head (the writer inserts before the head can pass its first event).
         let head = self.head.borrow().position;
+        if self.known.surely_absent(stream_id) {
+            return Ok(Vec::new());
+        }
         // (version, index entry) in the order asked for.
         let iter: Box<dyn Iterator<Item = sled::Result<(u64, sled::IVec)>>> = match direction {
             // Versions are gap-free from 1, so forward reads are point lookups of the next
@@ -476,6 +509,9 @@ impl Inner {
 
     /// The stream's version counting only events at or below `head`.
     fn stream_version_at_most(&self, stream_id: &str, head: u64) -> Result<u64, LogError> {
+        if self.known.surely_absent(stream_id) {
+            return Ok(0);
+        }
         // A point lookup answers the common question (a new stream) without a reverse scan,
         // which in sled clones tree nodes.
         match self.tree.get(keys::stream(stream_id, 1))? {
@@ -928,6 +964,9 @@ impl Writer {
         for (s, current) in stream_appends.into_iter().zip(currents) {
             let mut version = current;
             let has_events = !s.events.is_empty();
+            if current == 0 && has_events {
+                self.inner.known.insert(&s.stream_id);
+            }
             for e in s.events {
                 version += 1;
                 let position = self.next_position;

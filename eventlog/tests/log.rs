@@ -540,3 +540,57 @@ async fn records_read_back_across_chunk_boundaries_and_large_payloads() {
     let report = verify_clean(&log, dir.path());
     assert_eq!(report.records_checked, n);
 }
+
+/// Waits (bounded) for the background fill of the stream filter after an open.
+fn wait_for_stream_filter(log: &SledLog) {
+    for _ in 0..10_000 {
+        if log.stream_filter_complete() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    panic!("the stream filter was not filled within 10 s");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn streams_written_before_a_reopen_are_known_to_the_filled_stream_filter() {
+    let dir = tempfile::tempdir().unwrap();
+    let old_streams: Vec<String> = (0..40).map(|i| format!("order-{i}")).collect();
+    {
+        let log = SledLog::open(dir.path()).unwrap();
+        for s in &old_streams {
+            log.append(single(s, Expected::NoStream, 2)).await.unwrap();
+        }
+        log.close().unwrap();
+    }
+    let log = SledLog::open(dir.path()).unwrap();
+    wait_for_stream_filter(&log);
+    for s in &old_streams {
+        match log.append(single(s, Expected::NoStream, 1)).await {
+            Err(AppendError::Conflict { current: 2, .. }) => {}
+            other => panic!("{s} exists with 2 events, got {other:?}"),
+        }
+        assert_eq!(log.stream_version(s).unwrap(), 2, "{s}");
+        let read = log.read_stream(s, 1, Direction::Forward, 10).unwrap();
+        assert_eq!(read.len(), 2, "{s}");
+    }
+    // New streams, including ids that extend old ones, start empty and are then found.
+    for s in ["order-400", "order-4-a", "order-"] {
+        assert_eq!(log.stream_version(s).unwrap(), 0, "{s}");
+        assert!(log
+            .read_stream(s, 1, Direction::Forward, 10)
+            .unwrap()
+            .is_empty());
+        log.append(single(s, Expected::NoStream, 1)).await.unwrap();
+        assert_eq!(log.stream_version(s).unwrap(), 1, "{s}");
+        assert_eq!(
+            log.read_stream(s, 1, Direction::Forward, 10).unwrap().len(),
+            1
+        );
+        assert!(matches!(
+            log.append(single(s, Expected::NoStream, 1)).await,
+            Err(AppendError::Conflict { current: 1, .. })
+        ));
+    }
+    assert_eq!(log.head(), 83);
+}

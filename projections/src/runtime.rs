@@ -8,6 +8,7 @@
 //! Architecture invariant: projections never write to the log.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -18,8 +19,29 @@ use tokio::sync::watch;
 
 /// Records applied per lock acquisition.
 pub const APPLY_BATCH_RECORDS_MAX: usize = 1_024;
-/// How often a moving projection writes its checkpoint.
+/// Shortest time between two checkpoints of a moving projection.
 pub const CHECKPOINT_INTERVAL_MS: u64 = 5_000;
+/// Longest time a moving projection goes without a checkpoint.
+pub const CHECKPOINT_INTERVAL_MAX_MS: u64 = 60_000;
+/// Fewest events applied since the last checkpoint that make a new one worth writing before
+/// [`CHECKPOINT_INTERVAL_MAX_MS`]; the bar rises to a tenth of the position (see
+/// [`checkpoint_due`]).
+pub const CHECKPOINT_EVENTS_MIN: u64 = 20_000;
+
+/// Whether a moving projection should write its checkpoint now. A checkpoint encodes the whole
+/// state (cost grows with the log), while a restart replays only the events after it (cost
+/// grows with the events since): so a checkpoint is written once the events since the last
+/// one reach a tenth of the position (at least [`CHECKPOINT_EVENTS_MIN`]), which keeps its
+/// amortised cost per event constant and a restart's replay to a tenth of the log; never more
+/// often than every [`CHECKPOINT_INTERVAL_MS`], and at least every
+/// [`CHECKPOINT_INTERVAL_MAX_MS`] while anything moved.
+pub fn checkpoint_due(elapsed: Duration, events_since: u64, position: u64) -> bool {
+    if events_since == 0 || elapsed < Duration::from_millis(CHECKPOINT_INTERVAL_MS) {
+        return false;
+    }
+    events_since >= CHECKPOINT_EVENTS_MIN.max(position / 10)
+        || elapsed >= Duration::from_millis(CHECKPOINT_INTERVAL_MAX_MS)
+}
 /// Longest read-your-writes wait (API.md §1: ≤ 5 s).
 pub const MIN_POSITION_WAIT_MS_MAX: u64 = 5_000;
 /// Directory of checkpoints inside the data dir.
@@ -112,6 +134,9 @@ struct Shared<M: ReadModel> {
     views_dir: PathBuf,
     log: Arc<dyn EventStore>,
     checkpointed: Mutex<u64>,
+    /// Size of the last checkpoint written: the next one's buffer starts this big (a growing
+    /// buffer of a large state spends most of the encoding in copies and page faults).
+    checkpoint_bytes: std::sync::atomic::AtomicUsize,
 }
 
 /// A running projection of model `M`. Cheap to clone.
@@ -146,6 +171,7 @@ impl<M: ReadModel> Projection<M> {
         let (position, _) = watch::channel(start.position);
         let shared = Arc::new(Shared::<M> {
             checkpointed: Mutex::new(start.position),
+            checkpoint_bytes: std::sync::atomic::AtomicUsize::new(0),
             current: RwLock::new(start),
             position,
             status: Mutex::new(Status::Running),
@@ -187,6 +213,7 @@ impl<M: ReadModel> Projection<M> {
         let from = self.shared.current.read().map(|g| g.position).unwrap_or(0) + 1;
         let mut sub = self.shared.log.subscribe(from);
         let mut last_checkpoint = domain::clock::monotonic_now();
+        let mut checkpointed_at = from - 1;
         loop {
             let batch = match sub.next_batch(APPLY_BATCH_RECORDS_MAX).await {
                 Ok(b) => b,
@@ -226,8 +253,13 @@ impl<M: ReadModel> Projection<M> {
                 g.position
             };
             self.shared.position.send_replace(reached);
-            if last_checkpoint.elapsed() >= Duration::from_millis(CHECKPOINT_INTERVAL_MS) {
+            if checkpoint_due(
+                last_checkpoint.elapsed(),
+                reached.saturating_sub(checkpointed_at),
+                reached,
+            ) {
                 last_checkpoint = domain::clock::monotonic_now();
+                checkpointed_at = reached;
                 self.checkpoint_in_background().await;
             }
         }
@@ -253,12 +285,19 @@ impl<M: ReadModel> Projection<M> {
                 return Ok(());
             }
             (
-                encode_checkpoint::<M>(&g, self.shared.log.as_ref())?,
+                encode_checkpoint::<M>(
+                    &g,
+                    self.shared.log.as_ref(),
+                    self.shared.checkpoint_bytes.load(Ordering::Relaxed),
+                )?,
                 g.position,
             )
         };
         write_durably(&self.shared.views_dir, &checkpoint_name::<M>(), &bytes)?;
         *lock(&self.shared.checkpointed) = position;
+        self.shared
+            .checkpoint_bytes
+            .store(bytes.len(), Ordering::Relaxed);
         Ok(())
     }
 
@@ -408,16 +447,16 @@ fn checkpoint_name<M: ReadModel>() -> String {
 fn encode_checkpoint<M: ReadModel>(
     v: &Versioned<M::State>,
     log: &dyn EventStore,
+    size_hint: usize,
 ) -> Result<Vec<u8>, LogError> {
     let chain = chain_at(log, v.position)?;
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(size_hint + size_hint / 8);
     out.extend_from_slice(SNAPSHOT_MAGIC);
     out.extend_from_slice(&M::VERSION.to_be_bytes());
     out.extend_from_slice(&v.position.to_be_bytes());
     out.extend_from_slice(&chain);
-    let state = bincode::serde::encode_to_vec(&v.state, bincode::config::standard())
+    bincode::serde::encode_into_std_write(&v.state, &mut out, bincode::config::standard())
         .map_err(|e| LogError::Invalid(format!("cannot encode {} state: {e}", M::NAME)))?;
-    out.extend_from_slice(&state);
     let crc = crc32c::crc32c(&out);
     out.extend_from_slice(&crc.to_be_bytes());
     Ok(out)
@@ -481,7 +520,7 @@ pub fn store_checkpoint<M: ReadModel>(
     write_durably(
         &dir,
         &checkpoint_name::<M>(),
-        &encode_checkpoint::<M>(v, log)?,
+        &encode_checkpoint::<M>(v, log, 0)?,
     )
 }
 

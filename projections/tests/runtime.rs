@@ -179,3 +179,27 @@ async fn a_poison_event_stops_the_projection_with_its_position() {
         "a failed projection is not rebuilt over the poison"
     );
 }
+
+#[test]
+fn a_checkpoint_is_due_when_the_events_since_reach_a_tenth_of_the_log_or_a_minute_passed() {
+    use projections::runtime::checkpoint_due;
+    let s = Duration::from_secs;
+    // (seconds since the last checkpoint, events since, position, due?)
+    let table = [
+        (1, 1_000_000, 1_000_000, false), // never more often than every 5 s
+        (5, 0, 1_000_000, false),         // nothing moved
+        (5, 19_999, 19_999, false),       // below the floor of 20k events
+        (5, 20_000, 20_000, true),        // the floor
+        (5, 20_000, 1_000_000, false),    // a tenth of a 1M log is 100k
+        (5, 100_000, 1_000_000, true),
+        (59, 1, 1_000_000, false),
+        (60, 1, 1_000_000, true), // at least once a minute while moving
+    ];
+    for (secs, since, position, due) in table {
+        assert_eq!(
+            checkpoint_due(s(secs), since, position),
+            due,
+            "{secs} s, {since} events since, position {position}"
+        );
+    }
+}
