@@ -46,6 +46,10 @@ pub struct Outcome {
     pub groups: Option<u64>,
     /// Bytes this process caused to be written to storage during the run (`/proc/self/io`).
     pub disk_write_bytes: Option<u64>,
+    /// CPU time (user + system, all threads) this process used during the run: far steadier
+    /// than throughput on a shared 2-core machine whose disk drifts, so the figure to compare
+    /// when a change is meant to save work.
+    pub cpu_seconds: Option<f64>,
 }
 
 impl Outcome {
@@ -67,8 +71,22 @@ impl Outcome {
             "rss_mib": round(rss_mib(), 1),
             "ops_per_group": self.groups.map(|g| round(self.ops as f64 / g.max(1) as f64, 1)),
             "disk_bytes_per_op": self.disk_write_bytes.map(|b| round(b as f64 / self.ops.max(1) as f64, 0)),
+            "cpu_us_per_op": self.cpu_seconds.map(|c| round(c * 1e6 / self.ops.max(1) as f64, 1)),
         })
     }
+}
+
+/// CPU seconds (user + system) this process has used so far: `utime` + `stime` of
+/// `/proc/self/stat`, in USER_HZ ticks (100 per second on Linux).
+pub fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name, which is in parentheses and may hold spaces: the first
+    // is field 3 (state), so utime (field 14) and stime (field 15) are the 12th and 13th.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let mut fields = rest.split_whitespace().skip(11);
+    let utime: u64 = fields.next()?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    Some((utime + stime) as f64 / 100.0)
 }
 
 /// Bytes this process has caused to be written to storage so far (`write_bytes` of
@@ -92,5 +110,22 @@ mod tests {
         assert_eq!(percentile_ms(&l, 99.0), 99.0);
         assert_eq!(percentile_ms(&l, 99.9), 100.0);
         assert_eq!(percentile_ms(&[], 50.0), 0.0);
+    }
+
+    #[test]
+    fn cpu_seconds_grow_with_work_done() {
+        let before = cpu_seconds().expect("/proc/self/stat is readable");
+        // Spin until three USER_HZ ticks of CPU show, bounded so a broken reading fails
+        // instead of hanging (the bound is minutes of CPU on any machine).
+        let mut x = 0u64;
+        for _ in 0..100_000 {
+            if cpu_seconds().unwrap() - before >= 0.03 {
+                return;
+            }
+            for i in 0..100_000u64 {
+                x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(i));
+            }
+        }
+        panic!("cpu_seconds did not move after 10^10 steps of work");
     }
 }

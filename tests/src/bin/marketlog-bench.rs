@@ -121,6 +121,7 @@ where
         errors,
         groups: None,
         disk_write_bytes: None,
+        cpu_seconds: None,
     }
 }
 
@@ -128,6 +129,7 @@ where
 struct LogFigures {
     groups: u64,
     written: Option<u64>,
+    cpu: Option<f64>,
 }
 
 impl LogFigures {
@@ -135,6 +137,7 @@ impl LogFigures {
         LogFigures {
             groups: log.writer_stats().groups,
             written: marketlog_tests::bench::disk_write_bytes(),
+            cpu: marketlog_tests::bench::cpu_seconds(),
         }
     }
 
@@ -145,6 +148,10 @@ impl LogFigures {
             .written
             .zip(marketlog_tests::bench::disk_write_bytes())
             .map(|(before, after)| after.saturating_sub(before));
+        out.cpu_seconds = self
+            .cpu
+            .zip(marketlog_tests::bench::cpu_seconds())
+            .map(|(before, after)| after - before);
     }
 }
 
@@ -409,7 +416,8 @@ async fn http_commands(dir: &tempfile::TempDir, concurrency: usize, seconds: f64
             .map(|_| std::sync::Mutex::new(None))
             .collect(),
     );
-    let out = drive("http_commands", concurrency, seconds, 1, move |t, _| {
+    let before = LogFigures::now(&m.app.log);
+    let mut out = drive("http_commands", concurrency, seconds, 1, move |t, _| {
         let (client, base, tokens, product, unpaid) = (client.clone(), base.clone(), Arc::clone(&tokens), product.clone(), Arc::clone(&unpaid));
         async move {
             let auth = format!("Bearer {}", tokens[t]);
@@ -441,6 +449,7 @@ async fn http_commands(dir: &tempfile::TempDir, concurrency: usize, seconds: f64
         }
     })
     .await;
+    before.since(&m.app.log, &mut out);
     server.abort();
     let app = m.app.clone();
     let _ = tokio::task::spawn_blocking(move || app.log.close()).await;
