@@ -44,6 +44,8 @@ pub fn checkpoint_due(elapsed: Duration, events_since: u64, position: u64) -> bo
 }
 /// Longest read-your-writes wait (API.md §1: ≤ 5 s).
 pub const MIN_POSITION_WAIT_MS_MAX: u64 = 5_000;
+/// Held while a checkpoint is encoded and written (see `write_checkpoint`).
+static CHECKPOINT_WRITER: Mutex<()> = Mutex::new(());
 /// Directory of checkpoints inside the data dir.
 pub const VIEWS_DIR: &str = "views";
 const SNAPSHOT_MAGIC: &[u8; 8] = b"MLVIEW01";
@@ -274,7 +276,11 @@ impl<M: ReadModel> Projection<M> {
     }
 
     /// Writes state + position atomically if the position moved since the last checkpoint.
+    /// One checkpoint at a time in the process: every projection sees the same positions, so
+    /// they all become due together, and encoding every state at once took both cores and
+    /// doubled command p99.9 (23–28 ms against 11–14 ms without checkpoints, at 64 tasks).
     pub fn write_checkpoint(&self) -> Result<(), LogError> {
+        let _one_at_a_time = lock(&CHECKPOINT_WRITER);
         let (bytes, position) = {
             let g = self
                 .shared
