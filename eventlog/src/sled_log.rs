@@ -198,7 +198,7 @@ impl SledLog {
         let failed = Arc::new(Mutex::new(None));
         let syncer = Syncer {
             inner: Arc::clone(&inner),
-            live: live_tx,
+            live: live_tx.clone(),
             data_file,
             blobs_dir: data_dir.join(LOG_DIR).join("blobs"),
             synced_blobs: HashSet::new(),
@@ -214,6 +214,7 @@ impl SledLog {
             chain: head.chain,
             last_recorded_at_micros: head.recorded_at_micros,
             versions: HashMap::new(),
+            live: live_tx,
             failed,
             to_syncer: Some(to_syncer),
             syncer: Some(syncer_thread),
@@ -718,7 +719,12 @@ struct Writer {
     next_position: u64,
     chain: [u8; 32],
     last_recorded_at_micros: i64,
+    /// Versions of recently written streams, including the group being staged (cleared
+    /// between groups when full).
     versions: HashMap<String, u64>,
+    /// Only to see whether anyone listens: a group's records are built for the live feed
+    /// only then (a subscriber that joins meanwhile reads the gap from the log).
+    live: broadcast::Sender<Arc<[Record]>>,
     /// Set by either half after a storage failure; every later append is refused.
     failed: Arc<Mutex<Option<String>>>,
     /// Rendezvous with the syncer: at most one group is applied and not yet being synced.
@@ -745,6 +751,7 @@ struct Applied {
     /// every group before it was made durable before this one is received).
     wrote: bool,
     replies: Vec<(Reply, Result<AppendResult, AppendError>)>,
+    /// The group's records for the live feed (empty when nobody listened).
     records: Vec<Record>,
     /// The head after this group.
     head: Head,
@@ -755,8 +762,9 @@ struct Applied {
 #[derive(Default)]
 struct Group {
     batch: sled::Batch,
-    versions: HashMap<String, u64>,
     idempotency: HashMap<String, IdempotencyEntry>,
+    /// Whether to build `records` (someone subscribes to the live feed).
+    feed_live: bool,
     records: Vec<Record>,
     /// The chunk being filled: its first position, stored values and their total size.
     chunk_first: u64,
@@ -842,7 +850,13 @@ impl Writer {
         }
         let (start_position, start_chain, start_recorded) =
             (self.next_position, self.chain, self.last_recorded_at_micros);
-        let mut group = Group::default();
+        if self.versions.len() > VERSION_CACHE_STREAMS_MAX {
+            self.versions.clear();
+        }
+        let mut group = Group {
+            feed_live: self.live.receiver_count() > 0,
+            ..Group::default()
+        };
         let mut replies: Vec<(Reply, Result<AppendResult, AppendError>)> =
             Vec::with_capacity(jobs.len());
         for job in jobs.drain(..) {
@@ -864,17 +878,7 @@ impl Writer {
                 }
                 return;
             }
-            if let Some(first) = group.records.first() {
-                assert_eq!(
-                    first.position, start_position,
-                    "group must start at the head"
-                );
-            }
         }
-        if self.versions.len() + group.versions.len() > VERSION_CACHE_STREAMS_MAX {
-            self.versions.clear();
-        }
-        self.versions.extend(group.versions);
         let applied = Applied {
             wrote,
             replies,
@@ -899,12 +903,8 @@ impl Writer {
         }
     }
 
-    fn current_version(&self, stream_id: &str, group: &Group) -> Result<u64, LogError> {
-        if let Some(v) = group
-            .versions
-            .get(stream_id)
-            .or_else(|| self.versions.get(stream_id))
-        {
+    fn current_version(&self, stream_id: &str) -> Result<u64, LogError> {
+        if let Some(v) = self.versions.get(stream_id) {
             return Ok(*v);
         }
         self.inner
@@ -941,7 +941,7 @@ impl Writer {
 
         let mut currents = Vec::with_capacity(request.streams.len());
         for s in &request.streams {
-            let current = self.current_version(&s.stream_id, group)?;
+            let current = self.current_version(&s.stream_id)?;
             if !s.expected.admits(current) {
                 return Err(AppendError::Conflict {
                     stream_id: s.stream_id.clone(),
@@ -993,23 +993,25 @@ impl Writer {
                 group.writes += 1;
                 self.chain = chain;
                 self.next_position += 1;
-                group.records.push(Record {
-                    position,
-                    stream_id: s.stream_id.clone(),
-                    version,
-                    event_type: e.event_type,
-                    schema_version: e.schema_version,
-                    recorded_at_micros: recorded_at,
-                    actor: meta.actor.clone(),
-                    correlation_id: meta.correlation_id.clone(),
-                    causation_id: meta.causation_id.clone(),
-                    payload: e.payload,
-                    crc32c,
-                    chain,
-                });
+                if group.feed_live {
+                    group.records.push(Record {
+                        position,
+                        stream_id: s.stream_id.clone(),
+                        version,
+                        event_type: e.event_type,
+                        schema_version: e.schema_version,
+                        recorded_at_micros: recorded_at,
+                        actor: meta.actor.clone(),
+                        correlation_id: meta.correlation_id.clone(),
+                        causation_id: meta.causation_id.clone(),
+                        payload: e.payload,
+                        crc32c,
+                        chain,
+                    });
+                }
             }
             if has_events {
-                group.versions.insert(s.stream_id.clone(), version);
+                self.versions.insert(s.stream_id.clone(), version);
             }
             streams.push(StreamVersion {
                 stream_id: s.stream_id,
@@ -1061,7 +1063,7 @@ impl Syncer {
             }
             return;
         }
-        if !group.records.is_empty() {
+        if group.events > 0 {
             // Head first: a caller answered below can read what it wrote at once.
             self.inner.head.send_replace(group.head);
         }

@@ -44,6 +44,8 @@ pub struct Outcome {
     /// Write groups of the log during the run: ops per group says how well group commit
     /// amortised each flush + fsync.
     pub groups: Option<u64>,
+    /// Events the log stored during the run (a command may append several).
+    pub log_events: Option<u64>,
     /// Bytes this process caused to be written to storage during the run (`/proc/self/io`).
     pub disk_write_bytes: Option<u64>,
     /// CPU time (user + system, all threads) this process used during the run: far steadier
@@ -70,6 +72,7 @@ impl Outcome {
             "errors": self.errors,
             "rss_mib": round(rss_mib(), 1),
             "ops_per_group": self.groups.map(|g| round(self.ops as f64 / g.max(1) as f64, 1)),
+            "log_events_per_op": self.log_events.map(|e| round(e as f64 / self.ops.max(1) as f64, 2)),
             "disk_bytes_per_op": self.disk_write_bytes.map(|b| round(b as f64 / self.ops.max(1) as f64, 0)),
             "cpu_us_per_op": self.cpu_seconds.map(|c| round(c * 1e6 / self.ops.max(1) as f64, 1)),
         })

@@ -120,6 +120,7 @@ where
         latencies,
         errors,
         groups: None,
+        log_events: None,
         disk_write_bytes: None,
         cpu_seconds: None,
     }
@@ -128,6 +129,7 @@ where
 /// The log's write groups and this process's disk writes when a run starts.
 struct LogFigures {
     groups: u64,
+    events: u64,
     written: Option<u64>,
     cpu: Option<f64>,
 }
@@ -136,6 +138,7 @@ impl LogFigures {
     fn now(log: &SledLog) -> LogFigures {
         LogFigures {
             groups: log.writer_stats().groups,
+            events: log.writer_stats().events,
             written: marketlog_tests::bench::disk_write_bytes(),
             cpu: marketlog_tests::bench::cpu_seconds(),
         }
@@ -144,6 +147,7 @@ impl LogFigures {
     /// Adds the groups and bytes written since `self` to `out`.
     fn since(self, log: &SledLog, out: &mut Outcome) {
         out.groups = Some(log.writer_stats().groups - self.groups);
+        out.log_events = Some(log.writer_stats().events - self.events);
         out.disk_write_bytes = self
             .written
             .zip(marketlog_tests::bench::disk_write_bytes())
