@@ -148,6 +148,11 @@ impl Runner {
         } else {
             None
         };
+        let cached = match cached {
+            // A recently written stream: the log knows its durable version without a read.
+            Some(c) if self.log.known_version(stream_id) == Some(c.version) => return Ok(c),
+            other => other,
+        };
         let from_version = cached.as_ref().map_or(0, |c| c.version);
         let loaded = self.fold::<D>(stream_id, cached, to_version)?;
         if whole && loaded.version > from_version {

@@ -74,6 +74,13 @@ pub trait EventStore: Send + Sync + 'static {
     /// A stream's current version (0 if it does not exist).
     fn stream_version(&self, stream_id: &str) -> Result<u64, LogError>;
 
+    /// The stream's durable version if the store has it in memory (a stream written
+    /// recently), without touching storage; `None` means "read to find out". Lets a caller
+    /// holding a folded state at that version skip the read.
+    fn known_version(&self, _stream_id: &str) -> Option<u64> {
+        None
+    }
+
     /// Every record from `from_position` on: catch-up, then live.
     fn subscribe(&self, from_position: u64) -> Subscription;
 

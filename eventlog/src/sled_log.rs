@@ -45,6 +45,9 @@ pub const GROUP_EVENTS_MAX: usize = 8_192;
 pub const LIVE_GROUPS_MAX: usize = 64;
 /// Streams whose version the writer keeps in memory (cleared when full).
 pub const VERSION_CACHE_STREAMS_MAX: usize = 100_000;
+/// Recently written streams whose durable version readers can ask for without a read
+/// (`EventStore::known_version`; cleared when full).
+pub const KNOWN_VERSIONS_MAX: usize = 100_000;
 /// How often the head anchor is rewritten while the head moves.
 pub const ANCHOR_INTERVAL_MS: u64 = 1_000;
 /// sled page cache.
@@ -88,6 +91,9 @@ struct Inner {
     stats: Mutex<WriterStats>,
     /// The streams that exist (a Bloom filter): a new stream costs no index lookup.
     known: KnownStreams,
+    /// Durable versions of recently written streams (the sync thread sets them before the
+    /// head passes their group).
+    known_versions: RwLock<HashMap<String, u64>>,
     _lock: DataDirLock,
 }
 
@@ -180,6 +186,7 @@ impl SledLog {
             head: head_tx,
             stats: Mutex::new(WriterStats::default()),
             known: KnownStreams::new(),
+            known_versions: RwLock::new(HashMap::new()),
             _lock: lock,
         });
         if let Some(a) = anchor::read(data_dir)? {
@@ -198,7 +205,7 @@ impl SledLog {
         let failed = Arc::new(Mutex::new(None));
         let syncer = Syncer {
             inner: Arc::clone(&inner),
-            live: live_tx.clone(),
+            live: live_tx,
             data_file,
             blobs_dir: data_dir.join(LOG_DIR).join("blobs"),
             synced_blobs: HashSet::new(),
@@ -214,7 +221,6 @@ impl SledLog {
             chain: head.chain,
             last_recorded_at_micros: head.recorded_at_micros,
             versions: HashMap::new(),
-            live: live_tx,
             failed,
             to_syncer: Some(to_syncer),
             syncer: Some(syncer_thread),
@@ -625,6 +631,15 @@ impl EventStore for SledLog {
         self.inner.stream_version_at_most(stream_id, head)
     }
 
+    fn known_version(&self, stream_id: &str) -> Option<u64> {
+        self.inner
+            .known_versions
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(stream_id)
+            .copied()
+    }
+
     fn idempotency_result(&self, key: &str) -> Result<Option<([u8; 32], AppendResult)>, LogError> {
         let head = self.inner.head.borrow().position;
         let Some(v) = self.inner.tree.get(keys::idempotency(key))? else {
@@ -722,9 +737,6 @@ struct Writer {
     /// Versions of recently written streams, including the group being staged (cleared
     /// between groups when full).
     versions: HashMap<String, u64>,
-    /// Only to see whether anyone listens: a group's records are built for the live feed
-    /// only then (a subscriber that joins meanwhile reads the gap from the log).
-    live: broadcast::Sender<Arc<[Record]>>,
     /// Set by either half after a storage failure; every later append is refused.
     failed: Arc<Mutex<Option<String>>>,
     /// Rendezvous with the syncer: at most one group is applied and not yet being synced.
@@ -751,8 +763,10 @@ struct Applied {
     /// every group before it was made durable before this one is received).
     wrote: bool,
     replies: Vec<(Reply, Result<AppendResult, AppendError>)>,
-    /// The group's records for the live feed (empty when nobody listened).
+    /// The group's records for the live feed.
     records: Vec<Record>,
+    /// The version each stream of the group reached.
+    versions: Vec<(String, u64)>,
     /// The head after this group.
     head: Head,
     events: u64,
@@ -763,9 +777,8 @@ struct Applied {
 struct Group {
     batch: sled::Batch,
     idempotency: HashMap<String, IdempotencyEntry>,
-    /// Whether to build `records` (someone subscribes to the live feed).
-    feed_live: bool,
     records: Vec<Record>,
+    versions: Vec<(String, u64)>,
     /// The chunk being filled: its first position, stored values and their total size.
     chunk_first: u64,
     chunk: Vec<Vec<u8>>,
@@ -853,10 +866,7 @@ impl Writer {
         if self.versions.len() > VERSION_CACHE_STREAMS_MAX {
             self.versions.clear();
         }
-        let mut group = Group {
-            feed_live: self.live.receiver_count() > 0,
-            ..Group::default()
-        };
+        let mut group = Group::default();
         let mut replies: Vec<(Reply, Result<AppendResult, AppendError>)> =
             Vec::with_capacity(jobs.len());
         for job in jobs.drain(..) {
@@ -883,6 +893,7 @@ impl Writer {
             wrote,
             replies,
             records: group.records,
+            versions: group.versions,
             head: Head {
                 position: self.next_position - 1,
                 chain: self.chain,
@@ -993,25 +1004,24 @@ impl Writer {
                 group.writes += 1;
                 self.chain = chain;
                 self.next_position += 1;
-                if group.feed_live {
-                    group.records.push(Record {
-                        position,
-                        stream_id: s.stream_id.clone(),
-                        version,
-                        event_type: e.event_type,
-                        schema_version: e.schema_version,
-                        recorded_at_micros: recorded_at,
-                        actor: meta.actor.clone(),
-                        correlation_id: meta.correlation_id.clone(),
-                        causation_id: meta.causation_id.clone(),
-                        payload: e.payload,
-                        crc32c,
-                        chain,
-                    });
-                }
+                group.records.push(Record {
+                    position,
+                    stream_id: s.stream_id.clone(),
+                    version,
+                    event_type: e.event_type,
+                    schema_version: e.schema_version,
+                    recorded_at_micros: recorded_at,
+                    actor: meta.actor.clone(),
+                    correlation_id: meta.correlation_id.clone(),
+                    causation_id: meta.causation_id.clone(),
+                    payload: e.payload,
+                    crc32c,
+                    chain,
+                });
             }
             if has_events {
                 self.versions.insert(s.stream_id.clone(), version);
+                group.versions.push((s.stream_id.clone(), version));
             }
             streams.push(StreamVersion {
                 stream_id: s.stream_id,
@@ -1062,6 +1072,17 @@ impl Syncer {
                 let _ = reply.send(Err(LogError::Unavailable(reason.clone()).into()));
             }
             return;
+        }
+        if !group.versions.is_empty() {
+            let mut known = self
+                .inner
+                .known_versions
+                .write()
+                .unwrap_or_else(|e| e.into_inner());
+            if known.len() + group.versions.len() > KNOWN_VERSIONS_MAX {
+                known.clear();
+            }
+            known.extend(group.versions);
         }
         if group.events > 0 {
             // Head first: a caller answered below can read what it wrote at once.

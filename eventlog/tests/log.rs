@@ -594,3 +594,64 @@ async fn streams_written_before_a_reopen_are_known_to_the_filled_stream_filter()
     }
     assert_eq!(log.head(), 83);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_subscriber_that_joins_while_a_group_is_in_flight_still_gets_it_without_a_later_append() {
+    // A regression test: a writer that skipped building a group's live records because nobody
+    // listened when it staged them left a subscriber that joined before the head moved waiting
+    // for the next append, which never came (seen as a startup timeout in the bench).
+    let dir = tempfile::tempdir().unwrap();
+    let log = SledLog::open(dir.path()).unwrap();
+    for i in 0..200u64 {
+        let from = log.head() + 1;
+        let writer = log.clone();
+        let append = tokio::spawn(async move {
+            writer
+                .append(single(&format!("order-{i}"), Expected::NoStream, 1))
+                .await
+                .unwrap()
+        });
+        let mut sub = log.subscribe(from);
+        let got = tokio::time::timeout(std::time::Duration::from_secs(5), sub.next())
+            .await
+            .unwrap_or_else(|_| {
+                panic!("round {i}: the in-flight append never reached the subscriber")
+            })
+            .unwrap();
+        assert_eq!(got.position, from);
+        append.await.unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_log_knows_the_durable_version_of_streams_it_wrote_without_a_read() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let log = SledLog::open(dir.path()).unwrap();
+        log.append(single("order-a", Expected::NoStream, 2))
+            .await
+            .unwrap();
+        log.close().unwrap();
+    }
+    let log = SledLog::open(dir.path()).unwrap();
+    // Written before this open: not in memory, so a caller must read.
+    assert_eq!(log.known_version("order-a"), None);
+    assert_eq!(log.stream_version("order-a").unwrap(), 2);
+    log.append(single("order-a", Expected::Exact(2), 1))
+        .await
+        .unwrap();
+    log.append(single("order-b", Expected::NoStream, 3))
+        .await
+        .unwrap();
+    // Answered appends are known at once, at the version a read gives.
+    assert_eq!(log.known_version("order-a"), Some(3));
+    assert_eq!(log.known_version("order-b"), Some(3));
+    assert_eq!(log.stream_version("order-b").unwrap(), 3);
+    // A failed expectation changes nothing.
+    assert!(log
+        .append(single("order-b", Expected::Exact(1), 1))
+        .await
+        .is_err());
+    assert_eq!(log.known_version("order-b"), Some(3));
+    assert_eq!(log.known_version("order-c"), None);
+}
