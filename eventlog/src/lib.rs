@@ -40,7 +40,7 @@ pub use sled_log::{Head, SledLog, WriterStats};
 pub mod layout {
     pub use crate::record::{chunk, keys};
 }
-pub use subscription::{RecordSource, Subscription};
+pub use subscription::{Batch, RecordSource, Subscription};
 
 /// Direction of a stream read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -32,7 +32,32 @@ pub struct Subscription {
     source: Arc<dyn RecordSource>,
     live: broadcast::Receiver<Arc<[Record]>>,
     next: u64,
-    buffer: VecDeque<Record>,
+    /// Records not delivered yet, as (shared group, index of the next record in it): live
+    /// groups are shared by every subscriber, never copied per subscriber.
+    buffer: VecDeque<(Arc<[Record]>, usize)>,
+}
+
+/// Records delivered together, in position order; they share storage with the log's live
+/// feed, so a batch costs no copy of its records.
+#[derive(Debug, Default)]
+pub struct Batch {
+    parts: Vec<(Arc<[Record]>, std::ops::Range<usize>)>,
+}
+
+impl Batch {
+    pub fn iter(&self) -> impl Iterator<Item = &Record> + '_ {
+        self.parts
+            .iter()
+            .flat_map(|(group, range)| &group[range.clone()])
+    }
+
+    pub fn len(&self) -> usize {
+        self.parts.iter().map(|(_, range)| range.len()).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 impl Subscription {
@@ -58,34 +83,45 @@ impl Subscription {
 
     /// Waits for and returns the next record. `Err(Closed)` once the log is closed.
     pub async fn next(&mut self) -> Result<Record, LogError> {
-        loop {
-            if let Some(r) = self.pop() {
-                return Ok(r);
-            }
-            self.fill().await?;
-        }
+        let batch = self.next_batch(1).await?;
+        let record = batch.iter().next().cloned();
+        record.ok_or_else(|| LogError::Store("subscription delivered an empty batch".into()))
     }
 
     /// Waits until at least one record is available and returns up to `max` of them, in order.
-    pub async fn next_batch(&mut self, max: usize) -> Result<Vec<Record>, LogError> {
+    pub async fn next_batch(&mut self, max: usize) -> Result<Batch, LogError> {
         if self.buffer.is_empty() {
             self.fill().await?;
         }
-        let mut out = Vec::with_capacity(self.buffer.len().min(max.max(1)));
-        while out.len() < max.max(1) {
-            match self.pop() {
-                Some(r) => out.push(r),
-                None => break,
+        let mut batch = Batch::default();
+        let mut room = max.max(1);
+        while room > 0 {
+            let Some((group, start)) = self.buffer.front_mut() else {
+                break;
+            };
+            let end = (*start + room).min(group.len());
+            // A group (a commit group, or one read of the log) is a run of consecutive
+            // positions; anything else is a broken log, never silently skipped.
+            let (first, last) = (group[*start].position, group[end - 1].position);
+            if first != self.next || last - first != (end - 1 - *start) as u64 {
+                return Err(LogError::Corrupt {
+                    position: self.next,
+                    reason: format!(
+                        "subscription expected position {} but the log gave {first}..={last}",
+                        self.next
+                    ),
+                });
+            }
+            self.next = last + 1;
+            batch.parts.push((Arc::clone(group), *start..end));
+            room -= end - *start;
+            if end == group.len() {
+                self.buffer.pop_front();
+            } else {
+                *start = end;
             }
         }
-        Ok(out)
-    }
-
-    fn pop(&mut self) -> Option<Record> {
-        let r = self.buffer.pop_front()?;
-        assert_eq!(r.position, self.next, "subscription delivered out of order");
-        self.next = r.position + 1;
-        Some(r)
+        Ok(batch)
     }
 
     /// Puts at least one record into the buffer.
@@ -107,7 +143,7 @@ impl Subscription {
             if self.next <= self.source.durable_head() {
                 let records = self.source.read_from(self.next, CATCH_UP_RECORDS_MAX)?;
                 if records.first().map(|r| r.position) == Some(self.next) {
-                    self.buffer.extend(records);
+                    self.buffer.push_back((Arc::from(records), 0));
                     return Ok(());
                 }
                 return Err(LogError::Corrupt {
@@ -135,15 +171,16 @@ impl Subscription {
     /// Buffers the records of a live group from the next position on; false if the group
     /// holds none of them (all delivered already), or starts after a gap (groups were missed:
     /// the caller reads them, and this one again, from the log).
-    fn take_live(&mut self, group: &[Record]) -> bool {
-        match group.first() {
-            Some(first) if first.position <= self.next => {}
+    fn take_live(&mut self, group: &Arc<[Record]>) -> bool {
+        let start = match group.first() {
+            Some(first) if first.position <= self.next => (self.next - first.position) as usize,
             _ => return false,
+        };
+        if start >= group.len() {
+            return false;
         }
-        let before = self.buffer.len();
-        self.buffer
-            .extend(group.iter().filter(|r| r.position >= self.next).cloned());
-        self.buffer.len() > before
+        self.buffer.push_back((Arc::clone(group), start));
+        true
     }
 }
 
@@ -188,8 +225,34 @@ mod tests {
         }
     }
 
-    fn positions(records: &[Record]) -> Vec<u64> {
-        records.iter().map(|r| r.position).collect()
+    fn positions(batch: &Batch) -> Vec<u64> {
+        batch.iter().map(|r| r.position).collect()
+    }
+
+    /// Returns records 1, 2 and 4: a log with a hole.
+    struct Holey;
+
+    impl RecordSource for Holey {
+        fn read_from(&self, from_position: u64, _limit: usize) -> Result<Vec<Record>, LogError> {
+            Ok([1, 2, 4]
+                .into_iter()
+                .filter(|p| *p >= from_position)
+                .map(rec)
+                .collect())
+        }
+        fn durable_head(&self) -> u64 {
+            4
+        }
+    }
+
+    #[tokio::test]
+    async fn a_hole_in_what_the_log_returns_is_an_error_not_a_skipped_record() {
+        let (_tx, rx) = broadcast::channel(4);
+        let mut sub = Subscription::new(Arc::new(Holey), rx, 1);
+        match sub.next_batch(10).await {
+            Err(LogError::Corrupt { position: 1, .. }) => {}
+            other => panic!("expected a corrupt-log error, got {other:?}"),
+        }
     }
 
     #[tokio::test]

@@ -347,7 +347,7 @@ async fn subscribers_get_catch_up_then_live_without_gap_or_duplicate() {
             let mut seen = Vec::new();
             while seen.len() < (1_101 - from as usize) {
                 let batch = sub.next_batch(97).await.unwrap();
-                seen.extend(batch.into_iter().map(|r| r.position));
+                seen.extend(batch.iter().map(|r| r.position));
             }
             (from, seen)
         }));

@@ -235,7 +235,7 @@ impl<M: ReadModel> Projection<M> {
                     .write()
                     .unwrap_or_else(|e| e.into_inner());
                 let mut failed = None;
-                for r in &batch {
+                for r in batch.iter() {
                     if r.position <= g.position {
                         continue; // already in the state (after a rebuild swap)
                     }
