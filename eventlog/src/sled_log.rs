@@ -210,11 +210,14 @@ impl SledLog {
             blobs_dir: data_dir.join(LOG_DIR).join("blobs"),
             synced_blobs: HashSet::new(),
             failed: Arc::clone(&failed),
+            finished: 0,
         };
+        let syncer_state = Arc::new(Mutex::new(syncer));
+        let thread_state = Arc::clone(&syncer_state);
         let (to_syncer, applied_rx) = std::sync::mpsc::sync_channel(0);
         let syncer_thread = std::thread::Builder::new()
             .name("eventlog-sync".into())
-            .spawn(move || syncer.run(applied_rx))?;
+            .spawn(move || Syncer::run(&thread_state, applied_rx))?;
         let writer = Writer {
             inner: Arc::clone(&inner),
             next_position: head.position + 1,
@@ -224,6 +227,8 @@ impl SledLog {
             failed,
             to_syncer: Some(to_syncer),
             syncer: Some(syncer_thread),
+            syncer_state,
+            handed: 0,
         };
         let writer_thread = std::thread::Builder::new()
             .name("eventlog-writer".into())
@@ -742,6 +747,11 @@ struct Writer {
     /// Rendezvous with the syncer: at most one group is applied and not yet being synced.
     to_syncer: Option<std::sync::mpsc::SyncSender<Applied>>,
     syncer: Option<JoinHandle<()>>,
+    /// The syncer's state: the writer finishes a group itself when nothing else waits and
+    /// the syncer has finished every group handed to it (see `commit_group`).
+    syncer_state: Arc<Mutex<Syncer>>,
+    /// Groups handed to the sync thread so far.
+    handed: u64,
 }
 
 /// The single writer, second half: makes applied groups durable (`flush` + `sync_data` +
@@ -755,6 +765,8 @@ struct Syncer {
     blobs_dir: PathBuf,
     synced_blobs: HashSet<OsString>,
     failed: Arc<Mutex<Option<String>>>,
+    /// Groups the sync thread has finished (the writer compares it with what it handed over).
+    finished: u64,
 }
 
 /// A group applied to sled (visible in memory, not yet durable) on its way to the syncer.
@@ -835,7 +847,7 @@ impl Writer {
                     Err(_) => break,
                 }
             }
-            self.commit_group(&mut jobs);
+            self.commit_group(&mut jobs, &queue);
         }
         self.stop_syncer();
     }
@@ -852,7 +864,7 @@ impl Writer {
         lock_unpoisoned(&self.failed).clone()
     }
 
-    fn commit_group(&mut self, jobs: &mut Vec<Job>) {
+    fn commit_group(&mut self, jobs: &mut Vec<Job>, queue: &mpsc::Receiver<Job>) {
         if let Some(reason) = self.failure() {
             for job in jobs.drain(..) {
                 let _ = job
@@ -901,9 +913,21 @@ impl Writer {
             },
             events: self.next_position - start_position,
         };
+        // Nothing else is waiting and the sync thread is idle with nothing handed to it: there
+        // is no next group to overlap with, so the hand-over would only add a thread switch
+        // to this group's latency (one appender: ~5 %). Finish it here, in order all the same.
+        if queue.is_empty() {
+            if let Ok(mut syncer) = self.syncer_state.try_lock() {
+                if syncer.finished == self.handed {
+                    syncer.finish(applied);
+                    return;
+                }
+            }
+        }
         let Some(to_syncer) = &self.to_syncer else {
             return;
         };
+        self.handed += 1;
         if let Err(std::sync::mpsc::SendError(applied)) = to_syncer.send(applied) {
             // The syncer is gone (it panicked): nothing here can be made durable any more.
             let reason = "the event log's sync thread stopped".to_string();
@@ -1050,9 +1074,11 @@ impl Writer {
 }
 
 impl Syncer {
-    fn run(mut self, groups: std::sync::mpsc::Receiver<Applied>) {
+    fn run(state: &Mutex<Syncer>, groups: std::sync::mpsc::Receiver<Applied>) {
         for group in groups {
-            self.finish(group);
+            let mut syncer = lock_unpoisoned(state);
+            syncer.finish(group);
+            syncer.finished += 1;
         }
     }
 
