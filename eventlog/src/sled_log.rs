@@ -1187,6 +1187,7 @@ impl Drop for Syncer {
     }
 }
 
+/// Encoding of idempotency entries, with a decode limit (corrupt prefixes cannot allocate).
 fn idempotency_config() -> impl bincode::config::Config {
     bincode::config::standard().with_limit::<4096>()
 }

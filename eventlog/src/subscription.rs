@@ -103,7 +103,7 @@ impl Subscription {
             // A group (a commit group, or one read of the log) is a run of consecutive
             // positions; anything else is a broken log, never silently skipped.
             let (first, last) = (group[*start].position, group[end - 1].position);
-            if first != self.next || last - first != (end - 1 - *start) as u64 {
+            if first != self.next || last.checked_sub(first) != Some((end - 1 - *start) as u64) {
                 return Err(LogError::Corrupt {
                     position: self.next,
                     reason: format!(
