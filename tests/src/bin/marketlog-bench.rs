@@ -408,13 +408,21 @@ async fn http_commands(dir: &tempfile::TempDir, concurrency: usize, seconds: f64
     let addr = listener.local_addr().expect("addr");
     let router = api::app::router(m.app.clone());
     let server = tokio::spawn(async move { axum::serve(listener, router).await });
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(concurrency)
-        .build()
-        .expect("client");
-    let base = format!("http://{addr}");
+    // One keep-alive HTTP/1.1 connection per client, opened before the clock starts. A bare
+    // hyper connection instead of reqwest: the load generator shares the two cores with the
+    // server, and reqwest's pool and URL handling cost about as much CPU as the server's
+    // routing (perf).
+    let mut connections = Vec::with_capacity(concurrency);
+    for _ in 0..concurrency {
+        connections.push(tokio::sync::Mutex::new(connect(addr).await));
+    }
+    let connections = Arc::new(connections);
     let tokens = Arc::new(m.customer_tokens.clone());
-    let product = m.product_id.clone();
+    let place_body = bytes::Bytes::from(
+        serde_json::json!({"product_id": m.product_id, "spec_id": "s", "quantity": 1, "order_type": "new"})
+            .to_string(),
+    );
+    let pay_body = bytes::Bytes::from_static(br#"{"amount_cents":9900}"#);
     let unpaid: Arc<Vec<std::sync::Mutex<Option<String>>>> = Arc::new(
         (0..concurrency)
             .map(|_| std::sync::Mutex::new(None))
@@ -422,32 +430,32 @@ async fn http_commands(dir: &tempfile::TempDir, concurrency: usize, seconds: f64
     );
     let before = LogFigures::now(&m.app.log);
     let mut out = drive("http_commands", concurrency, seconds, 1, move |t, _| {
-        let (client, base, tokens, product, unpaid) = (client.clone(), base.clone(), Arc::clone(&tokens), product.clone(), Arc::clone(&unpaid));
+        let (connections, tokens, unpaid) = (
+            Arc::clone(&connections),
+            Arc::clone(&tokens),
+            Arc::clone(&unpaid),
+        );
+        let (place_body, pay_body) = (place_body.clone(), pay_body.clone());
         async move {
             let auth = format!("Bearer {}", tokens[t]);
+            let mut conn = connections[t].lock().await;
             let pending = unpaid[t].lock().map(|mut g| g.take()).unwrap_or(None);
             if let Some(id) = pending {
-                let paid = client
-                    .post(format!("{base}/v1/orders/{id}/pay"))
-                    .header("authorization", &auth)
-                    .json(&serde_json::json!({"amount_cents": 9_900}))
-                    .send()
-                    .await;
-                return matches!(paid, Ok(r) if r.status() == 200);
+                let paid = post(&mut conn, &format!("/v1/orders/{id}/pay"), &auth, pay_body).await;
+                return matches!(paid, Some((200, _)));
             }
-            let placed = client
-                .post(format!("{base}/v1/orders"))
-                .header("authorization", &auth)
-                .json(&serde_json::json!({"product_id": product, "spec_id": "s", "quantity": 1, "order_type": "new"}))
-                .send()
-                .await;
-            let Ok(placed) = placed else { return false };
-            if placed.status() != 201 {
+            let Some((201, body)) = post(&mut conn, "/v1/orders", &auth, place_body).await else {
                 return false;
+            };
+            #[derive(serde::Deserialize)]
+            struct Placed {
+                id: String,
             }
-            let Ok(order) = placed.json::<serde_json::Value>().await else { return false };
-            if let (Some(id), Ok(mut g)) = (order["id"].as_str(), unpaid[t].lock()) {
-                *g = Some(id.to_owned());
+            let Ok(placed) = serde_json::from_slice::<Placed>(&body) else {
+                return false;
+            };
+            if let Ok(mut g) = unpaid[t].lock() {
+                *g = Some(placed.id);
             }
             true
         }
@@ -458,6 +466,41 @@ async fn http_commands(dir: &tempfile::TempDir, concurrency: usize, seconds: f64
     let app = m.app.clone();
     let _ = tokio::task::spawn_blocking(move || app.log.close()).await;
     out
+}
+
+/// A client's HTTP/1.1 keep-alive connection to the bench server.
+type Connection = hyper::client::conn::http1::SendRequest<http_body_util::Full<bytes::Bytes>>;
+
+async fn connect(addr: std::net::SocketAddr) -> Connection {
+    let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let _ = stream.set_nodelay(true);
+    let (sender, connection) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .expect("HTTP handshake");
+    tokio::spawn(connection);
+    sender
+}
+
+/// POSTs `body` as JSON; (status, response body), or None if the connection failed.
+async fn post(
+    conn: &mut Connection,
+    path: &str,
+    authorization: &str,
+    body: bytes::Bytes,
+) -> Option<(u16, bytes::Bytes)> {
+    use http_body_util::BodyExt;
+    conn.ready().await.ok()?;
+    let request = hyper::Request::post(path)
+        .header("host", "bench")
+        .header("authorization", authorization)
+        .header("content-type", "application/json")
+        .body(http_body_util::Full::new(body))
+        .ok()?;
+    let response = conn.send_request(request).await.ok()?;
+    let status = response.status().as_u16();
+    let body = response.into_body().collect().await.ok()?.to_bytes();
+    Some((status, body))
 }
 
 fn ratio_line(of: &str, vs: &str, concurrency: usize, ours: f64, peer: f64, target: f64) {
