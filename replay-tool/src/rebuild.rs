@@ -207,6 +207,9 @@ pub fn run_online(
     waited
 }
 
+/// Polls until every model in `names` runs again (or failed). Lines come out in the order
+/// of `names`, whatever order the server finishes them in: a model's line waits until the
+/// ones before it are done.
 fn wait_online(
     server: &Server,
     names: &[&str],
@@ -214,15 +217,19 @@ fn wait_online(
     out: &mut dyn Write,
 ) -> Result<Verdict, ToolError> {
     let started = domain::clock::monotonic_now();
-    let mut pending: Vec<&str> = names.to_vec();
+    // The finished line of each model, once it is done.
+    let mut lines: Vec<Option<String>> = vec![None; names.len()];
+    let mut printed = 0;
     let mut verdict = Verdict::Clean;
     loop {
         let list: ProjectionList =
             server.get_json("/v1/projections", &[], true, "a list of projections")?;
         let by_name: BTreeMap<&str, &ProjectionItem> =
             list.items.iter().map(|p| (p.name.as_str(), p)).collect();
-        let mut still = Vec::new();
-        for name in pending {
+        for (name, line) in names.iter().zip(lines.iter_mut()) {
+            if line.is_some() {
+                continue;
+            }
             let Some(p) = by_name.get(name) else {
                 return Err(ToolError::Environment(format!(
                     "the server at {} does not list projection {name}",
@@ -230,15 +237,15 @@ fn wait_online(
                 )));
             };
             match p.status.as_str() {
-                "rebuilding" => still.push(name),
+                "rebuilding" => {}
                 "running" => {
                     bar.inc(1);
-                    bar.suspend(|| writeln!(out, "rebuilt {name} to position {}", p.position))?;
+                    *line = Some(format!("rebuilt {name} to position {}", p.position));
                 }
                 "failed" => {
                     bar.inc(1);
                     let error = p.error.as_deref().unwrap_or("(no error given)");
-                    bar.suspend(|| writeln!(out, "{name}: FAILED: {error}"))?;
+                    *line = Some(format!("{name}: FAILED: {error}"));
                     verdict = Verdict::Finding;
                 }
                 other => {
@@ -249,7 +256,17 @@ fn wait_online(
                 }
             }
         }
+        while let Some(Some(line)) = lines.get(printed) {
+            bar.suspend(|| writeln!(out, "{line}"))?;
+            printed += 1;
+        }
         out.flush()?;
+        let still: Vec<&str> = names
+            .iter()
+            .zip(&lines)
+            .filter(|(_, line)| line.is_none())
+            .map(|(name, _)| *name)
+            .collect();
         if still.is_empty() {
             return Ok(verdict);
         }
@@ -261,7 +278,6 @@ fn wait_online(
                 WAIT_MAX.as_secs()
             )));
         }
-        pending = still;
         std::thread::sleep(POLL_INTERVAL);
     }
 }
