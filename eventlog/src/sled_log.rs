@@ -82,6 +82,32 @@ struct Job {
     reply: oneshot::Sender<Result<AppendResult, AppendError>>,
 }
 
+/// Durable versions of streams, in memory, so a reader holding a folded state can skip the
+/// read (`EventStore::known_version`).
+///
+/// Invariant: an entry is never ahead of the stream's durable version, and never behind a
+/// durable write made since it was set. The sync thread sets (max) the versions of each group
+/// before the head passes it; a forward read that reaches a stream's end sets (max) what it
+/// found, unless the map was emptied since the read began (`epoch`): that read may have
+/// started before a write whose entry the emptying removed.
+#[derive(Default)]
+struct KnownVersions {
+    /// Bumped whenever the map is emptied (it is, when full, by the sync thread).
+    epoch: u64,
+    map: HashMap<String, u64>,
+}
+
+impl KnownVersions {
+    fn raise(&mut self, stream_id: &str, version: u64) {
+        match self.map.get_mut(stream_id) {
+            Some(v) => *v = (*v).max(version),
+            None => {
+                self.map.insert(stream_id.to_owned(), version);
+            }
+        }
+    }
+}
+
 /// What readers, the writer and subscriptions share.
 struct Inner {
     data_dir: PathBuf,
@@ -91,9 +117,8 @@ struct Inner {
     stats: Mutex<WriterStats>,
     /// The streams that exist (a Bloom filter): a new stream costs no index lookup.
     known: KnownStreams,
-    /// Durable versions of recently written streams (the sync thread sets them before the
-    /// head passes their group).
-    known_versions: RwLock<HashMap<String, u64>>,
+    /// Durable versions of recently written or read streams (see [`KnownVersions`]).
+    known_versions: RwLock<KnownVersions>,
     _lock: DataDirLock,
 }
 
@@ -186,7 +211,7 @@ impl SledLog {
             head: head_tx,
             stats: Mutex::new(WriterStats::default()),
             known: KnownStreams::new(),
-            known_versions: RwLock::new(HashMap::new()),
+            known_versions: RwLock::new(KnownVersions::default()),
             _lock: lock,
         });
         if let Some(a) = anchor::read(data_dir)? {
@@ -434,8 +459,10 @@ impl Inner {
         limit: usize,
     ) -> Result<Vec<Record>, LogError> {
         crate::record::validate_stream_id(stream_id).map_err(LogError::Invalid)?;
-        // The head before the filter: a stream the filter does not know has no event at or
-        // below this head (the writer inserts before the head can pass its first event).
+        // The epoch of the known versions before the head, the head before the filter: a
+        // stream the filter does not know has no event at or below this head (the writer
+        // inserts before the head can pass its first event).
+        let epoch = self.known_versions_epoch();
         let head = self.head.borrow().position;
         if self.known.surely_absent(stream_id) {
             return Ok(Vec::new());
@@ -464,7 +491,8 @@ impl Inner {
                     .map(|kv| kv.map(|(k, v)| (keys::u64_of(&k[k.len() - 8..]).unwrap_or(0), v))),
             ),
         };
-        let mut out = Vec::new();
+        let mut out: Vec<Record> = Vec::new();
+        let mut past_head = false;
         // Consecutive events of a stream often share a chunk: fetch it once.
         let mut cached: Option<(u64, sled::IVec)> = None;
         for kv in iter {
@@ -479,7 +507,10 @@ impl Inner {
             };
             if position > head {
                 match direction {
-                    Direction::Forward => break,
+                    Direction::Forward => {
+                        past_head = true;
+                        break;
+                    }
                     Direction::Backward => continue,
                 }
             }
@@ -516,7 +547,56 @@ impl Inner {
             }
             out.push(r);
         }
+        // A forward read that ran off the end of the stream (not into the limit, not past the
+        // head) found the stream's durable version.
+        if direction == Direction::Forward && out.len() < limit && !past_head {
+            match out.last() {
+                Some(r) => self.learn_version(stream_id, r.version, epoch),
+                // Nothing after `from_version - 1` (a caller holding that state): one lookup
+                // tells whether that version exists, so later loads can skip their read.
+                None if from_version > 1 && self.known_version(stream_id).is_none() => {
+                    let last = from_version - 1;
+                    if let Some(v) = self.tree.get(keys::stream(stream_id, last))? {
+                        if keys::parse_stream_entry(&v).is_some_and(|(p, _)| p <= head) {
+                            self.learn_version(stream_id, last, epoch);
+                        }
+                    }
+                }
+                None => {}
+            }
+        }
         Ok(out)
+    }
+
+    fn known_versions_epoch(&self) -> u64 {
+        self.known_versions
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .epoch
+    }
+
+    fn known_version(&self, stream_id: &str) -> Option<u64> {
+        self.known_versions
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .map
+            .get(stream_id)
+            .copied()
+    }
+
+    /// Records a durable version found by a read that began in `epoch` (see [`KnownVersions`]);
+    /// a read never empties the map, so a full map learns nothing from reads.
+    fn learn_version(&self, stream_id: &str, version: u64, epoch: u64) {
+        if self.known_version(stream_id) >= Some(version) {
+            return;
+        }
+        let mut known = self
+            .known_versions
+            .write()
+            .unwrap_or_else(|e| e.into_inner());
+        if known.epoch == epoch && known.map.len() < KNOWN_VERSIONS_MAX {
+            known.raise(stream_id, version);
+        }
     }
 
     /// The stream's version counting only events at or below `head`.
@@ -637,12 +717,7 @@ impl EventStore for SledLog {
     }
 
     fn known_version(&self, stream_id: &str) -> Option<u64> {
-        self.inner
-            .known_versions
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(stream_id)
-            .copied()
+        self.inner.known_version(stream_id)
     }
 
     fn idempotency_result(&self, key: &str) -> Result<Option<([u8; 32], AppendResult)>, LogError> {
@@ -1105,10 +1180,13 @@ impl Syncer {
                 .known_versions
                 .write()
                 .unwrap_or_else(|e| e.into_inner());
-            if known.len() + group.versions.len() > KNOWN_VERSIONS_MAX {
-                known.clear();
+            if known.map.len() + group.versions.len() > KNOWN_VERSIONS_MAX {
+                known.map.clear();
+                known.epoch += 1;
             }
-            known.extend(group.versions);
+            for (stream_id, version) in &group.versions {
+                known.raise(stream_id, *version);
+            }
         }
         if group.events > 0 {
             // Head first: a caller answered below can read what it wrote at once.

@@ -631,12 +631,44 @@ async fn the_log_knows_the_durable_version_of_streams_it_wrote_without_a_read() 
         log.append(single("order-a", Expected::NoStream, 2))
             .await
             .unwrap();
+        for stream in ["order-x", "order-y"] {
+            log.append(single(stream, Expected::NoStream, 3))
+                .await
+                .unwrap();
+        }
         log.close().unwrap();
     }
     let log = SledLog::open(dir.path()).unwrap();
     // Written before this open: not in memory, so a caller must read.
     assert_eq!(log.known_version("order-a"), None);
     assert_eq!(log.stream_version("order-a").unwrap(), 2);
+    // A forward read that reaches the end of a stream learns its version ...
+    assert_eq!(
+        log.read_stream("order-a", 1, Direction::Forward, 10)
+            .unwrap()
+            .len(),
+        2
+    );
+    assert_eq!(log.known_version("order-a"), Some(2));
+    // ... also when it finds nothing after the version its caller holds ...
+    assert!(log
+        .read_stream("order-x", 4, Direction::Forward, 10)
+        .unwrap()
+        .is_empty());
+    assert_eq!(log.known_version("order-x"), Some(3));
+    // ... but a read that stops at its limit, or starts past the end, learns nothing.
+    assert_eq!(
+        log.read_stream("order-y", 1, Direction::Forward, 2)
+            .unwrap()
+            .len(),
+        2
+    );
+    assert_eq!(log.known_version("order-y"), None);
+    assert!(log
+        .read_stream("order-y", 9, Direction::Forward, 10)
+        .unwrap()
+        .is_empty());
+    assert_eq!(log.known_version("order-y"), None);
     log.append(single("order-a", Expected::Exact(2), 1))
         .await
         .unwrap();
