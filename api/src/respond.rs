@@ -18,6 +18,27 @@ pub fn command(status: StatusCode, mut view: Value, version: u64, position: u64)
     r
 }
 
+/// A command's answer serialized straight from a typed view that already holds `version`
+/// and `position` (no `serde_json::Value` in between), with `ETag: "<version>"`.
+pub fn command_typed<T: serde::Serialize>(status: StatusCode, view: &T, version: u64) -> Response {
+    let mut r = match serde_json::to_vec(view) {
+        Ok(body) => (
+            status,
+            [(
+                axum::http::header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            )],
+            body,
+        )
+            .into_response(),
+        Err(e) => crate::error::ApiError::internal("encoding the answer", e).into_response(),
+    };
+    if let Ok(v) = HeaderValue::from_str(&format!("\"{version}\"")) {
+        r.headers_mut().insert(axum::http::header::ETAG, v);
+    }
+    r
+}
+
 /// A read's answer with `X-Projection-Position` (and `ETag` when the view has a version).
 pub fn read(view: Value, projection_position: u64) -> Response {
     let etag = view.get("version").and_then(Value::as_u64);

@@ -302,3 +302,44 @@ fn a_deadline_pending_across_a_restart_fires_once_after_it() {
     assert_eq!(voids.len(), 1);
     assert_eq!(voids[0]["data"]["reason"], "payment_timeout");
 }
+
+#[test]
+fn a_command_answer_about_an_order_is_the_order_as_read_plus_its_position_byte_for_byte() {
+    // Command answers are serialized straight from the state, reads through the read model:
+    // the two must not drift apart, not even in key order.
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let m = market(&server);
+    let placed = server.send(
+        "POST",
+        "/v1/orders",
+        Some(&m.customer),
+        &[],
+        Some(&json!({"product_id": m.product, "spec_id": "m", "quantity": 1, "order_type": "new", "remark": "gift"})),
+    );
+    let id = placed.expect(201)["id"].as_str().unwrap().to_owned();
+    let changed = server.send(
+        "POST",
+        &format!("/v1/orders/{id}/change-price"),
+        Some(&m.seller),
+        &[],
+        Some(&json!({"new_price_cents": 4000, "reason": "loyal customer"})),
+    );
+    let position = changed.expect(200)["position"].as_u64().unwrap();
+    let read = server.send(
+        "GET",
+        &format!("/v1/orders/{id}"),
+        Some(&m.customer),
+        &[("x-min-position", &position.to_string())],
+        None,
+    );
+    assert_eq!(read.status, 200);
+    let answer = String::from_utf8(changed.body.clone()).unwrap();
+    let without_position = answer.replacen(&format!("\"position\":{position},"), "", 1);
+    assert_eq!(
+        without_position,
+        String::from_utf8(read.body.clone()).unwrap()
+    );
+    assert_eq!(changed.header("etag"), read.header("etag"));
+    assert!(answer.contains("\"price_changes\":[{\"at\":"), "{answer}");
+}

@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use domain::codec::EventCodec;
 use domain::ids::IdKind;
 use domain::order::{order_stream, Order, OrderCommand, OrderEvent, OrderState};
-use domain::{Decider, Role, Timestamp};
+use domain::{Decider, Role};
 use eventlog::Direction;
 use projections::orders::OrderFilter;
 use serde::{Deserialize, Serialize};
@@ -217,34 +217,157 @@ pub fn routes(r: Routes) -> Routes {
     )
 }
 
-fn time(app: &App, t: Option<Timestamp>) -> Value {
-    t.map(|t| json!(app.time(t))).unwrap_or(Value::Null)
-}
-
 /// JSON of an order (the read model and command answers share it).
 pub fn order_json(app: &App, id: &str, s: &OrderState, version: u64) -> Value {
-    let Some(p) = &s.placed else {
-        return json!({"id": id});
-    };
-    json!({
-        "id": id, "product_id": p.product_id, "product_code": p.product_code, "product_name": p.product_name,
-        "spec_id": p.spec_id, "spec_name": p.spec_name, "seller_org_id": p.seller_org_id, "customer_id": p.customer_id,
-        "order_type": p.order_type.as_str(), "status": s.status_str(), "quantity": p.quantity,
-        "unit_price_cents": p.unit_price.0, "original_cents": p.original.0, "promotion": null, "coupon": null,
-        "payable_cents": s.payable.0, "paid_cents": s.paid.0, "voucher_cents": s.voucher.0,
-        "refunded_cents": s.refunded.0, "balance_cents": s.balance().0,
-        "open_refund_id": s.open_refund().map(|r| r.id.clone()),
-        "channel": {"kind": p.channel.kind.as_str(), "ref": p.channel.reference},
-        "commission_percent": p.commission_percent, "client": p.client.map(|c| c.as_str()), "remark": p.remark,
-        "instance_id": p.instance_id,
-        "created_at": app.time(p.placed_at), "paid_at": time(app, s.paid_at), "completed_at": time(app, s.completed_at),
-        "voided_at": time(app, s.voided_at), "void_reason": s.void_reason.map(|r| r.as_str()),
-        "payment_due_at": app.time(p.payment_due_at), "expires_at": null,
-        "delivery_id": null, "delivery_stage": null,
-        "price_changes": s.price_changes.iter().map(|c| json!({"old_price_cents": c.old_payable.0, "new_price_cents": c.new_payable.0,
-            "reason": c.reason, "changed_by": c.changed_by, "at": app.time(c.at)})).collect::<Vec<_>>(),
-        "version": version,
+    match order_view(app, id, s, version, None) {
+        Some(view) => serde_json::to_value(view).unwrap_or(Value::Null),
+        None => json!({"id": id}),
+    }
+}
+
+/// An order's JSON, serialized straight from the state: command answers build no
+/// `serde_json::Value` (building and dropping one was ~10 % of the CPU of `http_commands`).
+/// Fields are declared in alphabetical order, the order of a `Value` object's keys, so both
+/// routes give the same bytes. `None` for an order that was never placed.
+fn order_view<'a>(
+    app: &App,
+    id: &'a str,
+    s: &'a OrderState,
+    version: u64,
+    position: Option<u64>,
+) -> Option<OrderBody<'a>> {
+    let p = s.placed.as_ref()?;
+    Some(OrderBody {
+        balance_cents: s.balance().0,
+        channel: ChannelBody {
+            kind: p.channel.kind.as_str(),
+            reference: p.channel.reference.as_deref(),
+        },
+        client: p.client.map(|c| c.as_str()),
+        commission_percent: p.commission_percent,
+        completed_at: s.completed_at.map(|t| app.time(t)),
+        coupon: None,
+        created_at: app.time(p.placed_at),
+        customer_id: &p.customer_id,
+        delivery_id: None,
+        delivery_stage: None,
+        expires_at: None,
+        id,
+        instance_id: p.instance_id.as_deref(),
+        open_refund_id: s.open_refund().map(|r| r.id.as_str()),
+        order_type: p.order_type.as_str(),
+        original_cents: p.original.0,
+        paid_at: s.paid_at.map(|t| app.time(t)),
+        paid_cents: s.paid.0,
+        payable_cents: s.payable.0,
+        payment_due_at: app.time(p.payment_due_at),
+        position,
+        price_changes: s
+            .price_changes
+            .iter()
+            .map(|c| PriceChangeBody {
+                at: app.time(c.at),
+                changed_by: &c.changed_by,
+                new_price_cents: c.new_payable.0,
+                old_price_cents: c.old_payable.0,
+                reason: &c.reason,
+            })
+            .collect(),
+        product_code: &p.product_code,
+        product_id: &p.product_id,
+        product_name: &p.product_name,
+        promotion: None,
+        quantity: p.quantity,
+        refunded_cents: s.refunded.0,
+        remark: p.remark.as_deref(),
+        seller_org_id: &p.seller_org_id,
+        spec_id: &p.spec_id,
+        spec_name: &p.spec_name,
+        status: s.status_str(),
+        unit_price_cents: p.unit_price.0,
+        version,
+        void_reason: s.void_reason.map(|r| r.as_str()),
+        voided_at: s.voided_at.map(|t| app.time(t)),
+        voucher_cents: s.voucher.0,
     })
+}
+
+/// See [`order_view`]; its schema in the OpenAPI document is [`OrderView`]. Keep the fields in
+/// alphabetical order.
+#[derive(Serialize)]
+struct OrderBody<'a> {
+    balance_cents: i64,
+    channel: ChannelBody<'a>,
+    client: Option<&'a str>,
+    commission_percent: Option<u32>,
+    completed_at: Option<String>,
+    /// Promotions and coupons come with their issue; null until then.
+    coupon: Option<()>,
+    created_at: String,
+    customer_id: &'a str,
+    /// Delivery comes with its issue; null until then.
+    delivery_id: Option<()>,
+    delivery_stage: Option<()>,
+    expires_at: Option<()>,
+    id: &'a str,
+    instance_id: Option<&'a str>,
+    open_refund_id: Option<&'a str>,
+    order_type: &'a str,
+    original_cents: i64,
+    paid_at: Option<String>,
+    paid_cents: i64,
+    payable_cents: i64,
+    payment_due_at: String,
+    /// Command answers only: the log position of the command's last event.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    position: Option<u64>,
+    price_changes: Vec<PriceChangeBody<'a>>,
+    product_code: &'a str,
+    product_id: &'a str,
+    product_name: &'a str,
+    promotion: Option<()>,
+    quantity: u32,
+    refunded_cents: i64,
+    remark: Option<&'a str>,
+    seller_org_id: &'a str,
+    spec_id: &'a str,
+    spec_name: &'a str,
+    status: &'a str,
+    unit_price_cents: i64,
+    version: u64,
+    void_reason: Option<&'a str>,
+    voided_at: Option<String>,
+    voucher_cents: i64,
+}
+
+#[derive(Serialize)]
+struct ChannelBody<'a> {
+    kind: &'a str,
+    #[serde(rename = "ref")]
+    reference: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct PriceChangeBody<'a> {
+    at: String,
+    changed_by: &'a str,
+    new_price_cents: i64,
+    old_price_cents: i64,
+    reason: &'a str,
+}
+
+/// A command's answer about an order (see [`respond::command`]), serialized straight from
+/// the state.
+fn order_answer(
+    app: &App,
+    status: StatusCode,
+    id: &str,
+    done: &crate::runner::Executed<OrderState>,
+) -> Response {
+    match order_view(app, id, &done.state, done.version, Some(done.position)) {
+        Some(view) => respond::command_typed(status, &view, done.version),
+        None => respond::command(status, json!({"id": id}), done.version, done.position),
+    }
 }
 
 /// May `caller` see this order? (Everyone else gets 404.)
@@ -289,12 +412,7 @@ async fn create(
         .as_ref()
         .map(|p| p.order_id.clone())
         .unwrap_or(order_id);
-    Ok(respond::command(
-        StatusCode::CREATED,
-        order_json(&app, &id, &done.state, done.version),
-        done.version,
-        done.position,
-    ))
+    Ok(order_answer(&app, StatusCode::CREATED, &id, &done))
 }
 
 /// The order that holds a refund, invoice or review (they live in their order's stream),
@@ -346,12 +464,7 @@ async fn run(
         .runner
         .execute::<Order>(&meta, &order_stream(id), &cmd)
         .await?;
-    Ok(respond::command(
-        StatusCode::OK,
-        order_json(app, id, &done.state, done.version),
-        done.version,
-        done.position,
-    ))
+    Ok(order_answer(app, StatusCode::OK, id, &done))
 }
 
 async fn change_price(
@@ -396,12 +509,7 @@ async fn pay(
         input.voucher_cents.unwrap_or(0),
     )
     .await?;
-    Ok(respond::command(
-        StatusCode::OK,
-        order_json(&app, &id, &done.state, done.version),
-        done.version,
-        done.position,
-    ))
+    Ok(order_answer(&app, StatusCode::OK, &id, &done))
 }
 
 async fn cancel(
