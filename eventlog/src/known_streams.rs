@@ -18,6 +18,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use fastbloom::AtomicBloomFilter;
 
+use crate::error::LogError;
 use crate::record::keys;
 
 /// Bits in the filter: 8 MiB, about 0.05 % false positives at 4M streams.
@@ -63,8 +64,9 @@ impl KnownStreams {
     /// Inserts every stream of the stream index, one seek per stream (the keys of a stream are
     /// `s‖id‖0x00‖version` and ids never contain 0x00 or 0x01, so the next stream starts at or
     /// after `s‖id‖0x01`), then marks the filter complete. Returns the streams found, or
-    /// `None` if stopped first.
-    pub(crate) fn fill(&self, tree: &sled::Tree) -> sled::Result<Option<u64>> {
+    /// `None` if stopped first. A malformed stream key is an error and leaves the filter
+    /// untrusted: the streams after it would be missing from a filter marked complete.
+    pub(crate) fn fill(&self, tree: &sled::Tree) -> Result<Option<u64>, LogError> {
         let mut from = vec![keys::STREAM];
         let mut streams = 0u64;
         loop {
@@ -74,11 +76,14 @@ impl KnownStreams {
             let Some((key, _)) = tree.range(from.as_slice()..).next().transpose()? else {
                 break;
             };
-            if key.first() != Some(&keys::STREAM) || key.len() < 10 {
+            if key.first() != Some(&keys::STREAM) {
                 break;
             }
-            // The id is the key without the prefix byte and the `0x00‖version` suffix.
-            let id = &key[1..key.len() - 9];
+            let Some((id, _)) = keys::split_stream_key(&key) else {
+                return Err(LogError::Store(
+                    "malformed stream index key; the stream filter stays off".into(),
+                ));
+            };
             if let Ok(id) = std::str::from_utf8(id) {
                 self.filter.insert(id);
             }
@@ -118,6 +123,23 @@ mod tests {
         }
         assert!(known.surely_absent("order-2"));
         assert!(known.surely_absent("order-"));
+    }
+
+    #[test]
+    fn a_malformed_stream_key_fails_the_fill_and_leaves_the_filter_untrusted() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = sled::Config::new().path(dir.path()).open().unwrap();
+        let tree = db.open_tree("log").unwrap();
+        tree.insert(keys::stream("order-1", 1), &keys::stream_entry(1, 1)[..])
+            .unwrap();
+        // Too short for `id ‖ 0x00 ‖ version`, sorted before the stream after it.
+        tree.insert(&b"sorder-2"[..], &b"x"[..]).unwrap();
+        tree.insert(keys::stream("order-3", 1), &keys::stream_entry(2, 2)[..])
+            .unwrap();
+        let known = KnownStreams::new();
+        assert!(known.fill(&tree).is_err());
+        assert!(!known.is_complete());
+        assert!(!known.surely_absent("order-3"));
     }
 
     #[test]

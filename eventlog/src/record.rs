@@ -348,6 +348,15 @@ pub mod keys {
         k
     }
 
+    /// (stream id bytes, version) of a stream index key, or None if `key` is not one
+    /// (`s ‖ id ‖ 0x00 ‖ version BE`).
+    pub fn split_stream_key(key: &[u8]) -> Option<(&[u8], u64)> {
+        let rest = key.strip_prefix(&[STREAM])?;
+        let (id_and_separator, version) = rest.split_at_checked(rest.len().checked_sub(8)?)?;
+        let (separator, id) = id_and_separator.split_last()?;
+        (*separator == 0).then_some((id, u64_of(version)?))
+    }
+
     /// Value of a stream index entry: the record's position and its chunk's first position.
     pub fn stream_entry(position: u64, chunk_first: u64) -> [u8; 16] {
         let mut v = [0u8; 16];
@@ -382,6 +391,17 @@ pub mod keys {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_stream_key_splits_into_its_id_and_version_and_nothing_else_does() {
+        let key = keys::stream("order-1", 7);
+        assert_eq!(keys::split_stream_key(&key), Some((&b"order-1"[..], 7)));
+        assert_eq!(keys::split_stream_key(&keys::chunk(7)), None);
+        assert_eq!(keys::split_stream_key(b"sorder-2"), None);
+        let mut no_separator = key.clone();
+        no_separator[8] = b'x';
+        assert_eq!(keys::split_stream_key(&no_separator), None);
+    }
 
     fn body() -> RecordBody {
         RecordBody {

@@ -488,7 +488,9 @@ impl Inner {
                 self.tree
                     .range(keys::stream(stream_id, 1)..=keys::stream(stream_id, from_version))
                     .rev()
-                    .map(|kv| kv.map(|(k, v)| (keys::u64_of(&k[k.len() - 8..]).unwrap_or(0), v))),
+                    .map(|kv| {
+                        kv.map(|(k, v)| (keys::split_stream_key(&k).map_or(0, |(_, ver)| ver), v))
+                    }),
             ),
         };
         let mut out: Vec<Record> = Vec::new();
@@ -619,7 +621,7 @@ impl Inner {
                 )));
             };
             if position <= head {
-                return Ok(keys::u64_of(&k[k.len() - 8..]).unwrap_or(0));
+                return Ok(keys::split_stream_key(&k).map_or(0, |(_, version)| version));
             }
         }
         Ok(0)
