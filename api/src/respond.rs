@@ -11,32 +11,27 @@ pub fn command(status: StatusCode, mut view: Value, version: u64, position: u64)
         m.insert("version".into(), version.into());
         m.insert("position".into(), position.into());
     }
-    let mut r = (status, axum::Json(view)).into_response();
-    if let Ok(v) = HeaderValue::from_str(&format!("\"{version}\"")) {
-        r.headers_mut().insert(axum::http::header::ETAG, v);
-    }
-    r
+    with_etag((status, axum::Json(view)).into_response(), version)
 }
 
 /// A command's answer serialized straight from a typed view that already holds `version`
 /// and `position` (no `serde_json::Value` in between), with `ETag: "<version>"`.
 pub fn command_typed<T: serde::Serialize>(status: StatusCode, view: &T, version: u64) -> Response {
-    let mut r = match serde_json::to_vec(view) {
-        Ok(body) => (
-            status,
-            [(
-                axum::http::header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            )],
-            body,
-        )
-            .into_response(),
+    match serde_json::to_vec(view) {
+        Ok(body) => with_etag(
+            (
+                status,
+                [(
+                    axum::http::header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                )],
+                body,
+            )
+                .into_response(),
+            version,
+        ),
         Err(e) => crate::error::ApiError::internal("encoding the answer", e).into_response(),
-    };
-    if let Ok(v) = HeaderValue::from_str(&format!("\"{version}\"")) {
-        r.headers_mut().insert(axum::http::header::ETAG, v);
     }
-    r
 }
 
 /// A read's answer with `X-Projection-Position` (and `ETag` when the view has a version).
@@ -47,7 +42,15 @@ pub fn read(view: Value, projection_position: u64) -> Response {
         "x-projection-position",
         HeaderValue::from(projection_position),
     );
-    if let Some(v) = etag.and_then(|v| HeaderValue::from_str(&format!("\"{v}\"")).ok()) {
+    match etag {
+        Some(version) => with_etag(r, version),
+        None => r,
+    }
+}
+
+/// Adds `ETag: "<version>"`.
+fn with_etag(mut r: Response, version: u64) -> Response {
+    if let Ok(v) = HeaderValue::from_str(&format!("\"{version}\"")) {
         r.headers_mut().insert(axum::http::header::ETAG, v);
     }
     r

@@ -50,14 +50,6 @@ impl Batch {
             .iter()
             .flat_map(|(group, range)| &group[range.clone()])
     }
-
-    pub fn len(&self) -> usize {
-        self.parts.iter().map(|(_, range)| range.len()).sum()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 impl Subscription {
