@@ -126,10 +126,9 @@ where
     }
 }
 
-/// The log's write groups and this process's disk writes when a run starts.
+/// The log's writer counters and this process's disk writes and CPU time when a run starts.
 struct LogFigures {
-    groups: u64,
-    events: u64,
+    stats: eventlog::WriterStats,
     written: Option<u64>,
     cpu: Option<f64>,
 }
@@ -137,17 +136,17 @@ struct LogFigures {
 impl LogFigures {
     fn now(log: &SledLog) -> LogFigures {
         LogFigures {
-            groups: log.writer_stats().groups,
-            events: log.writer_stats().events,
+            stats: log.writer_stats(),
             written: marketlog_tests::bench::disk_write_bytes(),
             cpu: marketlog_tests::bench::cpu_seconds(),
         }
     }
 
-    /// Adds the groups and bytes written since `self` to `out`.
+    /// Adds the groups, events, bytes written and CPU used since `self` to `out`.
     fn since(self, log: &SledLog, out: &mut Outcome) {
-        out.groups = Some(log.writer_stats().groups - self.groups);
-        out.log_events = Some(log.writer_stats().events - self.events);
+        let stats = log.writer_stats();
+        out.groups = Some(stats.groups - self.stats.groups);
+        out.log_events = Some(stats.events - self.stats.events);
         out.disk_write_bytes = self
             .written
             .zip(marketlog_tests::bench::disk_write_bytes())
