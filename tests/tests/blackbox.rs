@@ -662,9 +662,11 @@ fn a_second_server_on_the_same_data_dir_fails_fast_with_exit_2() {
     first.stop();
 }
 
+/// The token of the first complete "admin token" line (the reader may hold half a line).
 fn generated_token(stderr: &str) -> Option<String> {
     stderr
-        .lines()
+        .split_inclusive('\n')
+        .filter(|l| l.ends_with('\n'))
         .find(|l| l.contains("admin token"))
         .and_then(|l| l.split_whitespace().last())
         .map(str::to_owned)
