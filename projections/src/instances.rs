@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use domain::instance::{Instance, InstanceEvent, InstanceState};
 use domain::Decider;
 use eventlog::Record;
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::runtime::{decode, ApplyError, ReadModel};
 
@@ -16,9 +16,25 @@ pub struct InstanceRow {
     pub version: u64,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// Stored (in checkpoints) as the bare list of rows, keyed again by their ids on load.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct InstancesState {
     pub by_id: BTreeMap<String, InstanceRow>,
+}
+
+impl Serialize for InstancesState {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.by_id.values())
+    }
+}
+
+impl<'de> Deserialize<'de> for InstancesState {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let rows = Vec::<InstanceRow>::deserialize(deserializer)?;
+        Ok(InstancesState {
+            by_id: rows.into_iter().map(|row| (row.id.clone(), row)).collect(),
+        })
+    }
 }
 
 #[derive(Debug)]
@@ -26,7 +42,7 @@ pub struct Instances;
 
 impl ReadModel for Instances {
     const NAME: &'static str = "instances";
-    const VERSION: u32 = 1;
+    const VERSION: u32 = 2;
     type State = InstancesState;
 
     fn apply(state: &mut InstancesState, r: &Record) -> Result<(), ApplyError> {

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use domain::order::{Order, OrderEvent, OrderState};
 use domain::{Decider, Timestamp};
 use eventlog::Record;
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::runtime::{decode, ApplyError, ReadModel};
 
@@ -18,7 +18,10 @@ pub struct OrderRow {
     pub created_at: Timestamp,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// Stored (in checkpoints) without its derived index: `by_id` as the bare list of rows and
+/// `by_created` not at all — both are rebuilt on load (every placed order is listed at its
+/// placement time).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct OrdersState {
     pub by_id: BTreeMap<String, OrderRow>,
     /// (created at, id): the listing order.
@@ -29,6 +32,58 @@ pub struct OrdersState {
     pub invoice_orders: BTreeMap<String, String>,
     /// Review id → order id.
     pub review_orders: BTreeMap<String, String>,
+}
+
+/// What a checkpoint holds of [`OrdersState`].
+#[derive(Serialize)]
+struct StoredOrders<'a> {
+    rows: Vec<&'a OrderRow>,
+    refund_orders: &'a BTreeMap<String, String>,
+    invoice_orders: &'a BTreeMap<String, String>,
+    review_orders: &'a BTreeMap<String, String>,
+}
+
+#[derive(Deserialize)]
+struct LoadedOrders {
+    rows: Vec<OrderRow>,
+    refund_orders: BTreeMap<String, String>,
+    invoice_orders: BTreeMap<String, String>,
+    review_orders: BTreeMap<String, String>,
+}
+
+impl Serialize for OrdersState {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        StoredOrders {
+            rows: self.by_id.values().collect(),
+            refund_orders: &self.refund_orders,
+            invoice_orders: &self.invoice_orders,
+            review_orders: &self.review_orders,
+        }
+        .serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for OrdersState {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let stored = LoadedOrders::deserialize(deserializer)?;
+        let by_created = stored
+            .rows
+            .iter()
+            .filter(|row| row.state.placed.is_some())
+            .map(|row| (row.created_at, row.id.clone()))
+            .collect();
+        Ok(OrdersState {
+            by_id: stored
+                .rows
+                .into_iter()
+                .map(|row| (row.id.clone(), row))
+                .collect(),
+            by_created,
+            refund_orders: stored.refund_orders,
+            invoice_orders: stored.invoice_orders,
+            review_orders: stored.review_orders,
+        })
+    }
 }
 
 /// Filters of `GET /v1/orders` (all optional, combined with AND).
@@ -117,7 +172,7 @@ pub struct Orders;
 
 impl ReadModel for Orders {
     const NAME: &'static str = "orders";
-    const VERSION: u32 = 3;
+    const VERSION: u32 = 4;
     type State = OrdersState;
 
     fn apply(state: &mut OrdersState, r: &Record) -> Result<(), ApplyError> {

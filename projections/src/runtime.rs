@@ -8,7 +8,6 @@
 //! Architecture invariant: projections never write to the log.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -136,9 +135,6 @@ struct Shared<M: ReadModel> {
     views_dir: PathBuf,
     log: Arc<dyn EventStore>,
     checkpointed: Mutex<u64>,
-    /// Size of the last checkpoint written: the next one's buffer starts this big (a growing
-    /// buffer of a large state spends most of the encoding in copies and page faults).
-    checkpoint_bytes: std::sync::atomic::AtomicUsize,
 }
 
 /// A running projection of model `M`. Cheap to clone.
@@ -173,7 +169,6 @@ impl<M: ReadModel> Projection<M> {
         let (position, _) = watch::channel(start.position);
         let shared = Arc::new(Shared::<M> {
             checkpointed: Mutex::new(start.position),
-            checkpoint_bytes: std::sync::atomic::AtomicUsize::new(0),
             current: RwLock::new(start),
             position,
             status: Mutex::new(Status::Running),
@@ -279,9 +274,16 @@ impl<M: ReadModel> Projection<M> {
     /// One checkpoint at a time in the process: every projection sees the same positions, so
     /// they all become due together, and encoding every state at once took both cores and
     /// doubled command p99.9 (23–28 ms against 11–14 ms without checkpoints, at 64 tasks).
+    ///
+    /// The state is encoded straight into the file through a small buffer while the read lock
+    /// is held; the fsync runs after the lock is released. (Encoding into one `Vec` first made
+    /// every checkpoint of a large state allocate, fault in and zero its whole size: a third of
+    /// the checkpoint's CPU, and a transient copy of the state in RSS.)
     pub fn write_checkpoint(&self) -> Result<(), LogError> {
         let _one_at_a_time = lock(&CHECKPOINT_WRITER);
-        let (bytes, position) = {
+        let dir = &self.shared.views_dir;
+        let name = checkpoint_name::<M>();
+        let (file, position) = {
             let g = self
                 .shared
                 .current
@@ -290,20 +292,11 @@ impl<M: ReadModel> Projection<M> {
             if *lock(&self.shared.checkpointed) == g.position {
                 return Ok(());
             }
-            (
-                encode_checkpoint::<M>(
-                    &g,
-                    self.shared.log.as_ref(),
-                    self.shared.checkpoint_bytes.load(Ordering::Relaxed),
-                )?,
-                g.position,
-            )
+            let file = write_checkpoint_file::<M>(dir, &name, &g, self.shared.log.as_ref())?;
+            (file, g.position)
         };
-        write_durably(&self.shared.views_dir, &checkpoint_name::<M>(), &bytes)?;
+        commit_checkpoint_file(dir, &name, file)?;
         *lock(&self.shared.checkpointed) = position;
-        self.shared
-            .checkpoint_bytes
-            .store(bytes.len(), Ordering::Relaxed);
         Ok(())
     }
 
@@ -448,24 +441,69 @@ fn checkpoint_name<M: ReadModel>() -> String {
     format!("{}.snap", M::NAME)
 }
 
-/// Checkpoint bytes: magic ‖ model version ‖ position ‖ chain hash at position ‖ state
-/// (bincode) ‖ crc32c of everything before.
-fn encode_checkpoint<M: ReadModel>(
+/// A writer that keeps the CRC32C of everything written through it.
+struct CrcWriter<W> {
+    inner: W,
+    crc: u32,
+}
+
+impl<W: std::io::Write> std::io::Write for CrcWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.crc = crc32c::crc32c_append(self.crc, &buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Writes `v` as a checkpoint to the temporary file of `name` in `dir` and answers that file,
+/// written but not yet synced. Checkpoint bytes: magic ‖ model version ‖ position ‖ chain
+/// hash at position ‖ state (bincode) ‖ crc32c of everything before.
+fn write_checkpoint_file<M: ReadModel>(
+    dir: &Path,
+    name: &str,
     v: &Versioned<M::State>,
     log: &dyn EventStore,
-    size_hint: usize,
-) -> Result<Vec<u8>, LogError> {
+) -> Result<std::fs::File, LogError> {
+    use std::io::Write;
     let chain = chain_at(log, v.position)?;
-    let mut out = Vec::with_capacity(size_hint + size_hint / 8);
-    out.extend_from_slice(SNAPSHOT_MAGIC);
-    out.extend_from_slice(&M::VERSION.to_be_bytes());
-    out.extend_from_slice(&v.position.to_be_bytes());
-    out.extend_from_slice(&chain);
+    let file = std::fs::File::create(temp_name(dir, name))?;
+    let mut out = CrcWriter {
+        inner: std::io::BufWriter::with_capacity(CHECKPOINT_WRITE_BUFFER, file),
+        crc: 0,
+    };
+    out.write_all(SNAPSHOT_MAGIC)?;
+    out.write_all(&M::VERSION.to_be_bytes())?;
+    out.write_all(&v.position.to_be_bytes())?;
+    out.write_all(&chain)?;
     bincode::serde::encode_into_std_write(&v.state, &mut out, bincode::config::standard())
         .map_err(|e| LogError::Invalid(format!("cannot encode {} state: {e}", M::NAME)))?;
-    let crc = crc32c::crc32c(&out);
-    out.extend_from_slice(&crc.to_be_bytes());
-    Ok(out)
+    let crc = out.crc;
+    let mut buffered = out.inner;
+    buffered.write_all(&crc.to_be_bytes())?;
+    buffered
+        .into_inner()
+        .map_err(|e| LogError::from(e.into_error()))
+}
+
+/// Bytes handed to the kernel per write while a checkpoint is encoded.
+const CHECKPOINT_WRITE_BUFFER: usize = 256 * 1024;
+
+fn temp_name(dir: &Path, name: &str) -> PathBuf {
+    dir.join(format!(".{name}.tmp"))
+}
+
+/// Makes a checkpoint file written by [`write_checkpoint_file`] durable and puts it in place
+/// of `name` (fsync, rename, directory fsync).
+fn commit_checkpoint_file(dir: &Path, name: &str, file: std::fs::File) -> Result<(), LogError> {
+    file.sync_all()?;
+    drop(file);
+    std::fs::rename(temp_name(dir, name), dir.join(name))?;
+    std::fs::File::open(dir)?.sync_all()?;
+    Ok(())
 }
 
 fn chain_at(log: &dyn EventStore, position: u64) -> Result<[u8; 32], LogError> {
@@ -523,20 +561,7 @@ pub fn store_checkpoint<M: ReadModel>(
 ) -> Result<(), LogError> {
     let dir = data_dir.join(VIEWS_DIR);
     std::fs::create_dir_all(&dir)?;
-    write_durably(
-        &dir,
-        &checkpoint_name::<M>(),
-        &encode_checkpoint::<M>(v, log, 0)?,
-    )
-}
-
-fn write_durably(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), LogError> {
-    use std::io::Write;
-    let tmp = dir.join(format!(".{name}.tmp"));
-    let mut f = std::fs::File::create(&tmp)?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, dir.join(name))?;
-    std::fs::File::open(dir)?.sync_all()?;
-    Ok(())
+    let name = checkpoint_name::<M>();
+    let file = write_checkpoint_file::<M>(&dir, &name, v, log)?;
+    commit_checkpoint_file(&dir, &name, file)
 }

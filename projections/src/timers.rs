@@ -6,15 +6,33 @@ use std::collections::{BTreeMap, BTreeSet};
 use domain::deadline::{effects_of, Deadline, DeadlineEffect};
 use domain::Timestamp;
 use eventlog::Record;
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::runtime::{ApplyError, ReadModel};
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// Stored (in checkpoints) as the bare list of pending deadlines: both maps are rebuilt from
+/// it on load, so no id is written three times.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TimersState {
     pub pending: BTreeMap<String, Deadline>,
     /// (due at, deadline id), the firing order.
     pub by_due: BTreeSet<(Timestamp, String)>,
+}
+
+impl Serialize for TimersState {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.pending.values())
+    }
+}
+
+impl<'de> Deserialize<'de> for TimersState {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let mut state = TimersState::default();
+        for deadline in Vec::<Deadline>::deserialize(deserializer)? {
+            state.apply_effect(DeadlineEffect::Start(deadline));
+        }
+        Ok(state)
+    }
 }
 
 impl TimersState {
@@ -57,7 +75,7 @@ pub struct Timers;
 
 impl ReadModel for Timers {
     const NAME: &'static str = "timers";
-    const VERSION: u32 = 1;
+    const VERSION: u32 = 2;
     type State = TimersState;
 
     fn apply(state: &mut TimersState, r: &Record) -> Result<(), ApplyError> {
