@@ -404,3 +404,73 @@ async fn concurrent_refund_requests_open_at_most_one_refund_and_never_refund_mor
         "{o}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_seller_rejection_racing_the_auto_approval_deadline_decides_the_refund_once() {
+    let api = Api::new().await;
+    let m = market(&api).await;
+    for round in 0..8 {
+        let id = place(&api, &m).await;
+        pay(&api, &m, &id, 5000).await;
+        let (status, refund) = send(
+            &api,
+            "POST",
+            &format!("/v1/orders/{id}/refund-requests"),
+            &m.customer,
+            Some(json!({"reason": "race"})),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{refund}");
+        let refund = refund["id"].as_str().unwrap().to_owned();
+        // The clock reaches the auto-approval (3 days) while the seller rejects; the
+        // rejection is sent a little later each round (after more reads), so that both orders
+        // happen.
+        let advance = tokio::spawn(send_to(
+            api.router.clone(),
+            "POST",
+            "/v1/admin/clock/advance",
+            ADMIN,
+            Some(json!({"seconds": 3 * 24 * 3600})),
+        ));
+        for _ in 0..round * round * 4 {
+            api.head().await;
+        }
+        let reject = send(
+            &api,
+            "POST",
+            &format!("/v1/refunds/{refund}/reject"),
+            &m.seller,
+            Some(json!({"reason": "used"})),
+        )
+        .await;
+        let answers = [advance.await.unwrap(), reject];
+        assert_eq!(
+            answers[0].0,
+            StatusCode::OK,
+            "round {round}: {:?}",
+            answers[0]
+        );
+        let approved = events_of(&api, &id, "RefundApproved").await;
+        let rejected = events_of(&api, &id, "RefundRejected").await;
+        assert_eq!(
+            approved.len() + rejected.len(),
+            1,
+            "round {round}: decided twice or never"
+        );
+        let o = order(&api, &m, &id).await;
+        if answers[1].0 == StatusCode::OK {
+            assert_eq!(rejected.len(), 1, "round {round}");
+            assert_eq!(
+                (o["status"].as_str(), o["refunded_cents"].as_i64()),
+                (Some("paid"), Some(0))
+            );
+        } else {
+            others_are_invalid_state(&answers[1..], StatusCode::OK, "refunded");
+            assert_eq!(approved[0]["actor"], "system", "round {round}");
+            assert_eq!(
+                (o["status"].as_str(), o["refunded_cents"].as_i64()),
+                (Some("refunded"), Some(5000))
+            );
+        }
+    }
+}
