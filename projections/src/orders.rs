@@ -18,14 +18,18 @@ pub struct OrderRow {
     pub created_at: Timestamp,
 }
 
-/// Stored (in checkpoints) without its derived index: `by_id` as the bare list of rows and
-/// `by_created` not at all — both are rebuilt on load (every placed order is listed at its
-/// placement time).
+/// Stored (in checkpoints) without its derived indexes: `by_id` as the bare list of rows and
+/// the listing indexes not at all — they are rebuilt on load (every placed order is listed at
+/// its placement time, under its customer and its seller).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct OrdersState {
     pub by_id: BTreeMap<String, OrderRow>,
-    /// (created at, id): the listing order.
+    /// (created at, id): the listing order of everything.
     pub by_created: BTreeSet<(Timestamp, String)>,
+    /// Customer id → (created at, id) of that customer's orders.
+    pub by_customer: BTreeMap<String, BTreeSet<(Timestamp, String)>>,
+    /// Seller org id → (created at, id) of the orders of that seller's products.
+    pub by_seller: BTreeMap<String, BTreeSet<(Timestamp, String)>>,
     /// Refund id → order id (refunds live in their order's stream).
     pub refund_orders: BTreeMap<String, String>,
     /// Invoice id → order id.
@@ -66,23 +70,19 @@ impl Serialize for OrdersState {
 impl<'de> Deserialize<'de> for OrdersState {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let stored = LoadedOrders::deserialize(deserializer)?;
-        let by_created = stored
-            .rows
-            .iter()
-            .filter(|row| row.state.placed.is_some())
-            .map(|row| (row.created_at, row.id.clone()))
-            .collect();
-        Ok(OrdersState {
-            by_id: stored
-                .rows
-                .into_iter()
-                .map(|row| (row.id.clone(), row))
-                .collect(),
-            by_created,
+        let mut state = OrdersState {
             refund_orders: stored.refund_orders,
             invoice_orders: stored.invoice_orders,
             review_orders: stored.review_orders,
-        })
+            ..OrdersState::default()
+        };
+        for row in stored.rows {
+            if let Some(p) = &row.state.placed {
+                state.index(&row.id, row.created_at, &p.customer_id, &p.seller_org_id);
+            }
+            state.by_id.insert(row.id.clone(), row);
+        }
+        Ok(state)
     }
 }
 
@@ -131,21 +131,45 @@ impl OrderFilter {
 }
 
 impl OrdersState {
-    /// Orders matching `filter`, newest first, after the cursor key, at most `limit`
-    /// (returns rows and the key of each).
+    /// Lists a placed order under its creation time, customer and seller.
+    fn index(&mut self, id: &str, at: Timestamp, customer_id: &str, seller_org_id: &str) {
+        let entry = (at, id.to_owned());
+        self.by_customer
+            .entry(customer_id.to_owned())
+            .or_default()
+            .insert(entry.clone());
+        self.by_seller
+            .entry(seller_org_id.to_owned())
+            .or_default()
+            .insert(entry.clone());
+        self.by_created.insert(entry);
+    }
+
+    /// Orders matching `filter`, newest first (ties: larger id first), after the cursor key
+    /// `after` (a [`list_key`]; None if it is not one), at most `limit`; answers the rows with
+    /// the key of each and whether more follow. A filter on a customer or a seller walks only
+    /// that party's orders, and the cursor is a seek, not a scan.
     pub fn list(
         &self,
         filter: &OrderFilter,
         after: Option<&str>,
         limit: usize,
-    ) -> (Vec<(String, OrderRow)>, bool) {
+    ) -> Option<(Vec<(String, OrderRow)>, bool)> {
+        static NONE: BTreeSet<(Timestamp, String)> = BTreeSet::new();
+        let index = if let Some(c) = &filter.customer_id {
+            self.by_customer.get(c).unwrap_or(&NONE)
+        } else if let Some(s) = &filter.seller_org_id {
+            self.by_seller.get(s).unwrap_or(&NONE)
+        } else {
+            &self.by_created
+        };
+        let newest_first: Box<dyn Iterator<Item = &(Timestamp, String)>> = match after {
+            None => Box::new(index.iter().rev()),
+            Some(key) => Box::new(index.range(..parse_list_key(key)?).rev()),
+        };
         let mut out = Vec::new();
         let mut more = false;
-        for (at, id) in self.by_created.iter().rev() {
-            let key = list_key(*at, id);
-            if after.is_some_and(|a| key.as_str() >= a) {
-                continue;
-            }
+        for (at, id) in newest_first {
             let Some(row) = self.by_id.get(id) else {
                 continue;
             };
@@ -156,15 +180,26 @@ impl OrdersState {
                 more = true;
                 break;
             }
-            out.push((key, row.clone()));
+            out.push((list_key(*at, id), row.clone()));
         }
-        (out, more)
+        Some((out, more))
     }
 }
 
-/// Cursor key of a listed order: descending time order compares as ascending strings.
+/// Cursor key of a listed order (opaque to clients): the creation time counted down from the
+/// end of time, then the id.
 pub fn list_key(at: Timestamp, id: &str) -> String {
     format!("{:020}:{id}", i64::MAX - at.as_micros())
+}
+
+/// The (created at, id) of a [`list_key`], or None if `key` is not one.
+pub fn parse_list_key(key: &str) -> Option<(Timestamp, String)> {
+    let (countdown, id) = key.split_once(':')?;
+    if countdown.len() != 20 || !countdown.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let at = i64::MAX.checked_sub(countdown.parse::<i64>().ok()?)?;
+    Some((Timestamp::from_micros(at), id.to_owned()))
 }
 
 #[derive(Debug)]
@@ -181,6 +216,9 @@ impl ReadModel for Orders {
         };
         let e: OrderEvent = decode(r)?;
         let at = Timestamp::from_micros(r.recorded_at_micros);
+        if let OrderEvent::OrderPlaced(p) = &e {
+            state.index(id, p.placed_at, &p.customer_id, &p.seller_org_id);
+        }
         let row = state
             .by_id
             .entry(id.to_owned())
@@ -191,10 +229,7 @@ impl ReadModel for Orders {
                 created_at: at,
             });
         match &e {
-            OrderEvent::OrderPlaced(p) => {
-                row.created_at = p.placed_at;
-                state.by_created.insert((p.placed_at, id.to_owned()));
-            }
+            OrderEvent::OrderPlaced(p) => row.created_at = p.placed_at,
             OrderEvent::RefundRequested(r) => {
                 state
                     .refund_orders

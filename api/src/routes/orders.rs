@@ -652,9 +652,12 @@ async fn list(
     };
     let (limit, after) = (page.limit()?, page.after()?);
     app.wait_for(&app.orders, min).await?;
-    let ((rows, more), position) = app
+    let (listed, position) = app
         .orders
         .read(|s| s.list(&filter, after.as_deref(), limit));
+    let (rows, more) = listed.ok_or_else(|| {
+        ApiError::bad_request("cursor is not one this server issued").with("field", "cursor")
+    })?;
     let next = if more {
         rows.last().map(|(k, _)| encode_cursor(k))
     } else {
@@ -685,7 +688,8 @@ async fn export_csv(
         );
     }
     app.wait_for(&app.orders, min).await?;
-    let ((rows, _), position) = app.orders.read(|s| s.list(&filter, None, EXPORT_ROWS_MAX));
+    let (listed, position) = app.orders.read(|s| s.list(&filter, None, EXPORT_ROWS_MAX));
+    let rows = listed.map(|(rows, _)| rows).unwrap_or_default();
     let mut w = csv::Writer::from_writer(Vec::new());
     let header = [
         "id",
