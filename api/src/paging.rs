@@ -50,6 +50,19 @@ pub fn decode_cursor(c: &str) -> Option<String> {
     String::from_utf8(bytes).ok()
 }
 
+/// The entries of `map` after the cursor key `after` (all of them without one): where a page
+/// keyed by the map's own keys starts, found by a seek instead of a scan.
+pub fn seek<'a, V>(
+    map: &'a std::collections::BTreeMap<String, V>,
+    after: Option<&str>,
+) -> std::collections::btree_map::Range<'a, String, V> {
+    use std::ops::Bound;
+    match after {
+        Some(a) => map.range::<str, _>((Bound::Excluded(a), Bound::Unbounded)),
+        None => map.range::<str, _>(..),
+    }
+}
+
 /// Pages an ordered iterator of (key, item): items after `after`, at most `limit`, and the
 /// cursor of the next page if there is more.
 pub fn page<T>(

@@ -165,3 +165,80 @@ async fn pages_of_every_size_list_each_order_once_newest_first_and_only_to_its_p
         "cursor"
     );
 }
+
+/// Every page of the list at `path` (which may carry a query) as `token`: the ids in order.
+async fn pages_of(api: &Api, token: &str, path: &str, limit: usize) -> Vec<String> {
+    let head = api.head().await.to_string();
+    let sep = if path.contains('?') { '&' } else { '?' };
+    let mut ids = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..1000 {
+        let mut uri = format!("{path}{sep}limit={limit}");
+        if let Some(c) = &cursor {
+            uri.push_str(&format!("&cursor={c}"));
+        }
+        let page = api
+            .call("GET", &uri)
+            .token(token)
+            .header("x-min-position", &head)
+            .send()
+            .await
+            .expect(StatusCode::OK);
+        ids.extend(
+            page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|o| o["id"].as_str().unwrap().to_owned()),
+        );
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => return ids,
+        }
+    }
+    panic!("paging of {path} never ended");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn products_instances_and_refunds_page_without_gap_or_repeat() {
+    let api = Api::new().await;
+    let a = market(&api, "Acme").await;
+    let _b = market(&api, "Bolt").await;
+    let _c = market(&api, "Cora").await;
+    let (_, ann) = api.create_principal("customer", None).await;
+    for _ in 0..4 {
+        let id = place(&api, &ann, &a).await;
+        api.call("POST", &format!("/v1/orders/{id}/pay"))
+            .token(&ann)
+            .json(&json!({"amount_cents": 5000}))
+            .send()
+            .await
+            .expect(StatusCode::OK);
+        api.call("POST", &format!("/v1/orders/{id}/refund-requests"))
+            .token(&ann)
+            .json(&json!({"amount_cents": 100, "reason": "paging"}))
+            .send()
+            .await
+            .expect(StatusCode::CREATED);
+    }
+    for (token, path, expected) in [
+        (ADMIN, "/v1/products", 3),
+        (ann.as_str(), "/v1/instances", 4),
+        (ann.as_str(), "/v1/refunds", 4),
+        (a.seller.as_str(), "/v1/refunds?status=pending_seller", 4),
+    ] {
+        let full = pages_of(&api, token, path, 100).await;
+        assert_eq!(full.len(), expected, "{path}");
+        let mut sorted = full.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(sorted.len(), full.len(), "{path}: repeated ids");
+        for limit in 1..=3 {
+            assert_eq!(
+                pages_of(&api, token, path, limit).await,
+                full,
+                "{path} limit {limit}"
+            );
+        }
+    }
+}

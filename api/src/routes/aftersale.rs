@@ -340,9 +340,7 @@ async fn invoices(
     let (limit, after) = (paging.limit()?, paging.after()?);
     app.wait_for(&app.orders, min).await?;
     let ((items, next), position) = app.orders.read(|s| {
-        let rows = s
-            .invoice_orders
-            .iter()
+        let rows = crate::paging::seek(&s.invoice_orders, after.as_deref())
             .filter(|(_, o)| q.order_id.as_deref().is_none_or(|w| w == o.as_str()))
             .filter_map(|(iid, oid)| {
                 let row = s.by_id.get(oid)?;

@@ -739,8 +739,8 @@ async fn list(
     app.wait_for(&app.products, min).await?;
     let ((items, next), position) = app.products.read(|s| {
         page(
-            s.by_id
-                .values()
+            crate::paging::seek(&s.by_id, after.as_deref())
+                .map(|(_, r)| r)
                 .filter(|r| visible(&caller, &r.state))
                 .map(|r| (r.id.clone(), product_json(&r.id, &r.state, r.version))),
             after.as_deref(),

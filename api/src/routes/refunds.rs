@@ -378,9 +378,7 @@ async fn list(
     let (limit, after) = (paging.limit()?, paging.after()?);
     app.wait_for(&app.orders, min).await?;
     let ((items, next), position) = app.orders.read(|s| {
-        let rows = s
-            .refund_orders
-            .iter()
+        let rows = crate::paging::seek(&s.refund_orders, after.as_deref())
             .filter(|(_, o)| q.order_id.as_deref().is_none_or(|w| w == o.as_str()))
             .filter_map(|(rid, oid)| {
                 let row = s.by_id.get(oid)?;
