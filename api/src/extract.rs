@@ -255,8 +255,26 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>, Api
 pub fn query<T: DeserializeOwned>(
     q: Result<axum::extract::Query<T>, axum::extract::rejection::QueryRejection>,
 ) -> Result<T, ApiError> {
-    q.map(|axum::extract::Query(t)| t)
-        .map_err(|e| ApiError::bad_request(format!("invalid query: {}", e.body_text())))
+    q.map(|axum::extract::Query(t)| t).map_err(|e| {
+        let text = e.body_text();
+        let err = ApiError::bad_request(format!("invalid query: {text}"));
+        match query_error_field(&text) {
+            Some(field) => err.with("field", field),
+            None => err,
+        }
+    })
+}
+
+/// The parameter a query-string error is about: axum words them
+/// "Failed to deserialize query string: <field>: <what is wrong>".
+fn query_error_field(text: &str) -> Option<&str> {
+    let (_, rest) = text.split_once("query string: ")?;
+    let (field, _) = rest.split_once(": ")?;
+    (!field.is_empty()
+        && field
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.'))
+    .then_some(field)
 }
 
 /// `"3"`, `W/"3"` or `3` → 3.

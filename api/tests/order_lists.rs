@@ -242,3 +242,250 @@ async fn products_instances_and_refunds_page_without_gap_or_repeat() {
         }
     }
 }
+
+/// An order the filter test placed, and what it did with it.
+struct Placed {
+    id: String,
+    customer: String,
+    product: String,
+    fate: &'static str,
+    channel: &'static str,
+    created: String,
+}
+
+/// Ids listed by `GET /v1/orders?<query>` for `token` (one page of up to 100), sorted.
+async fn ids_where(api: &Api, token: &str, query: &str) -> Vec<String> {
+    let mut ids = pages_of(api, token, &format!("/v1/orders?{query}"), 100).await;
+    ids.sort();
+    ids
+}
+
+fn sorted(ids: &[&String]) -> Vec<String> {
+    let mut v: Vec<String> = ids.iter().map(|s| (*s).clone()).collect();
+    v.sort();
+    v
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_order_list_filter_selects_exactly_its_orders_and_the_csv_export_matches() {
+    let api = Api::new().await;
+    let vm = market(&api, "Acme").await;
+    // A second product, of another seller, with a name that needs CSV quoting.
+    let (org, _) = api.create_org("Bolt").await;
+    let (_, db_seller) = api.create_principal("isv_admin", Some(&org)).await;
+    let db = api
+        .call("POST", "/v1/products")
+        .token(&db_seller)
+        .json(&json!({
+            "code": "DB", "name": "Managed \"Postgres\", HA", "category": "database",
+            "delivery": "saas", "delivery_days": 0, "warranty_days": 0,
+            "specs": [{"id": "m", "name": "monthly", "duration": 1, "unit": "month", "price_cents": 7000}]
+        }))
+        .send()
+        .await
+        .expect(StatusCode::CREATED)["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    api.call("POST", &format!("/v1/products/{db}/submit"))
+        .token(&db_seller)
+        .send()
+        .await
+        .expect(StatusCode::OK);
+    api.post(&format!("/v1/products/{db}/approve"), json!({}))
+        .await
+        .expect(StatusCode::OK);
+    let (ann_id, ann) = api.create_principal("customer", None).await;
+    let (_, bo) = api.create_principal("customer", None).await;
+
+    // Orders one minute apart.
+    let mut orders: Vec<Placed> = Vec::new();
+    let plan = [
+        (&ann, &vm.product, "unpaid", "online_store"),
+        (&bo, &vm.product, "paid", "online_store"),
+        (&ann, &db, "paid", "custom_solution"),
+        (&bo, &db, "voided", "online_store"),
+        (&ann, &vm.product, "paid", "custom_solution"),
+        (&bo, &vm.product, "unpaid", "online_store"),
+    ];
+    for (customer, product, fate, channel) in plan {
+        api.post("/v1/admin/clock/advance", json!({"seconds": 60}))
+            .await
+            .expect(StatusCode::OK);
+        let placed = api
+            .call("POST", "/v1/orders")
+            .token(customer)
+            .json(
+                &json!({"product_id": product, "spec_id": "m", "quantity": 1, "order_type": "new",
+                "channel": {"kind": channel, "ref": "sol-1"}}),
+            )
+            .send()
+            .await
+            .expect(StatusCode::CREATED);
+        let id = placed["id"].as_str().unwrap().to_owned();
+        match fate {
+            "paid" => {
+                api.call("POST", &format!("/v1/orders/{id}/pay"))
+                    .token(customer)
+                    .json(&json!({"amount_cents": placed["payable_cents"]}))
+                    .send()
+                    .await
+                    .expect(StatusCode::OK);
+            }
+            "voided" => {
+                api.call("POST", &format!("/v1/orders/{id}/cancel"))
+                    .token(customer)
+                    .send()
+                    .await
+                    .expect(StatusCode::OK);
+            }
+            _ => {}
+        }
+        let created = placed["created_at"].as_str().unwrap().to_owned();
+        orders.push(Placed {
+            id,
+            customer: customer.clone(),
+            product: product.clone(),
+            fate,
+            channel,
+            created,
+        });
+    }
+    let ids = |keep: &dyn Fn(&Placed) -> bool| {
+        sorted(
+            &orders
+                .iter()
+                .filter(|o| keep(o))
+                .map(|o| &o.id)
+                .collect::<Vec<_>>(),
+        )
+    };
+    let all = ids(&|_| true);
+    assert_eq!(ids_where(&api, ADMIN, "").await, all);
+    let enc = |s: &str| s.replace(':', "%3A").replace('+', "%2B");
+    for (query, expected) in [
+        ("status=unpaid".to_owned(), ids(&|o| o.fate == "unpaid")),
+        ("status=voided".to_owned(), ids(&|o| o.fate == "voided")),
+        ("order_type=new".to_owned(), all.clone()),
+        ("order_type=renewal".to_owned(), vec![]),
+        (format!("product_id={db}"), ids(&|o| o.product == db)),
+        (
+            "product_code=VM".to_owned(),
+            ids(&|o| o.product == vm.product),
+        ),
+        // Name: a case-insensitive substring.
+        (
+            "product_name=postgres".to_owned(),
+            ids(&|o| o.product == db),
+        ),
+        (
+            "product_name=CLOUD".to_owned(),
+            ids(&|o| o.product == vm.product),
+        ),
+        (format!("customer_id={ann_id}"), ids(&|o| o.customer == ann)),
+        (
+            "channel=custom_solution".to_owned(),
+            ids(&|o| o.channel == "custom_solution"),
+        ),
+        (
+            format!("order_id={}", orders[3].id),
+            vec![orders[3].id.clone()],
+        ),
+        // Purchase time: both bounds inclusive, any status.
+        (
+            format!(
+                "created_from={}&created_to={}",
+                enc(&orders[1].created),
+                enc(&orders[3].created)
+            ),
+            sorted(&[&orders[1].id, &orders[2].id, &orders[3].id]),
+        ),
+        // Completion time: completed orders only (a SaaS order completes at payment).
+        (
+            format!("completed_from={}", enc(&orders[2].created)),
+            sorted(&[&orders[2].id, &orders[4].id]),
+        ),
+        (
+            format!("status=paid&customer_id={ann_id}&channel=custom_solution"),
+            ids(&|o| o.fate == "paid" && o.customer == ann && o.channel == "custom_solution"),
+        ),
+    ] {
+        assert_eq!(ids_where(&api, ADMIN, &query).await, expected, "{query}");
+    }
+    // A party's own list with a filter on top; another customer's id does not widen it.
+    assert_eq!(
+        ids_where(&api, &bo, &format!("customer_id={ann_id}")).await,
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        ids_where(&api, &db_seller, "status=paid").await,
+        ids(&|o| o.product == db && o.fate == "paid")
+    );
+
+    // The CSV export: header first, then the same orders as the list, newest first, with
+    // the awkward name quoted.
+    let csv = api
+        .call("GET", "/v1/orders/export.csv?product_code=DB")
+        .token(ADMIN)
+        .send()
+        .await;
+    assert_eq!(csv.status, StatusCode::OK);
+    assert!(csv.header("content-type").unwrap().starts_with("text/csv"));
+    let text = String::from_utf8(csv.body.to_vec()).unwrap();
+    let mut rows = csv_rows(&text);
+    let header = rows.remove(0);
+    assert_eq!(header[0], "id");
+    let name = header.iter().position(|h| h == "product_name").unwrap();
+    let listed = pages_of(&api, ADMIN, "/v1/orders?product_code=DB", 100).await;
+    assert_eq!(
+        rows.iter().map(|r| r[0].clone()).collect::<Vec<_>>(),
+        listed
+    );
+    assert!(rows.iter().all(|r| r[name] == "Managed \"Postgres\", HA"));
+}
+
+/// A small RFC 4180 reader (quoted fields, doubled quotes, commas inside quotes).
+fn csv_rows(text: &str) -> Vec<Vec<String>> {
+    let mut rows = Vec::new();
+    let (mut row, mut field, mut quoted) = (Vec::new(), String::new(), false);
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (c, quoted) {
+            ('"', true) if chars.peek() == Some(&'"') => {
+                field.push('"');
+                chars.next();
+            }
+            ('"', _) => quoted = !quoted,
+            (',', false) => row.push(std::mem::take(&mut field)),
+            ('\n', false) => {
+                row.push(std::mem::take(&mut field));
+                rows.push(std::mem::take(&mut row));
+            }
+            ('\r', false) => {}
+            (c, _) => field.push(c),
+        }
+    }
+    if !field.is_empty() || !row.is_empty() {
+        row.push(field);
+        rows.push(row);
+    }
+    rows
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_query_parameter_is_named_in_the_error() {
+    let api = Api::new().await;
+    for (query, field) in [
+        ("limit=abc", "limit"),
+        ("colour=red", "colour"),
+        ("created_from=yesterday", "created_from"),
+        ("limit=0", "limit"),
+    ] {
+        let r = api.get(&format!("/v1/orders?{query}")).await;
+        assert_eq!(
+            r.error(StatusCode::BAD_REQUEST, "bad_request")["field"],
+            field,
+            "{query}"
+        );
+    }
+}

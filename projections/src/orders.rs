@@ -89,6 +89,10 @@ impl<'de> Deserialize<'de> for OrdersState {
 /// Filters of `GET /v1/orders` (all optional, combined with AND).
 #[derive(Debug, Clone, Default)]
 pub struct OrderFilter {
+    pub order_id: Option<String>,
+    /// The customer whose orders a customer may see (their own); set by the caller's role,
+    /// not by the query, and combined with the query's `customer_id` like every filter.
+    pub party_customer_id: Option<String>,
     pub customer_id: Option<String>,
     pub seller_org_id: Option<String>,
     pub status: Option<String>,
@@ -109,7 +113,9 @@ impl OrderFilter {
             return false;
         };
         let eq = |want: &Option<String>, have: &str| want.as_deref().is_none_or(|w| w == have);
-        eq(&self.customer_id, &p.customer_id)
+        eq(&self.order_id, &row.id)
+            && eq(&self.party_customer_id, &p.customer_id)
+            && eq(&self.customer_id, &p.customer_id)
             && eq(&self.seller_org_id, &p.seller_org_id)
             && eq(&self.status, row.state.status_str())
             && eq(&self.order_type, p.order_type.as_str())
@@ -156,7 +162,15 @@ impl OrdersState {
         limit: usize,
     ) -> Option<(Vec<(String, OrderRow)>, bool)> {
         static NONE: BTreeSet<(Timestamp, String)> = BTreeSet::new();
-        let index = if let Some(c) = &filter.customer_id {
+        let one;
+        let index = if let Some(row) = filter.order_id.as_ref().and_then(|id| self.by_id.get(id)) {
+            one = BTreeSet::from([(row.created_at, row.id.clone())]);
+            &one
+        } else if let Some(c) = filter
+            .party_customer_id
+            .as_ref()
+            .or(filter.customer_id.as_ref())
+        {
             self.by_customer.get(c).unwrap_or(&NONE)
         } else if let Some(s) = &filter.seller_org_id {
             self.by_seller.get(s).unwrap_or(&NONE)

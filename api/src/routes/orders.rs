@@ -122,6 +122,7 @@ pub fn routes(r: Routes) -> Routes {
     use axum::routing::{get, post};
     let filters = |d: Doc| {
         [
+            "order_id",
             "status",
             "order_type",
             "product_id",
@@ -593,6 +594,7 @@ async fn history(
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct ListQuery {
+    order_id: Option<String>,
     status: Option<String>,
     order_type: Option<String>,
     product_id: Option<String>,
@@ -610,6 +612,7 @@ struct ListQuery {
 
 fn filter_for(caller: &Caller, q: &ListQuery) -> Result<OrderFilter, ApiError> {
     let mut f = OrderFilter {
+        order_id: q.order_id.clone(),
         customer_id: q.customer_id.clone(),
         status: q.status.clone(),
         order_type: q.order_type.clone(),
@@ -624,7 +627,7 @@ fn filter_for(caller: &Caller, q: &ListQuery) -> Result<OrderFilter, ApiError> {
         ..OrderFilter::default()
     };
     match caller.role {
-        Role::Customer => f.customer_id = Some(caller.id.clone()),
+        Role::Customer => f.party_customer_id = Some(caller.id.clone()),
         Role::IsvAdmin => f.seller_org_id = Some(caller.org_id.clone().unwrap_or_default()),
         _ => {}
     }
