@@ -13,71 +13,15 @@ struct Market {
 }
 
 async fn market(api: &Api, name: &str) -> Market {
-    let (org, _) = api.create_org(name).await;
-    let (_, seller) = api.create_principal("isv_admin", Some(&org)).await;
-    let product = api
-        .call("POST", "/v1/products")
-        .token(&seller)
-        .json(&json!({
-            "code": "VM", "name": "Cloud VM", "category": "compute", "delivery": "saas",
-            "delivery_days": 0, "warranty_days": 0,
-            "specs": [{"id": "m", "name": "monthly", "duration": 1, "unit": "month", "price_cents": 5000}]
-        }))
-        .send()
-        .await
-        .expect(StatusCode::CREATED)["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    api.call("POST", &format!("/v1/products/{product}/submit"))
-        .token(&seller)
-        .send()
-        .await
-        .expect(StatusCode::OK);
-    api.post(&format!("/v1/products/{product}/approve"), json!({}))
-        .await
-        .expect(StatusCode::OK);
+    let (seller, product) = api.listed_product(name, "VM", 5000).await;
     Market { seller, product }
 }
 
 async fn place(api: &Api, customer: &str, m: &Market) -> String {
-    api.call("POST", "/v1/orders")
-        .token(customer)
-        .json(&json!({"product_id": m.product, "spec_id": "m", "quantity": 1, "order_type": "new"}))
-        .send()
-        .await
-        .expect(StatusCode::CREATED)["id"]
+    api.place_order(customer, &m.product, 1).await["id"]
         .as_str()
         .unwrap()
         .to_owned()
-}
-
-/// Every page of `GET /v1/orders?<query>` with `limit` as `token`: the ids in order.
-async fn all_pages(api: &Api, token: &str, query: &str, limit: usize) -> Vec<String> {
-    let head = api.head().await.to_string();
-    let mut ids = Vec::new();
-    let mut cursor: Option<String> = None;
-    for _ in 0..1000 {
-        let mut uri = format!("/v1/orders?limit={limit}&{query}");
-        if let Some(c) = &cursor {
-            uri.push_str(&format!("&cursor={c}"));
-        }
-        let page = api
-            .call("GET", &uri)
-            .token(token)
-            .header("x-min-position", &head)
-            .send()
-            .await
-            .expect(StatusCode::OK);
-        let items = page["items"].as_array().unwrap();
-        assert!(items.len() <= limit, "{page}");
-        ids.extend(items.iter().map(|o| o["id"].as_str().unwrap().to_owned()));
-        match page["next_cursor"].as_str() {
-            Some(c) => cursor = Some(c.to_owned()),
-            None => return ids,
-        }
-    }
-    panic!("paging never ended");
 }
 
 fn created(api_items: &[Value]) -> Vec<String> {
@@ -131,7 +75,7 @@ async fn pages_of_every_size_list_each_order_once_newest_first_and_only_to_its_p
         .collect();
     for limit in 1..=4 {
         assert_eq!(
-            all_pages(&api, ADMIN, "", limit).await,
+            pages_of(&api, ADMIN, "/v1/orders", limit).await,
             full,
             "limit {limit}"
         );
@@ -144,13 +88,31 @@ async fn pages_of_every_size_list_each_order_once_newest_first_and_only_to_its_p
             .collect()
     };
     for limit in [1, 2, 5] {
-        assert_eq!(all_pages(&api, &ann, "", limit).await, own(&|p| p.1 == ann));
-        assert_eq!(all_pages(&api, &bo, "", limit).await, own(&|p| p.1 == bo));
-        assert_eq!(all_pages(&api, &a.seller, "", limit).await, own(&|p| p.2));
-        assert_eq!(all_pages(&api, &b.seller, "", limit).await, own(&|p| !p.2));
+        assert_eq!(
+            pages_of(&api, &ann, "/v1/orders", limit).await,
+            own(&|p| p.1 == ann)
+        );
+        assert_eq!(
+            pages_of(&api, &bo, "/v1/orders", limit).await,
+            own(&|p| p.1 == bo)
+        );
+        assert_eq!(
+            pages_of(&api, &a.seller, "/v1/orders", limit).await,
+            own(&|p| p.2)
+        );
+        assert_eq!(
+            pages_of(&api, &b.seller, "/v1/orders", limit).await,
+            own(&|p| !p.2)
+        );
         // A filter on top of the party's own orders.
         assert_eq!(
-            all_pages(&api, &ann, &format!("product_id={}", a.product), limit).await,
+            pages_of(
+                &api,
+                &ann,
+                &format!("/v1/orders?product_id={}", a.product),
+                limit
+            )
+            .await,
             own(&|p| p.1 == ann && p.2)
         );
     }
@@ -184,13 +146,9 @@ async fn pages_of(api: &Api, token: &str, path: &str, limit: usize) -> Vec<Strin
             .send()
             .await
             .expect(StatusCode::OK);
-        ids.extend(
-            page["items"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|o| o["id"].as_str().unwrap().to_owned()),
-        );
+        let items = page["items"].as_array().unwrap();
+        assert!(items.len() <= limit, "page longer than its limit: {page}");
+        ids.extend(items.iter().map(|o| o["id"].as_str().unwrap().to_owned()));
         match page["next_cursor"].as_str() {
             Some(c) => cursor = Some(c.to_owned()),
             None => return ids,
@@ -269,44 +227,34 @@ fn sorted(ids: &[&String]) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_order_list_filter_selects_exactly_its_orders_and_the_csv_export_matches() {
     let api = Api::new().await;
-    let vm = market(&api, "Acme").await;
+    let (_, vm) = api.listed_product("Cloud", "VM", 5000).await;
     // A second product, of another seller, with a name that needs CSV quoting.
     let (org, _) = api.create_org("Bolt").await;
     let (_, db_seller) = api.create_principal("isv_admin", Some(&org)).await;
     let db = api
-        .call("POST", "/v1/products")
-        .token(&db_seller)
-        .json(&json!({
+        .post_as(&db_seller, "/v1/products", json!({
             "code": "DB", "name": "Managed \"Postgres\", HA", "category": "database",
             "delivery": "saas", "delivery_days": 0, "warranty_days": 0,
             "specs": [{"id": "m", "name": "monthly", "duration": 1, "unit": "month", "price_cents": 7000}]
         }))
-        .send()
         .await
         .expect(StatusCode::CREATED)["id"]
         .as_str()
         .unwrap()
         .to_owned();
-    api.call("POST", &format!("/v1/products/{db}/submit"))
-        .token(&db_seller)
-        .send()
-        .await
-        .expect(StatusCode::OK);
-    api.post(&format!("/v1/products/{db}/approve"), json!({}))
-        .await
-        .expect(StatusCode::OK);
+    api.approve_product(&db_seller, &db).await;
     let (ann_id, ann) = api.create_principal("customer", None).await;
     let (_, bo) = api.create_principal("customer", None).await;
 
     // Orders one minute apart.
     let mut orders: Vec<Placed> = Vec::new();
     let plan = [
-        (&ann, &vm.product, "unpaid", "online_store"),
-        (&bo, &vm.product, "paid", "online_store"),
+        (&ann, &vm, "unpaid", "online_store"),
+        (&bo, &vm, "paid", "online_store"),
         (&ann, &db, "paid", "custom_solution"),
         (&bo, &db, "voided", "online_store"),
-        (&ann, &vm.product, "paid", "custom_solution"),
-        (&bo, &vm.product, "unpaid", "online_store"),
+        (&ann, &vm, "paid", "custom_solution"),
+        (&bo, &vm, "unpaid", "online_store"),
     ];
     for (customer, product, fate, channel) in plan {
         api.post("/v1/admin/clock/advance", json!({"seconds": 60}))
@@ -369,19 +317,13 @@ async fn every_order_list_filter_selects_exactly_its_orders_and_the_csv_export_m
         ("order_type=new".to_owned(), all.clone()),
         ("order_type=renewal".to_owned(), vec![]),
         (format!("product_id={db}"), ids(&|o| o.product == db)),
-        (
-            "product_code=VM".to_owned(),
-            ids(&|o| o.product == vm.product),
-        ),
+        ("product_code=VM".to_owned(), ids(&|o| o.product == vm)),
         // Name: a case-insensitive substring.
         (
             "product_name=postgres".to_owned(),
             ids(&|o| o.product == db),
         ),
-        (
-            "product_name=CLOUD".to_owned(),
-            ids(&|o| o.product == vm.product),
-        ),
+        ("product_name=CLOUD".to_owned(), ids(&|o| o.product == vm)),
         (format!("customer_id={ann_id}"), ids(&|o| o.customer == ann)),
         (
             "channel=custom_solution".to_owned(),

@@ -23,35 +23,8 @@ struct Market {
 }
 
 async fn market(api: &Api) -> Market {
-    let (org, _) = api.create_org("Acme Cloud").await;
-    let (_, seller) = api.create_principal("isv_admin", Some(&org)).await;
+    let (seller, product) = api.listed_product("Acme", "VM", 5000).await;
     let (_, customer) = api.create_principal("customer", None).await;
-    let product = send(api, "POST", "/v1/products", &seller, Some(json!({
-        "code": "VM", "name": "Cloud VM", "category": "compute", "delivery": "saas",
-        "delivery_days": 0, "warranty_days": 0,
-        "specs": [{"id": "m", "name": "monthly", "duration": 1, "unit": "month", "price_cents": 5000}]
-    })))
-    .await;
-    assert_eq!(product.0, StatusCode::CREATED, "{}", product.1);
-    let product = product.1["id"].as_str().unwrap().to_owned();
-    let submitted = send(
-        api,
-        "POST",
-        &format!("/v1/products/{product}/submit"),
-        &seller,
-        None,
-    )
-    .await;
-    assert_eq!(submitted.0, StatusCode::OK, "{}", submitted.1);
-    let approved = send(
-        api,
-        "POST",
-        &format!("/v1/products/{product}/approve"),
-        ADMIN,
-        Some(json!({})),
-    )
-    .await;
-    assert_eq!(approved.0, StatusCode::OK, "{}", approved.1);
     Market {
         seller,
         customer,
@@ -125,16 +98,10 @@ async fn race(
 }
 
 async fn place(api: &Api, m: &Market) -> String {
-    let (status, o) = send(
-        api,
-        "POST",
-        "/v1/orders",
-        &m.customer,
-        Some(json!({"product_id": m.product, "spec_id": "m", "quantity": 1, "order_type": "new"})),
-    )
-    .await;
-    assert_eq!(status, StatusCode::CREATED, "{o}");
-    o["id"].as_str().unwrap().to_owned()
+    api.place_order(&m.customer, &m.product, 1).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
 }
 
 async fn pay(api: &Api, m: &Market, order: &str, cents: i64) {

@@ -106,6 +106,65 @@ impl Api {
         )
     }
 
+    /// A new seller org `name` with an admin and one approved SaaS product `code` of one
+    /// monthly spec `m` at `price_cents`: (seller token, product id).
+    pub async fn listed_product(
+        &self,
+        name: &str,
+        code: &str,
+        price_cents: i64,
+    ) -> (String, String) {
+        let (org, _) = self.create_org(name).await;
+        let (_, seller) = self.create_principal("isv_admin", Some(&org)).await;
+        let product = self
+            .call("POST", "/v1/products")
+            .token(&seller)
+            .json(&json!({
+                "code": code, "name": format!("{name} {code}"), "category": "compute",
+                "delivery": "saas", "delivery_days": 0, "warranty_days": 0,
+                "specs": [{"id": "m", "name": "monthly", "duration": 1, "unit": "month",
+                    "price_cents": price_cents}]
+            }))
+            .send()
+            .await
+            .expect(StatusCode::CREATED)["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        self.approve_product(&seller, &product).await;
+        (seller, product)
+    }
+
+    /// Submits `product` as its seller and approves it as the admin.
+    pub async fn approve_product(&self, seller: &str, product: &str) {
+        self.call("POST", &format!("/v1/products/{product}/submit"))
+            .token(seller)
+            .send()
+            .await
+            .expect(StatusCode::OK);
+        self.post(&format!("/v1/products/{product}/approve"), json!({}))
+            .await
+            .expect(StatusCode::OK);
+    }
+
+    /// A new order of `quantity` × spec `m` of `product` by `customer`: the order as answered.
+    pub async fn place_order(&self, customer: &str, product: &str, quantity: u32) -> Value {
+        self.call("POST", "/v1/orders")
+            .token(customer)
+            .json(
+                &json!({"product_id": product, "spec_id": "m", "quantity": quantity,
+                "order_type": "new"}),
+            )
+            .send()
+            .await
+            .expect(StatusCode::CREATED)
+    }
+
+    /// `POST uri` with `body` as `token`.
+    pub async fn post_as(&self, token: &str, uri: &str, body: Value) -> Resp {
+        self.call("POST", uri).token(token).json(&body).send().await
+    }
+
     /// The log head as `/v1/health` reports it.
     pub async fn head(&self) -> u64 {
         let v = self
