@@ -158,39 +158,69 @@ async fn pages_of(api: &Api, token: &str, path: &str, limit: usize) -> Vec<Strin
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn products_instances_and_refunds_page_without_gap_or_repeat() {
+async fn products_instances_refunds_and_invoices_page_without_gap_or_repeat_for_each_party() {
     let api = Api::new().await;
     let a = market(&api, "Acme").await;
-    let _b = market(&api, "Bolt").await;
+    let b = market(&api, "Bolt").await;
     let _c = market(&api, "Cora").await;
     let (_, ann) = api.create_principal("customer", None).await;
-    for _ in 0..4 {
-        let id = place(&api, &ann, &a).await;
-        api.call("POST", &format!("/v1/orders/{id}/pay"))
-            .token(&ann)
-            .json(&json!({"amount_cents": 5000}))
-            .send()
-            .await
-            .expect(StatusCode::OK);
-        api.call("POST", &format!("/v1/orders/{id}/refund-requests"))
-            .token(&ann)
-            .json(&json!({"amount_cents": 100, "reason": "paging"}))
-            .send()
-            .await
-            .expect(StatusCode::CREATED);
+    let (_, bo) = api.create_principal("customer", None).await;
+    // Ann buys 4 of Acme's and 1 of Bolt's, Bo 1 of Acme's; every order gets a refund
+    // request and an invoice request.
+    for (customer, m) in [
+        (&ann, &a),
+        (&ann, &a),
+        (&bo, &a),
+        (&ann, &b),
+        (&ann, &a),
+        (&ann, &a),
+    ] {
+        let id = place(&api, customer, m).await;
+        api.post_as(
+            customer,
+            &format!("/v1/orders/{id}/pay"),
+            json!({"amount_cents": 5000}),
+        )
+        .await
+        .expect(StatusCode::OK);
+        api.post_as(
+            customer,
+            &format!("/v1/orders/{id}/refund-requests"),
+            json!({"amount_cents": 100, "reason": "paging"}),
+        )
+        .await
+        .expect(StatusCode::CREATED);
+        api.post_as(
+            customer,
+            &format!("/v1/orders/{id}/invoice-requests"),
+            json!({"type": "ordinary", "title": "T", "tax_id": "X1", "address": "A"}),
+        )
+        .await
+        .expect(StatusCode::CREATED);
     }
     for (token, path, expected) in [
         (ADMIN, "/v1/products", 3),
-        (ann.as_str(), "/v1/instances", 4),
-        (ann.as_str(), "/v1/refunds", 4),
-        (a.seller.as_str(), "/v1/refunds?status=pending_seller", 4),
+        (ADMIN, "/v1/instances", 6),
+        (ann.as_str(), "/v1/instances", 5),
+        (bo.as_str(), "/v1/instances", 1),
+        (a.seller.as_str(), "/v1/instances", 5),
+        (ADMIN, "/v1/refunds", 6),
+        (ann.as_str(), "/v1/refunds", 5),
+        (bo.as_str(), "/v1/refunds", 1),
+        (a.seller.as_str(), "/v1/refunds?status=pending_seller", 5),
+        (b.seller.as_str(), "/v1/refunds", 1),
+        (ann.as_str(), "/v1/invoices", 5),
+        (bo.as_str(), "/v1/invoices", 1),
+        (a.seller.as_str(), "/v1/invoices?status=requested", 5),
+        (b.seller.as_str(), "/v1/invoices", 1),
+        (ADMIN, "/v1/invoices", 6),
     ] {
         let full = pages_of(&api, token, path, 100).await;
         assert_eq!(full.len(), expected, "{path}");
         let mut sorted = full.clone();
         sorted.sort();
         sorted.dedup();
-        assert_eq!(sorted.len(), full.len(), "{path}: repeated ids");
+        assert_eq!(sorted, full, "{path}: not in id order, or repeated");
         for limit in 1..=3 {
             assert_eq!(
                 pages_of(&api, token, path, limit).await,

@@ -7,6 +7,7 @@ use domain::Decider;
 use eventlog::Record;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::party::PartyIndex;
 use crate::runtime::{decode, ApplyError, ReadModel};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -16,10 +17,13 @@ pub struct InstanceRow {
     pub version: u64,
 }
 
-/// Stored (in checkpoints) as the bare list of rows, keyed again by their ids on load.
+/// Stored (in checkpoints) as the bare list of rows, keyed again by their ids and filed under
+/// their parties on load.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct InstancesState {
     pub by_id: BTreeMap<String, InstanceRow>,
+    /// Customer / seller org → ids of the opened instances they are part of.
+    pub by_party: PartyIndex,
 }
 
 impl Serialize for InstancesState {
@@ -30,10 +34,16 @@ impl Serialize for InstancesState {
 
 impl<'de> Deserialize<'de> for InstancesState {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let rows = Vec::<InstanceRow>::deserialize(deserializer)?;
-        Ok(InstancesState {
-            by_id: rows.into_iter().map(|row| (row.id.clone(), row)).collect(),
-        })
+        let mut state = InstancesState::default();
+        for row in Vec::<InstanceRow>::deserialize(deserializer)? {
+            if let Some(o) = &row.state.opened {
+                state
+                    .by_party
+                    .insert(&o.customer_id, &o.seller_org_id, &row.id);
+            }
+            state.by_id.insert(row.id.clone(), row);
+        }
+        Ok(state)
     }
 }
 
@@ -58,8 +68,12 @@ impl ReadModel for Instances {
                 state: InstanceState::default(),
                 version: 0,
             });
+        let was_open = row.state.opened.is_some();
         row.state = Instance::evolve(std::mem::take(&mut row.state), &e);
         row.version = r.version;
+        if let (false, Some(o)) = (was_open, &row.state.opened) {
+            state.by_party.insert(&o.customer_id, &o.seller_org_id, id);
+        }
         Ok(())
     }
 }

@@ -10,6 +10,7 @@
 pub mod directory;
 pub mod instances;
 pub mod orders;
+pub mod party;
 pub mod products;
 pub mod registry;
 pub mod runtime;

@@ -8,6 +8,7 @@ use domain::{Decider, Timestamp};
 use eventlog::Record;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::party::PartyIndex;
 use crate::runtime::{decode, ApplyError, ReadModel};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,6 +33,10 @@ pub struct OrdersState {
     pub by_seller: BTreeMap<String, BTreeSet<(Timestamp, String)>>,
     /// Refund id → order id (refunds live in their order's stream).
     pub refund_orders: BTreeMap<String, String>,
+    /// Customer / seller org → ids of the refunds of their orders (derived, not stored).
+    pub refunds_by_party: PartyIndex,
+    /// Customer / seller org → ids of the invoices of their orders (derived, not stored).
+    pub invoices_by_party: PartyIndex,
     /// Invoice id → order id.
     pub invoice_orders: BTreeMap<String, String>,
     /// Review id → order id.
@@ -79,6 +84,16 @@ impl<'de> Deserialize<'de> for OrdersState {
         for row in stored.rows {
             if let Some(p) = &row.state.placed {
                 state.index(&row.id, row.created_at, &p.customer_id, &p.seller_org_id);
+                for r in &row.state.refunds {
+                    state
+                        .refunds_by_party
+                        .insert(&p.customer_id, &p.seller_org_id, &r.id);
+                }
+                for i in &row.state.invoices {
+                    state
+                        .invoices_by_party
+                        .insert(&p.customer_id, &p.seller_org_id, &i.id);
+                }
             }
             state.by_id.insert(row.id.clone(), row);
         }
@@ -248,11 +263,21 @@ impl ReadModel for Orders {
                 state
                     .refund_orders
                     .insert(r.refund_id.clone(), id.to_owned());
+                if let Some(p) = &row.state.placed {
+                    state
+                        .refunds_by_party
+                        .insert(&p.customer_id, &p.seller_org_id, &r.refund_id);
+                }
             }
             OrderEvent::InvoiceRequested(i) => {
                 state
                     .invoice_orders
                     .insert(i.invoice_id.clone(), id.to_owned());
+                if let Some(p) = &row.state.placed {
+                    state
+                        .invoices_by_party
+                        .insert(&p.customer_id, &p.seller_org_id, &i.invoice_id);
+                }
             }
             OrderEvent::ReviewSubmitted(r) => {
                 state

@@ -340,17 +340,23 @@ async fn invoices(
     let (limit, after) = (paging.limit()?, paging.after()?);
     app.wait_for(&app.orders, min).await?;
     let ((items, next), position) = app.orders.read(|s| {
-        let rows = crate::paging::seek(&s.invoice_orders, after.as_deref())
-            .filter(|(_, o)| q.order_id.as_deref().is_none_or(|w| w == o.as_str()))
-            .filter_map(|(iid, oid)| {
-                let row = s.by_id.get(oid)?;
-                let inv = row.state.invoice(iid)?;
-                let keep = party(&caller, &row.state)
-                    && q.status
-                        .as_deref()
-                        .is_none_or(|st| st == inv.status.as_str());
-                keep.then(|| (iid.clone(), invoice_json(&app, oid, inv, row.version)))
-            });
+        let rows = crate::routes::orders::scoped_ids(
+            &caller,
+            &s.invoice_orders,
+            &s.invoices_by_party,
+            after.as_deref(),
+        )
+        .filter_map(|iid| Some((iid, s.invoice_orders.get(iid)?)))
+        .filter(|(_, o)| q.order_id.as_deref().is_none_or(|w| w == o.as_str()))
+        .filter_map(|(iid, oid)| {
+            let row = s.by_id.get(oid)?;
+            let inv = row.state.invoice(iid)?;
+            let keep = party(&caller, &row.state)
+                && q.status
+                    .as_deref()
+                    .is_none_or(|st| st == inv.status.as_str());
+            keep.then(|| (iid.clone(), invoice_json(&app, oid, inv, row.version)))
+        });
         page(rows, after.as_deref(), limit)
     });
     Ok(respond::list(items, next, position))

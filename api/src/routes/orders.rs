@@ -372,6 +372,43 @@ fn order_answer(
 }
 
 /// May `caller` see this order? (Everyone else gets 404.)
+/// Whose records a caller may list.
+pub(crate) enum Scope<'a> {
+    /// Everyone's (platform, auditor).
+    All,
+    /// One party's: a customer's own, or those of a seller org's products.
+    Party(&'a str),
+    /// Nobody's.
+    Nothing,
+}
+
+pub(crate) fn scope(caller: &Caller) -> Scope<'_> {
+    match caller.role {
+        Role::Platform | Role::Auditor => Scope::All,
+        Role::Customer => Scope::Party(&caller.id),
+        Role::IsvAdmin => caller
+            .org_id
+            .as_deref()
+            .map_or(Scope::Nothing, Scope::Party),
+        _ => Scope::Nothing,
+    }
+}
+
+/// The ids of `map` (all of them) or of `index` for the caller's party, after the cursor
+/// `after`, in id order — a seek into the caller's own records, not a scan of everyone's.
+pub(crate) fn scoped_ids<'a, V>(
+    caller: &'a Caller,
+    map: &'a std::collections::BTreeMap<String, V>,
+    index: &'a projections::party::PartyIndex,
+    after: Option<&'a str>,
+) -> Box<dyn Iterator<Item = &'a String> + 'a> {
+    match scope(caller) {
+        Scope::All => Box::new(crate::paging::seek(map, after).map(|(k, _)| k)),
+        Scope::Party(party) => Box::new(index.after(party, after)),
+        Scope::Nothing => Box::new(std::iter::empty()),
+    }
+}
+
 pub(crate) fn party(caller: &Caller, s: &OrderState) -> bool {
     let Some(p) = &s.placed else { return false };
     match caller.role {

@@ -378,15 +378,21 @@ async fn list(
     let (limit, after) = (paging.limit()?, paging.after()?);
     app.wait_for(&app.orders, min).await?;
     let ((items, next), position) = app.orders.read(|s| {
-        let rows = crate::paging::seek(&s.refund_orders, after.as_deref())
-            .filter(|(_, o)| q.order_id.as_deref().is_none_or(|w| w == o.as_str()))
-            .filter_map(|(rid, oid)| {
-                let row = s.by_id.get(oid)?;
-                let r = row.state.refund(rid)?;
-                let keep = party(&caller, &row.state)
-                    && q.status.as_deref().is_none_or(|st| st == r.status.as_str());
-                keep.then(|| (rid.clone(), refund_json(&app, oid, r, row.version)))
-            });
+        let rows = crate::routes::orders::scoped_ids(
+            &caller,
+            &s.refund_orders,
+            &s.refunds_by_party,
+            after.as_deref(),
+        )
+        .filter_map(|rid| Some((rid, s.refund_orders.get(rid)?)))
+        .filter(|(_, o)| q.order_id.as_deref().is_none_or(|w| w == o.as_str()))
+        .filter_map(|(rid, oid)| {
+            let row = s.by_id.get(oid)?;
+            let r = row.state.refund(rid)?;
+            let keep = party(&caller, &row.state)
+                && q.status.as_deref().is_none_or(|st| st == r.status.as_str());
+            keep.then(|| (rid.clone(), refund_json(&app, oid, r, row.version)))
+        });
         page(rows, after.as_deref(), limit)
     });
     Ok(respond::list(items, next, position))
