@@ -48,6 +48,10 @@ enum Step {
     SpecPrice {
         cents: u16,
     },
+    Review {
+        order: u8,
+        quality: u8,
+    },
     Advance {
         hours: u16,
     },
@@ -62,6 +66,7 @@ fn step() -> impl Strategy<Value = Step> {
         1 => (any::<u8>(), any::<bool>()).prop_map(|(order, part)| Step::RequestRefund { order, part }),
         1 => (any::<u8>(), any::<bool>()).prop_map(|(order, approve)| Step::Decide { order, approve }),
         1 => any::<u16>().prop_map(|cents| Step::SpecPrice { cents }),
+        1 => (any::<u8>(), 1u8..6).prop_map(|(order, quality)| Step::Review { order, quality }),
         1 => (1u16..24 * 9).prop_map(|hours| Step::Advance { hours }),
     ]
 }
@@ -239,6 +244,21 @@ async fn run(steps: Vec<Step>) {
                             &order_stream(&o),
                             &OrderCommand::Cancel,
                         )
+                        .await;
+                }
+            }
+            Step::Review { order, quality } => {
+                if let Some(o) = pick(order) {
+                    let cmd = OrderCommand::Review {
+                        review_id: app.ids.new_id(IdKind::Review),
+                        quality,
+                        attitude: 5,
+                        speed: 4,
+                        comment: "c".into(),
+                    };
+                    let _ = app
+                        .runner
+                        .execute::<Order>(&meta(customer(0)), &order_stream(&o), &cmd)
                         .await;
                 }
             }

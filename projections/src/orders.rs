@@ -41,6 +41,30 @@ pub struct OrdersState {
     pub invoice_orders: BTreeMap<String, String>,
     /// Review id → order id.
     pub review_orders: BTreeMap<String, String>,
+    /// Seller org → the sum of its counted reviews' scores (derived, not stored).
+    pub shop_scores: BTreeMap<String, ShopScore>,
+}
+
+/// The scores of a seller org's reviews that count towards its shop score (SPEC.md §7: every
+/// review but the defaulted ones), kept as they arrive.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ShopScore {
+    /// Sum of every counted review's three scores.
+    pub points: u64,
+    /// Number of scores summed (three per review).
+    pub scores: u64,
+}
+
+impl ShopScore {
+    fn add(&mut self, quality: u8, attitude: u8, speed: u8) {
+        self.points += u64::from(quality) + u64::from(attitude) + u64::from(speed);
+        self.scores += 3;
+    }
+
+    /// The mean score, to two decimals; None without a counted review.
+    pub fn mean(&self) -> Option<f64> {
+        (self.scores > 0).then(|| (self.points as f64 / self.scores as f64 * 100.0).round() / 100.0)
+    }
 }
 
 /// What a checkpoint holds of [`OrdersState`].
@@ -93,6 +117,13 @@ impl<'de> Deserialize<'de> for OrdersState {
                     state
                         .invoices_by_party
                         .insert(&p.customer_id, &p.seller_org_id, &i.id);
+                }
+                if let Some(r) = row.state.review.as_ref().filter(|r| !r.default) {
+                    state
+                        .shop_scores
+                        .entry(p.seller_org_id.clone())
+                        .or_default()
+                        .add(r.quality, r.attitude, r.speed);
                 }
             }
             state.by_id.insert(row.id.clone(), row);
@@ -283,6 +314,13 @@ impl ReadModel for Orders {
                 state
                     .review_orders
                     .insert(r.review_id.clone(), id.to_owned());
+                if let Some(p) = &row.state.placed {
+                    state
+                        .shop_scores
+                        .entry(p.seller_org_id.clone())
+                        .or_default()
+                        .add(r.quality, r.attitude, r.speed);
+                }
             }
             OrderEvent::ReviewDefaulted(r) => {
                 state

@@ -3,7 +3,7 @@
 //! shop score, one seller reply within 30 days, bad reviews until replied). Both live in
 //! their order's stream.
 
-use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -454,46 +454,37 @@ async fn reviews(
     let (limit, after) = (paging.limit()?, paging.after()?);
     app.wait_for(&app.orders, min).await?;
     let ((items, next, scores), position) = app.orders.read(|s| {
-        let matching = || {
-            s.review_orders.iter().filter_map(|(rid, oid)| {
+        let matching =
+            crate::paging::seek(&s.review_orders, after.as_deref()).filter_map(|(rid, oid)| {
                 let row = s.by_id.get(oid)?;
                 let r = row.state.review.as_ref()?;
                 let p = row.state.placed.as_ref()?;
                 let keep = q.product_id.as_deref().is_none_or(|w| w == p.product_id)
                     && q.org_id.as_deref().is_none_or(|w| w == p.seller_org_id)
                     && q.bad_unhandled.is_none_or(|b| b == r.bad_unhandled());
-                keep.then_some((rid, oid, row, r))
-            })
-        };
-        // Shop score: mean of the non-default reviews' three scores, per seller org.
-        let mut sums: BTreeMap<String, (u64, u64)> = BTreeMap::new();
-        for (_, _, row, r) in matching() {
-            if !r.default {
-                let org = row
-                    .state
-                    .placed
-                    .as_ref()
-                    .map(|p| p.seller_org_id.clone())
-                    .unwrap_or_default();
-                let e = sums.entry(org).or_default();
-                e.0 += u64::from(r.quality) + u64::from(r.attitude) + u64::from(r.speed);
-                e.1 += 3;
-            }
-        }
-        let scores: serde_json::Map<String, Value> = sums
-            .into_iter()
-            .map(|(org, (sum, n))| (org, json!((sum as f64 / n as f64 * 100.0).round() / 100.0)))
+                keep.then(|| {
+                    (
+                        rid.clone(),
+                        review_json(&app, oid, &row.state, r, row.version),
+                    )
+                })
+            });
+        let (items, next) = page(matching, after.as_deref(), limit);
+        // Shop score of every org on the page (and of the asked one): the mean of all its
+        // non-default reviews, whatever the list's filters — kept by the model as reviews
+        // arrive, not recounted per request.
+        let orgs: BTreeSet<&str> = items
+            .iter()
+            .filter_map(|i| i["org_id"].as_str())
+            .chain(q.org_id.as_deref())
             .collect();
-        let (items, next) = page(
-            matching().map(|(rid, oid, row, r)| {
-                (
-                    rid.clone(),
-                    review_json(&app, oid, &row.state, r, row.version),
-                )
-            }),
-            after.as_deref(),
-            limit,
-        );
+        let scores: serde_json::Map<String, Value> = orgs
+            .into_iter()
+            .filter_map(|org| {
+                let mean = s.shop_scores.get(org)?.mean()?;
+                Some((org.to_owned(), json!(mean)))
+            })
+            .collect();
         (items, next, scores)
     });
     let mut resp = json!({"items": items, "next_cursor": next, "shop_score": scores});
