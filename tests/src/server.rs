@@ -54,6 +54,34 @@ pub fn replay_tool_binary() -> Option<PathBuf> {
     path.is_file().then_some(path)
 }
 
+/// What [`Server::market`] set up: the tokens of its seller admin and customer, and the
+/// product id.
+#[derive(Debug, Clone)]
+pub struct Market {
+    pub seller: String,
+    pub customer: String,
+    pub product: String,
+}
+
+/// Runs `replay-tool <args> --data <data> --no-progress` offline: its exit code and what it
+/// printed (stdout then stderr); None when the tool has not been built.
+pub fn run_replay_tool(args: &[&str], data: &Path) -> Option<(i32, String)> {
+    let out = Command::new(replay_tool_binary()?)
+        .args(args)
+        .arg("--data")
+        .arg(data)
+        .arg("--no-progress")
+        .env_remove("MARKETLOG_DATA")
+        .output()
+        .expect("run replay-tool");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some((out.status.code().unwrap_or(-1), text))
+}
+
 /// How a process ended when it was not (or no longer) serving.
 #[derive(Debug)]
 pub struct Exited {
@@ -347,6 +375,56 @@ impl Server {
     /// `POST path` with a JSON body as the admin.
     pub fn post(&self, path: &str, body: &Value) -> Reply {
         self.send("POST", path, Some(ADMIN_TOKEN), &[], Some(body))
+    }
+
+    /// A new principal (`body` as for `POST /v1/principals`) created by the admin: its token.
+    pub fn token(&self, body: &Value) -> String {
+        self.post("/v1/principals", body).expect(201)["token"]
+            .as_str()
+            .expect("token")
+            .to_owned()
+    }
+
+    /// A seller org "Acme Cloud" with an admin, a listed SaaS product `VM` with one monthly
+    /// spec `m` at 50 yuan, and a customer.
+    pub fn market(&self) -> Market {
+        let org = self
+            .post("/v1/orgs", &serde_json::json!({"name": "Acme Cloud"}))
+            .expect(201)["id"]
+            .as_str()
+            .expect("org id")
+            .to_owned();
+        let seller =
+            self.token(&serde_json::json!({"role": "isv_admin", "name": "Ann", "org_id": org}));
+        let customer = self.token(&serde_json::json!({"role": "customer", "name": "Bo"}));
+        let product = self
+            .send("POST", "/v1/products", Some(&seller), &[], Some(&serde_json::json!({
+                "code": "VM", "name": "Cloud VM", "category": "compute", "delivery": "saas",
+                "delivery_days": 0, "warranty_days": 0,
+                "specs": [{"id": "m", "name": "monthly", "duration": 1, "unit": "month", "price_cents": 5000}]
+            })))
+            .expect(201)["id"]
+            .as_str()
+            .expect("product id")
+            .to_owned();
+        self.send(
+            "POST",
+            &format!("/v1/products/{product}/submit"),
+            Some(&seller),
+            &[],
+            None,
+        )
+        .expect(200);
+        self.post(
+            &format!("/v1/products/{product}/approve"),
+            &serde_json::json!({}),
+        )
+        .expect(200);
+        Market {
+            seller,
+            customer,
+            product,
+        }
     }
 
     /// Every event of the log (following `next_cursor`), `query` added to each page request.

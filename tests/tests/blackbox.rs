@@ -4,12 +4,10 @@
 use std::collections::HashSet;
 use std::path::Path;
 use std::process::Command;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::Duration;
 
-use marketlog_tests::server::{replay_tool_binary, Launch, Server, ADMIN_TOKEN};
+use marketlog_tests::load::Load;
+use marketlog_tests::server::{replay_tool_binary, run_replay_tool, Launch, Server, ADMIN_TOKEN};
 use serde_json::{json, Value};
 
 fn create_org(s: &Server, name: &str) -> (String, u64) {
@@ -365,75 +363,47 @@ fn live_events_catch_up_then_follow_and_resume_after_last_event_id() {
 // Stopping and restarting
 
 /// Writers that create organisations as fast as the server answers, each with its own
-/// connection, until the server stops answering or `stop` is set.
-struct Writers {
-    acked: Arc<AtomicUsize>,
-    stop: Arc<AtomicBool>,
-    threads: Vec<JoinHandle<(Vec<String>, Vec<String>)>>,
-}
+/// connection, until the server stops answering or they are stopped.
+struct Writers(Load<(Vec<String>, Vec<String>)>);
 
 impl Writers {
     fn start(base: &str, n: usize) -> Writers {
-        let acked = Arc::new(AtomicUsize::new(0));
-        let stop = Arc::new(AtomicBool::new(false));
-        let threads = (0..n)
-            .map(|w| {
-                let (base, acked, stop) = (base.to_owned(), acked.clone(), stop.clone());
-                std::thread::spawn(move || {
-                    let client = reqwest::blocking::Client::builder()
-                        .timeout(Duration::from_secs(30))
-                        .build()
-                        .unwrap();
-                    let (mut ids, mut odd) = (Vec::new(), Vec::new());
-                    for i in 0.. {
-                        if stop.load(Ordering::Relaxed) {
-                            break;
-                        }
-                        let r = client
-                            .post(format!("{base}/v1/orgs"))
-                            .bearer_auth(ADMIN_TOKEN)
-                            .json(&json!({ "name": format!("w{w}-{i}") }))
-                            .send();
-                        let Ok(r) = r else { break }; // refused or reset: the server is gone
-                        let status = r.status().as_u16();
-                        let Ok(v) = r.json::<Value>() else { break }; // cut mid-answer
-                        if status == 201 {
-                            ids.push(v["id"].as_str().unwrap().to_owned());
-                            acked.fetch_add(1, Ordering::SeqCst);
-                        } else {
-                            odd.push(format!("{status} {v}"));
-                            break;
-                        }
-                    }
-                    (ids, odd)
-                })
-            })
-            .collect();
-        Writers {
-            acked,
-            stop,
-            threads,
-        }
+        let base = base.to_owned();
+        Writers(Load::start(n, move |w, ctx| {
+            let (mut ids, mut odd) = (Vec::new(), Vec::new());
+            for i in 0.. {
+                if ctx.stopped() {
+                    break;
+                }
+                let r = ctx
+                    .client
+                    .post(format!("{base}/v1/orgs"))
+                    .bearer_auth(ADMIN_TOKEN)
+                    .json(&json!({ "name": format!("w{w}-{i}") }))
+                    .send();
+                let Ok(r) = r else { break }; // refused or reset: the server is gone
+                let status = r.status().as_u16();
+                let Ok(v) = r.json::<Value>() else { break }; // cut mid-answer
+                if status == 201 {
+                    ids.push(v["id"].as_str().unwrap().to_owned());
+                    ctx.acked();
+                } else {
+                    odd.push(format!("{status} {v}"));
+                    break;
+                }
+            }
+            (ids, odd)
+        }))
     }
 
     fn wait_for_acks(&self, n: usize) {
-        let started = domain::clock::monotonic_now();
-        while self.acked.load(Ordering::SeqCst) < n {
-            assert!(
-                started.elapsed() < Duration::from_secs(30),
-                "writers did not get {n} answers"
-            );
-            std::thread::sleep(Duration::from_millis(2));
-        }
+        self.0.wait_for_acks(n);
     }
 
     /// Every acknowledged org id, and any answer that was neither 201 nor a cut connection.
     fn finish(self) -> (Vec<String>, Vec<String>) {
-        self.stop.store(true, Ordering::SeqCst);
-        let mut ids = Vec::new();
-        let mut odd = Vec::new();
-        for t in self.threads {
-            let (i, o) = t.join().unwrap();
+        let (mut ids, mut odd) = (Vec::new(), Vec::new());
+        for (i, o) in self.0.finish() {
             ids.extend(i);
             odd.extend(o);
         }
@@ -565,21 +535,8 @@ fn simulated_clock_resumes_from_the_last_recorded_time_after_restart() {
 /// not been built (it is only with `cargo test --workspace` or `-p replay-tool`), the same
 /// checks through the library the tool uses.
 fn verify_offline(data: &Path) -> (i32, String) {
-    if let Some(tool) = replay_tool_binary() {
-        let out = Command::new(tool)
-            .arg("verify")
-            .arg("--data")
-            .arg(data)
-            .arg("--no-progress")
-            .env_remove("MARKETLOG_DATA")
-            .output()
-            .unwrap();
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        return (out.status.code().unwrap_or(-1), text);
+    if let Some(result) = run_replay_tool(&["verify"], data) {
+        return result;
     }
     eprintln!("replay-tool is not built next to marketlog; verifying through eventlog::verify");
     let copy = eventlog::OfflineCopy::take(data).unwrap();

@@ -2,63 +2,13 @@
 //! simulated clock: deadlines fire when the clock passes them, exactly once, also across a
 //! restart.
 
-use marketlog_tests::server::{Launch, Server};
+use marketlog_tests::server::{Launch, Market, Server};
 use serde_json::{json, Value};
 
 const DAY_SECONDS: u64 = 24 * 3600;
 
-struct Market {
-    seller: String,
-    customer: String,
-    product: String,
-}
-
-fn token(server: &Server, body: Value) -> String {
-    server.post("/v1/principals", &body).expect(201)["token"]
-        .as_str()
-        .expect("token")
-        .to_owned()
-}
-
 fn market(server: &Server) -> Market {
-    let org = server
-        .post("/v1/orgs", &json!({"name": "Acme Cloud"}))
-        .expect(201)["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let seller = token(
-        server,
-        json!({"role": "isv_admin", "name": "Ann", "org_id": org}),
-    );
-    let customer = token(server, json!({"role": "customer", "name": "Bo"}));
-    let product = server
-        .send("POST", "/v1/products", Some(&seller), &[], Some(&json!({
-            "code": "VM", "name": "Cloud VM", "category": "compute", "delivery": "saas",
-            "delivery_days": 0, "warranty_days": 0,
-            "specs": [{"id": "m", "name": "monthly", "duration": 1, "unit": "month", "price_cents": 5000}]
-        })))
-        .expect(201)["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    server
-        .send(
-            "POST",
-            &format!("/v1/products/{product}/submit"),
-            Some(&seller),
-            &[],
-            None,
-        )
-        .expect(200);
-    server
-        .post(&format!("/v1/products/{product}/approve"), &json!({}))
-        .expect(200);
-    Market {
-        seller,
-        customer,
-        product,
-    }
+    server.market()
 }
 
 fn place(server: &Server, m: &Market, quantity: u32) -> String {
