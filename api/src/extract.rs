@@ -122,11 +122,20 @@ impl Body {
         let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
             let path = e.path().to_string();
             let inner = e.into_inner();
-            let mut err = ApiError::bad_request(format!("invalid JSON body: {inner}"));
-            if path != "." && !path.is_empty() {
-                err = err.with("field", path);
+            let err = ApiError::bad_request(format!("invalid JSON body: {inner}"));
+            let at = (path != "." && !path.is_empty()).then_some(path);
+            // A missing field's path is the object that lacks it: name the field itself.
+            let missing = inner
+                .to_string()
+                .strip_prefix("missing field `")
+                .and_then(|rest| rest.split_once('`'))
+                .map(|(name, _)| name.to_owned());
+            match (at, missing) {
+                (Some(at), Some(name)) => err.with("field", format!("{at}.{name}")),
+                (None, Some(name)) => err.with("field", name),
+                (Some(at), None) => err.with("field", at),
+                (None, None) => err,
             }
-            err
         })?;
         de.end()
             .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))?;
@@ -330,6 +339,19 @@ mod tests {
             .json::<T>()
             .unwrap_err();
         assert!(e.message.contains("name"), "{}", e.message);
+        assert_eq!(e.details["field"], "name");
         assert!(Body(Bytes::from_static(b"{")).json::<T>().is_err());
+        // A field missing inside a list item is named with its path.
+        #[derive(serde::Deserialize, Debug)]
+        #[allow(dead_code)]
+        struct Outer {
+            items: Vec<T>,
+        }
+        let e = Body(Bytes::from_static(
+            br#"{"items": [{"name": "a", "n": 1}, {"n": 2}]}"#,
+        ))
+        .json::<Outer>()
+        .unwrap_err();
+        assert_eq!(e.details["field"], "items[1].name");
     }
 }
