@@ -414,6 +414,40 @@ async fn every_order_list_filter_selects_exactly_its_orders_and_the_csv_export_m
         listed
     );
     assert!(rows.iter().all(|r| r[name] == "Managed \"Postgres\", HA"));
+    assert!(csv.header("x-next-cursor").is_none(), "everything fitted");
+
+    // An export larger than its limit says where the next one starts: the exports together
+    // hold every order once, in list order.
+    let everything = pages_of(&api, ADMIN, "/v1/orders", 100).await;
+    let mut exported = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..10 {
+        let mut uri = "/v1/orders/export.csv?limit=4".to_owned();
+        if let Some(c) = &cursor {
+            uri.push_str(&format!("&cursor={c}"));
+        }
+        let part = api.call("GET", &uri).token(ADMIN).send().await;
+        assert_eq!(part.status, StatusCode::OK);
+        let text = String::from_utf8(part.body.to_vec()).unwrap();
+        let mut rows = csv_rows(&text);
+        assert_eq!(rows.remove(0)[0], "id", "every part starts with the header");
+        assert!(rows.len() <= 4);
+        exported.extend(rows.into_iter().map(|r| r[0].clone()));
+        cursor = part.header("x-next-cursor");
+        if cursor.is_none() {
+            break;
+        }
+    }
+    assert_eq!(exported, everything);
+    let too_big = api
+        .call("GET", "/v1/orders/export.csv?limit=100001")
+        .token(ADMIN)
+        .send()
+        .await;
+    assert_eq!(
+        too_big.error(StatusCode::BAD_REQUEST, "bad_request")["field"],
+        "limit"
+    );
 }
 
 /// A small RFC 4180 reader (quoted fields, doubled quotes, commas inside quotes).

@@ -163,9 +163,11 @@ pub fn routes(r: Routes) -> Routes {
         "/v1/orders/export.csv",
         get(export_csv),
         filters(Doc::new(
-            "the same list as CSV, header row first",
+            "the same list as CSV, header row first; at most `limit` rows (default and maximum 100000) — when more match, the `X-Next-Cursor` response header is the `cursor` of the next export",
             "customer, isv_admin, auditor, platform",
         ))
+        .query("limit", "1..=100000, default 100000")
+        .query("cursor", "X-Next-Cursor of the previous export")
         .raw_answer(200, "text/csv"),
     )
     .add(
@@ -719,17 +721,30 @@ async fn export_csv(
     caller.require(READERS)?;
     let q = list_query(q)?;
     let filter = filter_for(&caller, &q)?;
-    if q.cursor
-        .as_deref()
-        .is_some_and(|c| decode_cursor(c).is_none())
-    {
-        return Err(
-            ApiError::bad_request("cursor is not one this server issued").with("field", "cursor"),
-        );
-    }
+    let bad_cursor =
+        || ApiError::bad_request("cursor is not one this server issued").with("field", "cursor");
+    let after = match q.cursor.as_deref() {
+        Some(c) => Some(decode_cursor(c).ok_or_else(bad_cursor)?),
+        None => None,
+    };
+    let limit = match q.limit {
+        None => EXPORT_ROWS_MAX,
+        Some(l) if (1..=EXPORT_ROWS_MAX).contains(&l) => l,
+        Some(_) => {
+            return Err(
+                ApiError::bad_request(format!("limit must be 1..={EXPORT_ROWS_MAX}"))
+                    .with("field", "limit"),
+            )
+        }
+    };
     app.wait_for(&app.orders, min).await?;
-    let (listed, position) = app.orders.read(|s| s.list(&filter, None, EXPORT_ROWS_MAX));
-    let rows = listed.map(|(rows, _)| rows).unwrap_or_default();
+    let (listed, position) = app
+        .orders
+        .read(|s| s.list(&filter, after.as_deref(), limit));
+    let (rows, more) = listed.ok_or_else(bad_cursor)?;
+    let next = more
+        .then(|| rows.last().map(|(k, _)| encode_cursor(k)))
+        .flatten();
     let mut w = csv::Writer::from_writer(Vec::new());
     let header = [
         "id",
@@ -777,5 +792,9 @@ async fn export_csv(
         "x-projection-position",
         axum::http::HeaderValue::from(position),
     );
+    // More rows than one export holds: the cursor of the next export, never a silent cut.
+    if let Some(next) = next.and_then(|c| axum::http::HeaderValue::from_str(&c).ok()) {
+        resp.headers_mut().insert("x-next-cursor", next);
+    }
     Ok(resp)
 }
