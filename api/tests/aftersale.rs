@@ -310,3 +310,88 @@ async fn reviews_get_one_timely_reply_bad_ones_are_flagged_until_then_and_defaul
         "reply_window_closed"
     );
 }
+
+/// Review ids of `GET /v1/reviews?<query>`, page by page (`limit` each).
+async fn review_ids(api: &Api, query: &str, limit: usize) -> Vec<String> {
+    let head = api.head().await.to_string();
+    let mut ids = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut uri = format!("/v1/reviews?limit={limit}&{query}");
+        if let Some(c) = &cursor {
+            uri.push_str(&format!("&cursor={c}"));
+        }
+        let page = api
+            .call("GET", &uri)
+            .token(ADMIN)
+            .header("x-min-position", &head)
+            .send()
+            .await
+            .expect(StatusCode::OK);
+        ids.extend(
+            page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["id"].as_str().unwrap().to_owned()),
+        );
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => return ids,
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shops_or_a_products_reviews_list_only_theirs_page_by_page() {
+    let api = Api::new().await;
+    let (_, vm) = api.listed_product("Acme", "VM", 5_000).await;
+    let (_, db) = api.listed_product("Bolt", "DB", 5_000).await;
+    let (_, ann) = api.create_principal("customer", None).await;
+    let mut by_product: Vec<(String, String)> = Vec::new();
+    for product in [&vm, &db, &vm, &db, &vm] {
+        let order = paid_order(&api, &ann, product, 1, 0).await;
+        let review = api
+            .post_as(
+                &ann,
+                &format!("/v1/orders/{order}/review"),
+                json!({"quality": 5, "attitude": 5, "speed": 4, "comment": "c"}),
+            )
+            .await
+            .expect(StatusCode::CREATED);
+        by_product.push((product.clone(), review["id"].as_str().unwrap().to_owned()));
+    }
+    let of = |product: &str| {
+        let mut ids: Vec<String> = by_product
+            .iter()
+            .filter(|(p, _)| p == product)
+            .map(|(_, r)| r.clone())
+            .collect();
+        ids.sort();
+        ids
+    };
+    let org = api
+        .call("GET", &format!("/v1/products/{vm}"))
+        .token(ADMIN)
+        .send()
+        .await
+        .expect(StatusCode::OK)["seller_org_id"]
+        .as_str()
+        .expect("the product names its seller")
+        .to_owned();
+    for limit in [1, 2, 10] {
+        assert_eq!(
+            review_ids(&api, &format!("product_id={vm}"), limit).await,
+            of(&vm)
+        );
+        assert_eq!(
+            review_ids(&api, &format!("product_id={db}"), limit).await,
+            of(&db)
+        );
+        assert_eq!(
+            review_ids(&api, &format!("org_id={org}"), limit).await,
+            of(&vm)
+        );
+        assert_eq!(review_ids(&api, "", limit).await.len(), 5);
+    }
+}

@@ -41,6 +41,8 @@ pub struct OrdersState {
     pub invoice_orders: BTreeMap<String, String>,
     /// Review id → order id.
     pub review_orders: BTreeMap<String, String>,
+    /// Seller org / product → ids of its reviews, default ones included (derived, not stored).
+    pub reviews_by_seller: PartyIndex,
     /// Seller org → the sum of its counted reviews' scores (derived, not stored).
     pub shop_scores: BTreeMap<String, ShopScore>,
 }
@@ -118,12 +120,17 @@ impl<'de> Deserialize<'de> for OrdersState {
                         .invoices_by_party
                         .insert(&p.customer_id, &p.seller_org_id, &i.id);
                 }
-                if let Some(r) = row.state.review.as_ref().filter(|r| !r.default) {
+                if let Some(r) = &row.state.review {
                     state
-                        .shop_scores
-                        .entry(p.seller_org_id.clone())
-                        .or_default()
-                        .add(r.quality, r.attitude, r.speed);
+                        .reviews_by_seller
+                        .insert_under(&[&p.seller_org_id, &p.product_id], &r.id);
+                    if !r.default {
+                        state
+                            .shop_scores
+                            .entry(p.seller_org_id.clone())
+                            .or_default()
+                            .add(r.quality, r.attitude, r.speed);
+                    }
                 }
             }
             state.by_id.insert(row.id.clone(), row);
@@ -316,6 +323,9 @@ impl ReadModel for Orders {
                     .insert(r.review_id.clone(), id.to_owned());
                 if let Some(p) = &row.state.placed {
                     state
+                        .reviews_by_seller
+                        .insert_under(&[&p.seller_org_id, &p.product_id], &r.review_id);
+                    state
                         .shop_scores
                         .entry(p.seller_org_id.clone())
                         .or_default()
@@ -326,6 +336,11 @@ impl ReadModel for Orders {
                 state
                     .review_orders
                     .insert(r.review_id.clone(), id.to_owned());
+                if let Some(p) = &row.state.placed {
+                    state
+                        .reviews_by_seller
+                        .insert_under(&[&p.seller_org_id, &p.product_id], &r.review_id);
+                }
             }
             _ => {}
         }

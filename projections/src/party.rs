@@ -11,12 +11,17 @@ pub struct PartyIndex(BTreeMap<String, BTreeSet<String>>);
 impl PartyIndex {
     /// Files `id` under the customer and the seller org it belongs to.
     pub fn insert(&mut self, customer_id: &str, seller_org_id: &str, id: &str) {
-        for party in [customer_id, seller_org_id] {
-            if let Some(ids) = self.0.get_mut(party) {
+        self.insert_under(&[customer_id, seller_org_id], id);
+    }
+
+    /// Files `id` under each of `keys` (party or other ids whose prefixes never collide).
+    pub fn insert_under(&mut self, keys: &[&str], id: &str) {
+        for &key in keys {
+            if let Some(ids) = self.0.get_mut(key) {
                 ids.insert(id.to_owned());
             } else {
                 self.0
-                    .insert(party.to_owned(), BTreeSet::from([id.to_owned()]));
+                    .insert(key.to_owned(), BTreeSet::from([id.to_owned()]));
             }
         }
     }

@@ -454,8 +454,17 @@ async fn reviews(
     let (limit, after) = (paging.limit()?, paging.after()?);
     app.wait_for(&app.orders, min).await?;
     let ((items, next, scores), position) = app.orders.read(|s| {
-        let matching =
-            crate::paging::seek(&s.review_orders, after.as_deref()).filter_map(|(rid, oid)| {
+        // A product's or an org's reviews walk only theirs (a shop page's usual question).
+        let ids: Box<dyn Iterator<Item = &String>> =
+            match q.product_id.as_deref().or(q.org_id.as_deref()) {
+                Some(key) => Box::new(s.reviews_by_seller.after(key, after.as_deref())),
+                None => Box::new(
+                    crate::paging::seek(&s.review_orders, after.as_deref()).map(|(k, _)| k),
+                ),
+            };
+        let matching = ids
+            .filter_map(|rid| Some((rid, s.review_orders.get(rid)?)))
+            .filter_map(|(rid, oid)| {
                 let row = s.by_id.get(oid)?;
                 let r = row.state.review.as_ref()?;
                 let p = row.state.placed.as_ref()?;
