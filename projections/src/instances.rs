@@ -34,16 +34,19 @@ impl Serialize for InstancesState {
 
 impl<'de> Deserialize<'de> for InstancesState {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let mut state = InstancesState::default();
-        for row in Vec::<InstanceRow>::deserialize(deserializer)? {
+        // Built in bulk from sorted input, not one insert at a time (see the orders model).
+        let rows = Vec::<InstanceRow>::deserialize(deserializer)?;
+        let mut parties = Vec::with_capacity(rows.len() * 2);
+        for row in &rows {
             if let Some(o) = &row.state.opened {
-                state
-                    .by_party
-                    .insert(&o.customer_id, &o.seller_org_id, &row.id);
+                parties.push((o.customer_id.clone(), row.id.clone()));
+                parties.push((o.seller_org_id.clone(), row.id.clone()));
             }
-            state.by_id.insert(row.id.clone(), row);
         }
-        Ok(state)
+        Ok(InstancesState {
+            by_id: rows.into_iter().map(|row| (row.id.clone(), row)).collect(),
+            by_party: PartyIndex::from_entries(parties),
+        })
     }
 }
 

@@ -100,42 +100,71 @@ impl Serialize for OrdersState {
 
 impl<'de> Deserialize<'de> for OrdersState {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        // Every index is gathered first and built in bulk (sorted input loads a B-tree in
+        // linear time; one insert per entry made a large checkpoint's load mostly key
+        // comparisons).
         let stored = LoadedOrders::deserialize(deserializer)?;
-        let mut state = OrdersState {
+        let mut created = Vec::with_capacity(stored.rows.len());
+        let mut by_customer: BTreeMap<&str, Vec<(Timestamp, String)>> = BTreeMap::new();
+        let mut by_seller: BTreeMap<&str, Vec<(Timestamp, String)>> = BTreeMap::new();
+        let (mut refunds, mut invoices, mut reviews) = (Vec::new(), Vec::new(), Vec::new());
+        let mut shop_scores: BTreeMap<String, ShopScore> = BTreeMap::new();
+        for row in &stored.rows {
+            let Some(p) = &row.state.placed else {
+                continue;
+            };
+            let entry = (row.created_at, row.id.clone());
+            by_customer
+                .entry(&p.customer_id)
+                .or_default()
+                .push(entry.clone());
+            by_seller
+                .entry(&p.seller_org_id)
+                .or_default()
+                .push(entry.clone());
+            created.push(entry);
+            for r in &row.state.refunds {
+                refunds.push((p.customer_id.clone(), r.id.clone()));
+                refunds.push((p.seller_org_id.clone(), r.id.clone()));
+            }
+            for i in &row.state.invoices {
+                invoices.push((p.customer_id.clone(), i.id.clone()));
+                invoices.push((p.seller_org_id.clone(), i.id.clone()));
+            }
+            if let Some(r) = &row.state.review {
+                reviews.push((p.seller_org_id.clone(), r.id.clone()));
+                reviews.push((p.product_id.clone(), r.id.clone()));
+                if !r.default {
+                    shop_scores
+                        .entry(p.seller_org_id.clone())
+                        .or_default()
+                        .add(r.quality, r.attitude, r.speed);
+                }
+            }
+        }
+        let sets = |m: BTreeMap<&str, Vec<(Timestamp, String)>>| {
+            m.into_iter()
+                .map(|(k, v)| (k.to_owned(), v.into_iter().collect::<BTreeSet<_>>()))
+                .collect()
+        };
+        let (by_customer, by_seller) = (sets(by_customer), sets(by_seller));
+        Ok(OrdersState {
+            by_created: created.into_iter().collect(),
+            by_customer,
+            by_seller,
+            refunds_by_party: PartyIndex::from_entries(refunds),
+            invoices_by_party: PartyIndex::from_entries(invoices),
+            reviews_by_seller: PartyIndex::from_entries(reviews),
+            shop_scores,
+            by_id: stored
+                .rows
+                .into_iter()
+                .map(|row| (row.id.clone(), row))
+                .collect(),
             refund_orders: stored.refund_orders,
             invoice_orders: stored.invoice_orders,
             review_orders: stored.review_orders,
-            ..OrdersState::default()
-        };
-        for row in stored.rows {
-            if let Some(p) = &row.state.placed {
-                state.index(&row.id, row.created_at, &p.customer_id, &p.seller_org_id);
-                for r in &row.state.refunds {
-                    state
-                        .refunds_by_party
-                        .insert(&p.customer_id, &p.seller_org_id, &r.id);
-                }
-                for i in &row.state.invoices {
-                    state
-                        .invoices_by_party
-                        .insert(&p.customer_id, &p.seller_org_id, &i.id);
-                }
-                if let Some(r) = &row.state.review {
-                    state
-                        .reviews_by_seller
-                        .insert_under(&[&p.seller_org_id, &p.product_id], &r.id);
-                    if !r.default {
-                        state
-                            .shop_scores
-                            .entry(p.seller_org_id.clone())
-                            .or_default()
-                            .add(r.quality, r.attitude, r.speed);
-                    }
-                }
-            }
-            state.by_id.insert(row.id.clone(), row);
-        }
-        Ok(state)
+        })
     }
 }
 

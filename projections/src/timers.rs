@@ -27,11 +27,12 @@ impl Serialize for TimersState {
 
 impl<'de> Deserialize<'de> for TimersState {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let mut state = TimersState::default();
-        for deadline in Vec::<Deadline>::deserialize(deserializer)? {
-            state.apply_effect(DeadlineEffect::Start(deadline));
-        }
-        Ok(state)
+        // Built in bulk from sorted input, not one insert at a time (see the orders model).
+        let deadlines = Vec::<Deadline>::deserialize(deserializer)?;
+        Ok(TimersState {
+            by_due: deadlines.iter().map(|d| (d.due_at, d.id.clone())).collect(),
+            pending: deadlines.into_iter().map(|d| (d.id.clone(), d)).collect(),
+        })
     }
 }
 

@@ -24,6 +24,10 @@ struct Args {
     /// Small sizes (the whole run well under a minute), for CI smoke checks.
     #[arg(long)]
     quick: bool,
+    /// Keep the data dirs of the run (their path is printed on stderr), e.g. to time a restart
+    /// or to try replay-tool on a big log.
+    #[arg(long)]
+    keep: bool,
     /// Seconds per measured level (default 8, or 1 with --quick).
     #[arg(long)]
     seconds: Option<f64>,
@@ -639,6 +643,13 @@ fn main() {
     }
     if wanted("http_commands") {
         emit(rt.block_on(http_commands(&dir, 64, seconds)));
+    }
+    drop(rt);
+    if args.keep {
+        eprintln!(
+            "marketlog-bench: data dirs kept in {}",
+            dir.keep().display()
+        );
     }
 }
 
