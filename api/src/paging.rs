@@ -17,26 +17,32 @@ pub struct PageQuery {
 
 impl PageQuery {
     pub fn limit(&self) -> Result<usize, ApiError> {
-        match self.limit {
-            None => Ok(PAGE_LIMIT_DEFAULT),
-            Some(l) if (1..=PAGE_LIMIT_MAX).contains(&l) => Ok(l),
-            Some(_) => Err(
-                ApiError::bad_request(format!("limit must be 1..={PAGE_LIMIT_MAX}"))
-                    .with("field", "limit"),
-            ),
-        }
+        limit_within(self.limit, PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX)
     }
 
     /// The decoded cursor (the key after which the page starts).
     pub fn after(&self) -> Result<Option<String>, ApiError> {
         match &self.cursor {
             None => Ok(None),
-            Some(c) => decode_cursor(c).map(Some).ok_or_else(|| {
-                ApiError::bad_request("cursor is not one this server issued")
-                    .with("field", "cursor")
-            }),
+            Some(c) => decode_cursor(c).map(Some).ok_or_else(bad_cursor),
         }
     }
+}
+
+/// A requested `limit` (`default` when absent), refused naming the field outside 1..=`max`.
+pub fn limit_within(limit: Option<usize>, default: usize, max: usize) -> Result<usize, ApiError> {
+    match limit {
+        None => Ok(default),
+        Some(l) if (1..=max).contains(&l) => Ok(l),
+        Some(_) => {
+            Err(ApiError::bad_request(format!("limit must be 1..={max}")).with("field", "limit"))
+        }
+    }
+}
+
+/// The answer to a cursor this server did not issue.
+pub fn bad_cursor() -> ApiError {
+    ApiError::bad_request("cursor is not one this server issued").with("field", "cursor")
 }
 
 pub fn encode_cursor(key: &str) -> String {

@@ -17,7 +17,7 @@ use utoipa::ToSchema;
 
 use crate::error::ApiError;
 use crate::extract::{query, Caller};
-use crate::paging::{PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX};
+use crate::paging::{bad_cursor, limit_within, PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX};
 use crate::respond;
 use crate::routes::{Doc, Routes};
 use crate::state::App;
@@ -106,25 +106,9 @@ fn stored_bytes(r: &Record) -> Vec<u8> {
     v
 }
 
-fn limit_of(limit: Option<usize>) -> Result<usize, ApiError> {
-    match limit {
-        None => Ok(PAGE_LIMIT_DEFAULT),
-        Some(l) if (1..=PAGE_LIMIT_MAX).contains(&l) => Ok(l),
-        Some(_) => Err(
-            ApiError::bad_request(format!("limit must be 1..={PAGE_LIMIT_MAX}"))
-                .with("field", "limit"),
-        ),
-    }
-}
-
 fn cursor_of(cursor: Option<&str>) -> Result<Option<u64>, ApiError> {
     cursor
-        .map(|c| {
-            c.parse::<u64>().map_err(|_| {
-                ApiError::bad_request("cursor is not one this server issued")
-                    .with("field", "cursor")
-            })
-        })
+        .map(|c| c.parse::<u64>().map_err(|_| bad_cursor()))
         .transpose()
 }
 
@@ -141,7 +125,7 @@ async fn stream(
     {
         return Err(ApiError::not_found("stream"));
     }
-    let limit = limit_of(q.limit)?;
+    let limit = limit_within(q.limit, PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX)?;
     let from = cursor_of(q.cursor.as_deref())?
         .or(q.from_version)
         .unwrap_or(1)
@@ -187,7 +171,7 @@ async fn events(
 ) -> Result<Response, ApiError> {
     caller.require(LOG_READERS)?;
     let q = query(q)?;
-    let limit = limit_of(q.limit)?;
+    let limit = limit_within(q.limit, PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX)?;
     let raw = match q.include.as_deref() {
         None => false,
         Some("raw") => true,

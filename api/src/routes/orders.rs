@@ -16,7 +16,7 @@ use utoipa::ToSchema;
 
 use crate::error::ApiError;
 use crate::extract::{Body, Caller, CommandHeaders, MinPosition};
-use crate::paging::{decode_cursor, encode_cursor, PageQuery};
+use crate::paging::{encode_cursor, PageQuery};
 use crate::respond;
 use crate::routes::products::parse_time;
 use crate::routes::{Doc, Routes};
@@ -373,7 +373,6 @@ fn order_answer(
     }
 }
 
-/// May `caller` see this order? (Everyone else gets 404.)
 /// Whose records a caller may list.
 pub(crate) enum Scope<'a> {
     /// Everyone's (platform, auditor).
@@ -411,6 +410,7 @@ pub(crate) fn scoped_ids<'a, V>(
     }
 }
 
+/// May `caller` see this order? (Everyone else gets 404.)
 pub(crate) fn party(caller: &Caller, s: &OrderState) -> bool {
     let Some(p) = &s.placed else { return false };
     match caller.role {
@@ -697,9 +697,7 @@ async fn list(
     let (listed, position) = app
         .orders
         .read(|s| s.list(&filter, after.as_deref(), limit));
-    let (rows, more) = listed.ok_or_else(|| {
-        ApiError::bad_request("cursor is not one this server issued").with("field", "cursor")
-    })?;
+    let (rows, more) = listed.ok_or_else(crate::paging::bad_cursor)?;
     let next = if more {
         rows.last().map(|(k, _)| encode_cursor(k))
     } else {
@@ -721,27 +719,17 @@ async fn export_csv(
     caller.require(READERS)?;
     let q = list_query(q)?;
     let filter = filter_for(&caller, &q)?;
-    let bad_cursor =
-        || ApiError::bad_request("cursor is not one this server issued").with("field", "cursor");
-    let after = match q.cursor.as_deref() {
-        Some(c) => Some(decode_cursor(c).ok_or_else(bad_cursor)?),
-        None => None,
+    let paging = PageQuery {
+        limit: q.limit,
+        cursor: q.cursor.clone(),
     };
-    let limit = match q.limit {
-        None => EXPORT_ROWS_MAX,
-        Some(l) if (1..=EXPORT_ROWS_MAX).contains(&l) => l,
-        Some(_) => {
-            return Err(
-                ApiError::bad_request(format!("limit must be 1..={EXPORT_ROWS_MAX}"))
-                    .with("field", "limit"),
-            )
-        }
-    };
+    let after = paging.after()?;
+    let limit = crate::paging::limit_within(q.limit, EXPORT_ROWS_MAX, EXPORT_ROWS_MAX)?;
     app.wait_for(&app.orders, min).await?;
     let (listed, position) = app
         .orders
         .read(|s| s.list(&filter, after.as_deref(), limit));
-    let (rows, more) = listed.ok_or_else(bad_cursor)?;
+    let (rows, more) = listed.ok_or_else(crate::paging::bad_cursor)?;
     let next = more
         .then(|| rows.last().map(|(k, _)| encode_cursor(k)))
         .flatten();
