@@ -75,7 +75,9 @@ impl ReadModel for Instances {
         row.state = Instance::evolve(std::mem::take(&mut row.state), &e);
         row.version = r.version;
         if let (false, Some(o)) = (was_open, &row.state.opened) {
-            state.by_party.insert(&o.customer_id, &o.seller_org_id, id);
+            state
+                .by_party
+                .insert(&o.customer_id, &o.seller_org_id, id.to_owned());
         }
         Ok(())
     }

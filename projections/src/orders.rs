@@ -27,10 +27,8 @@ pub struct OrdersState {
     pub by_id: BTreeMap<String, OrderRow>,
     /// (created at, id): the listing order of everything.
     pub by_created: BTreeSet<(Timestamp, String)>,
-    /// Customer id → (created at, id) of that customer's orders.
-    pub by_customer: BTreeMap<String, BTreeSet<(Timestamp, String)>>,
-    /// Seller org id → (created at, id) of the orders of that seller's products.
-    pub by_seller: BTreeMap<String, BTreeSet<(Timestamp, String)>>,
+    /// Customer / seller org → (created at, id) of the orders they are party to.
+    pub by_party: PartyIndex<(Timestamp, String)>,
     /// Refund id → order id (refunds live in their order's stream).
     pub refund_orders: BTreeMap<String, String>,
     /// Customer / seller org → ids of the refunds of their orders (derived, not stored).
@@ -105,8 +103,7 @@ impl<'de> Deserialize<'de> for OrdersState {
         // comparisons).
         let stored = LoadedOrders::deserialize(deserializer)?;
         let mut created = Vec::with_capacity(stored.rows.len());
-        let mut by_customer: BTreeMap<&str, Vec<(Timestamp, String)>> = BTreeMap::new();
-        let mut by_seller: BTreeMap<&str, Vec<(Timestamp, String)>> = BTreeMap::new();
+        let mut parties = Vec::with_capacity(stored.rows.len() * 2);
         let (mut refunds, mut invoices, mut reviews) = (Vec::new(), Vec::new(), Vec::new());
         let mut shop_scores: BTreeMap<String, ShopScore> = BTreeMap::new();
         for row in &stored.rows {
@@ -114,14 +111,8 @@ impl<'de> Deserialize<'de> for OrdersState {
                 continue;
             };
             let entry = (row.created_at, row.id.clone());
-            by_customer
-                .entry(&p.customer_id)
-                .or_default()
-                .push(entry.clone());
-            by_seller
-                .entry(&p.seller_org_id)
-                .or_default()
-                .push(entry.clone());
+            parties.push((p.customer_id.clone(), entry.clone()));
+            parties.push((p.seller_org_id.clone(), entry.clone()));
             created.push(entry);
             for r in &row.state.refunds {
                 refunds.push((p.customer_id.clone(), r.id.clone()));
@@ -142,16 +133,9 @@ impl<'de> Deserialize<'de> for OrdersState {
                 }
             }
         }
-        let sets = |m: BTreeMap<&str, Vec<(Timestamp, String)>>| {
-            m.into_iter()
-                .map(|(k, v)| (k.to_owned(), v.into_iter().collect::<BTreeSet<_>>()))
-                .collect()
-        };
-        let (by_customer, by_seller) = (sets(by_customer), sets(by_seller));
         Ok(OrdersState {
             by_created: created.into_iter().collect(),
-            by_customer,
-            by_seller,
+            by_party: PartyIndex::from_entries(parties),
             refunds_by_party: PartyIndex::from_entries(refunds),
             invoices_by_party: PartyIndex::from_entries(invoices),
             reviews_by_seller: PartyIndex::from_entries(reviews),
@@ -222,14 +206,8 @@ impl OrdersState {
     /// Lists a placed order under its creation time, customer and seller.
     fn index(&mut self, id: &str, at: Timestamp, customer_id: &str, seller_org_id: &str) {
         let entry = (at, id.to_owned());
-        self.by_customer
-            .entry(customer_id.to_owned())
-            .or_default()
-            .insert(entry.clone());
-        self.by_seller
-            .entry(seller_org_id.to_owned())
-            .or_default()
-            .insert(entry.clone());
+        self.by_party
+            .insert(customer_id, seller_org_id, entry.clone());
         self.by_created.insert(entry);
     }
 
@@ -253,9 +231,9 @@ impl OrdersState {
             .as_ref()
             .or(filter.customer_id.as_ref())
         {
-            self.by_customer.get(c).unwrap_or(&NONE)
+            self.by_party.of(c).unwrap_or(&NONE)
         } else if let Some(s) = &filter.seller_org_id {
-            self.by_seller.get(s).unwrap_or(&NONE)
+            self.by_party.of(s).unwrap_or(&NONE)
         } else {
             &self.by_created
         };
@@ -331,9 +309,11 @@ impl ReadModel for Orders {
                     .refund_orders
                     .insert(r.refund_id.clone(), id.to_owned());
                 if let Some(p) = &row.state.placed {
-                    state
-                        .refunds_by_party
-                        .insert(&p.customer_id, &p.seller_org_id, &r.refund_id);
+                    state.refunds_by_party.insert(
+                        &p.customer_id,
+                        &p.seller_org_id,
+                        r.refund_id.clone(),
+                    );
                 }
             }
             OrderEvent::InvoiceRequested(i) => {
@@ -341,9 +321,11 @@ impl ReadModel for Orders {
                     .invoice_orders
                     .insert(i.invoice_id.clone(), id.to_owned());
                 if let Some(p) = &row.state.placed {
-                    state
-                        .invoices_by_party
-                        .insert(&p.customer_id, &p.seller_org_id, &i.invoice_id);
+                    state.invoices_by_party.insert(
+                        &p.customer_id,
+                        &p.seller_org_id,
+                        i.invoice_id.clone(),
+                    );
                 }
             }
             OrderEvent::ReviewSubmitted(r) => {
@@ -353,7 +335,7 @@ impl ReadModel for Orders {
                 if let Some(p) = &row.state.placed {
                     state
                         .reviews_by_seller
-                        .insert_under(&[&p.seller_org_id, &p.product_id], &r.review_id);
+                        .insert_under(&[&p.seller_org_id, &p.product_id], r.review_id.clone());
                     state
                         .shop_scores
                         .entry(p.seller_org_id.clone())
@@ -368,7 +350,7 @@ impl ReadModel for Orders {
                 if let Some(p) = &row.state.placed {
                     state
                         .reviews_by_seller
-                        .insert_under(&[&p.seller_org_id, &p.product_id], &r.review_id);
+                        .insert_under(&[&p.seller_org_id, &p.product_id], r.review_id.clone());
                 }
             }
             _ => {}

@@ -340,13 +340,12 @@ async fn invoices(
     let (limit, after) = (paging.limit()?, paging.after()?);
     app.wait_for(&app.orders, min).await?;
     let ((items, next), position) = app.orders.read(|s| {
-        let rows = crate::routes::orders::scoped_ids(
+        let rows = crate::routes::orders::scoped(
             &caller,
             &s.invoice_orders,
             &s.invoices_by_party,
             after.as_deref(),
         )
-        .filter_map(|iid| Some((iid, s.invoice_orders.get(iid)?)))
         .filter(|(_, o)| q.order_id.as_deref().is_none_or(|w| w == o.as_str()))
         .filter_map(|(iid, oid)| {
             let row = s.by_id.get(oid)?;

@@ -135,19 +135,18 @@ async fn list(
     let (limit, after) = (paging.limit()?, paging.after()?);
     app.wait_for(&app.instances, min).await?;
     let ((items, next), position) = app.instances.read(|s| {
-        let rows =
-            crate::routes::orders::scoped_ids(&caller, &s.by_id, &s.by_party, after.as_deref())
-                .filter_map(|id| s.by_id.get(id))
-                .filter(|r| {
-                    let o = r.state.opened.as_ref();
-                    owner(&caller, &r.state)
-                        && q.order_id
-                            .as_deref()
-                            .is_none_or(|w| r.state.orders.iter().any(|x| x == w))
-                        && q.customer_id
-                            .as_deref()
-                            .is_none_or(|w| o.is_some_and(|o| o.customer_id == w))
-                });
+        let rows = crate::routes::orders::scoped(&caller, &s.by_id, &s.by_party, after.as_deref())
+            .map(|(_, r)| r)
+            .filter(|r| {
+                let o = r.state.opened.as_ref();
+                owner(&caller, &r.state)
+                    && q.order_id
+                        .as_deref()
+                        .is_none_or(|w| r.state.orders.iter().any(|x| x == w))
+                    && q.customer_id
+                        .as_deref()
+                        .is_none_or(|w| o.is_some_and(|o| o.customer_id == w))
+            });
         page(
             rows.map(|r| {
                 (

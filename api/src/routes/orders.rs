@@ -395,17 +395,22 @@ pub(crate) fn scope(caller: &Caller) -> Scope<'_> {
     }
 }
 
-/// The ids of `map` (all of them) or of `index` for the caller's party, after the cursor
-/// `after`, in id order — a seek into the caller's own records, not a scan of everyone's.
-pub(crate) fn scoped_ids<'a, V>(
+/// The entries of `map` the caller may list — all of them, or those `index` files under the
+/// caller's party — after the cursor `after`, in id order: a seek into the caller's own
+/// records, not a scan of everyone's.
+pub(crate) fn scoped<'a, V>(
     caller: &'a Caller,
     map: &'a std::collections::BTreeMap<String, V>,
     index: &'a projections::party::PartyIndex,
     after: Option<&'a str>,
-) -> Box<dyn Iterator<Item = &'a String> + 'a> {
+) -> Box<dyn Iterator<Item = (&'a String, &'a V)> + 'a> {
     match scope(caller) {
-        Scope::All => Box::new(crate::paging::seek(map, after).map(|(k, _)| k)),
-        Scope::Party(party) => Box::new(index.after(party, after)),
+        Scope::All => Box::new(crate::paging::seek(map, after)),
+        Scope::Party(party) => Box::new(
+            index
+                .after(party, after)
+                .filter_map(|id| map.get_key_value(id)),
+        ),
         Scope::Nothing => Box::new(std::iter::empty()),
     }
 }

@@ -378,13 +378,12 @@ async fn list(
     let (limit, after) = (paging.limit()?, paging.after()?);
     app.wait_for(&app.orders, min).await?;
     let ((items, next), position) = app.orders.read(|s| {
-        let rows = crate::routes::orders::scoped_ids(
+        let rows = crate::routes::orders::scoped(
             &caller,
             &s.refund_orders,
             &s.refunds_by_party,
             after.as_deref(),
         )
-        .filter_map(|rid| Some((rid, s.refund_orders.get(rid)?)))
         .filter(|(_, o)| q.order_id.as_deref().is_none_or(|w| w == o.as_str()))
         .filter_map(|(rid, oid)| {
             let row = s.by_id.get(oid)?;
