@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use domain::order::{Order, OrderEvent, OrderState};
+use domain::order::{Order, OrderEvent, OrderState, ReviewDefaulted, ReviewSubmitted};
 use domain::{Decider, Timestamp};
 use eventlog::Record;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -328,29 +328,21 @@ impl ReadModel for Orders {
                     );
                 }
             }
-            OrderEvent::ReviewSubmitted(r) => {
-                state
-                    .review_orders
-                    .insert(r.review_id.clone(), id.to_owned());
+            OrderEvent::ReviewSubmitted(ReviewSubmitted { review_id, .. })
+            | OrderEvent::ReviewDefaulted(ReviewDefaulted { review_id, .. }) => {
+                state.review_orders.insert(review_id.clone(), id.to_owned());
                 if let Some(p) = &row.state.placed {
                     state
                         .reviews_by_seller
-                        .insert_under(&[&p.seller_org_id, &p.product_id], r.review_id.clone());
-                    state
-                        .shop_scores
-                        .entry(p.seller_org_id.clone())
-                        .or_default()
-                        .add(r.quality, r.attitude, r.speed);
-                }
-            }
-            OrderEvent::ReviewDefaulted(r) => {
-                state
-                    .review_orders
-                    .insert(r.review_id.clone(), id.to_owned());
-                if let Some(p) = &row.state.placed {
-                    state
-                        .reviews_by_seller
-                        .insert_under(&[&p.seller_org_id, &p.product_id], r.review_id.clone());
+                        .insert_under(&[&p.seller_org_id, &p.product_id], review_id.clone());
+                    // A defaulted review does not count towards the shop score.
+                    if let OrderEvent::ReviewSubmitted(r) = &e {
+                        state
+                            .shop_scores
+                            .entry(p.seller_org_id.clone())
+                            .or_default()
+                            .add(r.quality, r.attitude, r.speed);
+                    }
                 }
             }
             _ => {}
