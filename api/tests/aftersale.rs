@@ -311,37 +311,6 @@ async fn reviews_get_one_timely_reply_bad_ones_are_flagged_until_then_and_defaul
     );
 }
 
-/// Review ids of `GET /v1/reviews?<query>`, page by page (`limit` each).
-async fn review_ids(api: &Api, query: &str, limit: usize) -> Vec<String> {
-    let head = api.head().await.to_string();
-    let mut ids = Vec::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let mut uri = format!("/v1/reviews?limit={limit}&{query}");
-        if let Some(c) = &cursor {
-            uri.push_str(&format!("&cursor={c}"));
-        }
-        let page = api
-            .call("GET", &uri)
-            .token(ADMIN)
-            .header("x-min-position", &head)
-            .send()
-            .await
-            .expect(StatusCode::OK);
-        ids.extend(
-            page["items"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|r| r["id"].as_str().unwrap().to_owned()),
-        );
-        match page["next_cursor"].as_str() {
-            Some(c) => cursor = Some(c.to_owned()),
-            None => return ids,
-        }
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_shops_or_a_products_reviews_list_only_theirs_page_by_page() {
     let api = Api::new().await;
@@ -381,17 +350,25 @@ async fn a_shops_or_a_products_reviews_list_only_theirs_page_by_page() {
         .to_owned();
     for limit in [1, 2, 10] {
         assert_eq!(
-            review_ids(&api, &format!("product_id={vm}"), limit).await,
+            api.ids_of_all_pages(ADMIN, &format!("/v1/reviews?product_id={vm}"), limit)
+                .await,
             of(&vm)
         );
         assert_eq!(
-            review_ids(&api, &format!("product_id={db}"), limit).await,
+            api.ids_of_all_pages(ADMIN, &format!("/v1/reviews?product_id={db}"), limit)
+                .await,
             of(&db)
         );
         assert_eq!(
-            review_ids(&api, &format!("org_id={org}"), limit).await,
+            api.ids_of_all_pages(ADMIN, &format!("/v1/reviews?org_id={org}"), limit)
+                .await,
             of(&vm)
         );
-        assert_eq!(review_ids(&api, "", limit).await.len(), 5);
+        assert_eq!(
+            api.ids_of_all_pages(ADMIN, "/v1/reviews", limit)
+                .await
+                .len(),
+            5
+        );
     }
 }

@@ -75,7 +75,7 @@ async fn pages_of_every_size_list_each_order_once_newest_first_and_only_to_its_p
         .collect();
     for limit in 1..=4 {
         assert_eq!(
-            pages_of(&api, ADMIN, "/v1/orders", limit).await,
+            api.ids_of_all_pages(ADMIN, "/v1/orders", limit).await,
             full,
             "limit {limit}"
         );
@@ -89,30 +89,25 @@ async fn pages_of_every_size_list_each_order_once_newest_first_and_only_to_its_p
     };
     for limit in [1, 2, 5] {
         assert_eq!(
-            pages_of(&api, &ann, "/v1/orders", limit).await,
+            api.ids_of_all_pages(&ann, "/v1/orders", limit).await,
             own(&|p| p.1 == ann)
         );
         assert_eq!(
-            pages_of(&api, &bo, "/v1/orders", limit).await,
+            api.ids_of_all_pages(&bo, "/v1/orders", limit).await,
             own(&|p| p.1 == bo)
         );
         assert_eq!(
-            pages_of(&api, &a.seller, "/v1/orders", limit).await,
+            api.ids_of_all_pages(&a.seller, "/v1/orders", limit).await,
             own(&|p| p.2)
         );
         assert_eq!(
-            pages_of(&api, &b.seller, "/v1/orders", limit).await,
+            api.ids_of_all_pages(&b.seller, "/v1/orders", limit).await,
             own(&|p| !p.2)
         );
         // A filter on top of the party's own orders.
         assert_eq!(
-            pages_of(
-                &api,
-                &ann,
-                &format!("/v1/orders?product_id={}", a.product),
-                limit
-            )
-            .await,
+            api.ids_of_all_pages(&ann, &format!("/v1/orders?product_id={}", a.product), limit)
+                .await,
             own(&|p| p.1 == ann && p.2)
         );
     }
@@ -126,35 +121,6 @@ async fn pages_of_every_size_list_each_order_once_newest_first_and_only_to_its_p
         forged.error(StatusCode::BAD_REQUEST, "bad_request")["field"],
         "cursor"
     );
-}
-
-/// Every page of the list at `path` (which may carry a query) as `token`: the ids in order.
-async fn pages_of(api: &Api, token: &str, path: &str, limit: usize) -> Vec<String> {
-    let head = api.head().await.to_string();
-    let sep = if path.contains('?') { '&' } else { '?' };
-    let mut ids = Vec::new();
-    let mut cursor: Option<String> = None;
-    for _ in 0..1000 {
-        let mut uri = format!("{path}{sep}limit={limit}");
-        if let Some(c) = &cursor {
-            uri.push_str(&format!("&cursor={c}"));
-        }
-        let page = api
-            .call("GET", &uri)
-            .token(token)
-            .header("x-min-position", &head)
-            .send()
-            .await
-            .expect(StatusCode::OK);
-        let items = page["items"].as_array().unwrap();
-        assert!(items.len() <= limit, "page longer than its limit: {page}");
-        ids.extend(items.iter().map(|o| o["id"].as_str().unwrap().to_owned()));
-        match page["next_cursor"].as_str() {
-            Some(c) => cursor = Some(c.to_owned()),
-            None => return ids,
-        }
-    }
-    panic!("paging of {path} never ended");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -215,7 +181,7 @@ async fn products_instances_refunds_and_invoices_page_without_gap_or_repeat_for_
         (b.seller.as_str(), "/v1/invoices", 1),
         (ADMIN, "/v1/invoices", 6),
     ] {
-        let full = pages_of(&api, token, path, 100).await;
+        let full = api.ids_of_all_pages(token, path, 100).await;
         assert_eq!(full.len(), expected, "{path}");
         let mut sorted = full.clone();
         sorted.sort();
@@ -223,7 +189,7 @@ async fn products_instances_refunds_and_invoices_page_without_gap_or_repeat_for_
         assert_eq!(sorted, full, "{path}: not in id order, or repeated");
         for limit in 1..=3 {
             assert_eq!(
-                pages_of(&api, token, path, limit).await,
+                api.ids_of_all_pages(token, path, limit).await,
                 full,
                 "{path} limit {limit}"
             );
@@ -243,7 +209,9 @@ struct Placed {
 
 /// Ids listed by `GET /v1/orders?<query>` for `token` (one page of up to 100), sorted.
 async fn ids_where(api: &Api, token: &str, query: &str) -> Vec<String> {
-    let mut ids = pages_of(api, token, &format!("/v1/orders?{query}"), 100).await;
+    let mut ids = api
+        .ids_of_all_pages(token, &format!("/v1/orders?{query}"), 100)
+        .await;
     ids.sort();
     ids
 }
@@ -408,7 +376,9 @@ async fn every_order_list_filter_selects_exactly_its_orders_and_the_csv_export_m
     let header = rows.remove(0);
     assert_eq!(header[0], "id");
     let name = header.iter().position(|h| h == "product_name").unwrap();
-    let listed = pages_of(&api, ADMIN, "/v1/orders?product_code=DB", 100).await;
+    let listed = api
+        .ids_of_all_pages(ADMIN, "/v1/orders?product_code=DB", 100)
+        .await;
     assert_eq!(
         rows.iter().map(|r| r[0].clone()).collect::<Vec<_>>(),
         listed
@@ -418,7 +388,7 @@ async fn every_order_list_filter_selects_exactly_its_orders_and_the_csv_export_m
 
     // An export larger than its limit says where the next one starts: the exports together
     // hold every order once, in list order.
-    let everything = pages_of(&api, ADMIN, "/v1/orders", 100).await;
+    let everything = api.ids_of_all_pages(ADMIN, "/v1/orders", 100).await;
     let mut exported = Vec::new();
     let mut cursor: Option<String> = None;
     for _ in 0..10 {

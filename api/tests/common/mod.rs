@@ -165,6 +165,37 @@ impl Api {
         self.call("POST", uri).token(token).json(&body).send().await
     }
 
+    /// The ids of every page of the list at `path` (which may carry a query), `limit` per
+    /// page, as `token`, once the models applied everything written so far; each page no
+    /// longer than its limit.
+    pub async fn ids_of_all_pages(&self, token: &str, path: &str, limit: usize) -> Vec<String> {
+        let head = self.head().await.to_string();
+        let sep = if path.contains('?') { '&' } else { '?' };
+        let mut ids = Vec::new();
+        let mut cursor: Option<String> = None;
+        for _ in 0..1000 {
+            let mut uri = format!("{path}{sep}limit={limit}");
+            if let Some(c) = &cursor {
+                uri.push_str(&format!("&cursor={c}"));
+            }
+            let page = self
+                .call("GET", &uri)
+                .token(token)
+                .header("x-min-position", &head)
+                .send()
+                .await
+                .expect(StatusCode::OK);
+            let items = page["items"].as_array().unwrap();
+            assert!(items.len() <= limit, "page longer than its limit: {page}");
+            ids.extend(items.iter().map(|o| o["id"].as_str().unwrap().to_owned()));
+            match page["next_cursor"].as_str() {
+                Some(c) => cursor = Some(c.to_owned()),
+                None => return ids,
+            }
+        }
+        panic!("paging of {path} never ended");
+    }
+
     /// The log head as `/v1/health` reports it.
     pub async fn head(&self) -> u64 {
         let v = self
