@@ -39,13 +39,7 @@ async fn paid_order(
 
 /// `GET /v1/reviews?bad_unhandled=true` once everything written is applied.
 async fn bad_reviews(api: &Api) -> Value {
-    let head = api.head().await.to_string();
-    api.call("GET", "/v1/reviews?bad_unhandled=true")
-        .token(ADMIN)
-        .header("x-min-position", &head)
-        .send()
-        .await
-        .expect(StatusCode::OK)
+    api.read_as(ADMIN, "/v1/reviews?bad_unhandled=true").await
 }
 
 fn invoice_body() -> Value {
@@ -124,14 +118,7 @@ async fn an_invoice_is_for_the_cash_paid_minus_cash_refunded_with_postage_by_the
     );
 
     // The seller's queue holds both; issuing and rejecting take them out of it.
-    let head = api.head().await.to_string();
-    let queue = api
-        .call("GET", "/v1/invoices?status=requested")
-        .token(&seller)
-        .header("x-min-position", &head)
-        .send()
-        .await
-        .expect(StatusCode::OK);
+    let queue = api.read_as(&seller, "/v1/invoices?status=requested").await;
     assert_eq!(queue["items"].as_array().unwrap().len(), 2, "{queue}");
     let issued = api
         .post_as(
@@ -155,14 +142,7 @@ async fn an_invoice_is_for_the_cash_paid_minus_cash_refunded_with_postage_by_the
     )
     .await
     .expect(StatusCode::OK);
-    let head = api.head().await.to_string();
-    let queue = api
-        .call("GET", "/v1/invoices?status=requested")
-        .token(&seller)
-        .header("x-min-position", &head)
-        .send()
-        .await
-        .expect(StatusCode::OK);
+    let queue = api.read_as(&seller, "/v1/invoices?status=requested").await;
     assert_eq!(queue["items"].as_array().unwrap().len(), 0, "{queue}");
     // After a rejection the customer may ask again.
     api.post_as(
@@ -174,13 +154,7 @@ async fn an_invoice_is_for_the_cash_paid_minus_cash_refunded_with_postage_by_the
     .expect(StatusCode::CREATED);
     // Another customer sees none of them.
     let (_, bo) = api.create_principal("customer", None).await;
-    let theirs = api
-        .call("GET", "/v1/invoices")
-        .token(&bo)
-        .header("x-min-position", &api.head().await.to_string())
-        .send()
-        .await
-        .expect(StatusCode::OK);
+    let theirs = api.read_as(&bo, "/v1/invoices").await;
     assert_eq!(theirs["items"].as_array().unwrap().len(), 0);
 }
 
@@ -253,14 +227,7 @@ async fn reviews_get_one_timely_reply_bad_ones_are_flagged_until_then_and_defaul
     // The second order is never reviewed: 30 days after completion it defaults to 5/5/5,
     // marked default, and the shop score stays the mean of the real review (14 / 3).
     advance(&api, 30 * DAY).await;
-    let head = api.head().await.to_string();
-    let all = api
-        .call("GET", "/v1/reviews")
-        .token(ADMIN)
-        .header("x-min-position", &head)
-        .send()
-        .await
-        .expect(StatusCode::OK);
+    let all = api.read_as(ADMIN, "/v1/reviews").await;
     let items = all["items"].as_array().unwrap();
     let defaulted: Vec<&Value> = items
         .iter()

@@ -75,14 +75,9 @@ async fn pay(api: &Api, s: &Shop, o: &Value) -> Value {
 
 /// The one instance of order `order_id`, read once everything written is applied.
 async fn instance_of(api: &Api, order_id: &str) -> Value {
-    let head = api.head().await.to_string();
     let list = api
-        .call("GET", &format!("/v1/instances?order_id={order_id}"))
-        .token(ADMIN)
-        .header("x-min-position", &head)
-        .send()
-        .await
-        .expect(StatusCode::OK);
+        .read_as(ADMIN, &format!("/v1/instances?order_id={order_id}"))
+        .await;
     let items = list["items"].as_array().unwrap();
     assert_eq!(items.len(), 1, "{list}");
     items[0].clone()
@@ -403,14 +398,7 @@ async fn a_distribution_order_snapshots_the_commission_and_a_kept_instance_refun
     )
     .await
     .expect(StatusCode::OK);
-    let head = api.head().await.to_string();
-    let o = api
-        .call("GET", &format!("/v1/orders/{id}"))
-        .token(&s.customer)
-        .header("x-min-position", &head)
-        .send()
-        .await
-        .expect(StatusCode::OK);
+    let o = api.read_as(&s.customer, &format!("/v1/orders/{id}")).await;
     assert_eq!(
         (
             o["status"].as_str(),

@@ -54,14 +54,7 @@ async fn pages_of_every_size_list_each_order_once_newest_first_and_only_to_its_p
         };
         placed.push((place(&api, customer, m).await, customer.clone(), i % 4 < 2));
     }
-    let head = api.head().await.to_string();
-    let everything = api
-        .call("GET", "/v1/orders?limit=100")
-        .token(ADMIN)
-        .header("x-min-position", &head)
-        .send()
-        .await
-        .expect(StatusCode::OK);
+    let everything = api.read_as(ADMIN, "/v1/orders?limit=100").await;
     let items = everything["items"].as_array().unwrap();
     assert_eq!(items.len(), placed.len());
     let times = created(items);

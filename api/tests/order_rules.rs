@@ -328,14 +328,7 @@ async fn providers_have_weights_1_to_100_and_show_on_the_product() {
         .send()
         .await
         .expect(StatusCode::OK);
-    let head = api.head().await.to_string();
-    let p = api
-        .call("GET", &format!("/v1/products/{product}"))
-        .token(ADMIN)
-        .header("x-min-position", &head)
-        .send()
-        .await
-        .expect(StatusCode::OK);
+    let p = api.read_as(ADMIN, &format!("/v1/products/{product}")).await;
     assert_eq!(
         p["providers"],
         json!([{"org_id": provider_org, "weight": 70, "max_active": 3}])

@@ -118,13 +118,7 @@ async fn pay(api: &Api, m: &Market, order: &str, cents: i64) {
 
 /// The order as read once the models have applied everything written so far.
 async fn order(api: &Api, m: &Market, id: &str) -> Value {
-    let r = api
-        .call("GET", &format!("/v1/orders/{id}"))
-        .token(&m.customer)
-        .header("x-min-position", &api.head().await.to_string())
-        .send()
-        .await;
-    r.expect(StatusCode::OK)
+    api.read_as(&m.customer, &format!("/v1/orders/{id}")).await
 }
 
 /// Events of `event_type` in the order's stream.

@@ -61,14 +61,9 @@ async fn records(api: &Api, ann: &str, product: &str) -> Ids {
         .as_str()
         .unwrap()
         .to_owned();
-    let head = api.head().await.to_string();
     let instances = api
-        .call("GET", &format!("/v1/instances?order_id={order}"))
-        .token(ADMIN)
-        .header("x-min-position", &head)
-        .send()
-        .await
-        .expect(StatusCode::OK);
+        .read_as(ADMIN, &format!("/v1/instances?order_id={order}"))
+        .await;
     let instance = instances["items"][0]["id"].as_str().unwrap().to_owned();
     Ids {
         order,
@@ -206,7 +201,6 @@ async fn another_tenants_trade_records_are_not_found_and_other_roles_are_forbidd
         }
     }
     // Lists show another tenant nothing.
-    let head = api.head().await.to_string();
     for (token, path) in [
         (&bo, "/v1/orders"),
         (&bo, "/v1/refunds"),
@@ -217,13 +211,7 @@ async fn another_tenants_trade_records_are_not_found_and_other_roles_are_forbidd
         (&bolt, "/v1/invoices"),
         (&bolt, "/v1/instances"),
     ] {
-        let page = api
-            .call("GET", path)
-            .token(token)
-            .header("x-min-position", &head)
-            .send()
-            .await
-            .expect(StatusCode::OK);
+        let page = api.read_as(token, path).await;
         assert_eq!(page["items"].as_array().unwrap().len(), 0, "{path}: {page}");
     }
 }

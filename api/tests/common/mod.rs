@@ -165,6 +165,17 @@ impl Api {
         self.call("POST", uri).token(token).json(&body).send().await
     }
 
+    /// `GET uri` as `token` once the models applied everything written so far: the 200 body.
+    pub async fn read_as(&self, token: &str, uri: &str) -> Value {
+        let head = self.head().await.to_string();
+        self.call("GET", uri)
+            .token(token)
+            .header("x-min-position", &head)
+            .send()
+            .await
+            .expect(StatusCode::OK)
+    }
+
     /// The ids of every page of the list at `path` (which may carry a query), `limit` per
     /// page, as `token`, once the models applied everything written so far; each page no
     /// longer than its limit.
