@@ -34,6 +34,22 @@ pub enum DeadlineRule {
     QueueRecheck,
 }
 
+impl DeadlineRule {
+    /// The rule's name, as serde writes it (snake case).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            DeadlineRule::OrderPaymentTimeout => "order_payment_timeout",
+            DeadlineRule::RefundAutoApproval => "refund_auto_approval",
+            DeadlineRule::ReviewDefault => "review_default",
+            DeadlineRule::InstanceExpiry => "instance_expiry",
+            DeadlineRule::InstanceClose => "instance_close",
+            DeadlineRule::NodeTimeout => "node_timeout",
+            DeadlineRule::PromotionWindow => "promotion_window",
+            DeadlineRule::QueueRecheck => "queue_recheck",
+        }
+    }
+}
+
 /// One started clock.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Deadline {
@@ -47,13 +63,17 @@ pub struct Deadline {
 }
 
 impl Deadline {
-    /// Builds the stable id of a deadline.
+    /// Builds the stable id of a deadline. Called for every deadline an event starts or
+    /// stops, so it is a plain concatenation.
     pub fn id_for(stream_id: &str, rule: DeadlineRule, discriminator: &str) -> String {
-        let rule = serde_json::to_value(rule)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default();
-        format!("{stream_id}/{rule}/{discriminator}")
+        let rule = rule.as_str();
+        let mut id = String::with_capacity(stream_id.len() + rule.len() + discriminator.len() + 2);
+        id.push_str(stream_id);
+        id.push('/');
+        id.push_str(rule);
+        id.push('/');
+        id.push_str(discriminator);
+        id
     }
 }
 
@@ -101,5 +121,25 @@ mod tests {
             Deadline::id_for("order-ord_1", DeadlineRule::OrderPaymentTimeout, "1"),
             "order-ord_1/order_payment_timeout/1"
         );
+    }
+
+    #[test]
+    fn rule_names_are_the_serde_names() {
+        use DeadlineRule::*;
+        for rule in [
+            OrderPaymentTimeout,
+            RefundAutoApproval,
+            ReviewDefault,
+            InstanceExpiry,
+            InstanceClose,
+            NodeTimeout,
+            PromotionWindow,
+            QueueRecheck,
+        ] {
+            assert_eq!(
+                serde_json::to_value(rule).unwrap(),
+                serde_json::Value::from(rule.as_str())
+            );
+        }
     }
 }
