@@ -9,7 +9,8 @@
 //! - The writer inserts a stream when it stages the stream's first event, before the group is
 //!   applied, so the insert happens before any reader can see the event (readers see only up to
 //!   the durable head, which the sync thread moves after the group is durable).
-//! - At open a background thread inserts every stream already in the log, then marks the filter
+//! - From the log's first append after open (reads alone never need it, so the tools skip it),
+//!   a background thread inserts every stream already in the log, then marks the filter
 //!   complete; until then nobody trusts an "absent" answer, and everyone does the lookup.
 //! - A false positive only costs the lookup the filter would have saved; past its sizing the
 //!   filter degrades to more lookups, never to a wrong answer.
@@ -51,7 +52,7 @@ impl KnownStreams {
         self.filter.insert(stream_id);
     }
 
-    /// Whether the fill at open has finished.
+    /// Whether the fill of the streams already in the log has finished.
     pub(crate) fn is_complete(&self) -> bool {
         self.complete.load(Ordering::Acquire)
     }

@@ -16,6 +16,7 @@ use std::collections::{HashMap, HashSet};
 use std::ffi::OsString;
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -131,8 +132,10 @@ struct Handle {
     writer: Mutex<Option<JoinHandle<()>>>,
     anchor_stop: Mutex<Option<std::sync::mpsc::Sender<()>>>,
     anchor_thread: Mutex<Option<JoinHandle<()>>>,
-    /// Fills `Inner::known` with the streams already in the log (at open).
+    /// Fills `Inner::known` with the streams already in the log, started by the first append:
+    /// a log that is only read (the tools) never pays for the scan.
     known_streams_thread: Mutex<Option<JoinHandle<()>>>,
+    filling_started: AtomicBool,
 }
 
 /// The event log over sled. Cheap to clone; all clones share one writer.
@@ -225,6 +228,7 @@ impl SledLog {
             anchor_stop: Mutex::new(None),
             anchor_thread: Mutex::new(None),
             known_streams_thread: Mutex::new(None),
+            filling_started: AtomicBool::new(false),
         });
 
         let failed = Arc::new(Mutex::new(None));
@@ -267,17 +271,6 @@ impl SledLog {
             .spawn(move || anchor_loop(&anchor_inner, &stop_rx))?;
         *lock_unpoisoned(&handle.anchor_stop) = Some(stop_tx);
         *lock_unpoisoned(&handle.anchor_thread) = Some(anchor_handle);
-
-        let fill_inner = Arc::clone(&inner);
-        let fill = std::thread::Builder::new()
-            .name("eventlog-streams".into())
-            .spawn(move || match fill_inner.known.fill(&fill_inner.tree) {
-                Ok(Some(streams)) => tracing::debug!(streams, "stream filter filled"),
-                Ok(None) => {}
-                // The filter stays untrusted: every new stream keeps its index lookup.
-                Err(e) => tracing::warn!(error = %e, "could not fill the stream filter"),
-            })?;
-        *lock_unpoisoned(&handle.known_streams_thread) = Some(fill);
         Ok(SledLog { handle, inner })
     }
 
@@ -294,6 +287,12 @@ impl SledLog {
     /// A receiver that changes whenever the durable head moves.
     pub fn watch_head(&self) -> watch::Receiver<Head> {
         self.inner.head.subscribe()
+    }
+
+    /// Whether the scan that fills the filter of existing streams has started (the first
+    /// append starts it).
+    pub fn stream_filter_started(&self) -> bool {
+        self.handle.filling_started.load(Ordering::Acquire)
     }
 
     /// Whether the filter of existing streams has been filled since open (until then every
@@ -370,6 +369,31 @@ impl SledLog {
 }
 
 impl Handle {
+    /// Starts filling the stream filter with the streams already in the log, once. Until it
+    /// is complete, every new stream is checked with an index lookup (as without a filter).
+    fn start_filling_once(&self) -> Result<(), LogError> {
+        if self.filling_started.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let mut thread = lock_unpoisoned(&self.known_streams_thread);
+        if self.filling_started.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let inner = Arc::clone(&self.inner);
+        *thread = Some(
+            std::thread::Builder::new()
+                .name("eventlog-streams".into())
+                .spawn(move || match inner.known.fill(&inner.tree) {
+                    Ok(Some(streams)) => tracing::debug!(streams, "stream filter filled"),
+                    Ok(None) => {}
+                    // The filter stays untrusted: every new stream keeps its index lookup.
+                    Err(e) => tracing::warn!(error = %e, "could not fill the stream filter"),
+                })?,
+        );
+        self.filling_started.store(true, Ordering::Release);
+        Ok(())
+    }
+
     fn close(&self) -> Result<(), LogError> {
         self.inner.known.stop_filling();
         if let Some(h) = lock_unpoisoned(&self.known_streams_thread).take() {
@@ -677,6 +701,7 @@ impl RecordSource for Inner {
 impl EventStore for SledLog {
     async fn append(&self, request: AppendRequest) -> Result<AppendResult, AppendError> {
         request.validate()?;
+        self.handle.start_filling_once()?;
         let sender = self
             .handle
             .queue
