@@ -5,11 +5,11 @@
 //! the log any other way.
 
 use std::any::Any;
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use domain::codec::EventCodec;
 use domain::{Actor, Clock, Context, Decider, DomainError};
+use eventlog::generations::Generations;
 use eventlog::{
     AppendError, AppendRequest, Direction, EventStore, Expected, Idempotency, Metadata, NewEvent,
     StreamAppend,
@@ -21,7 +21,7 @@ use crate::error::ApiError;
 pub const COMMAND_ATTEMPTS_MAX: usize = 8;
 /// Records read per step while loading a stream.
 pub const LOAD_CHUNK_RECORDS: usize = 1_000;
-/// Streams whose folded state the runner keeps (the cache is emptied when it is full).
+/// Streams whose folded state the runner keeps, per generation (`eventlog::generations`).
 pub const STATE_CACHE_STREAMS_MAX: usize = 20_000;
 
 /// Who issues a command and how (headers of API.md §1).
@@ -67,9 +67,16 @@ pub struct Runner {
 /// Always sound: events are immutable and versions gap-free, so a cached fold is a true
 /// prefix of the stream, and the load still reads every event after it; only durable states
 /// go in (reads stop at the durable head, appends are answered once durable).
-#[derive(Default)]
 pub struct StateCache {
-    streams: Mutex<HashMap<String, CachedState>>,
+    streams: Mutex<Generations<String, CachedState>>,
+}
+
+impl Default for StateCache {
+    fn default() -> Self {
+        StateCache {
+            streams: Mutex::new(Generations::new(STATE_CACHE_STREAMS_MAX)),
+        }
+    }
 }
 
 struct CachedState {
@@ -79,7 +86,7 @@ struct CachedState {
 }
 
 impl StateCache {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, CachedState>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Generations<String, CachedState>> {
         self.streams.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -106,9 +113,6 @@ impl StateCache {
         let mut streams = self.lock();
         if streams.get(stream_id).is_some_and(|c| c.version >= version) {
             return;
-        }
-        if streams.len() >= STATE_CACHE_STREAMS_MAX {
-            streams.clear();
         }
         streams.insert(
             stream_id.to_owned(),

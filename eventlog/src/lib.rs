@@ -13,6 +13,7 @@ mod append;
 pub mod datadir;
 mod error;
 pub mod files;
+pub mod generations;
 mod known_streams;
 mod record;
 mod sled_log;

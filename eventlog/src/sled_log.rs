@@ -29,6 +29,7 @@ use crate::anchor::{self, Anchor};
 use crate::append::{AppendRequest, AppendResult, StreamVersion};
 use crate::datadir::{DataDirLock, LOG_DIR};
 use crate::error::{AppendError, LogError};
+use crate::generations::Generations;
 use crate::known_streams::KnownStreams;
 use crate::record::{
     chunk, decode_value, encode_value, keys, Record, RecordBodyRef, GENESIS_CHAIN,
@@ -44,11 +45,14 @@ pub const GROUP_APPENDS_MAX: usize = 4_096;
 pub const GROUP_EVENTS_MAX: usize = 8_192;
 /// Committed groups kept for live subscribers before a slow one must read the log.
 pub const LIVE_GROUPS_MAX: usize = 64;
-/// Streams whose version the writer keeps in memory (cleared when full).
+/// Streams whose version the writer keeps in memory, per generation (see [`Generations`]).
 pub const VERSION_CACHE_STREAMS_MAX: usize = 100_000;
-/// Recently written streams whose durable version readers can ask for without a read
-/// (`EventStore::known_version`; cleared when full).
+/// Recently written or read streams whose durable version readers can ask for without a
+/// read (`EventStore::known_version`), per generation.
 pub const KNOWN_VERSIONS_MAX: usize = 100_000;
+// A group's own staged versions must survive in the writer's cache until it is applied: one
+// group never inserts enough streams to push its own entries out of both generations.
+const _: () = assert!(VERSION_CACHE_STREAMS_MAX > GROUP_EVENTS_MAX);
 /// How often the head anchor is rewritten while the head moves.
 pub const ANCHOR_INTERVAL_MS: u64 = 1_000;
 /// sled page cache.
@@ -89,22 +93,33 @@ struct Job {
 /// Invariant: an entry is never ahead of the stream's durable version, and never behind a
 /// durable write made since it was set. The sync thread sets (max) the versions of each group
 /// before the head passes it; a forward read that reaches a stream's end sets (max) what it
-/// found, unless the map was emptied since the read began (`epoch`): that read may have
-/// started before a write whose entry the emptying removed.
-#[derive(Default)]
+/// found, unless entries were forgotten since the read began (`epoch`): that read may have
+/// started before a write whose entry was forgotten.
 struct KnownVersions {
-    /// Bumped whenever the map is emptied (it is, when full, by the sync thread).
+    /// Bumped whenever the map forgets a generation.
     epoch: u64,
-    map: HashMap<String, u64>,
+    map: Generations<String, u64>,
+}
+
+impl Default for KnownVersions {
+    fn default() -> Self {
+        KnownVersions::with_len_max(KNOWN_VERSIONS_MAX)
+    }
 }
 
 impl KnownVersions {
+    fn with_len_max(len_max: usize) -> KnownVersions {
+        KnownVersions {
+            epoch: 0,
+            map: Generations::new(len_max),
+        }
+    }
+
+    /// Raises the entry of `stream_id` to at least `version`.
     fn raise(&mut self, stream_id: &str, version: u64) {
-        match self.map.get_mut(stream_id) {
-            Some(v) => *v = (*v).max(version),
-            None => {
-                self.map.insert(stream_id.to_owned(), version);
-            }
+        let version = self.map.get(stream_id).map_or(version, |v| version.max(*v));
+        if self.map.insert(stream_id.to_owned(), version) {
+            self.epoch += 1;
         }
     }
 }
@@ -252,7 +267,7 @@ impl SledLog {
             next_position: head.position + 1,
             chain: head.chain,
             last_recorded_at_micros: head.recorded_at_micros,
-            versions: HashMap::new(),
+            versions: Generations::new(VERSION_CACHE_STREAMS_MAX),
             failed,
             to_syncer: Some(to_syncer),
             syncer: Some(syncer_thread),
@@ -610,8 +625,7 @@ impl Inner {
             .copied()
     }
 
-    /// Records a durable version found by a read that began in `epoch` (see [`KnownVersions`]);
-    /// a read never empties the map, so a full map learns nothing from reads.
+    /// Records a durable version found by a read that began in `epoch` (see [`KnownVersions`]).
     fn learn_version(&self, stream_id: &str, version: u64, epoch: u64) {
         if self.known_version(stream_id) >= Some(version) {
             return;
@@ -620,7 +634,7 @@ impl Inner {
             .known_versions
             .write()
             .unwrap_or_else(|e| e.into_inner());
-        if known.epoch == epoch && known.map.len() < KNOWN_VERSIONS_MAX {
+        if known.epoch == epoch {
             known.raise(stream_id, version);
         }
     }
@@ -841,9 +855,9 @@ struct Writer {
     next_position: u64,
     chain: [u8; 32],
     last_recorded_at_micros: i64,
-    /// Versions of recently written streams, including the group being staged (cleared
-    /// between groups when full).
-    versions: HashMap<String, u64>,
+    /// Versions of recently written streams, including the group being staged (two
+    /// generations: a group's own entries always survive until it is applied).
+    versions: Generations<String, u64>,
     /// Set by either half after a storage failure; every later append is refused.
     failed: Arc<Mutex<Option<String>>>,
     /// Rendezvous with the syncer: at most one group is applied and not yet being synced.
@@ -977,9 +991,6 @@ impl Writer {
         }
         let (start_position, start_chain, start_recorded) =
             (self.next_position, self.chain, self.last_recorded_at_micros);
-        if self.versions.len() > VERSION_CACHE_STREAMS_MAX {
-            self.versions.clear();
-        }
         let mut group = Group::default();
         let mut replies: Vec<(Reply, Result<AppendResult, AppendError>)> =
             Vec::with_capacity(jobs.len());
@@ -1207,10 +1218,6 @@ impl Syncer {
                 .known_versions
                 .write()
                 .unwrap_or_else(|e| e.into_inner());
-            if known.map.len() + group.versions.len() > KNOWN_VERSIONS_MAX {
-                known.map.clear();
-                known.epoch += 1;
-            }
             for (stream_id, version) in &group.versions {
                 known.raise(stream_id, *version);
             }
@@ -1295,4 +1302,30 @@ impl Drop for Syncer {
 /// Encoding of idempotency entries, with a decode limit (corrupt prefixes cannot allocate).
 fn idempotency_config() -> impl bincode::config::Config {
     bincode::config::standard().with_limit::<4096>()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_versions_never_go_down_and_count_every_forgotten_generation() {
+        let mut k = KnownVersions::with_len_max(2);
+        k.raise("a", 5);
+        k.raise("b", 1);
+        assert_eq!(k.epoch, 0);
+        // "c" fills a new generation: "a" and "b" move to the old one.
+        k.raise("c", 1);
+        assert_eq!(k.epoch, 1);
+        // A lower version (say, learnt by a read) never lowers the entry, wherever it is.
+        k.raise("a", 3);
+        assert_eq!(k.map.get("a"), Some(&5));
+        k.raise("a", 7);
+        assert_eq!(k.map.get("a"), Some(&7));
+        // The next generation forgets "b" and counts it.
+        k.raise("d", 1);
+        assert_eq!(k.epoch, 2);
+        assert_eq!(k.map.get("b"), None);
+        assert_eq!(k.map.get("a"), Some(&7));
+    }
 }
