@@ -117,12 +117,16 @@ impl Timestamp {
     /// RFC 3339 in the given zone with its offset, e.g. `2026-11-22T08:00:00+08:00`; six
     /// fractional digits appear only when the sub-second part is non-zero.
     pub fn to_rfc3339_in(self, tz: chrono_tz::Tz) -> String {
-        let local = self.to_datetime().with_timezone(&tz);
-        if self.0.rem_euclid(MICROS_PER_SECOND) == 0 {
-            local.format("%Y-%m-%dT%H:%M:%S%:z").to_string()
+        let format = if self.0.rem_euclid(MICROS_PER_SECOND) == 0 {
+            SecondsFormat::Secs
         } else {
-            local.format("%Y-%m-%dT%H:%M:%S%.6f%:z").to_string()
-        }
+            SecondsFormat::Micros
+        };
+        // `to_rfc3339_opts` writes the offset as `±hh:mm` (never `Z` with `use_z` false),
+        // without parsing a strftime pattern on every call.
+        self.to_datetime()
+            .with_timezone(&tz)
+            .to_rfc3339_opts(format, false)
     }
 
     /// RFC 3339 in UTC with a `Z` suffix, e.g. `2026-11-22T00:00:00Z`; six fractional digits
