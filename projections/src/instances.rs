@@ -21,14 +21,14 @@ pub struct InstanceRow {
 /// their parties on load.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct InstancesState {
-    pub by_id: BTreeMap<String, InstanceRow>,
+    pub by_id: BTreeMap<String, Box<InstanceRow>>,
     /// Customer / seller org → ids of the opened instances they are part of.
     pub by_party: PartyIndex,
 }
 
 impl Serialize for InstancesState {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(self.by_id.values())
+        serializer.collect_seq(self.by_id.values().map(|row| &**row))
     }
 }
 
@@ -44,7 +44,10 @@ impl<'de> Deserialize<'de> for InstancesState {
             }
         }
         Ok(InstancesState {
-            by_id: rows.into_iter().map(|row| (row.id.clone(), row)).collect(),
+            by_id: rows
+                .into_iter()
+                .map(|row| (row.id.clone(), Box::new(row)))
+                .collect(),
             by_party: PartyIndex::from_entries(parties),
         })
     }
@@ -63,14 +66,13 @@ impl ReadModel for Instances {
             return Ok(());
         };
         let e: InstanceEvent = decode(r)?;
-        let row = state
-            .by_id
-            .entry(id.to_owned())
-            .or_insert_with(|| InstanceRow {
+        let row = state.by_id.entry(id.to_owned()).or_insert_with(|| {
+            Box::new(InstanceRow {
                 id: id.to_owned(),
                 state: InstanceState::default(),
                 version: 0,
-            });
+            })
+        });
         let was_open = row.state.opened.is_some();
         row.state = Instance::evolve(std::mem::take(&mut row.state), &e);
         row.version = r.version;

@@ -24,7 +24,7 @@ pub struct OrderRow {
 /// its placement time, under its customer and its seller).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct OrdersState {
-    pub by_id: BTreeMap<String, OrderRow>,
+    pub by_id: BTreeMap<String, Box<OrderRow>>,
     /// (created at, id): the listing order of everything.
     pub by_created: BTreeSet<(Timestamp, String)>,
     /// Customer / seller org → (created at, id) of the orders they are party to.
@@ -87,7 +87,7 @@ struct LoadedOrders {
 impl Serialize for OrdersState {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         StoredOrders {
-            rows: self.by_id.values().collect(),
+            rows: self.by_id.values().map(|row| &**row).collect(),
             refund_orders: &self.refund_orders,
             invoice_orders: &self.invoice_orders,
             review_orders: &self.review_orders,
@@ -143,7 +143,7 @@ impl<'de> Deserialize<'de> for OrdersState {
             by_id: stored
                 .rows
                 .into_iter()
-                .map(|row| (row.id.clone(), row))
+                .map(|row| (row.id.clone(), Box::new(row)))
                 .collect(),
             refund_orders: stored.refund_orders,
             invoice_orders: stored.invoice_orders,
@@ -254,7 +254,7 @@ impl OrdersState {
                 more = true;
                 break;
             }
-            out.push((list_key(*at, id), row.clone()));
+            out.push((list_key(*at, id), OrderRow::clone(row)));
         }
         Some((out, more))
     }
@@ -293,15 +293,14 @@ impl ReadModel for Orders {
         if let OrderEvent::OrderPlaced(p) = &e {
             state.index(id, p.placed_at, &p.customer_id, &p.seller_org_id);
         }
-        let row = state
-            .by_id
-            .entry(id.to_owned())
-            .or_insert_with(|| OrderRow {
+        let row = state.by_id.entry(id.to_owned()).or_insert_with(|| {
+            Box::new(OrderRow {
                 id: id.to_owned(),
                 state: OrderState::default(),
                 version: 0,
                 created_at: at,
-            });
+            })
+        });
         match &e {
             OrderEvent::OrderPlaced(p) => row.created_at = p.placed_at,
             OrderEvent::RefundRequested(r) => {
