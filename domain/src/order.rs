@@ -477,7 +477,8 @@ pub struct OrderState {
     pub void_reason: Option<VoidReason>,
     pub refunds: Vec<Refund>,
     pub invoices: Vec<Invoice>,
-    pub review: Option<Review>,
+    /// Boxed: most orders have none, and inline it would add ~100 bytes to every order.
+    pub review: Option<Box<Review>>,
     /// Cash refunded so far (invoices count cash only).
     pub refunded_cash: Cents,
 }
@@ -1345,7 +1346,7 @@ impl Decider for Order {
                 }
             }
             OrderEvent::ReviewSubmitted(e) => {
-                state.review = Some(Review {
+                state.review = Some(Box::new(Review {
                     id: e.review_id.clone(),
                     quality: e.quality,
                     attitude: e.attitude,
@@ -1355,10 +1356,10 @@ impl Decider for Order {
                     at: e.at,
                     reply: None,
                     replied_at: None,
-                })
+                }))
             }
             OrderEvent::ReviewDefaulted(e) => {
-                state.review = Some(Review {
+                state.review = Some(Box::new(Review {
                     id: e.review_id.clone(),
                     quality: 5,
                     attitude: 5,
@@ -1368,7 +1369,7 @@ impl Decider for Order {
                     at: e.at,
                     reply: None,
                     replied_at: None,
-                })
+                }))
             }
             OrderEvent::ReviewReplied(e) => {
                 if let Some(r) = state.review.as_mut() {
@@ -2203,7 +2204,7 @@ mod tests {
         }));
         assert!(Order::fold(&reviewed)
             .review
-            .as_ref()
+            .as_deref()
             .is_some_and(Review::bad_unhandled));
         let seller = |t: &str| {
             ctx_at(
@@ -2236,7 +2237,7 @@ mod tests {
                 replied_by: "prn_s:isv_admin".into(),
                 at: at("2026-12-24T10:00:00+08:00"),
             })]);
-        assert!(!s.review.as_ref().is_some_and(Review::bad_unhandled));
+        assert!(!s.review.as_deref().is_some_and(Review::bad_unhandled));
     }
 
     #[test]
