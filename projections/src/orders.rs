@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use domain::order::{Order, OrderEvent, OrderState, ReviewDefaulted, ReviewSubmitted};
+use domain::order::{Order, OrderEvent, OrderPlaced, OrderState, ReviewDefaulted, ReviewSubmitted};
 use domain::{Decider, Timestamp};
 use eventlog::Record;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -27,7 +27,8 @@ pub struct OrdersState {
     pub by_id: BTreeMap<String, Box<OrderRow>>,
     /// (created at, id): the listing order of everything.
     pub by_created: BTreeSet<(Timestamp, String)>,
-    /// Customer / seller org → (created at, id) of the orders they are party to.
+    /// Customer / seller org / product → (created at, id) of the orders they are part of
+    /// (their id prefixes never collide).
     pub by_party: PartyIndex<(Timestamp, String)>,
     /// Refund id → order id (refunds live in their order's stream).
     pub refund_orders: BTreeMap<String, String>,
@@ -113,6 +114,7 @@ impl<'de> Deserialize<'de> for OrdersState {
             let entry = (row.created_at, row.id.clone());
             parties.push((p.customer_id.clone(), entry.clone()));
             parties.push((p.seller_org_id.clone(), entry.clone()));
+            parties.push((p.product_id.clone(), entry.clone()));
             created.push(entry);
             for r in &row.state.refunds {
                 refunds.push((p.customer_id.clone(), r.id.clone()));
@@ -203,18 +205,20 @@ impl OrderFilter {
 }
 
 impl OrdersState {
-    /// Lists a placed order under its creation time, customer and seller.
-    fn index(&mut self, id: &str, at: Timestamp, customer_id: &str, seller_org_id: &str) {
+    /// Lists a placed order under its creation time, customer, seller and product.
+    fn index(&mut self, id: &str, at: Timestamp, p: &OrderPlaced) {
         let entry = (at, id.to_owned());
-        self.by_party
-            .insert(customer_id, seller_org_id, entry.clone());
+        self.by_party.insert_under(
+            &[&p.customer_id, &p.seller_org_id, &p.product_id],
+            entry.clone(),
+        );
         self.by_created.insert(entry);
     }
 
     /// Orders matching `filter`, newest first (ties: larger id first), after the cursor key
     /// `after` (a [`list_key`]; None if it is not one), at most `limit`; answers the rows with
-    /// the key of each and whether more follow. A filter on a customer or a seller walks only
-    /// that party's orders, and the cursor is a seek, not a scan.
+    /// the key of each and whether more follow. A filter on a customer, a seller or a product
+    /// walks only the smallest of their sets of orders, and the cursor is a seek, not a scan.
     pub fn list(
         &self,
         filter: &OrderFilter,
@@ -226,16 +230,19 @@ impl OrdersState {
         let index = if let Some(row) = filter.order_id.as_ref().and_then(|id| self.by_id.get(id)) {
             one = BTreeSet::from([(row.created_at, row.id.clone())]);
             &one
-        } else if let Some(c) = filter
-            .party_customer_id
-            .as_ref()
-            .or(filter.customer_id.as_ref())
-        {
-            self.by_party.of(c).unwrap_or(&NONE)
-        } else if let Some(s) = &filter.seller_org_id {
-            self.by_party.of(s).unwrap_or(&NONE)
         } else {
-            &self.by_created
+            // Every order the filter can match is in each of these sets: walk the smallest.
+            [
+                &filter.party_customer_id,
+                &filter.customer_id,
+                &filter.seller_org_id,
+                &filter.product_id,
+            ]
+            .into_iter()
+            .flatten()
+            .map(|key| self.by_party.of(key).unwrap_or(&NONE))
+            .min_by_key(|set| set.len())
+            .unwrap_or(&self.by_created)
         };
         let newest_first: Box<dyn Iterator<Item = &(Timestamp, String)>> = match after {
             None => Box::new(index.iter().rev()),
@@ -291,7 +298,7 @@ impl ReadModel for Orders {
         let e: OrderEvent = decode(r)?;
         let at = Timestamp::from_micros(r.recorded_at_micros);
         if let OrderEvent::OrderPlaced(p) = &e {
-            state.index(id, p.placed_at, &p.customer_id, &p.seller_org_id);
+            state.index(id, p.placed_at, p);
         }
         let row = state.by_id.entry(id.to_owned()).or_insert_with(|| {
             Box::new(OrderRow {
