@@ -2,6 +2,7 @@
 //! seller or everyone with the filters of SPEC.md §10, newest first.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use domain::order::{Order, OrderEvent, OrderPlaced, OrderState, ReviewDefaulted, ReviewSubmitted};
 use domain::{Decider, Timestamp};
@@ -26,10 +27,10 @@ pub struct OrderRow {
 pub struct OrdersState {
     pub by_id: BTreeMap<String, Box<OrderRow>>,
     /// (created at, id): the listing order of everything.
-    pub by_created: BTreeSet<(Timestamp, String)>,
+    pub by_created: BTreeSet<(Timestamp, Arc<str>)>,
     /// Customer / seller org / product → (created at, id) of the orders they are part of
     /// (their id prefixes never collide).
-    pub by_party: PartyIndex<(Timestamp, String)>,
+    pub by_party: PartyIndex<(Timestamp, Arc<str>)>,
     /// Refund id → order id (refunds live in their order's stream).
     pub refund_orders: BTreeMap<String, String>,
     /// Customer / seller org → ids of the refunds of their orders (derived, not stored).
@@ -111,7 +112,7 @@ impl<'de> Deserialize<'de> for OrdersState {
             let Some(p) = &row.state.placed else {
                 continue;
             };
-            let entry = (row.created_at, row.id.clone());
+            let entry = (row.created_at, Arc::<str>::from(row.id.as_str()));
             parties.push((p.customer_id.clone(), entry.clone()));
             parties.push((p.seller_org_id.clone(), entry.clone()));
             parties.push((p.product_id.clone(), entry.clone()));
@@ -207,7 +208,7 @@ impl OrderFilter {
 impl OrdersState {
     /// Lists a placed order under its creation time, customer, seller and product.
     fn index(&mut self, id: &str, at: Timestamp, p: &OrderPlaced) {
-        let entry = (at, id.to_owned());
+        let entry = (at, Arc::<str>::from(id));
         self.by_party.insert_under(
             &[&p.customer_id, &p.seller_org_id, &p.product_id],
             entry.clone(),
@@ -225,10 +226,10 @@ impl OrdersState {
         after: Option<&str>,
         limit: usize,
     ) -> Option<(Vec<(String, OrderRow)>, bool)> {
-        static NONE: BTreeSet<(Timestamp, String)> = BTreeSet::new();
+        static NONE: BTreeSet<(Timestamp, Arc<str>)> = BTreeSet::new();
         let one;
         let index = if let Some(row) = filter.order_id.as_ref().and_then(|id| self.by_id.get(id)) {
-            one = BTreeSet::from([(row.created_at, row.id.clone())]);
+            one = BTreeSet::from([(row.created_at, Arc::from(row.id.as_str()))]);
             &one
         } else {
             // Every order the filter can match is in each of these sets: walk the smallest.
@@ -244,14 +245,17 @@ impl OrdersState {
             .min_by_key(|set| set.len())
             .unwrap_or(&self.by_created)
         };
-        let newest_first: Box<dyn Iterator<Item = &(Timestamp, String)>> = match after {
+        let newest_first: Box<dyn Iterator<Item = &(Timestamp, Arc<str>)>> = match after {
             None => Box::new(index.iter().rev()),
-            Some(key) => Box::new(index.range(..parse_list_key(key)?).rev()),
+            Some(key) => {
+                let (at, id) = parse_list_key(key)?;
+                Box::new(index.range(..(at, Arc::from(id))).rev())
+            }
         };
         let mut out = Vec::new();
         let mut more = false;
         for (at, id) in newest_first {
-            let Some(row) = self.by_id.get(id) else {
+            let Some(row) = self.by_id.get(&**id) else {
                 continue;
             };
             if !filter.matches(row) {
