@@ -240,9 +240,10 @@ async fn market(dir: &std::path::Path, customers: usize) -> Market {
     let app = api::state::App::open(api::state::AppConfig {
         data_dir: dir.to_path_buf(),
         tz: chrono_tz::Asia::Shanghai,
-        simulated_start: Some(
-            domain::Timestamp::parse_rfc3339("2026-11-22T09:00:00+08:00").expect("time"),
-        ),
+        // The real clock, as in production: with a simulated clock that nobody advances every
+        // event and order carries the same timestamp, and every time-ordered index (order
+        // lists, due deadlines) falls back to comparing ids, which a real server never does.
+        simulated_start: None,
         metrics: api::app::metrics_handle(),
     })
     .expect("open app");
