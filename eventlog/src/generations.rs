@@ -40,6 +40,16 @@ impl<K: Hash + Eq, V> Generations<K, V> {
         self.young.get(key).or_else(|| self.old.get(key))
     }
 
+    /// The young generation's value of `key`, to change in place without a new key (a key
+    /// only in the old generation has to be inserted again).
+    pub fn young_mut<Q>(&mut self, key: &Q) -> Option<&mut V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.young.get_mut(key)
+    }
+
     /// Sets `key` to `value` in the young generation, first making the young generation the
     /// old one if it is full. Answers whether that happened (entries were forgotten).
     pub fn insert(&mut self, key: K, value: V) -> bool {

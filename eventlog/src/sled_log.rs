@@ -117,6 +117,10 @@ impl KnownVersions {
 
     /// Raises the entry of `stream_id` to at least `version`.
     fn raise(&mut self, stream_id: &str, version: u64) {
+        if let Some(v) = self.map.young_mut(stream_id) {
+            *v = (*v).max(version);
+            return;
+        }
         let version = self.map.get(stream_id).map_or(version, |v| version.max(*v));
         if self.map.insert(stream_id.to_owned(), version) {
             self.epoch += 1;
@@ -715,7 +719,6 @@ impl RecordSource for Inner {
 impl EventStore for SledLog {
     async fn append(&self, request: AppendRequest) -> Result<AppendResult, AppendError> {
         request.validate()?;
-        self.handle.start_filling_once()?;
         let sender = self
             .handle
             .queue
@@ -723,6 +726,7 @@ impl EventStore for SledLog {
             .unwrap_or_else(|e| e.into_inner())
             .clone()
             .ok_or(LogError::Closed)?;
+        self.handle.start_filling_once()?;
         let (reply, answer) = oneshot::channel();
         sender
             .send(Job { request, reply })
