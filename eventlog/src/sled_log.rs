@@ -7,7 +7,8 @@
 //! - A group is one `Batch` on one tree (atomic in sled), then `flush()` and `sync_data()` of
 //!   sled's data file; callers are answered only after both.
 //! - The writer is a two-stage pipeline: the writer thread checks and applies group N+1 while
-//!   the sync thread makes group N durable. The hand-over is a rendezvous, so at most one
+//!   the sync thread makes group N durable, when enough appends wait to make that pay; else
+//!   the writer makes the group durable itself. The hand-over is a rendezvous, so at most one
 //!   applied group waits; groups are made durable, and answered, strictly in order.
 //! - Readers never see past the durable head, even though sled shows a batch in memory before
 //!   it is flushed.
@@ -17,7 +18,7 @@ use std::ffi::OsString;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Condvar, Mutex, RwLock};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -261,11 +262,12 @@ impl SledLog {
             finished: 0,
         };
         let syncer_state = Arc::new(Mutex::new(syncer));
-        let thread_state = Arc::clone(&syncer_state);
+        let syncer_done = Arc::new(Condvar::new());
+        let (thread_state, thread_done) = (Arc::clone(&syncer_state), Arc::clone(&syncer_done));
         let (to_syncer, applied_rx) = std::sync::mpsc::sync_channel(0);
         let syncer_thread = std::thread::Builder::new()
             .name("eventlog-sync".into())
-            .spawn(move || Syncer::run(&thread_state, applied_rx))?;
+            .spawn(move || Syncer::run(&thread_state, &thread_done, applied_rx))?;
         let writer = Writer {
             inner: Arc::clone(&inner),
             next_position: head.position + 1,
@@ -276,6 +278,7 @@ impl SledLog {
             to_syncer: Some(to_syncer),
             syncer: Some(syncer_thread),
             syncer_state,
+            syncer_done,
             handed: 0,
         };
         let writer_thread = std::thread::Builder::new()
@@ -852,8 +855,9 @@ fn anchor_loop(inner: &Inner, stop: &std::sync::mpsc::Receiver<()>) {
 }
 
 /// The single writer, first half: takes queued appends, checks them, assigns positions and the
-/// chain, and applies each group to sled as one `Batch`. It hands every applied group to the
-/// [`Syncer`] and, while that one waits for the disk, stages the next group.
+/// chain, and applies each group to sled as one `Batch`. It hands an applied group to the
+/// [`Syncer`] and, while that one waits for the disk, stages the next group; or, when too few
+/// appends wait for that to pay, makes the group durable itself (see `commit_group`).
 struct Writer {
     inner: Arc<Inner>,
     next_position: u64,
@@ -867,9 +871,11 @@ struct Writer {
     /// Rendezvous with the syncer: at most one group is applied and not yet being synced.
     to_syncer: Option<std::sync::mpsc::SyncSender<Applied>>,
     syncer: Option<JoinHandle<()>>,
-    /// The syncer's state: the writer finishes a group itself when nothing else waits and
-    /// the syncer has finished every group handed to it (see `commit_group`).
+    /// The syncer's state: the writer finishes a group itself, once the syncer has finished
+    /// every group handed to it, when too few appends wait to overlap (see `commit_group`).
     syncer_state: Arc<Mutex<Syncer>>,
+    /// Signalled each time the syncer finishes a group.
+    syncer_done: Arc<Condvar>,
     /// Groups handed to the sync thread so far.
     handed: u64,
 }
@@ -1030,28 +1036,42 @@ impl Writer {
             },
             events: self.next_position - start_position,
         };
-        // Nothing else is waiting and the sync thread is idle with nothing handed to it: there
-        // is no next group to overlap with, so the hand-over would only add a thread switch
-        // to this group's latency (one appender: ~5 %). Finish it here, in order all the same.
-        if queue.is_empty() {
-            if let Ok(mut syncer) = self.syncer_state.try_lock() {
-                if syncer.finished == self.handed {
-                    syncer.finish(applied);
-                    return;
+        // Overlap pays only when the next group is ready to be as big as this one: then the
+        // writer stages and applies it while the syncer waits for the disk. With fewer appends
+        // waiting, a hand-over would split the arrivals into small groups (a flush, a
+        // `sync_data` and thread switches each) on a machine whose cores the callers need:
+        // finish this group here instead, in order, and let the next one grow meanwhile
+        // (ADR 0001, "When the writer hands a group over").
+        if queue.len() < applied.replies.len() {
+            let Ok(mut syncer) = self.syncer_state.lock() else {
+                return self.fail_group(applied, "the event log's sync thread stopped");
+            };
+            while syncer.finished != self.handed {
+                match self.syncer_done.wait(syncer) {
+                    Ok(s) => syncer = s,
+                    Err(_) => {
+                        return self.fail_group(applied, "the event log's sync thread stopped")
+                    }
                 }
             }
+            syncer.finish(applied);
+            return;
         }
         let Some(to_syncer) = &self.to_syncer else {
             return;
         };
         self.handed += 1;
         if let Err(std::sync::mpsc::SendError(applied)) = to_syncer.send(applied) {
-            // The syncer is gone (it panicked): nothing here can be made durable any more.
-            let reason = "the event log's sync thread stopped".to_string();
-            *lock_unpoisoned(&self.failed) = Some(reason.clone());
-            for (reply, _) in applied.replies {
-                let _ = reply.send(Err(LogError::Unavailable(reason.clone()).into()));
-            }
+            self.fail_group(applied, "the event log's sync thread stopped");
+        }
+    }
+
+    /// The syncer is gone (it panicked): nothing can be made durable any more. Refuses this
+    /// group's appends and every later one.
+    fn fail_group(&self, applied: Applied, reason: &str) {
+        *lock_unpoisoned(&self.failed) = Some(reason.to_string());
+        for (reply, _) in applied.replies {
+            let _ = reply.send(Err(LogError::Unavailable(reason.to_string()).into()));
         }
     }
 
@@ -1191,11 +1211,13 @@ impl Writer {
 }
 
 impl Syncer {
-    fn run(state: &Mutex<Syncer>, groups: std::sync::mpsc::Receiver<Applied>) {
+    fn run(state: &Mutex<Syncer>, done: &Condvar, groups: std::sync::mpsc::Receiver<Applied>) {
         for group in groups {
             let mut syncer = lock_unpoisoned(state);
             syncer.finish(group);
             syncer.finished += 1;
+            drop(syncer);
+            done.notify_one();
         }
     }
 
