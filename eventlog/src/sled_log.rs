@@ -44,6 +44,8 @@ pub const APPEND_QUEUE_DEPTH: usize = 8_192;
 pub const GROUP_APPENDS_MAX: usize = 4_096;
 /// Most events committed in one group (a group always takes at least one append).
 pub const GROUP_EVENTS_MAX: usize = 8_192;
+/// A group takes no further append once its appends name this many streams.
+pub const GROUP_STREAMS_MAX: usize = 8_192;
 /// Committed groups kept for live subscribers before a slow one must read the log.
 pub const LIVE_GROUPS_MAX: usize = 64;
 /// Streams whose version the writer keeps in memory, per generation (see [`Generations`]).
@@ -52,8 +54,10 @@ pub const VERSION_CACHE_STREAMS_MAX: usize = 100_000;
 /// read (`EventStore::known_version`), per generation.
 pub const KNOWN_VERSIONS_MAX: usize = 100_000;
 // A group's own staged versions must survive in the writer's cache until it is applied: one
-// group never inserts enough streams to push its own entries out of both generations.
-const _: () = assert!(VERSION_CACHE_STREAMS_MAX > GROUP_EVENTS_MAX);
+// group never inserts enough streams to push its own entries out of both generations (the
+// last append taken may name up to `APPEND_STREAMS_MAX` streams past `GROUP_STREAMS_MAX`).
+const _: () =
+    assert!(VERSION_CACHE_STREAMS_MAX > GROUP_STREAMS_MAX + crate::record::APPEND_STREAMS_MAX);
 /// How often the head anchor is rewritten while the head moves.
 pub const ANCHOR_INTERVAL_MS: u64 = 1_000;
 /// sled page cache.
@@ -863,8 +867,8 @@ struct Writer {
     next_position: u64,
     chain: [u8; 32],
     last_recorded_at_micros: i64,
-    /// Versions of recently written streams, including the group being staged (two
-    /// generations: a group's own entries always survive until it is applied).
+    /// Versions of recently written or checked streams, including the group being staged
+    /// (two generations: a group's own entries always survive until it is applied).
     versions: Generations<String, u64>,
     /// Set by either half after a storage failure; every later append is refused.
     failed: Arc<Mutex<Option<String>>>,
@@ -963,11 +967,16 @@ impl Writer {
         let mut jobs: Vec<Job> = Vec::with_capacity(GROUP_APPENDS_MAX);
         while let Some(first) = queue.blocking_recv() {
             let mut events = first.request.event_count();
+            let mut streams = first.request.streams.len();
             jobs.push(first);
-            while jobs.len() < GROUP_APPENDS_MAX && events < GROUP_EVENTS_MAX {
+            while jobs.len() < GROUP_APPENDS_MAX
+                && events < GROUP_EVENTS_MAX
+                && streams < GROUP_STREAMS_MAX
+            {
                 match queue.try_recv() {
                     Ok(job) => {
                         events += job.request.event_count();
+                        streams += job.request.streams.len();
                         jobs.push(job);
                     }
                     Err(_) => break,
@@ -1075,12 +1084,19 @@ impl Writer {
         }
     }
 
-    fn current_version(&self, stream_id: &str) -> Result<u64, LogError> {
+    /// The version of `stream_id` including staged events. A version read from the log is
+    /// remembered too: only this thread writes, so it stays true until this thread stages an
+    /// event of that stream, which updates it (a stream that appends only guard, as every
+    /// order placement guards its product, costs no lookup after the first).
+    fn current_version(&mut self, stream_id: &str) -> Result<u64, LogError> {
         if let Some(v) = self.versions.get(stream_id) {
             return Ok(*v);
         }
-        self.inner
-            .stream_version_at_most(stream_id, self.next_position.saturating_sub(1))
+        let v = self
+            .inner
+            .stream_version_at_most(stream_id, self.next_position.saturating_sub(1))?;
+        self.versions.insert(stream_id.to_owned(), v);
+        Ok(v)
     }
 
     fn stage(
