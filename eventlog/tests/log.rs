@@ -167,6 +167,58 @@ async fn multi_stream_appends_commit_all_or_nothing() {
     assert_eq!(log.head(), 4);
 }
 
+/// A stream only guarded (no events of its own, as an order placement guards its product) is
+/// checked against its true version every time, also after it was written in between: the
+/// writer remembers versions it read, and writing must move what it remembers.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_guarded_stream_is_checked_against_its_latest_version_after_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = SledLog::open(dir.path()).unwrap();
+    log.append(single("product-p", Expected::NoStream, 1))
+        .await
+        .unwrap();
+    let mut n = 0;
+    let mut guarded = |expected| {
+        n += 1;
+        AppendRequest {
+            streams: vec![
+                StreamAppend {
+                    stream_id: format!("order-{n}"),
+                    expected: Expected::NoStream,
+                    events: vec![ev("OrderPlaced", b"o")],
+                },
+                StreamAppend {
+                    stream_id: "product-p".into(),
+                    expected,
+                    events: vec![],
+                },
+            ],
+            meta: meta(5),
+            idempotency: None,
+        }
+    };
+    for version in 1..=3 {
+        // Guarded twice at the current version (the second check is the remembered one) …
+        for _ in 0..2 {
+            log.append(guarded(Expected::Exact(version))).await.unwrap();
+        }
+        // … refused at the previous one …
+        let head = log.head();
+        match log.append(guarded(Expected::Exact(version - 1))).await {
+            Err(AppendError::Conflict {
+                current, stream_id, ..
+            }) => assert_eq!((current, stream_id.as_str()), (version, "product-p")),
+            other => panic!("expected a conflict, got {other:?}"),
+        }
+        assert_eq!(log.head(), head);
+        // … then the product moves on.
+        log.append(single("product-p", Expected::Exact(version), 1))
+            .await
+            .unwrap();
+    }
+    assert_eq!(log.stream_version("product-p").unwrap(), 4);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn an_idempotency_key_returns_the_first_result_and_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
