@@ -44,6 +44,9 @@ pub const APPEND_QUEUE_DEPTH: usize = 8_192;
 pub const GROUP_APPENDS_MAX: usize = 4_096;
 /// Most events committed in one group (a group always takes at least one append).
 pub const GROUP_EVENTS_MAX: usize = 8_192;
+/// Appends waiting that always make the writer hand its group to the sync thread: a next
+/// group this big amortises its own flush well, so overlapping pays (see `commit_group`).
+pub const HANDOVER_QUEUE_ENOUGH: usize = 64;
 /// A group takes no further append once its appends name this many streams.
 pub const GROUP_STREAMS_MAX: usize = 8_192;
 /// Committed groups kept for live subscribers before a slow one must read the log.
@@ -1045,13 +1048,14 @@ impl Writer {
             },
             events: self.next_position - start_position,
         };
-        // Overlap pays only when the next group is ready to be as big as this one: then the
-        // writer stages and applies it while the syncer waits for the disk. With fewer appends
+        // Overlap pays only when the next group is ready to be as big as this one (or big
+        // anyway): then the writer stages and applies it while the syncer waits for the disk.
+        // With fewer appends
         // waiting, a hand-over would split the arrivals into small groups (a flush, a
         // `sync_data` and thread switches each) on a machine whose cores the callers need:
         // finish this group here instead, in order, and let the next one grow meanwhile
         // (ADR 0001, "When the writer hands a group over").
-        if queue.len() < applied.replies.len() {
+        if queue.len() < applied.replies.len().min(HANDOVER_QUEUE_ENOUGH) {
             let Ok(mut syncer) = self.syncer_state.lock() else {
                 return self.fail_group(applied, "the event log's sync thread stopped");
             };
