@@ -123,14 +123,18 @@ impl KnownVersions {
         }
     }
 
-    /// Raises the entry of `stream_id` to at least `version`.
-    fn raise(&mut self, stream_id: &str, version: u64) {
-        if let Some(v) = self.map.young_mut(stream_id) {
+    /// Raises the entry of `stream_id` to at least `version` (an owned id becomes the key
+    /// as it is when one is needed).
+    fn raise(&mut self, stream_id: impl AsRef<str> + Into<String>, version: u64) {
+        if let Some(v) = self.map.young_mut(stream_id.as_ref()) {
             *v = (*v).max(version);
             return;
         }
-        let version = self.map.get(stream_id).map_or(version, |v| version.max(*v));
-        if self.map.insert(stream_id.to_owned(), version) {
+        let version = self
+            .map
+            .get(stream_id.as_ref())
+            .map_or(version, |v| version.max(*v));
+        if self.map.insert(stream_id.into(), version) {
             self.epoch += 1;
         }
     }
@@ -1201,7 +1205,13 @@ impl Writer {
                 });
             }
             if has_events {
-                self.versions.insert(s.stream_id.clone(), version);
+                // Usually already there (its version was just checked): no new key.
+                match self.versions.young_mut(&s.stream_id) {
+                    Some(v) => *v = version,
+                    None => {
+                        self.versions.insert(s.stream_id.clone(), version);
+                    }
+                }
                 group.versions.push((s.stream_id.clone(), version));
             }
             streams.push(StreamVersion {
@@ -1264,8 +1274,8 @@ impl Syncer {
                 .known_versions
                 .write()
                 .unwrap_or_else(|e| e.into_inner());
-            for (stream_id, version) in &group.versions {
-                known.raise(stream_id, *version);
+            for (stream_id, version) in group.versions {
+                known.raise(stream_id, version);
             }
         }
         if group.events > 0 {
