@@ -17,26 +17,6 @@ async fn advance(api: &Api, seconds: u64) {
         .expect(StatusCode::OK);
 }
 
-/// A paid order of `quantity` × `product` by `customer`, `voucher` cents of it by voucher.
-async fn paid_order(
-    api: &Api,
-    customer: &str,
-    product: &str,
-    quantity: u32,
-    voucher: i64,
-) -> String {
-    let o = api.place_order(customer, product, quantity).await;
-    let id = o["id"].as_str().unwrap().to_owned();
-    api.post_as(
-        customer,
-        &format!("/v1/orders/{id}/pay"),
-        json!({"amount_cents": o["payable_cents"], "voucher_cents": voucher}),
-    )
-    .await
-    .expect(StatusCode::OK);
-    id
-}
-
 /// `GET /v1/reviews?bad_unhandled=true` once everything written is applied.
 async fn bad_reviews(api: &Api) -> Value {
     api.read_as(ADMIN, "/v1/reviews?bad_unhandled=true").await
@@ -53,7 +33,7 @@ async fn an_invoice_is_for_the_cash_paid_minus_cash_refunded_with_postage_by_the
     let (_, ann) = api.create_principal("customer", None).await;
 
     // 2 × 150 yuan = 300 yuan, 60 of it by voucher; then 100 yuan refunded.
-    let big = paid_order(&api, &ann, &product, 2, 6_000).await;
+    let big = api.paid_order(&ann, &product, 2, 6_000).await;
     let refund = api
         .post_as(
             &ann,
@@ -100,7 +80,7 @@ async fn an_invoice_is_for_the_cash_paid_minus_cash_refunded_with_postage_by_the
     again.error(StatusCode::CONFLICT, "invalid_state");
 
     // 150 yuan is not above 200: the customer may be asked to pay postage.
-    let small = paid_order(&api, &ann, &product, 1, 0).await;
+    let small = api.paid_order(&ann, &product, 1, 0).await;
     let small_invoice = api
         .post_as(
             &ann,
@@ -182,7 +162,7 @@ async fn reviews_get_one_timely_reply_bad_ones_are_flagged_until_then_and_defaul
     );
 
     // A SaaS order completes at payment. A 5/4/5 review is a bad review.
-    let first = paid_order(&api, &ann, &product, 1, 0).await;
+    let first = api.paid_order(&ann, &product, 1, 0).await;
     let review = api
         .post_as(
             &ann,
@@ -192,7 +172,7 @@ async fn reviews_get_one_timely_reply_bad_ones_are_flagged_until_then_and_defaul
         .await
         .expect(StatusCode::CREATED);
     let review_id = review["id"].as_str().unwrap().to_owned();
-    let second = paid_order(&api, &ann, &product, 1, 0).await;
+    let second = api.paid_order(&ann, &product, 1, 0).await;
     let scores =
         |quality: i64| json!({"quality": quality, "attitude": 5, "speed": 5, "comment": "ok"});
     let twice = api
@@ -259,7 +239,7 @@ async fn reviews_get_one_timely_reply_bad_ones_are_flagged_until_then_and_defaul
         "the default review is only now: a reply is still in time"
     );
     advance(&api, 31 * DAY).await;
-    let third = paid_order(&api, &ann, &product, 1, 0).await;
+    let third = api.paid_order(&ann, &product, 1, 0).await;
     let r3 = api
         .post_as(&ann, &format!("/v1/orders/{third}/review"), scores(3))
         .await
@@ -286,7 +266,7 @@ async fn a_shops_or_a_products_reviews_list_only_theirs_page_by_page() {
     let (_, ann) = api.create_principal("customer", None).await;
     let mut by_product: Vec<(String, String)> = Vec::new();
     for product in [&vm, &db, &vm, &db, &vm] {
-        let order = paid_order(&api, &ann, product, 1, 0).await;
+        let order = api.paid_order(&ann, product, 1, 0).await;
         let review = api
             .post_as(
                 &ann,

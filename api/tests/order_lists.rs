@@ -134,14 +134,7 @@ async fn products_instances_refunds_and_invoices_page_without_gap_or_repeat_for_
         (&ann, &a),
         (&ann, &a),
     ] {
-        let id = place(&api, customer, m).await;
-        api.post_as(
-            customer,
-            &format!("/v1/orders/{id}/pay"),
-            json!({"amount_cents": 5000}),
-        )
-        .await
-        .expect(StatusCode::OK);
+        let id = api.paid_order(customer, &m.product, 1, 0).await;
         api.post_as(
             customer,
             &format!("/v1/orders/{id}/refund-requests"),

@@ -208,16 +208,7 @@ async fn a_customer_may_ask_for_a_refund_for_five_days_after_payment_and_no_long
     let (_, ann) = api.create_principal("customer", None).await;
     let mut ids = Vec::new();
     for _ in 0..2 {
-        let o = api.place_order(&ann, &product, 1).await;
-        let id = o["id"].as_str().unwrap().to_owned();
-        api.post_as(
-            &ann,
-            &format!("/v1/orders/{id}/pay"),
-            json!({"amount_cents": 5_000}),
-        )
-        .await
-        .expect(StatusCode::OK);
-        ids.push(id);
+        ids.push(api.paid_order(&ann, &product, 1, 0).await);
     }
     // An unpaid order has nothing to refund.
     let unpaid = api.place_order(&ann, &product, 1).await["id"]
@@ -260,15 +251,7 @@ async fn a_customer_may_ask_for_a_refund_for_five_days_after_payment_and_no_long
     late.error(StatusCode::UNPROCESSABLE_ENTITY, "refund_window_closed");
     // More than the balance is refused, naming the field.
     let (_, product2) = api.listed_product("Bolt", "DB", 5_000).await;
-    let o = api.place_order(&ann, &product2, 1).await;
-    let id = o["id"].as_str().unwrap().to_owned();
-    api.post_as(
-        &ann,
-        &format!("/v1/orders/{id}/pay"),
-        json!({"amount_cents": 5_000}),
-    )
-    .await
-    .expect(StatusCode::OK);
+    let id = api.paid_order(&ann, &product2, 1, 0).await;
     let too_much = api
         .post_as(
             &ann,

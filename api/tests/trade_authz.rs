@@ -19,15 +19,7 @@ struct Ids {
 
 /// Ann's paid order of Acme's product with a refund request, an invoice request and a review.
 async fn records(api: &Api, ann: &str, product: &str) -> Ids {
-    let o = api.place_order(ann, product, 1).await;
-    let order = o["id"].as_str().unwrap().to_owned();
-    api.post_as(
-        ann,
-        &format!("/v1/orders/{order}/pay"),
-        json!({"amount_cents": 5_000}),
-    )
-    .await
-    .expect(StatusCode::OK);
+    let order = api.paid_order(ann, product, 1, 0).await;
     let refund = api
         .post_as(
             ann,

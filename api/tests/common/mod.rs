@@ -160,6 +160,27 @@ impl Api {
             .expect(StatusCode::CREATED)
     }
 
+    /// A paid order of `quantity` × spec `m` of `product` by `customer`, `voucher_cents` of it
+    /// by voucher and the rest in cash: its id.
+    pub async fn paid_order(
+        &self,
+        customer: &str,
+        product: &str,
+        quantity: u32,
+        voucher_cents: i64,
+    ) -> String {
+        let o = self.place_order(customer, product, quantity).await;
+        let id = o["id"].as_str().unwrap().to_owned();
+        self.post_as(
+            customer,
+            &format!("/v1/orders/{id}/pay"),
+            json!({"amount_cents": o["payable_cents"], "voucher_cents": voucher_cents}),
+        )
+        .await
+        .expect(StatusCode::OK);
+        id
+    }
+
     /// `POST uri` with `body` as `token`.
     pub async fn post_as(&self, token: &str, uri: &str, body: Value) -> Resp {
         self.call("POST", uri).token(token).json(&body).send().await
