@@ -20,6 +20,19 @@ impl PageQuery {
         limit_within(self.limit, PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX)
     }
 
+    /// The page size and the decoded cursor of a list request's `limit` and `cursor`, each
+    /// refused naming its field.
+    pub fn bounds(
+        limit: Option<usize>,
+        cursor: Option<&str>,
+    ) -> Result<(usize, Option<String>), ApiError> {
+        let q = PageQuery {
+            limit,
+            cursor: cursor.map(str::to_owned),
+        };
+        Ok((q.limit()?, q.after()?))
+    }
+
     /// The decoded cursor (the key after which the page starts).
     pub fn after(&self) -> Result<Option<String>, ApiError> {
         match &self.cursor {

@@ -126,6 +126,7 @@ async fn products_instances_refunds_and_invoices_page_without_gap_or_repeat_for_
     let (_, bo) = api.create_principal("customer", None).await;
     // Ann buys 4 of Acme's and 1 of Bolt's, Bo 1 of Acme's; every order gets a refund
     // request and an invoice request.
+    let mut orders = Vec::new();
     for (customer, m) in [
         (&ann, &a),
         (&ann, &a),
@@ -135,6 +136,7 @@ async fn products_instances_refunds_and_invoices_page_without_gap_or_repeat_for_
         (&ann, &a),
     ] {
         let id = api.paid_order(customer, &m.product, 1, 0).await;
+        orders.push(id.clone());
         api.post_as(
             customer,
             &format!("/v1/orders/{id}/refund-requests"),
@@ -180,6 +182,26 @@ async fn products_instances_refunds_and_invoices_page_without_gap_or_repeat_for_
                 "{path} limit {limit}"
             );
         }
+    }
+    // The filters of both lists: one order (Ann's first; Bo may not see it), a status
+    // nothing is in, and a query field neither list knows.
+    let anns = &orders[0];
+    for (token, path, expected) in [
+        (ADMIN, format!("/v1/refunds?order_id={anns}"), 1),
+        (ann.as_str(), format!("/v1/refunds?order_id={anns}"), 1),
+        (bo.as_str(), format!("/v1/refunds?order_id={anns}"), 0),
+        (ADMIN, format!("/v1/invoices?order_id={anns}"), 1),
+        (bo.as_str(), format!("/v1/invoices?order_id={anns}"), 0),
+        (ADMIN, "/v1/refunds?status=approved".into(), 0),
+        (ADMIN, "/v1/invoices?status=issued".into(), 0),
+    ] {
+        let ids = api.ids_of_all_pages(token, &path, 100).await;
+        assert_eq!(ids.len(), expected, "{path}");
+    }
+    for path in ["/v1/refunds?colour=red", "/v1/invoices?colour=red"] {
+        api.get(path)
+            .await
+            .error(StatusCode::BAD_REQUEST, "bad_request");
     }
 }
 

@@ -19,7 +19,7 @@ use crate::error::ApiError;
 use crate::extract::{Body, Caller, CommandHeaders, MinPosition};
 use crate::paging::{page, PageQuery};
 use crate::respond;
-use crate::routes::orders::{load_for, order_holding, party};
+use crate::routes::orders::{held_list, load_for, order_holding, Held, HeldListQuery};
 use crate::routes::{Doc, Routes};
 use crate::state::App;
 
@@ -311,20 +311,18 @@ async fn reject(
     decide_invoice(app, caller, headers, id, body, false).await
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct InvoiceQuery {
-    status: Option<String>,
-    order_id: Option<String>,
-    limit: Option<usize>,
-    cursor: Option<String>,
-}
+const INVOICES: Held<Invoice> = Held {
+    index: |s| (&s.invoice_orders, &s.invoices_by_party),
+    find: |s, id| s.invoice(id),
+    status: |i| i.status.as_str(),
+    json: invoice_json,
+};
 
 async fn invoices(
     State(app): State<App>,
     caller: Caller,
     min: MinPosition,
-    q: Result<Query<InvoiceQuery>, axum::extract::rejection::QueryRejection>,
+    q: Result<Query<HeldListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
     caller.require(&[
         Role::IsvAdmin,
@@ -332,33 +330,7 @@ async fn invoices(
         Role::Platform,
         Role::Auditor,
     ])?;
-    let q = crate::extract::query(q)?;
-    let paging = PageQuery {
-        limit: q.limit,
-        cursor: q.cursor.clone(),
-    };
-    let (limit, after) = (paging.limit()?, paging.after()?);
-    app.wait_for(&app.orders, min).await?;
-    let ((items, next), position) = app.orders.read(|s| {
-        let rows = crate::routes::orders::scoped(
-            &caller,
-            &s.invoice_orders,
-            &s.invoices_by_party,
-            after.as_deref(),
-        )
-        .filter(|(_, o)| q.order_id.as_deref().is_none_or(|w| w == o.as_str()))
-        .filter_map(|(iid, oid)| {
-            let row = s.by_id.get(oid)?;
-            let inv = row.state.invoice(iid)?;
-            let keep = party(&caller, &row.state)
-                && q.status
-                    .as_deref()
-                    .is_none_or(|st| st == inv.status.as_str());
-            keep.then(|| (iid.clone(), invoice_json(&app, oid, inv, row.version)))
-        });
-        page(rows, after.as_deref(), limit)
-    });
-    Ok(respond::list(items, next, position))
+    held_list(&app, &caller, min, q, &INVOICES).await
 }
 
 async fn review(
@@ -446,11 +418,7 @@ async fn reviews(
     q: Result<Query<ReviewQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
     let q = crate::extract::query(q)?;
-    let paging = PageQuery {
-        limit: q.limit,
-        cursor: q.cursor.clone(),
-    };
-    let (limit, after) = (paging.limit()?, paging.after()?);
+    let (limit, after) = PageQuery::bounds(q.limit, q.cursor.as_deref())?;
     app.wait_for(&app.orders, min).await?;
     let ((items, next, scores), position) = app.orders.read(|s| {
         // A product's or an org's reviews walk only theirs (a shop page's usual question).

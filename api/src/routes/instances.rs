@@ -128,11 +128,7 @@ async fn list(
 ) -> Result<Response, ApiError> {
     caller.require(READERS)?;
     let q = crate::extract::query(q)?;
-    let paging = PageQuery {
-        limit: q.limit,
-        cursor: q.cursor.clone(),
-    };
-    let (limit, after) = (paging.limit()?, paging.after()?);
+    let (limit, after) = PageQuery::bounds(q.limit, q.cursor.as_deref())?;
     app.wait_for(&app.instances, min).await?;
     let ((items, next), position) = app.instances.read(|s| {
         let rows = crate::routes::orders::scoped(&caller, &s.by_id, &s.by_party, after.as_deref())

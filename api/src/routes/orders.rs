@@ -426,6 +426,63 @@ pub(crate) fn party(caller: &Caller, s: &OrderState) -> bool {
     }
 }
 
+/// Query of a list of things orders hold (refunds, invoices): paging, then filters.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct HeldListQuery {
+    status: Option<String>,
+    order_id: Option<String>,
+    limit: Option<usize>,
+    cursor: Option<String>,
+}
+
+/// A kind of thing orders hold and list on their own (refunds, invoices).
+pub(crate) struct Held<T: 'static> {
+    /// Thing id → order id, and the ids of the things of each party's orders.
+    pub index: for<'s> fn(
+        &'s projections::orders::OrdersState,
+    ) -> (
+        &'s std::collections::BTreeMap<String, String>,
+        &'s projections::party::PartyIndex,
+    ),
+    /// The thing in its order's state (`None` if the order does not hold it).
+    pub find: for<'s> fn(&'s OrderState, &str) -> Option<&'s T>,
+    /// Its status, as the `status` filter names it.
+    pub status: fn(&T) -> &'static str,
+    /// Its JSON, given its order id and that order's version.
+    pub json: fn(&App, &str, &T, u64) -> Value,
+}
+
+/// One page of the `held` things of the orders `caller` may see, in id order, filtered by
+/// `order_id` and `status` (the refund and invoice lists).
+pub(crate) async fn held_list<T>(
+    app: &App,
+    caller: &Caller,
+    min: MinPosition,
+    q: Result<Query<HeldListQuery>, axum::extract::rejection::QueryRejection>,
+    held: &Held<T>,
+) -> Result<Response, ApiError> {
+    let q = crate::extract::query(q)?;
+    let (limit, after) = PageQuery::bounds(q.limit, q.cursor.as_deref())?;
+    app.wait_for(&app.orders, min).await?;
+    let ((items, next), position) = app.orders.read(|s| {
+        let (orders_of, by_party) = (held.index)(s);
+        let rows = scoped(caller, orders_of, by_party, after.as_deref())
+            .filter(|(_, o)| q.order_id.as_deref().is_none_or(|w| w == o.as_str()))
+            .filter_map(|(id, oid)| {
+                let row = s.by_id.get(oid)?;
+                let thing = (held.find)(&row.state, id)?;
+                let keep = party(caller, &row.state)
+                    && q.status
+                        .as_deref()
+                        .is_none_or(|st| st == (held.status)(thing));
+                keep.then(|| (id.clone(), (held.json)(app, oid, thing, row.version)))
+            });
+        crate::paging::page(rows, after.as_deref(), limit)
+    });
+    Ok(respond::list(items, next, position))
+}
+
 async fn create(
     State(app): State<App>,
     caller: Caller,

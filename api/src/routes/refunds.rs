@@ -14,9 +14,8 @@ use utoipa::ToSchema;
 
 use crate::error::ApiError;
 use crate::extract::{Body, Caller, CommandHeaders, MinPosition};
-use crate::paging::{page, PageQuery};
 use crate::respond;
-use crate::routes::orders::{load_for, order_holding, party};
+use crate::routes::orders::{held_list, load_for, order_holding, party, Held, HeldListQuery};
 use crate::routes::{Doc, Routes};
 use crate::state::App;
 
@@ -354,45 +353,19 @@ async fn detail(
     Ok(respond::read(view, position))
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ListQuery {
-    status: Option<String>,
-    order_id: Option<String>,
-    limit: Option<usize>,
-    cursor: Option<String>,
-}
+const REFUNDS: Held<Refund> = Held {
+    index: |s| (&s.refund_orders, &s.refunds_by_party),
+    find: |s, id| s.refund(id),
+    status: |r| r.status.as_str(),
+    json: refund_json,
+};
 
 async fn list(
     State(app): State<App>,
     caller: Caller,
     min: MinPosition,
-    q: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+    q: Result<Query<HeldListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
     caller.require(READERS)?;
-    let q = crate::extract::query(q)?;
-    let paging = PageQuery {
-        limit: q.limit,
-        cursor: q.cursor.clone(),
-    };
-    let (limit, after) = (paging.limit()?, paging.after()?);
-    app.wait_for(&app.orders, min).await?;
-    let ((items, next), position) = app.orders.read(|s| {
-        let rows = crate::routes::orders::scoped(
-            &caller,
-            &s.refund_orders,
-            &s.refunds_by_party,
-            after.as_deref(),
-        )
-        .filter(|(_, o)| q.order_id.as_deref().is_none_or(|w| w == o.as_str()))
-        .filter_map(|(rid, oid)| {
-            let row = s.by_id.get(oid)?;
-            let r = row.state.refund(rid)?;
-            let keep = party(&caller, &row.state)
-                && q.status.as_deref().is_none_or(|st| st == r.status.as_str());
-            keep.then(|| (rid.clone(), refund_json(&app, oid, r, row.version)))
-        });
-        page(rows, after.as_deref(), limit)
-    });
-    Ok(respond::list(items, next, position))
+    held_list(&app, &caller, min, q, &REFUNDS).await
 }
