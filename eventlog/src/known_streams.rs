@@ -130,6 +130,29 @@ mod tests {
     }
 
     #[test]
+    fn inserted_streams_are_never_absent_and_others_almost_always_are() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = sled::Config::new().path(dir.path()).open().unwrap();
+        let known = KnownStreams::new();
+        assert_eq!(known.fill(&db.open_tree("log").unwrap()).unwrap(), Some(0));
+        const STREAMS: usize = 200_000;
+        for i in 0..STREAMS {
+            known.insert(&format!("order-ord_{i:08}"));
+        }
+        for i in 0..STREAMS {
+            assert!(!known.surely_absent(&format!("order-ord_{i:08}")), "{i}");
+        }
+        // 4 bits of 2^26 per stream: ~2e-8 false positives at 200k streams.
+        let maybe = (0..STREAMS)
+            .filter(|i| !known.surely_absent(&format!("order-new_{i:08}")))
+            .count();
+        assert!(
+            maybe <= 2,
+            "{maybe} of {STREAMS} unknown streams looked known"
+        );
+    }
+
+    #[test]
     fn a_malformed_stream_key_fails_the_fill_and_leaves_the_filter_untrusted() {
         let dir = tempfile::tempdir().unwrap();
         let db = sled::Config::new().path(dir.path()).open().unwrap();
