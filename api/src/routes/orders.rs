@@ -750,11 +750,7 @@ async fn list(
     caller.require(READERS)?;
     let q = list_query(q)?;
     let filter = filter_for(&caller, &q)?;
-    let page = PageQuery {
-        limit: q.limit,
-        cursor: q.cursor.clone(),
-    };
-    let (limit, after) = (page.limit()?, page.after()?);
+    let (limit, after) = PageQuery::bounds(q.limit, q.cursor.as_deref())?;
     app.wait_for(&app.orders, min).await?;
     let (listed, position) = app
         .orders
