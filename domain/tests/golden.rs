@@ -1,0 +1,917 @@
+//! Golden bytes: the stored encoding of every event type, pinned.
+//!
+//! Stored bytes are never rewritten (EVENTLOG.md), so a change to a payload struct that alters
+//! its bincode encoding — a field added, removed, reordered or retyped, an enum variant
+//! inserted before another — would make the log unreadable or, worse, silently misread. Each
+//! case below is one representative value with every field set (and, where a type has
+//! optional fields, one with them `None`), its type name, schema version and exact payload
+//! bytes. The bytes must also decode back to the value, through the aggregate's codec and
+//! through the registry that history views and exports use.
+//!
+//! A new event type fails `every_registered_event_type_has_golden_bytes` until it has a case
+//! here; a deliberate schema change bumps the variant's version, adds an upcaster and keeps
+//! the old bytes as that upcaster's test, then pins the new ones here.
+
+use std::collections::BTreeSet;
+use std::fmt::Debug;
+
+use chrono::NaiveDate;
+use domain::codec::{to_payload_bytes, EventCodec};
+use domain::events;
+use domain::instance::{
+    InstanceClosed, InstanceEvent, InstanceExpired, InstanceExtended, InstanceOpened,
+    InstanceReleased, InstanceStatus, InstanceUpgraded,
+};
+use domain::order::{
+    Channel, ChannelKind, Client, InvoiceIssued, InvoiceRejected, InvoiceRequested, InvoiceType,
+    OrderEvent, OrderPaid, OrderPlaced, OrderPriceChanged, OrderType, OrderVoided, RefundApproved,
+    RefundInitiator, RefundKind, RefundRejected, RefundRequested, Release, ReviewDefaulted,
+    ReviewReplied, ReviewSubmitted, VoidReason,
+};
+use domain::platform::{
+    CalendarEvent, CalendarSet, ClockEvent, OrgCreated, OrgEvent, PrincipalCreated, PrincipalEvent,
+    PrincipalRevoked, SimulatedClockAdvanced,
+};
+use domain::product::{
+    DeliveryKind, DistributionCommissionSet, DurationUnit, ProductCreated, ProductEvent,
+    ProductPriceChanged, ProductStatus, ProductStatusChanged, ProviderLink, ProvidersSet, Spec,
+    SpecVisibilityChanged,
+};
+use domain::{Cents, Role, Timestamp};
+
+/// One pinned encoding.
+struct Golden<E> {
+    event: E,
+    type_name: &'static str,
+    schema_version: u16,
+    payload_hex: &'static str,
+}
+
+fn golden<E>(
+    type_name: &'static str,
+    schema_version: u16,
+    event: impl Into<E>,
+    payload_hex: &'static str,
+) -> Golden<E> {
+    Golden {
+        event: event.into(),
+        type_name,
+        schema_version,
+        payload_hex,
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(text: &str) -> Vec<u8> {
+    assert!(text.len().is_multiple_of(2), "odd hex length: {text}");
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).expect("hex digit"))
+        .collect()
+}
+
+/// Checks every case and fails once, listing each mismatch with the bytes actually written,
+/// so a deliberate change (with its upcaster) is easy to re-pin and an accidental one is
+/// plain to see.
+fn assert_pinned<E: EventCodec + PartialEq + Debug>(cases: &[Golden<E>]) {
+    let mut mismatches = Vec::new();
+    for case in cases {
+        let encoded = case.event.encode().expect("a representative value encodes");
+        let actual = (
+            encoded.type_name,
+            encoded.schema_version,
+            hex(&encoded.payload),
+        );
+        let expected = (
+            case.type_name,
+            case.schema_version,
+            case.payload_hex.to_owned(),
+        );
+        if actual != expected {
+            mismatches.push(format!(
+                "{}: expected {expected:?}\n{}   actual {actual:?}",
+                case.type_name,
+                " ".repeat(case.type_name.len())
+            ));
+            continue;
+        }
+        let stored = unhex(case.payload_hex);
+        let decoded = E::decode_payload(case.type_name, case.schema_version, &stored);
+        assert_eq!(
+            decoded.as_ref(),
+            Ok(&case.event),
+            "{}: the golden bytes decode back to the value",
+            case.type_name
+        );
+        let json = events::decode_json(case.type_name, case.schema_version, &stored);
+        assert_eq!(
+            json,
+            Some(Ok(case.event.payload_json())),
+            "{}: the registry decodes the golden bytes to the same JSON",
+            case.type_name
+        );
+    }
+    assert!(
+        mismatches.is_empty(),
+        "event encodings changed:\n{}",
+        mismatches.join("\n")
+    );
+}
+
+fn ts(rfc3339: &str) -> Timestamp {
+    Timestamp::parse_rfc3339(rfc3339).expect("a valid timestamp")
+}
+
+fn date(text: &str) -> NaiveDate {
+    NaiveDate::parse_from_str(text, "%Y-%m-%d").expect("a valid date")
+}
+
+// ---------------------------------------------------------------------------------------
+// Orders
+
+fn order_placed() -> OrderPlaced {
+    OrderPlaced {
+        order_id: "ord_01jdq7x3k2".into(),
+        order_type: OrderType::Renewal,
+        customer_id: "cus_7".into(),
+        seller_org_id: "org_s".into(),
+        product_id: "prd_1".into(),
+        product_code: "MIG".into(),
+        product_name: "数据迁移".into(),
+        delivery: DeliveryKind::Saas,
+        spec_id: "spc_y".into(),
+        spec_name: "Yearly".into(),
+        duration: 1,
+        unit: DurationUnit::Year,
+        instance_id: Some("ins_01jdq7x3k2_1".into()),
+        quantity: 3,
+        unit_price: Cents(199_900),
+        original: Cents(599_700),
+        payable: Cents(539_730),
+        channel: Channel {
+            kind: ChannelKind::Distribution,
+            reference: Some("dst_42".into()),
+        },
+        commission_percent: Some(30),
+        client: Some(Client::Mobile),
+        remark: Some("invoice to HQ".into()),
+        placed_at: ts("2026-11-22T09:00:00+08:00"),
+        payment_due_at: ts("2026-11-29T09:00:00+08:00"),
+    }
+}
+
+fn order_cases() -> Vec<Golden<OrderEvent>> {
+    vec![
+        golden("OrderPlaced", 1, order_placed(), "0e6f72645f30316a64713778336b3201056375735f37056f72675f73057072645f31034d49470ce695b0e68daee8bf81e7a7bb01057370635f7906596561726c7901020110696e735f30316a64713778336b325f3103fcb8190600fc284d1200fca47810000201066473745f3432011e0101010d696e766f69636520746f204851fd008841fea5c10c00fd00c808a0bfc20c00"),
+        golden(
+            "OrderPlaced",
+            1,
+            OrderPlaced {
+                order_type: OrderType::New,
+                instance_id: None,
+                channel: Channel {
+                    kind: ChannelKind::OnlineStore,
+                    reference: None,
+                },
+                commission_percent: None,
+                client: None,
+                remark: None,
+                ..order_placed()
+            },
+            "0e6f72645f30316a64713778336b3200056375735f37056f72675f73057072645f31034d49470ce695b0e68daee8bf81e7a7bb01057370635f7906596561726c7901020003fcb8190600fc284d1200fca47810000000000000fd008841fea5c10c00fd00c808a0bfc20c00",
+        ),
+        golden(
+            "OrderPriceChanged",
+            1,
+            OrderPriceChanged {
+                old_payable: Cents(599_700),
+                new_payable: Cents(539_730),
+                reason: "volume discount".into(),
+                changed_by: "prn_s:isv_admin".into(),
+                at: ts("2026-11-22T10:30:00+08:00"),
+            },
+            "fc284d1200fca47810000f766f6c756d6520646973636f756e740f70726e5f733a6973765f61646d696efd0074fc81a8c10c00",
+        ),
+        golden(
+            "OrderPaid",
+            1,
+            OrderPaid {
+                amount: Cents(539_730),
+                voucher: Cents(10_000),
+                cash: Cents(529_730),
+                at: ts("2026-11-23T08:15:00+08:00"),
+                completed: true,
+            },
+            "fca4781000fb204efc842a1000fd00d212f8ccc10c0001",
+        ),
+        golden(
+            "OrderVoided",
+            1,
+            OrderVoided {
+                reason: VoidReason::PaymentTimeout,
+                at: ts("2026-11-29T09:00:00+08:00"),
+                deadline_id: Some("order-ord_1/order_payment_timeout/placed".into()),
+            },
+            "01fd00c808a0bfc20c0001286f726465722d6f72645f312f6f726465725f7061796d656e745f74696d656f75742f706c61636564",
+        ),
+        golden(
+            "OrderVoided",
+            1,
+            OrderVoided {
+                reason: VoidReason::CancelledByCustomer,
+                at: ts("2026-11-22T11:00:00+08:00"),
+                deadline_id: None,
+            },
+            "00fd00189058a9c10c0000",
+        ),
+        golden(
+            "RefundRequested",
+            1,
+            RefundRequested {
+                refund_id: "rfd_1".into(),
+                initiated_by: RefundInitiator::Customer,
+                kind: RefundKind::Request,
+                amount: Cents(100_000),
+                release: Release::Keep,
+                keep_reason: Some("data still needed".into()),
+                reason: "bought too many".into(),
+                requested_by: "cus_7:customer".into(),
+                at: ts("2026-11-24T09:00:00+08:00"),
+                auto_approve_at: Some(ts("2026-11-27T09:00:00+08:00")),
+            },
+            "057266645f310000fc400d030001011164617461207374696c6c206e65656465640f626f7567687420746f6f206d616e790e6375735f373a637573746f6d6572fd00089f75f6c10c0001fd0048ab286fc20c00",
+        ),
+        golden(
+            "RefundRequested",
+            1,
+            RefundRequested {
+                refund_id: "rfd_2".into(),
+                initiated_by: RefundInitiator::Seller,
+                kind: RefundKind::Remaining,
+                amount: Cents(439_730),
+                release: Release::Immediate,
+                keep_reason: None,
+                reason: "service discontinued".into(),
+                requested_by: "prn_s:isv_admin".into(),
+                at: ts("2026-11-25T09:00:00+08:00"),
+                auto_approve_at: None,
+            },
+            "057266645f320102fc646b0d000000147365727669636520646973636f6e74696e7565640f70726e5f733a6973765f61646d696efd00c84db11ec20c0000",
+        ),
+        golden(
+            "RefundApproved",
+            1,
+            RefundApproved {
+                refund_id: "rfd_1".into(),
+                amount: Cents(100_000),
+                cash: Cents(90_000),
+                voucher: Cents(10_000),
+                approved_by: "system".into(),
+                at: ts("2026-11-27T09:00:00+08:00"),
+                automatic: true,
+                deadline_id: Some("order-ord_1/refund_auto_approve/rfd_1".into()),
+                commission_clawback: Cents(30_000),
+                balance_after: Cents(439_730),
+                release: Release::Keep,
+            },
+            "057266645f31fc400d0300fc20bf0200fb204e0673797374656dfd0048ab286fc20c000101256f726465722d6f72645f312f726566756e645f6175746f5f617070726f76652f7266645f31fb60eafc646b0d0001",
+        ),
+        golden(
+            "RefundApproved",
+            1,
+            RefundApproved {
+                refund_id: "rfd_2".into(),
+                amount: Cents(439_730),
+                cash: Cents(439_730),
+                voucher: Cents(0),
+                approved_by: "prn_p:platform".into(),
+                at: ts("2026-11-25T10:00:00+08:00"),
+                automatic: false,
+                deadline_id: None,
+                commission_clawback: Cents(131_919),
+                balance_after: Cents(0),
+                release: Release::Immediate,
+            },
+            "057266645f32fc646b0d00fc646b0d00000e70726e5f703a706c6174666f726dfd0010755e20c20c000000fc9e0604000000",
+        ),
+        golden(
+            "RefundRejected",
+            1,
+            RefundRejected {
+                refund_id: "rfd_3".into(),
+                reason: "outside the refund window".into(),
+                rejected_by: "prn_s:isv_admin".into(),
+                at: ts("2026-11-26T09:00:00+08:00"),
+            },
+            "057266645f33196f7574736964652074686520726566756e642077696e646f770f70726e5f733a6973765f61646d696efd0088fcec46c20c00",
+        ),
+        golden(
+            "InvoiceRequested",
+            1,
+            InvoiceRequested {
+                invoice_id: "inv_1".into(),
+                invoice_type: InvoiceType::SpecialVat,
+                title: "Acme Ltd".into(),
+                tax_id: "91310000MA1FL0000X".into(),
+                address: "1 Century Ave, Shanghai".into(),
+                amount: Cents(539_730),
+                seller_pays_postage: true,
+                at: ts("2026-11-24T09:00:00+08:00"),
+            },
+            "05696e765f31010841636d65204c74641239313331303030304d4131464c303030305817312043656e74757279204176652c205368616e67686169fca478100001fd00089f75f6c10c00",
+        ),
+        golden(
+            "InvoiceIssued",
+            1,
+            InvoiceIssued {
+                invoice_id: "inv_1".into(),
+                tracking: "SF1234567890".into(),
+                issued_by: "prn_s:isv_staff".into(),
+                at: ts("2026-11-26T15:00:00+08:00"),
+            },
+            "05696e765f310c5346313233343536373839300f70726e5f733a6973765f7374616666fd0038e8fb50c20c00",
+        ),
+        golden(
+            "InvoiceRejected",
+            1,
+            InvoiceRejected {
+                invoice_id: "inv_2".into(),
+                reason: "tax id does not match the title".into(),
+                rejected_by: "prn_s:isv_admin".into(),
+                at: ts("2026-11-26T16:00:00+08:00"),
+            },
+            "05696e765f321f74617820696420646f6573206e6f74206d6174636820746865207469746c650f70726e5f733a6973765f61646d696efd00800fa952c20c00",
+        ),
+        golden(
+            "ReviewSubmitted",
+            1,
+            ReviewSubmitted {
+                review_id: "rev_1".into(),
+                quality: 5,
+                attitude: 4,
+                speed: 2,
+                comment: "good, but slow".into(),
+                at: ts("2026-12-01T09:00:00+08:00"),
+            },
+            "057265765f310504020e676f6f642c2062757420736c6f77fd0048661710c30c00",
+        ),
+        golden(
+            "ReviewDefaulted",
+            1,
+            ReviewDefaulted {
+                review_id: "rev_2".into(),
+                at: ts("2026-12-08T09:00:00+08:00"),
+                deadline_id: "order-ord_1/review_default/paid".into(),
+            },
+            "057265765f32fd00882db929c40c001f6f726465722d6f72645f312f7265766965775f64656661756c742f70616964",
+        ),
+        golden(
+            "ReviewReplied",
+            1,
+            ReviewReplied {
+                review_id: "rev_1".into(),
+                text: "thank you, we are on it".into(),
+                replied_by: "prn_s:isv_admin".into(),
+                at: ts("2026-12-02T09:00:00+08:00"),
+            },
+            "057265765f31177468616e6b20796f752c20776520617265206f6e2069740f70726e5f733a6973765f61646d696efd0008155338c30c00",
+        ),
+    ]
+}
+
+#[test]
+fn order_event_encodings_are_pinned() {
+    assert_pinned(&order_cases());
+}
+
+// ---------------------------------------------------------------------------------------
+// Products
+
+fn product_created() -> ProductCreated {
+    ProductCreated {
+        product_id: "prd_1".into(),
+        seller_org_id: "org_s".into(),
+        code: "MIG".into(),
+        name: "数据迁移".into(),
+        category: "data".into(),
+        delivery: DeliveryKind::Manual,
+        delivery_days: 10,
+        warranty_days: 90,
+        flow_template_id: Some("flw_std".into()),
+        specs: vec![
+            Spec {
+                id: "spc_m".into(),
+                name: "Monthly".into(),
+                duration: 1,
+                unit: DurationUnit::Month,
+                price: Cents(19_900),
+                trial: false,
+                hidden: false,
+            },
+            Spec {
+                id: "spc_t".into(),
+                name: "Trial".into(),
+                duration: 14,
+                unit: DurationUnit::Once,
+                price: Cents(0),
+                trial: true,
+                hidden: true,
+            },
+        ],
+    }
+}
+
+fn product_cases() -> Vec<Golden<ProductEvent>> {
+    vec![
+        golden("ProductCreated", 1, product_created(), "057072645f31056f72675f73034d49470ce695b0e68daee8bf81e7a7bb0464617461000a5a0107666c775f73746402057370635f6d074d6f6e74686c790101fb789b0000057370635f7405547269616c0e00000101"),
+        golden(
+            "ProductCreated",
+            1,
+            ProductCreated {
+                delivery: DeliveryKind::Api,
+                flow_template_id: None,
+                ..product_created()
+            },
+            "057072645f31056f72675f73034d49470ce695b0e68daee8bf81e7a7bb0464617461030a5a0002057370635f6d074d6f6e74686c790101fb789b0000057370635f7405547269616c0e00000101",
+        ),
+        golden(
+            "ProductStatusChanged",
+            1,
+            ProductStatusChanged {
+                from: ProductStatus::Listed,
+                to: ProductStatus::Hidden,
+                reason: Some("pricing under review".into()),
+            },
+            "0203011470726963696e6720756e64657220726576696577",
+        ),
+        golden(
+            "ProductStatusChanged",
+            1,
+            ProductStatusChanged {
+                from: ProductStatus::Draft,
+                to: ProductStatus::UnderReview,
+                reason: None,
+            },
+            "000100",
+        ),
+        golden(
+            "ProductPriceChanged",
+            1,
+            ProductPriceChanged {
+                spec_id: "spc_m".into(),
+                old_price: Cents(19_900),
+                new_price: Cents(24_900),
+                reason: "new features".into(),
+            },
+            "057370635f6dfb789bfb88c20c6e6577206665617475726573",
+        ),
+        golden(
+            "SpecVisibilityChanged",
+            1,
+            SpecVisibilityChanged {
+                spec_id: "spc_t".into(),
+                hidden: true,
+            },
+            "057370635f7401",
+        ),
+        golden(
+            "DistributionCommissionSet",
+            1,
+            DistributionCommissionSet {
+                commission_percent: 30,
+            },
+            "1e",
+        ),
+        golden(
+            "ProvidersSet",
+            1,
+            ProvidersSet {
+                providers: vec![
+                    ProviderLink {
+                        org_id: "org_p1".into(),
+                        weight: 3,
+                        max_active: 200,
+                    },
+                    ProviderLink {
+                        org_id: "org_p2".into(),
+                        weight: 1,
+                        max_active: 50,
+                    },
+                ],
+            },
+            "02066f72675f703103c8066f72675f70320132",
+        ),
+    ]
+}
+
+#[test]
+fn product_event_encodings_are_pinned() {
+    assert_pinned(&product_cases());
+}
+
+// ---------------------------------------------------------------------------------------
+// Instances
+
+fn instance_opened() -> InstanceOpened {
+    InstanceOpened {
+        instance_id: "ins_01jdq7x3k2_1".into(),
+        order_id: "ord_01jdq7x3k2".into(),
+        product_id: "prd_1".into(),
+        seller_org_id: "org_s".into(),
+        customer_id: "cus_7".into(),
+        spec_id: "spc_m".into(),
+        trial: false,
+        status: InstanceStatus::Active,
+        opened_at: ts("2026-11-23T08:15:00+08:00"),
+        expires_at: Some(ts("2026-12-23T08:15:00+08:00")),
+    }
+}
+
+fn instance_cases() -> Vec<Golden<InstanceEvent>> {
+    vec![
+        golden("InstanceOpened", 1, instance_opened(), "10696e735f30316a64713778336b325f310e6f72645f30316a64713778336b32057072645f31056f72675f73056375735f37057370635f6d0001fd00d212f8ccc10c0001fd00528df683c60c00"),
+        golden(
+            "InstanceOpened",
+            1,
+            InstanceOpened {
+                trial: true,
+                status: InstanceStatus::Opening,
+                expires_at: None,
+                ..instance_opened()
+            },
+            "10696e735f30316a64713778336b325f310e6f72645f30316a64713778336b32057072645f31056f72675f73056375735f37057370635f6d0100fd00d212f8ccc10c0000",
+        ),
+        golden(
+            "InstanceExtended",
+            1,
+            InstanceExtended {
+                order_id: "ord_renewal".into(),
+                spec_id: "spc_y".into(),
+                trial: false,
+                old_expires_at: Some(ts("2026-12-23T08:15:00+08:00")),
+                new_expires_at: Some(ts("2027-12-23T08:15:00+08:00")),
+                status: InstanceStatus::InService,
+            },
+            "0b6f72645f72656e6577616c057370635f790001fd00528df683c60c0001fd0012b50ee1ff0c0002",
+        ),
+        golden(
+            "InstanceExtended",
+            1,
+            InstanceExtended {
+                order_id: "ord_conversion".into(),
+                spec_id: "spc_m".into(),
+                trial: true,
+                old_expires_at: None,
+                new_expires_at: None,
+                status: InstanceStatus::Expired,
+            },
+            "0e6f72645f636f6e76657273696f6e057370635f6d01000003",
+        ),
+        golden(
+            "InstanceUpgraded",
+            1,
+            InstanceUpgraded {
+                order_id: "ord_upgrade".into(),
+                old_spec_id: "spc_m".into(),
+                new_spec_id: "spc_y".into(),
+            },
+            "0b6f72645f75706772616465057370635f6d057370635f79",
+        ),
+        golden(
+            "InstanceExpired",
+            1,
+            InstanceExpired {
+                at: ts("2026-12-23T08:15:00+08:00"),
+                deadline_id: "instance-ins_1/instance_expiry/ord_1".into(),
+            },
+            "fd00528df683c60c0024696e7374616e63652d696e735f312f696e7374616e63655f6578706972792f6f72645f31",
+        ),
+        golden(
+            "InstanceClosed",
+            1,
+            InstanceClosed {
+                at: ts("2026-12-30T08:15:00+08:00"),
+                deadline_id: "instance-ins_1/instance_close/ord_1".into(),
+            },
+            "fd009254989dc70c0023696e7374616e63652d696e735f312f696e7374616e63655f636c6f73652f6f72645f31",
+        ),
+        golden(
+            "InstanceReleased",
+            1,
+            InstanceReleased {
+                at: ts("2026-11-25T10:00:00+08:00"),
+                order_id: "ord_01jdq7x3k2".into(),
+                refund_id: "rfd_2".into(),
+            },
+            "fd0010755e20c20c000e6f72645f30316a64713778336b32057266645f32",
+        ),
+    ]
+}
+
+#[test]
+fn instance_event_encodings_are_pinned() {
+    assert_pinned(&instance_cases());
+}
+
+// ---------------------------------------------------------------------------------------
+// Platform: organisations, principals, calendar years, the simulated clock
+
+fn org_cases() -> Vec<Golden<OrgEvent>> {
+    vec![golden(
+        "OrgCreated",
+        1,
+        OrgCreated {
+            org_id: "org_s".into(),
+            name: "云迁科技".into(),
+        },
+        "056f72675f730ce4ba91e8bf81e7a791e68a80",
+    )]
+}
+
+fn principal_cases() -> Vec<Golden<PrincipalEvent>> {
+    vec![
+        golden(
+            "PrincipalCreated",
+            1,
+            PrincipalCreated {
+                principal_id: "prn_s2".into(),
+                role: Role::IsvStaff,
+                name: "Li Wei".into(),
+                org_id: Some("org_s".into()),
+                staff_id: Some("stf_9".into()),
+                real_name_verified: true,
+                token_sha256: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+                    .into(),
+            },
+            "0670726e5f733202064c692057656901056f72675f7301057374665f39014039663836643038313838346337643635396132666561613063353561643031356133626634663162326230623832326364313564366331356230663030613038",
+        ),
+        golden(
+            "PrincipalCreated",
+            1,
+            PrincipalCreated {
+                principal_id: "prn_a".into(),
+                role: Role::Auditor,
+                name: "Audit".into(),
+                org_id: None,
+                staff_id: None,
+                real_name_verified: false,
+                token_sha256: "60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752"
+                    .into(),
+            },
+            "0570726e5f61040541756469740000004036303330336165323262393938383631626365336232386633336565633162653735386132313363383663393363303736646265396635353863313163373532",
+        ),
+        golden(
+            "PrincipalRevoked",
+            1,
+            PrincipalRevoked {
+                principal_id: "prn_s2".into(),
+            },
+            "0670726e5f7332",
+        ),
+    ]
+}
+
+fn calendar_cases() -> Vec<Golden<CalendarEvent>> {
+    vec![golden(
+        "CalendarSet",
+        1,
+        CalendarSet {
+            year: 2026,
+            holidays: vec![date("2026-10-01"), date("2026-10-02")],
+            workdays: vec![date("2026-10-10")],
+        },
+        "fbd40f020a323032362d31302d30310a323032362d31302d3032010a323032362d31302d3130",
+    )]
+}
+
+fn clock_cases() -> Vec<Golden<ClockEvent>> {
+    vec![golden(
+        "SimulatedClockAdvanced",
+        1,
+        SimulatedClockAdvanced {
+            from: ts("2026-11-22T09:00:00+08:00"),
+            to: ts("2026-11-29T09:00:00.000001+08:00"),
+        },
+        "fd008841fea5c10c00fd02c808a0bfc20c00",
+    )]
+}
+
+#[test]
+fn platform_event_encodings_are_pinned() {
+    assert_pinned(&org_cases());
+    assert_pinned(&principal_cases());
+    assert_pinned(&calendar_cases());
+    assert_pinned(&clock_cases());
+}
+
+// ---------------------------------------------------------------------------------------
+// Coverage
+
+fn covered<E: EventCodec>(cases: &[Golden<E>]) -> BTreeSet<&'static str> {
+    cases.iter().map(|case| case.event.type_name()).collect()
+}
+
+fn uncovered<E: EventCodec>(cases: &[Golden<E>]) -> Vec<&'static str> {
+    let covered = covered(cases);
+    E::TYPE_NAMES
+        .iter()
+        .copied()
+        .filter(|name| !covered.contains(name))
+        .collect()
+}
+
+/// A new event type, or a new aggregate's event enum registered in `domain::events`, fails
+/// here until its golden bytes are pinned above.
+#[test]
+fn every_registered_event_type_has_golden_bytes() {
+    let missing: Vec<&str> = [
+        uncovered(&order_cases()),
+        uncovered(&product_cases()),
+        uncovered(&instance_cases()),
+        uncovered(&org_cases()),
+        uncovered(&principal_cases()),
+        uncovered(&calendar_cases()),
+        uncovered(&clock_cases()),
+    ]
+    .concat();
+    assert!(missing.is_empty(), "no golden bytes for {missing:?}");
+
+    let pinned: BTreeSet<&str> = [
+        covered(&order_cases()),
+        covered(&product_cases()),
+        covered(&instance_cases()),
+        covered(&org_cases()),
+        covered(&principal_cases()),
+        covered(&calendar_cases()),
+        covered(&clock_cases()),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let registered: BTreeSet<&str> = events::type_names().into_iter().collect();
+    let unpinned: Vec<&&str> = registered.difference(&pinned).collect();
+    assert!(
+        unpinned.is_empty(),
+        "event types registered in domain::events without golden bytes: {unpinned:?}"
+    );
+    assert_eq!(
+        registered.len(),
+        events::type_names().len(),
+        "an event type name is registered twice"
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Enums stored inside payloads
+
+/// A unit variant is stored as its index in declaration order, so inserting or reordering a
+/// variant silently changes what old bytes mean. The exhaustive `match` in each tag function
+/// makes a new variant a compile error here, and the list pins every variant's byte.
+fn assert_tags<T: serde::Serialize + Copy + Debug>(variants: &[T], tag: fn(T) -> u8) {
+    for &variant in variants {
+        let bytes = to_payload_bytes("tag", &variant).expect("a unit variant encodes");
+        assert_eq!(bytes, vec![tag(variant)], "{variant:?}");
+    }
+}
+
+#[test]
+fn enums_stored_in_payloads_keep_their_variant_indices() {
+    assert_tags(
+        &[
+            OrderType::New,
+            OrderType::Renewal,
+            OrderType::Trial,
+            OrderType::Conversion,
+            OrderType::Upgrade,
+        ],
+        |v| match v {
+            OrderType::New => 0,
+            OrderType::Renewal => 1,
+            OrderType::Trial => 2,
+            OrderType::Conversion => 3,
+            OrderType::Upgrade => 4,
+        },
+    );
+    assert_tags(&[Client::Web, Client::Mobile, Client::Api], |v| match v {
+        Client::Web => 0,
+        Client::Mobile => 1,
+        Client::Api => 2,
+    });
+    assert_tags(
+        &[
+            ChannelKind::OnlineStore,
+            ChannelKind::CustomSolution,
+            ChannelKind::Distribution,
+        ],
+        |v| match v {
+            ChannelKind::OnlineStore => 0,
+            ChannelKind::CustomSolution => 1,
+            ChannelKind::Distribution => 2,
+        },
+    );
+    assert_tags(
+        &[VoidReason::CancelledByCustomer, VoidReason::PaymentTimeout],
+        |v| match v {
+            VoidReason::CancelledByCustomer => 0,
+            VoidReason::PaymentTimeout => 1,
+        },
+    );
+    assert_tags(
+        &[
+            RefundInitiator::Customer,
+            RefundInitiator::Seller,
+            RefundInitiator::System,
+        ],
+        |v| match v {
+            RefundInitiator::Customer => 0,
+            RefundInitiator::Seller => 1,
+            RefundInitiator::System => 2,
+        },
+    );
+    assert_tags(
+        &[RefundKind::Request, RefundKind::Full, RefundKind::Remaining],
+        |v| match v {
+            RefundKind::Request => 0,
+            RefundKind::Full => 1,
+            RefundKind::Remaining => 2,
+        },
+    );
+    assert_tags(&[Release::Immediate, Release::Keep], |v| match v {
+        Release::Immediate => 0,
+        Release::Keep => 1,
+    });
+    assert_tags(
+        &[InvoiceType::Ordinary, InvoiceType::SpecialVat],
+        |v| match v {
+            InvoiceType::Ordinary => 0,
+            InvoiceType::SpecialVat => 1,
+        },
+    );
+    assert_tags(
+        &[
+            DeliveryKind::Manual,
+            DeliveryKind::Saas,
+            DeliveryKind::Image,
+            DeliveryKind::Api,
+        ],
+        |v| match v {
+            DeliveryKind::Manual => 0,
+            DeliveryKind::Saas => 1,
+            DeliveryKind::Image => 2,
+            DeliveryKind::Api => 3,
+        },
+    );
+    assert_tags(
+        &[DurationUnit::Once, DurationUnit::Month, DurationUnit::Year],
+        |v| match v {
+            DurationUnit::Once => 0,
+            DurationUnit::Month => 1,
+            DurationUnit::Year => 2,
+        },
+    );
+    assert_tags(
+        &[
+            ProductStatus::Draft,
+            ProductStatus::UnderReview,
+            ProductStatus::Listed,
+            ProductStatus::Hidden,
+            ProductStatus::Delisted,
+        ],
+        |v| match v {
+            ProductStatus::Draft => 0,
+            ProductStatus::UnderReview => 1,
+            ProductStatus::Listed => 2,
+            ProductStatus::Hidden => 3,
+            ProductStatus::Delisted => 4,
+        },
+    );
+    assert_tags(
+        &[
+            InstanceStatus::Opening,
+            InstanceStatus::Active,
+            InstanceStatus::InService,
+            InstanceStatus::Expired,
+            InstanceStatus::Closed,
+            InstanceStatus::Released,
+        ],
+        |v| match v {
+            InstanceStatus::Opening => 0,
+            InstanceStatus::Active => 1,
+            InstanceStatus::InService => 2,
+            InstanceStatus::Expired => 3,
+            InstanceStatus::Closed => 4,
+            InstanceStatus::Released => 5,
+        },
+    );
+    assert_tags(&Role::ALL, |v| match v {
+        Role::Platform => 0,
+        Role::IsvAdmin => 1,
+        Role::IsvStaff => 2,
+        Role::Customer => 3,
+        Role::Auditor => 4,
+        Role::Analyst => 5,
+    });
+}
