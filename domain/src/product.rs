@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::decider::{Context, Decider, Role};
 use crate::error::{require_text, DomainError};
 use crate::money::Cents;
+use crate::text::require_name;
 
 pub const SPECS_MAX: usize = 20;
 pub const CODE_CHARS_MAX: usize = 64;
@@ -320,9 +321,9 @@ impl Decider for Product {
             specs,
         } = command
         {
-            require_text("code", code, CODE_CHARS_MAX)?;
-            require_text("name", name, NAME_CHARS_MAX)?;
-            require_text("category", category, NAME_CHARS_MAX)?;
+            require_name("code", code, CODE_CHARS_MAX)?;
+            require_name("name", name, NAME_CHARS_MAX)?;
+            require_name("category", category, NAME_CHARS_MAX)?;
             let delivery = DeliveryKind::parse(delivery).ok_or_else(|| {
                 DomainError::validation(
                     "delivery",
@@ -366,7 +367,7 @@ impl Decider for Product {
                         format!("spec id {} appears twice", s.id),
                     ));
                 }
-                require_text(&f("name"), &s.name, NAME_CHARS_MAX)?;
+                require_name(&f("name"), &s.name, NAME_CHARS_MAX)?;
                 let unit = DurationUnit::parse(&s.unit).ok_or_else(|| {
                     DomainError::validation(
                         &f("unit"),
