@@ -140,9 +140,9 @@ fn connections_past_the_limit_wait_until_one_closes() {
     let s = Launch::new(dir.path())
         .with_env("MARKETLOG_CONNECTIONS_MAX", "2")
         .start();
+    // Connected one after the other, so accepted in this order (the backlog is FIFO): the
+    // two holders take both permits, the third waits behind them.
     let holders: Vec<TcpStream> = (0..2).map(|_| connect(&s)).collect();
-    // Give the server time to accept both (it only serves what it accepted).
-    std::thread::sleep(Duration::from_millis(200));
     let mut third = connect(&s);
     third
         .write_all(b"GET /v1/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
