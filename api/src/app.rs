@@ -87,6 +87,7 @@ pub fn router(app: App) -> Router {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this route does not take that method")
         })
         .layer(axum::middleware::from_fn(http_metrics))
+        .layer(axum::middleware::from_fn(request_head_limits))
         .layer(axum::extract::DefaultBodyLimit::max(BODY_BYTES_MAX + 1))
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &Request| {
@@ -97,6 +98,45 @@ pub fn router(app: App) -> Router {
         .layer(PropagateRequestIdLayer::new(x_request_id.clone()))
         .layer(SetRequestIdLayer::new(x_request_id, RequestIds(app.clone())))
         .with_state(app)
+}
+
+/// Longest request target (path and query) the router takes.
+pub const URI_BYTES_MAX: usize = 8 * 1024;
+/// Largest sum of header name and value bytes.
+pub const HEADER_BYTES_MAX: usize = 32 * 1024;
+/// Most header lines.
+pub const HEADERS_COUNT_MAX: usize = 100;
+
+/// 414 / 431 with the error JSON. hyper answers these itself, with an empty body, only past
+/// its own larger limits (a target over 64 KiB, headers over its ~400 KiB read buffer or more
+/// than 256 lines, see `listener`), so below those the client gets the usual error JSON.
+async fn request_head_limits(req: Request, next: Next) -> Response {
+    let uri_bytes = req.uri().path_and_query().map_or(0, |pq| pq.as_str().len());
+    if uri_bytes > URI_BYTES_MAX {
+        return ApiError::new(
+            StatusCode::URI_TOO_LONG,
+            "uri_too_long",
+            format!("the request target is longer than {URI_BYTES_MAX} bytes"),
+        )
+        .with("limit_bytes", URI_BYTES_MAX)
+        .into_response();
+    }
+    let headers = req.headers();
+    let header_bytes: usize = headers
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len())
+        .sum();
+    if headers.len() > HEADERS_COUNT_MAX || header_bytes > HEADER_BYTES_MAX {
+        return ApiError::new(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "header_too_large",
+            format!("request headers exceed {HEADERS_COUNT_MAX} lines or {HEADER_BYTES_MAX} bytes"),
+        )
+        .with("limit_bytes", HEADER_BYTES_MAX)
+        .with("limit_count", HEADERS_COUNT_MAX)
+        .into_response();
+    }
+    next.run(req).await
 }
 
 async fn http_metrics(req: Request, next: Next) -> Response {

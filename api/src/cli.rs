@@ -7,7 +7,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use domain::Timestamp;
 
-use crate::serve::{serve, ServeError, ServeOptions};
+use crate::listener::{self, HttpLimits};
+use crate::serve::{recover_admin, serve, ServeError, ServeOptions};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -24,6 +25,27 @@ pub struct Cli {
 pub enum Command {
     /// Run the HTTP service.
     Serve(ServeArgs),
+    /// Operator actions on a stopped server's data dir.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Create a new platform admin on a store whose admins are lost or revoked (server
+    /// stopped). Appends `PrincipalCreated` by actor `system` through the normal command path
+    /// and prints the new token once on stdout; only its hash is stored.
+    Recover(RecoverArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RecoverArgs {
+    /// Data directory of the stopped server.
+    #[arg(long, env = "MARKETLOG_DATA", default_value = "./data")]
+    pub data: PathBuf,
+    /// Marketplace time zone.
+    #[arg(long, env = "MARKETLOG_TIMEZONE", default_value = "Asia/Shanghai")]
+    pub timezone: chrono_tz::Tz,
 }
 
 #[derive(Debug, clap::Args)]
@@ -42,9 +64,28 @@ pub struct ServeArgs {
     /// from the later of the start and the last recorded time.
     #[arg(long, env = "MARKETLOG_SIMULATED_CLOCK", num_args = 0..=1, default_missing_value = "now", value_name = "RFC3339")]
     pub simulated_clock: Option<String>,
-    /// Token of the platform admin (else one is generated on an empty store and printed once).
+    /// Token of the first platform admin of an EMPTY store (else one is generated and printed
+    /// once). Ignored, with a warning, on a store that has principals: use `admin recover`.
     #[arg(long, env = "MARKETLOG_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
+    /// Milliseconds a client has to send complete request headers; then the connection is
+    /// closed. Also bounds the wait for the next request on a keep-alive connection.
+    #[arg(long, env = "MARKETLOG_HEADER_READ_TIMEOUT_MS", default_value_t = listener::HEADER_READ_TIMEOUT_MS_DEFAULT)]
+    pub header_read_timeout_ms: u64,
+    /// Milliseconds a client has to send a whole request body once its headers arrived; then
+    /// 408 `request_timeout` and the connection is closed.
+    #[arg(long, env = "MARKETLOG_BODY_READ_TIMEOUT_MS", default_value_t = listener::BODY_READ_TIMEOUT_MS_DEFAULT)]
+    pub body_read_timeout_ms: u64,
+    /// Milliseconds a keep-alive connection may stay open with no request in flight.
+    #[arg(long, env = "MARKETLOG_KEEPALIVE_IDLE_TIMEOUT_MS", default_value_t = listener::KEEPALIVE_IDLE_TIMEOUT_MS_DEFAULT)]
+    pub keepalive_idle_timeout_ms: u64,
+    /// Connections served at once; more wait in the accept backlog.
+    #[arg(long, env = "MARKETLOG_CONNECTIONS_MAX", default_value_t = listener::CONNECTIONS_MAX_DEFAULT, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub connections_max: u64,
+    /// Milliseconds from SIGTERM/SIGINT to exit: in-flight requests finish until then; the
+    /// connections still open (bodies not fully sent, SSE streams) are then dropped.
+    #[arg(long, env = "MARKETLOG_SHUTDOWN_DEADLINE_MS", default_value_t = listener::SHUTDOWN_DEADLINE_MS_DEFAULT)]
+    pub shutdown_deadline_ms: u64,
     /// Log format on stderr.
     #[arg(long, env = "MARKETLOG_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
     pub log_format: String,
@@ -82,33 +123,51 @@ pub fn main() -> ExitCode {
                     }
                 },
             };
-            let runtime = match tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(rt) => rt,
-                Err(e) => {
-                    eprintln!("marketlog: cannot start the runtime: {e}");
-                    return ExitCode::from(1);
-                }
-            };
             let opts = ServeOptions {
                 data_dir: args.data,
                 listen: args.listen,
                 tz: args.timezone,
                 simulated_start,
                 admin_token: args.admin_token,
+                limits: HttpLimits {
+                    header_read_timeout_ms: args.header_read_timeout_ms,
+                    body_read_timeout_ms: args.body_read_timeout_ms,
+                    keepalive_idle_timeout_ms: args.keepalive_idle_timeout_ms,
+                    connections_max: usize::try_from(args.connections_max).unwrap_or(usize::MAX),
+                    shutdown_deadline_ms: args.shutdown_deadline_ms,
+                },
             };
-            match runtime.block_on(serve(opts)) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("marketlog: {e}");
-                    match e {
-                        ServeError::Log(eventlog::LogError::InUse(_)) => ExitCode::from(2),
-                        _ => ExitCode::from(1),
-                    }
-                }
-            }
+            run(serve(opts)).map_or_else(|code| code, |()| ExitCode::SUCCESS)
+        }
+        Command::Admin(AdminCommand::Recover(args)) => {
+            init_tracing("text");
+            run(recover_admin(args.data, args.timezone)).map_or_else(
+                |code| code,
+                |(id, token)| {
+                    println!("recovered platform admin {id}");
+                    println!("token (shown once, only its hash is stored): {token}");
+                    ExitCode::SUCCESS
+                },
+            )
         }
     }
+}
+
+/// Runs `work` on a multi-threaded runtime; a failure is printed and mapped to the exit code
+/// (2: the data dir is in use by another process, 1: any other failure).
+fn run<T>(work: impl std::future::Future<Output = Result<T, ServeError>>) -> Result<T, ExitCode> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            eprintln!("marketlog: cannot start the runtime: {e}");
+            ExitCode::from(1)
+        })?;
+    runtime.block_on(work).map_err(|e| {
+        eprintln!("marketlog: {e}");
+        match e {
+            ServeError::Log(eventlog::LogError::InUse(_)) => ExitCode::from(2),
+            _ => ExitCode::from(1),
+        }
+    })
 }

@@ -5,12 +5,14 @@
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, StatusCode};
 use domain::Role;
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
+use std::time::Duration;
 
 use crate::error::ApiError;
+use crate::listener::{BodyReadTimeout, BODY_READ_TIMEOUT_MS_DEFAULT};
 use crate::state::App;
 
 /// Largest JSON body (API.md §1).
@@ -57,17 +59,22 @@ impl FromRequestParts<App> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Caller, ApiError> {
-        let header = parts
+        let mut headers = parts
             .headers
-            .get(axum::http::header::AUTHORIZATION)
+            .get_all(axum::http::header::AUTHORIZATION)
+            .iter();
+        let header = headers
+            .next()
             .and_then(|v| v.to_str().ok())
             .ok_or_else(ApiError::unauthenticated)?;
-        let token = header
-            .strip_prefix("Bearer ")
-            .or_else(|| header.strip_prefix("bearer "))
-            .map(str::trim)
-            .filter(|t| !t.is_empty() && t.len() <= 256)
-            .ok_or_else(ApiError::unauthenticated)?;
+        // Two credentials are ambiguous: refuse rather than pick one.
+        if headers.next().is_some() {
+            return Err(
+                ApiError::bad_request("send one Authorization header, not several")
+                    .with("field", "Authorization"),
+            );
+        }
+        let token = bearer_token(header).ok_or_else(ApiError::unauthenticated)?;
         let hash = token_sha256(token);
         let (found, _) = app
             .directory
@@ -86,6 +93,18 @@ impl FromRequestParts<App> for Caller {
     }
 }
 
+/// Longest bearer token accepted (ours are far shorter; a longer one cannot match).
+pub const TOKEN_CHARS_MAX: usize = 256;
+
+/// The token of an `Authorization: Bearer <token>` value; the scheme is case-insensitive
+/// (RFC 9110 §11.1) and may be followed by several spaces.
+pub fn bearer_token(header: &str) -> Option<&str> {
+    let (scheme, token) = header.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty() && token.len() <= TOKEN_CHARS_MAX)
+        .then_some(token)
+}
+
 /// The raw request body, parsed on demand so that 401/403/404 answer before 400.
 #[derive(Debug, Clone)]
 pub struct Body(pub Bytes);
@@ -94,7 +113,25 @@ impl<S: Send + Sync> FromRequest<S> for Body {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Body, ApiError> {
-        match Bytes::from_request(req, state).await {
+        let timeout = req
+            .extensions()
+            .get::<BodyReadTimeout>()
+            .map_or(Duration::from_millis(BODY_READ_TIMEOUT_MS_DEFAULT), |t| t.0);
+        let Ok(read) = tokio::time::timeout(timeout, Bytes::from_request(req, state)).await else {
+            return Err(ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "request_timeout",
+                format!(
+                    "the request body did not arrive within {} ms",
+                    timeout.as_millis()
+                ),
+            )
+            .with(
+                "timeout_ms",
+                u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
+            ));
+        };
+        match read {
             Ok(b) if b.len() > BODY_BYTES_MAX => Err(ApiError::payload_too_large(BODY_BYTES_MAX)),
             Ok(b) => Ok(Body(b)),
             Err(rejection) => {
@@ -309,6 +346,18 @@ pub fn request_id(headers: &HeaderMap) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_bearer_scheme_is_case_insensitive() {
+        assert_eq!(bearer_token("Bearer abc"), Some("abc"));
+        assert_eq!(bearer_token("bearer abc"), Some("abc"));
+        assert_eq!(bearer_token("BEARER  abc "), Some("abc"));
+        assert_eq!(bearer_token("bEaReR abc"), Some("abc"));
+        assert_eq!(bearer_token("Basic abc"), None);
+        assert_eq!(bearer_token("Bearer"), None);
+        assert_eq!(bearer_token("Bearer "), None);
+        assert_eq!(bearer_token("Bearerabc"), None);
+    }
 
     #[test]
     fn etags_parse_in_their_usual_forms() {

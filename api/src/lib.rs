@@ -13,6 +13,7 @@ pub mod cli;
 pub mod commands;
 pub mod error;
 pub mod extract;
+pub mod listener;
 pub mod paging;
 pub mod respond;
 pub mod routes;

@@ -23,6 +23,7 @@ pub struct ServeOptions {
     pub tz: chrono_tz::Tz,
     pub simulated_start: Option<Timestamp>,
     pub admin_token: Option<String>,
+    pub limits: crate::listener::HttpLimits,
 }
 
 /// Why serve could not run.
@@ -74,16 +75,17 @@ pub async fn serve(opts: ServeOptions) -> Result<(), ServeError> {
 
     let router = crate::app::router(app.clone());
     let signal_app = app.clone();
-    let served = axum::serve(listener, router)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            tracing::info!("shutting down: no new connections; finishing in-flight requests");
-            signal_app.shutdown.send_replace(true);
-        })
-        .await;
-    if let Err(e) = served {
-        tracing::error!(error = %e, "server error");
-    }
+    crate::listener::serve_until(listener, router, opts.limits, shutdown, move || {
+        signal_app.shutdown.send_replace(true);
+    })
+    .await;
+    close(&app).await?;
+    tracing::info!("stopped cleanly");
+    Ok(())
+}
+
+/// Checkpoints the projections and closes the log, so that the head anchor is written.
+async fn close(app: &App) -> Result<(), ServeError> {
     for p in &app.projections {
         if let Err(e) = p.checkpoint() {
             tracing::warn!(projection = p.name(), error = %e, "final checkpoint failed");
@@ -93,7 +95,6 @@ pub async fn serve(opts: ServeOptions) -> Result<(), ServeError> {
     tokio::task::spawn_blocking(move || log.close())
         .await
         .map_err(|e| ServeError::Startup(format!("closing the log: {e}")))??;
-    tracing::info!("stopped cleanly");
     Ok(())
 }
 
@@ -117,49 +118,69 @@ fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>, ServeError
     })
 }
 
-/// Ensures a platform principal can log in: the one whose token is `MARKETLOG_ADMIN_TOKEN`,
-/// or, when that is unset and no principal exists yet, a new one whose token is printed once
-/// on stderr. Only the token's hash is stored.
+/// Ensures a platform principal can log in on an empty store: the one whose token is
+/// `MARKETLOG_ADMIN_TOKEN`, or, when that is unset, a new one whose token is printed once on
+/// stderr. Only the token's hash is stored. On a store that has principals the variable is
+/// ignored (API.md §0): re-creating a principal from it would bring back an admin that was
+/// revoked. A lost admin is recovered with `marketlog admin recover`.
 pub async fn bootstrap_admin(app: &App, admin_token: Option<&str>) -> Result<(), ServeError> {
-    let (token, announce) = match admin_token {
-        Some(t) if t.trim().len() < 16 => {
-            return Err(ServeError::Startup(
-                "MARKETLOG_ADMIN_TOKEN must be at least 16 characters".into(),
-            ))
+    let token = match admin_token {
+        Some(t) if t.trim().len() < ADMIN_TOKEN_CHARS_MIN => {
+            return Err(ServeError::Startup(format!(
+                "MARKETLOG_ADMIN_TOKEN must be at least {ADMIN_TOKEN_CHARS_MIN} characters"
+            )))
         }
-        Some(t) => (t.trim().to_owned(), false),
-        None => {
-            let (empty, _) = app.directory.read(|d| d.principals.is_empty());
-            if !empty {
-                return Ok(());
-            }
-            (new_secret_token(), true)
-        }
+        Some(t) => Some(t.trim().to_owned()),
+        None => None,
     };
-    let hash = token_sha256(&token);
-    let (exists, _) = app
-        .directory
-        .read(|d| d.principal_by_token_hash(&hash).is_some());
-    if exists {
+    let (empty, _) = app.directory.read(|d| d.principals.is_empty());
+    if !empty {
+        if token.is_some() {
+            tracing::warn!(
+                "MARKETLOG_ADMIN_TOKEN is ignored: the store already has principals \
+                 (it only bootstraps an empty store; see `marketlog admin recover`)"
+            );
+        }
         return Ok(());
     }
+    let announce = token.is_none();
+    let token = token.unwrap_or_else(new_secret_token);
+    create_platform_principal(app, &token, "platform admin", "bootstrap", "BootstrapAdmin").await?;
+    if announce {
+        eprintln!("admin token (shown once, only its hash is stored): {token}");
+    }
+    Ok(())
+}
+
+/// Shortest accepted `MARKETLOG_ADMIN_TOKEN`.
+pub const ADMIN_TOKEN_CHARS_MIN: usize = 16;
+
+/// Appends a new platform principal with `token` through the runner, as actor `system`, and
+/// waits until the directory knows it.
+async fn create_platform_principal(
+    app: &App,
+    token: &str,
+    name: &str,
+    causation: &str,
+    command: &'static str,
+) -> Result<String, ServeError> {
     let principal_id = app.ids.new_id(IdKind::Principal);
     let meta = CommandMeta {
         actor: Actor::System,
         correlation_id: app.ids.new_id(IdKind::Correlation),
-        causation_id: "bootstrap".into(),
+        causation_id: causation.into(),
         idempotency: None,
         if_match: None,
-        command: "BootstrapAdmin",
+        command,
     };
     let cmd = PrincipalCommand::Create {
         principal_id: principal_id.clone(),
         role: Role::Platform,
-        name: "platform admin".into(),
+        name: name.into(),
         org_id: None,
         staff_id: None,
         real_name_verified: false,
-        token_sha256: hash,
+        token_sha256: token_sha256(token),
     };
     let done = app
         .runner
@@ -174,8 +195,44 @@ pub async fn bootstrap_admin(app: &App, admin_token: Option<&str>) -> Result<(),
             "the directory did not apply the admin principal".into(),
         ));
     }
-    if announce {
-        eprintln!("admin token (shown once, only its hash is stored): {token}");
+    Ok(principal_id)
+}
+
+/// `marketlog admin recover`: with the server stopped, appends a new platform principal
+/// (actor `system`, command `RecoverAdmin`) and returns its id and token, which the caller
+/// prints once. The operator's way back in when every platform token is lost or revoked.
+pub async fn recover_admin(
+    data_dir: PathBuf,
+    tz: chrono_tz::Tz,
+) -> Result<(String, String), ServeError> {
+    let app = App::open(AppConfig {
+        data_dir: data_dir.clone(),
+        tz,
+        // A clock that starts at the later of now and the last recorded time: the recovery
+        // event never goes back in time, also on a store written with a simulated clock.
+        simulated_start: Some(domain::Clock::now(&domain::SystemClock)),
+        metrics: crate::app::metrics_handle(),
+    })?;
+    if !app
+        .wait_all_quietly(app.store.head(), Duration::from_secs(30))
+        .await
+    {
+        return Err(ServeError::Startup(
+            "projections did not catch up with the log within 30 s".into(),
+        ));
     }
-    Ok(())
+    let token = new_secret_token();
+    let created = create_platform_principal(
+        &app,
+        &token,
+        "recovered platform admin",
+        "admin-recover",
+        "RecoverAdmin",
+    )
+    .await;
+    let closed = close(&app).await;
+    let id = created?;
+    closed?;
+    tracing::warn!(principal_id = %id, data = %data_dir.display(), "operator recovered a platform admin");
+    Ok((id, token))
 }

@@ -319,3 +319,48 @@ async fn a_shops_or_a_products_reviews_list_only_theirs_page_by_page() {
         );
     }
 }
+
+/// Reviews are public, but which order a review is about (and so whose purchase) only the
+/// order's parties see: its customer, the seller's isv_admin, platform and auditor.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_review_list_shows_order_ids_to_the_parties_of_the_order_only() {
+    let api = Api::new().await;
+    let (seller, product) = api.listed_product("Acme", "VM", 5_000).await;
+    let (other_seller, _) = api.listed_product("Globex", "DB", 5_000).await;
+    let (_, ann) = api.create_principal("customer", None).await;
+    let (_, bo) = api.create_principal("customer", None).await;
+    let (_, auditor) = api.create_principal("auditor", None).await;
+    let order = api.paid_order(&ann, &product, 1, 0).await;
+    api.post_as(
+        &ann,
+        &format!("/v1/orders/{order}/review"),
+        json!({"quality": 4, "attitude": 5, "speed": 5, "comment": "fine"}),
+    )
+    .await
+    .expect(StatusCode::CREATED);
+    for (who, token, sees) in [
+        ("the customer", ann.as_str(), true),
+        ("the seller", seller.as_str(), true),
+        ("platform", ADMIN, true),
+        ("an auditor", auditor.as_str(), true),
+        ("another customer", bo.as_str(), false),
+        ("another seller", other_seller.as_str(), false),
+    ] {
+        let list = api.read_as(token, "/v1/reviews").await;
+        let items = list["items"].as_array().unwrap();
+        assert_eq!(items.len(), 1, "{who}: {list}");
+        let item = &items[0];
+        // Everyone sees the review itself.
+        assert_eq!(item["quality"], 4, "{who}");
+        assert_eq!(item["comment"], "fine", "{who}");
+        assert_eq!(item["product_id"], product.as_str(), "{who}");
+        let text = list.to_string();
+        if sees {
+            assert_eq!(item["order_id"], order.as_str(), "{who}");
+        } else {
+            assert!(item["order_id"].is_null(), "{who}: {item}");
+            assert!(!text.contains(&order), "{who} sees the order id: {text}");
+        }
+        assert!(item.get("customer_id").is_none(), "{who}: {item}");
+    }
+}

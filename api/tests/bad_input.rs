@@ -461,3 +461,369 @@ async fn every_documented_route_never_answers_5xx_on_bad_input() {
     assert_eq!(health["status"], "ok");
     assert!(c.requests > 1_000, "{} requests", c.requests);
 }
+
+/// Field rules that need no state answer 422 `validation_failed` naming the field, before any
+/// rule that depends on state (API.md §1): every amount, quantity and count field, sent to a
+/// resource in a state where the command would also be refused (an unpaid order for refunds,
+/// a paid one for price changes and payments), and every name, code and free-text field with
+/// a control or bidi character.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn field_rules_answer_422_naming_the_field_before_state_rules() {
+    use axum::http::StatusCode;
+    use serde_json::{json, Value};
+
+    let api = Api::new().await;
+    let (seller, product) = api.listed_product("Acme", "VM", 5_000).await;
+    let (_, ann) = api.create_principal("customer", None).await;
+    let paid = api.paid_order(&ann, &product, 1, 0).await;
+    let unpaid = api.place_order(&ann, &product, 1).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let spec = |price: Value| {
+        json!({"code": "X1", "name": "X", "category": "c", "delivery": "saas",
+            "delivery_days": 0, "warranty_days": 0,
+            "specs": [{"id": "m", "name": "monthly", "duration": 1, "unit": "month",
+                "price_cents": price}]})
+    };
+    let place = |extra: Value| {
+        let mut b = json!({"product_id": product, "spec_id": "m", "quantity": 1,
+            "order_type": "new"});
+        for (k, v) in extra.as_object().unwrap() {
+            b[k] = v.clone();
+        }
+        b
+    };
+    let review = |q: i64, comment: &str| json!({"quality": q, "attitude": 5, "speed": 5, "comment": comment});
+    let seller_refund = |amount: i64| {
+        json!({"kind": "remaining", "amount_cents": amount, "release": "keep",
+            "keep_reason": "in use", "reason": "goodwill"})
+    };
+    let o = |id: &str, tail: &str| format!("/v1/orders/{id}/{tail}");
+    let p = |tail: &str| format!("/v1/products/{product}/{tail}");
+    let cases: Vec<(&str, &str, String, Value, &str)> = vec![
+        // Amounts: negative or zero where zero is no amount at all.
+        (
+            "seller",
+            "POST",
+            o(&paid, "seller-refunds"),
+            seller_refund(-11),
+            "amount_cents",
+        ),
+        (
+            "seller",
+            "POST",
+            o(&paid, "seller-refunds"),
+            seller_refund(0),
+            "amount_cents",
+        ),
+        (
+            "seller",
+            "POST",
+            o(&unpaid, "seller-refunds"),
+            seller_refund(-11),
+            "amount_cents",
+        ),
+        (
+            "ann",
+            "POST",
+            o(&paid, "refund-requests"),
+            json!({"amount_cents": -11, "reason": "r"}),
+            "amount_cents",
+        ),
+        (
+            "ann",
+            "POST",
+            o(&paid, "refund-requests"),
+            json!({"amount_cents": 0, "reason": "r"}),
+            "amount_cents",
+        ),
+        (
+            "ann",
+            "POST",
+            o(&unpaid, "refund-requests"),
+            json!({"amount_cents": -1, "reason": "r"}),
+            "amount_cents",
+        ),
+        (
+            "ann",
+            "POST",
+            o(&paid, "pay"),
+            json!({"amount_cents": -1}),
+            "amount_cents",
+        ),
+        (
+            "ann",
+            "POST",
+            o(&paid, "pay"),
+            json!({"amount_cents": 5_000, "voucher_cents": -1}),
+            "voucher_cents",
+        ),
+        (
+            "ann",
+            "POST",
+            o(&paid, "pay"),
+            json!({"amount_cents": 5_000, "voucher_cents": 5_001}),
+            "voucher_cents",
+        ),
+        (
+            "seller",
+            "POST",
+            o(&paid, "change-price"),
+            json!({"new_price_cents": -1, "reason": "r"}),
+            "new_price_cents",
+        ),
+        (
+            "seller",
+            "POST",
+            o(&paid, "change-price"),
+            json!({"new_price_cents": i64::MAX, "reason": "r"}),
+            "new_price_cents",
+        ),
+        (
+            "seller",
+            "POST",
+            "/v1/products".into(),
+            spec(json!(-1)),
+            "specs[0].price_cents",
+        ),
+        (
+            "seller",
+            "POST",
+            "/v1/products".into(),
+            spec(json!(10_000_000_001_i64)),
+            "specs[0].price_cents",
+        ),
+        (
+            "seller",
+            "POST",
+            p("specs/m/price"),
+            json!({"price_cents": -1, "reason": "r"}),
+            "price_cents",
+        ),
+        // Quantities and counts.
+        (
+            "ann",
+            "POST",
+            "/v1/orders".into(),
+            place(json!({"quantity": 0})),
+            "quantity",
+        ),
+        (
+            "ann",
+            "POST",
+            "/v1/orders".into(),
+            place(json!({"quantity": 101})),
+            "quantity",
+        ),
+        (
+            "ann",
+            "POST",
+            o(&unpaid, "review"),
+            review(0, "x"),
+            "quality",
+        ),
+        (
+            "ann",
+            "POST",
+            o(&unpaid, "review"),
+            review(6, "x"),
+            "quality",
+        ),
+        (
+            "seller",
+            "POST",
+            p("distribution"),
+            json!({"commission_percent": 19}),
+            "commission_percent",
+        ),
+        (
+            "seller",
+            "POST",
+            p("distribution"),
+            json!({"commission_percent": 61}),
+            "commission_percent",
+        ),
+        (
+            "seller",
+            "PUT",
+            p("providers"),
+            json!({"providers": [{"org_id": "org_x", "weight": 0, "max_active": 1}]}),
+            "providers[0].weight",
+        ),
+        (
+            "seller",
+            "PUT",
+            p("providers"),
+            json!({"providers": [{"org_id": "org_x", "weight": 1, "max_active": 10_001}]}),
+            "providers[0].max_active",
+        ),
+        (
+            "seller",
+            "POST",
+            "/v1/products".into(),
+            {
+                let mut b = spec(json!(1));
+                b["delivery_days"] = json!(3_651);
+                b
+            },
+            "delivery_days",
+        ),
+        (
+            "seller",
+            "POST",
+            "/v1/products".into(),
+            {
+                let mut b = spec(json!(1));
+                b["specs"][0]["duration"] = json!(0);
+                b
+            },
+            "specs[0].duration",
+        ),
+        (
+            "admin",
+            "POST",
+            "/v1/admin/clock/advance".into(),
+            json!({"seconds": 0}),
+            "seconds",
+        ),
+        // Names and codes: no control or bidi character.
+        (
+            "admin",
+            "POST",
+            "/v1/orgs".into(),
+            json!({"name": "Acme\u{0}Corp"}),
+            "name",
+        ),
+        (
+            "admin",
+            "POST",
+            "/v1/orgs".into(),
+            json!({"name": "Acme\nCorp"}),
+            "name",
+        ),
+        (
+            "admin",
+            "POST",
+            "/v1/principals".into(),
+            json!({"role": "customer", "name": "evil\u{202E}gpj.exe"}),
+            "name",
+        ),
+        (
+            "seller",
+            "POST",
+            "/v1/products".into(),
+            {
+                let mut b = spec(json!(1));
+                b["code"] = json!("X\u{1b}[2J");
+                b
+            },
+            "code",
+        ),
+        (
+            "seller",
+            "POST",
+            "/v1/products".into(),
+            {
+                let mut b = spec(json!(1));
+                b["specs"][0]["name"] = json!("m\u{2066}");
+                b
+            },
+            "specs[0].name",
+        ),
+        (
+            "ann",
+            "POST",
+            "/v1/orders".into(),
+            place(json!({"channel": {"kind": "distribution", "ref": "a\tb"}})),
+            "channel.ref",
+        ),
+        // Free text: line breaks and tabs are fine (below), other controls are not.
+        (
+            "ann",
+            "POST",
+            "/v1/orders".into(),
+            place(json!({"remark": "call me\u{7}"})),
+            "remark",
+        ),
+        (
+            "ann",
+            "POST",
+            o(&paid, "refund-requests"),
+            json!({"amount_cents": 1, "reason": "no\u{0}"}),
+            "reason",
+        ),
+        (
+            "ann",
+            "POST",
+            o(&unpaid, "review"),
+            review(5, "great\u{202D}"),
+            "comment",
+        ),
+        (
+            "seller",
+            "POST",
+            o(&unpaid, "change-price"),
+            json!({"new_price_cents": 1, "reason": "x\u{85}"}),
+            "reason",
+        ),
+    ];
+    for (who, method, uri, body, field) in cases {
+        let token = match who {
+            "ann" => ann.as_str(),
+            "seller" => seller.as_str(),
+            _ => ADMIN,
+        };
+        let d = api
+            .call(method, &uri)
+            .token(token)
+            .json(&body)
+            .send()
+            .await
+            .error(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+        assert_eq!(d["field"], field, "{method} {uri} {body}: {d}");
+    }
+    // Free text keeps line breaks and tabs.
+    let placed = api
+        .call("POST", "/v1/orders")
+        .token(&ann)
+        .json(&place(json!({"remark": "line 1\r\nline 2\tend"})))
+        .send()
+        .await
+        .expect(StatusCode::CREATED);
+    assert_eq!(placed["remark"], "line 1\r\nline 2\tend");
+    api.call("POST", &o(&paid, "refund-requests"))
+        .token(&ann)
+        .json(&json!({"amount_cents": 1, "reason": "first line\nsecond line"}))
+        .send()
+        .await
+        .expect(StatusCode::CREATED);
+}
+
+/// `Bearer` is matched case-insensitively (RFC 9110); two `Authorization` headers are refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bearer_scheme_is_case_insensitive_and_two_authorization_headers_are_400() {
+    use axum::http::StatusCode;
+
+    let api = Api::new().await;
+    for scheme in ["Bearer", "bearer", "BEARER", "bEaReR"] {
+        api.call("GET", "/v1/me")
+            .header("authorization", &format!("{scheme} {ADMIN}"))
+            .send()
+            .await
+            .expect(StatusCode::OK);
+    }
+    api.call("GET", "/v1/me")
+        .header("authorization", &format!("Basic {ADMIN}"))
+        .send()
+        .await
+        .error(StatusCode::UNAUTHORIZED, "unauthenticated");
+    let d = api
+        .call("GET", "/v1/me")
+        .header("authorization", &format!("Bearer {ADMIN}"))
+        .header("authorization", &format!("Bearer {ADMIN}"))
+        .send()
+        .await
+        .error(StatusCode::BAD_REQUEST, "bad_request");
+    assert_eq!(d["field"], "Authorization");
+}

@@ -94,7 +94,9 @@ impl fmt::Display for DomainError {
 
 impl std::error::Error for DomainError {}
 
-/// Checks a required text field: trimmed length within `1..=max` characters.
+/// Checks a required free-text field: trimmed length within `1..=max` characters, no control
+/// character but line breaks and tabs (see [`crate::text`]; names use
+/// [`crate::text::require_name`]).
 pub fn require_text(field: &str, value: &str, max_chars: usize) -> Result<(), DomainError> {
     let n = value.trim().chars().count();
     if n == 0 {
@@ -111,5 +113,5 @@ pub fn require_text(field: &str, value: &str, max_chars: usize) -> Result<(), Do
             format!("{field} must be at most {max_chars} characters"),
         ));
     }
-    Ok(())
+    crate::text::require_printable(field, value, crate::text::TextKind::Free)
 }

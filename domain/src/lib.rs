@@ -27,6 +27,9 @@
 //! - [`product`] — products: specs, review lifecycle, prices, commission, providers.
 //! - [`order`] — orders: placement, price changes, payment, cancellation, payment timeout.
 //! - [`platform`] — organisations, principals (token hashes only) and calendar years.
+//! - [`text`] — which characters names, codes and free-text fields may hold. Invariant:
+//!   no stored text holds NUL, other control characters (free text: except line breaks and
+//!   tabs) or bidi overrides.
 //! - [`codec`] — [`EventCodec`] and [`event_enum!`]: events as (type name, schema version,
 //!   bincode payload) with upcasters. Invariant: stored bytes are never rewritten; decoding
 //!   uses every byte or fails.
@@ -45,6 +48,7 @@ pub mod money;
 pub mod order;
 pub mod platform;
 pub mod product;
+pub mod text;
 pub mod time;
 
 pub use calendar::{TimeoutUnit, WorkCalendar, YearCalendar};

@@ -13,6 +13,7 @@ use crate::decider::{Actor, Context, Decider};
 use crate::error::{require_text, DomainError};
 use crate::money::Cents;
 use crate::product::{DeliveryKind, DurationUnit, ProductState, ProductStatus};
+use crate::text::{require_printable, TextKind};
 use crate::time::Timestamp;
 
 pub const QUANTITY_MAX: u32 = 100;
@@ -684,6 +685,7 @@ fn place(
                 "channel.ref must be at most 128 characters",
             ));
         }
+        require_printable("channel.ref", r, TextKind::Name)?;
     }
     if let Some(r) = &p.remark {
         if r.chars().count() > REMARK_CHARS_MAX {
@@ -693,6 +695,7 @@ fn place(
                 format!("remark must be at most {REMARK_CHARS_MAX} characters"),
             ));
         }
+        require_printable("remark", r, TextKind::Free)?;
     }
     let needs_instance = matches!(
         order_type,
@@ -1161,6 +1164,7 @@ impl Decider for Order {
                         format!("comment must be at most {COMMENT_CHARS_MAX} characters"),
                     ));
                 }
+                require_printable("comment", comment, TextKind::Free)?;
                 if state.completed_at.is_none() {
                     return Err(DomainError::invalid_state(
                         state.status_str(),
@@ -1541,6 +1545,13 @@ fn seller_refund(
             "amount_cents",
             "not_allowed",
             "a full refund returns the whole balance; omit amount_cents",
+        ));
+    }
+    if amount_cents.is_some_and(|a| a <= 0) {
+        return Err(DomainError::validation(
+            "amount_cents",
+            "range",
+            "amount_cents must be > 0",
         ));
     }
     if release == Release::Keep {

@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::calendar::YearCalendar;
 use crate::decider::{Context, Decider, Role};
-use crate::error::{require_text, DomainError};
+use crate::error::DomainError;
+use crate::text::require_name;
 
 /// Longest organisation or principal name, in characters.
 pub const NAME_CHARS_MAX: usize = 100;
@@ -75,7 +76,7 @@ impl Decider for Org {
     ) -> Result<Vec<OrgEvent>, DomainError> {
         match command {
             OrgCommand::Create { org_id, name } => {
-                require_text("name", name, NAME_CHARS_MAX)?;
+                require_name("name", name, NAME_CHARS_MAX)?;
                 if state.exists {
                     return Err(DomainError::conflict(
                         "already_exists",
@@ -176,7 +177,7 @@ impl Decider for Principal {
                 real_name_verified,
                 token_sha256,
             } => {
-                require_text("name", name, NAME_CHARS_MAX)?;
+                require_name("name", name, NAME_CHARS_MAX)?;
                 let needs_org = matches!(role, Role::IsvAdmin | Role::IsvStaff);
                 if needs_org && org_id.is_none() {
                     return Err(DomainError::validation(

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::decider::{Context, Decider, Role};
 use crate::error::{require_text, DomainError};
 use crate::money::Cents;
+use crate::text::require_name;
 
 pub const SPECS_MAX: usize = 20;
 pub const CODE_CHARS_MAX: usize = 64;
@@ -262,6 +263,42 @@ fn check_price(field: &str, cents: i64) -> Result<Cents, DomainError> {
     Ok(Cents(cents))
 }
 
+/// The field rules of a provider list (count, weight, capacity, no org twice): they need no
+/// state, so the API checks them before the rules that do (e.g. that each org exists).
+pub fn check_provider_links(providers: &[ProviderLink]) -> Result<(), DomainError> {
+    if providers.len() > PROVIDERS_MAX {
+        return Err(DomainError::validation(
+            "providers",
+            "count",
+            format!("at most {PROVIDERS_MAX} providers"),
+        ));
+    }
+    for (i, p) in providers.iter().enumerate() {
+        if !(1..=100).contains(&p.weight) {
+            return Err(DomainError::validation(
+                &format!("providers[{i}].weight"),
+                "range",
+                "weight must be 1..=100",
+            ));
+        }
+        if p.max_active > 10_000 {
+            return Err(DomainError::validation(
+                &format!("providers[{i}].max_active"),
+                "range",
+                "max_active must be 0..=10000",
+            ));
+        }
+        if providers[..i].iter().any(|o| o.org_id == p.org_id) {
+            return Err(DomainError::validation(
+                &format!("providers[{i}].org_id"),
+                "unique",
+                "a provider is linked once",
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn id_ok(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 64
@@ -320,9 +357,9 @@ impl Decider for Product {
             specs,
         } = command
         {
-            require_text("code", code, CODE_CHARS_MAX)?;
-            require_text("name", name, NAME_CHARS_MAX)?;
-            require_text("category", category, NAME_CHARS_MAX)?;
+            require_name("code", code, CODE_CHARS_MAX)?;
+            require_name("name", name, NAME_CHARS_MAX)?;
+            require_name("category", category, NAME_CHARS_MAX)?;
             let delivery = DeliveryKind::parse(delivery).ok_or_else(|| {
                 DomainError::validation(
                     "delivery",
@@ -366,7 +403,7 @@ impl Decider for Product {
                         format!("spec id {} appears twice", s.id),
                     ));
                 }
-                require_text(&f("name"), &s.name, NAME_CHARS_MAX)?;
+                require_name(&f("name"), &s.name, NAME_CHARS_MAX)?;
                 let unit = DurationUnit::parse(&s.unit).ok_or_else(|| {
                     DomainError::validation(
                         &f("unit"),
@@ -496,36 +533,7 @@ impl Decider for Product {
                 )])
             }
             C::SetProviders { providers } => {
-                if providers.len() > PROVIDERS_MAX {
-                    return Err(DomainError::validation(
-                        "providers",
-                        "count",
-                        format!("at most {PROVIDERS_MAX} providers"),
-                    ));
-                }
-                for (i, p) in providers.iter().enumerate() {
-                    if !(1..=100).contains(&p.weight) {
-                        return Err(DomainError::validation(
-                            &format!("providers[{i}].weight"),
-                            "range",
-                            "weight must be 1..=100",
-                        ));
-                    }
-                    if p.max_active > 10_000 {
-                        return Err(DomainError::validation(
-                            &format!("providers[{i}].max_active"),
-                            "range",
-                            "max_active must be 0..=10000",
-                        ));
-                    }
-                    if providers[..i].iter().any(|o| o.org_id == p.org_id) {
-                        return Err(DomainError::validation(
-                            &format!("providers[{i}].org_id"),
-                            "unique",
-                            "a provider is linked once",
-                        ));
-                    }
-                }
+                check_provider_links(providers)?;
                 if state.providers == *providers {
                     return Ok(Vec::new());
                 }

@@ -98,6 +98,8 @@ pub struct Launch {
     pub admin_token: Option<String>,
     /// `--simulated-clock START`; `None` runs on the real clock.
     pub simulated_clock: Option<String>,
+    /// More `MARKETLOG_<NAME>` options (e.g. timeouts), set on the process.
+    pub env: Vec<(String, String)>,
 }
 
 impl Launch {
@@ -107,7 +109,14 @@ impl Launch {
             data: data.to_path_buf(),
             admin_token: Some(ADMIN_TOKEN.to_owned()),
             simulated_clock: Some(SIMULATED_START.to_owned()),
+            env: Vec::new(),
         }
+    }
+
+    /// Sets an option through its environment variable, e.g. `MARKETLOG_SHUTDOWN_DEADLINE_MS`.
+    pub fn with_env(mut self, name: &str, value: &str) -> Launch {
+        self.env.push((name.to_owned(), value.to_owned()));
+        self
     }
 
     pub fn without_admin_token(mut self) -> Launch {
@@ -145,6 +154,9 @@ impl Launch {
         }
         if let Some(t) = &self.admin_token {
             cmd.env("MARKETLOG_ADMIN_TOKEN", t);
+        }
+        for (name, value) in &self.env {
+            cmd.env(name, value);
         }
         cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())

@@ -88,7 +88,9 @@ pub struct InvoicePage {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ReviewView {
     pub id: String,
-    pub order_id: String,
+    /// The reviewed order; null in `GET /v1/reviews` unless the caller is a party of it
+    /// (its customer, the seller's isv_admin, platform, auditor).
+    pub order_id: Option<String>,
     pub product_id: String,
     pub org_id: String,
     pub quality: u8,
@@ -413,7 +415,7 @@ struct ReviewQuery {
 
 async fn reviews(
     State(app): State<App>,
-    _caller: Caller,
+    caller: Caller,
     min: MinPosition,
     q: Result<Query<ReviewQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
@@ -439,10 +441,13 @@ async fn reviews(
                     && q.org_id.as_deref().is_none_or(|w| w == p.seller_org_id)
                     && q.bad_unhandled.is_none_or(|b| b == r.bad_unhandled());
                 keep.then(|| {
-                    (
-                        rid.clone(),
-                        review_json(&app, oid, &row.state, r, row.version),
-                    )
+                    let mut item = review_json(&app, oid, &row.state, r, row.version);
+                    // Reviews are public; which order (and so which customer's purchase) one
+                    // is about is for the order's parties only (ARCHITECTURE.md, api).
+                    if !super::orders::party(&caller, &row.state) {
+                        item["order_id"] = Value::Null;
+                    }
+                    (rid.clone(), item)
                 })
             });
         let (items, next) = page(matching, after.as_deref(), limit);

@@ -700,8 +700,18 @@ async fn providers(
         "SetProviders",
         || {
             let p: Providers = b.json()?;
-            if let Some((i, unknown)) = p
+            let links: Vec<ProviderLink> = p
                 .providers
+                .into_iter()
+                .map(|x| ProviderLink {
+                    org_id: x.org_id,
+                    weight: x.weight,
+                    max_active: x.max_active,
+                })
+                .collect();
+            // Field rules before the rule that needs the directory (API.md §1).
+            domain::product::check_provider_links(&links)?;
+            if let Some((i, unknown)) = links
                 .iter()
                 .enumerate()
                 .find(|(_, x)| !orgs.contains(&x.org_id))
@@ -712,17 +722,7 @@ async fn providers(
                     format!("organisation {} does not exist", unknown.org_id),
                 ));
             }
-            Ok(ProductCommand::SetProviders {
-                providers: p
-                    .providers
-                    .into_iter()
-                    .map(|x| ProviderLink {
-                        org_id: x.org_id,
-                        weight: x.weight,
-                        max_active: x.max_active,
-                    })
-                    .collect(),
-            })
+            Ok(ProductCommand::SetProviders { providers: links })
         },
     )
     .await
