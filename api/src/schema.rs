@@ -32,66 +32,73 @@ fn strings<T: Serialize>(values: &[T], nullable: bool) -> Object {
         .build()
 }
 
+/// `name, NAMES: Type = [variants]` declares the variants as `NAMES` and `name()` as their
+/// schema.
 macro_rules! enums {
-    ($($name:ident, $nullable:ident: $ty:ty = [$($v:expr),+ $(,)?];)+) => {
+    ($($name:ident, $all:ident: $ty:ty = [$($v:expr),+ $(,)?];)+) => {
         $(
+            const $all: &[$ty] = &[$($v),+];
             pub fn $name() -> Object {
-                strings::<$ty>(&[$($v),+], false)
-            }
-            #[allow(dead_code)]
-            pub fn $nullable() -> Object {
-                strings::<$ty>(&[$($v),+], true)
+                strings($all, false)
             }
         )+
     };
 }
 
 enums! {
-    order_type, order_type_or_null: OrderType = [
+    order_type, ORDER_TYPES: OrderType = [
         OrderType::New, OrderType::Renewal, OrderType::Trial, OrderType::Conversion,
         OrderType::Upgrade,
     ];
-    order_status, order_status_or_null: OrderStatus = [
+    order_status, ORDER_STATUSES: OrderStatus = [
         OrderStatus::Unpaid, OrderStatus::Paid, OrderStatus::Refunded, OrderStatus::Voided,
     ];
-    client, client_or_null: Client = [Client::Web, Client::Mobile, Client::Api];
-    channel_kind, channel_kind_or_null: ChannelKind = [
+    client, CLIENTS: Client = [Client::Web, Client::Mobile, Client::Api];
+    channel_kind, CHANNEL_KINDS: ChannelKind = [
         ChannelKind::OnlineStore, ChannelKind::CustomSolution, ChannelKind::Distribution,
     ];
-    void_reason, void_reason_or_null: VoidReason = [
+    void_reason, VOID_REASONS: VoidReason = [
         VoidReason::CancelledByCustomer, VoidReason::PaymentTimeout,
     ];
-    refund_initiator, refund_initiator_or_null: RefundInitiator = [
+    refund_initiator, REFUND_INITIATORS: RefundInitiator = [
         RefundInitiator::Customer, RefundInitiator::Seller, RefundInitiator::System,
     ];
-    refund_kind, refund_kind_or_null: RefundKind = [
+    refund_kind, REFUND_KINDS: RefundKind = [
         RefundKind::Request, RefundKind::Full, RefundKind::Remaining,
     ];
-    release, release_or_null: Release = [Release::Immediate, Release::Keep];
-    refund_status, refund_status_or_null: RefundStatus = [
+    release, RELEASES: Release = [Release::Immediate, Release::Keep];
+    refund_status, REFUND_STATUSES: RefundStatus = [
         RefundStatus::PendingSeller, RefundStatus::PendingPlatform, RefundStatus::Refunded,
         RefundStatus::Rejected,
     ];
-    invoice_type, invoice_type_or_null: InvoiceType = [
+    invoice_type, INVOICE_TYPES: InvoiceType = [
         InvoiceType::Ordinary, InvoiceType::SpecialVat,
     ];
-    invoice_status, invoice_status_or_null: InvoiceStatus = [
+    invoice_status, INVOICE_STATUSES: InvoiceStatus = [
         InvoiceStatus::Requested, InvoiceStatus::Issued, InvoiceStatus::Rejected,
     ];
-    product_status, product_status_or_null: ProductStatus = [
+    product_status, PRODUCT_STATUSES: ProductStatus = [
         ProductStatus::Draft, ProductStatus::UnderReview, ProductStatus::Listed,
         ProductStatus::Hidden, ProductStatus::Delisted,
     ];
-    delivery_kind, delivery_kind_or_null: DeliveryKind = [
+    delivery_kind, DELIVERY_KINDS: DeliveryKind = [
         DeliveryKind::Manual, DeliveryKind::Saas, DeliveryKind::Image, DeliveryKind::Api,
     ];
-    duration_unit, duration_unit_or_null: DurationUnit = [
+    duration_unit, DURATION_UNITS: DurationUnit = [
         DurationUnit::Once, DurationUnit::Month, DurationUnit::Year,
     ];
-    instance_status, instance_status_or_null: InstanceStatus = [
+    instance_status, INSTANCE_STATUSES: InstanceStatus = [
         InstanceStatus::Opening, InstanceStatus::Active, InstanceStatus::InService,
         InstanceStatus::Expired, InstanceStatus::Closed, InstanceStatus::Released,
     ];
+}
+
+pub fn client_or_null() -> Object {
+    strings(CLIENTS, true)
+}
+
+pub fn void_reason_or_null() -> Object {
+    strings(VOID_REASONS, true)
 }
 
 /// Roles are written by `Role::as_str` (the domain's list of every role is `Role::ALL`).

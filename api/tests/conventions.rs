@@ -1459,6 +1459,150 @@ async fn openapi_document_is_valid_openapi_3_1_with_closed_schemas() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openapi_limits_are_the_domains_limits() {
+    use domain::{calendar, order, platform, product};
+    let api = Api::new().await;
+    let doc = api
+        .call("GET", "/v1/openapi.json")
+        .send()
+        .await
+        .expect(StatusCode::OK);
+    let schemas = &doc["components"]["schemas"];
+    // utoipa takes the limits as literals; these are the constants the domain checks.
+    let cases: &[(&str, &str, &str, f64)] = &[
+        (
+            "CreateOrder",
+            "quantity",
+            "maximum",
+            f64::from(order::QUANTITY_MAX),
+        ),
+        (
+            "CreateOrder",
+            "remark",
+            "maxLength",
+            order::REMARK_CHARS_MAX as f64,
+        ),
+        (
+            "ChangePrice",
+            "new_price_cents",
+            "maximum",
+            order::PRICE_CENTS_MAX as f64,
+        ),
+        (
+            "ChangePrice",
+            "reason",
+            "maxLength",
+            order::REASON_CHARS_MAX as f64,
+        ),
+        (
+            "RefundRequest",
+            "reason",
+            "maxLength",
+            order::REASON_CHARS_MAX as f64,
+        ),
+        (
+            "ReviewInput",
+            "comment",
+            "maxLength",
+            order::COMMENT_CHARS_MAX as f64,
+        ),
+        (
+            "Reply",
+            "text",
+            "maxLength",
+            order::COMMENT_CHARS_MAX as f64,
+        ),
+        (
+            "SpecInput",
+            "price_cents",
+            "maximum",
+            product::PRICE_CENTS_MAX as f64,
+        ),
+        (
+            "SpecPrice",
+            "price_cents",
+            "maximum",
+            product::PRICE_CENTS_MAX as f64,
+        ),
+        (
+            "CreateProduct",
+            "code",
+            "maxLength",
+            product::CODE_CHARS_MAX as f64,
+        ),
+        (
+            "CreateProduct",
+            "name",
+            "maxLength",
+            product::NAME_CHARS_MAX as f64,
+        ),
+        (
+            "CreateProduct",
+            "specs",
+            "maxItems",
+            product::SPECS_MAX as f64,
+        ),
+        (
+            "CreateProduct",
+            "delivery_days",
+            "maximum",
+            f64::from(product::DAYS_MAX),
+        ),
+        (
+            "Providers",
+            "providers",
+            "maxItems",
+            product::PROVIDERS_MAX as f64,
+        ),
+        (
+            "Distribution",
+            "commission_percent",
+            "minimum",
+            f64::from(product::COMMISSION_PERCENT_MIN),
+        ),
+        (
+            "Distribution",
+            "commission_percent",
+            "maximum",
+            f64::from(product::COMMISSION_PERCENT_MAX),
+        ),
+        (
+            "CreateOrg",
+            "name",
+            "maxLength",
+            platform::NAME_CHARS_MAX as f64,
+        ),
+        (
+            "CreatePrincipal",
+            "name",
+            "maxLength",
+            platform::NAME_CHARS_MAX as f64,
+        ),
+        (
+            "PutCalendar",
+            "holidays",
+            "maxItems",
+            calendar::CALENDAR_DATES_MAX as f64,
+        ),
+        (
+            "AdvanceClock",
+            "seconds",
+            "maximum",
+            api::routes::ops::CLOCK_ADVANCE_SECONDS_MAX as f64,
+        ),
+    ];
+    for (schema, field, keyword, limit) in cases {
+        let documented = schemas[schema]["properties"][field][keyword].as_f64();
+        assert_eq!(documented, Some(*limit), "{schema}.{field} {keyword}");
+    }
+    let roles: Vec<&str> = domain::Role::ALL.iter().map(|r| r.as_str()).collect();
+    assert_eq!(
+        schemas["MeView"]["properties"]["role"]["enum"],
+        json!(roles)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn openapi_validator_rejects_a_document_of_the_wrong_version() {
     let api = Api::new().await;
     let mut doc = api

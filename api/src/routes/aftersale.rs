@@ -86,7 +86,9 @@ pub struct InvoiceView {
     pub status: InvoiceStatus,
     pub tracking: Option<String>,
     pub reject_reason: Option<String>,
+    #[schema(format = DateTime)]
     pub requested_at: String,
+    #[schema(format = DateTime)]
     pub decided_at: Option<String>,
     pub version: u64,
     /// Command answers only: the log position of the command's last event.
@@ -120,7 +122,9 @@ pub struct ReviewView {
     /// A review with a score below 5 that the seller has not answered.
     pub bad_unhandled: bool,
     pub reply: Option<String>,
+    #[schema(format = DateTime)]
     pub replied_at: Option<String>,
+    #[schema(format = DateTime)]
     pub at: String,
     pub version: u64,
     /// Command answers only: the log position of the command's last event.

@@ -25,10 +25,15 @@ pub struct InstanceView {
     #[schema(schema_with = crate::schema::instance_status)]
     pub status: InstanceStatus,
     pub trial: bool,
+    #[schema(format = DateTime)]
     pub opened_at: String,
+    #[schema(format = DateTime)]
     pub expires_at: Option<String>,
+    #[schema(format = DateTime)]
     pub expired_at: Option<String>,
+    #[schema(format = DateTime)]
     pub closed_at: Option<String>,
+    #[schema(format = DateTime)]
     pub released_at: Option<String>,
     /// The orders of this instance, oldest first.
     pub orders: Vec<String>,

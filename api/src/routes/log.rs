@@ -36,6 +36,7 @@ pub struct EventView {
     #[serde(rename = "type")]
     pub event_type: String,
     pub schema: u16,
+    #[schema(format = DateTime)]
     pub at: String,
     pub actor: String,
     pub correlation_id: String,

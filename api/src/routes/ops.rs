@@ -54,6 +54,7 @@ pub struct AdvanceClock {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ClockView {
+    #[schema(format = DateTime)]
     pub now: String,
     pub position: u64,
 }

@@ -89,7 +89,9 @@ pub struct OrderHistory {
     pub events: Vec<HistoryEvent>,
 }
 
-/// One event of an order's history ([`EventView`]'s fields) and the order after it.
+// The fields of `EventView` (no `serde(flatten)`: its schema would be an `allOf` of two
+// closed objects, which no answer can satisfy).
+/// One event of an order's history and the order after it.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct HistoryEvent {
     pub position: u64,
@@ -98,6 +100,7 @@ pub struct HistoryEvent {
     #[serde(rename = "type")]
     pub event_type: String,
     pub schema: u16,
+    #[schema(format = DateTime)]
     pub at: String,
     pub actor: String,
     pub correlation_id: String,
@@ -298,9 +301,9 @@ pub fn order_view<'a>(
     })
 }
 
-/// The order read model (API.md §5), as every route sends it. Strings are borrowed from the
-/// state where they can be (`Cow`); the owned form (`'static`) is what lists and histories
-/// hold.
+// Strings are borrowed from the state where they can be (`Cow`); the owned form
+// (`'static`) is what lists and histories hold.
+/// The order read model (API.md §5), as every route sends it.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct OrderView<'a> {
     pub balance_cents: i64,
@@ -308,9 +311,11 @@ pub struct OrderView<'a> {
     #[schema(schema_with = crate::schema::client_or_null)]
     pub client: Option<Client>,
     pub commission_percent: Option<u32>,
+    #[schema(format = DateTime)]
     pub completed_at: Option<String>,
     /// Coupons come with their issue; null until then.
     pub coupon: Option<CouponView>,
+    #[schema(format = DateTime)]
     pub created_at: String,
     #[schema(value_type = String)]
     pub customer_id: Cow<'a, str>,
@@ -318,6 +323,7 @@ pub struct OrderView<'a> {
     pub delivery_id: Option<String>,
     #[schema(schema_with = crate::schema::delivery_stage_or_null)]
     pub delivery_stage: Option<String>,
+    #[schema(format = DateTime)]
     pub expires_at: Option<String>,
     #[schema(value_type = String)]
     pub id: Cow<'a, str>,
@@ -328,9 +334,11 @@ pub struct OrderView<'a> {
     #[schema(schema_with = crate::schema::order_type)]
     pub order_type: OrderType,
     pub original_cents: i64,
+    #[schema(format = DateTime)]
     pub paid_at: Option<String>,
     pub paid_cents: i64,
     pub payable_cents: i64,
+    #[schema(format = DateTime)]
     pub payment_due_at: String,
     /// Command answers only: the log position of the command's last event.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -361,6 +369,7 @@ pub struct OrderView<'a> {
     pub version: u64,
     #[schema(schema_with = crate::schema::void_reason_or_null)]
     pub void_reason: Option<VoidReason>,
+    #[schema(format = DateTime)]
     pub voided_at: Option<String>,
     pub voucher_cents: i64,
 }
@@ -447,6 +456,7 @@ pub struct ChannelView<'a> {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PriceChangeView<'a> {
+    #[schema(format = DateTime)]
     pub at: String,
     #[schema(value_type = String)]
     pub changed_by: Cow<'a, str>,

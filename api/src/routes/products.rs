@@ -58,6 +58,7 @@ pub struct CreateProduct {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Reason {
+    #[schema(max_length = 200)]
     pub reason: String,
 }
 

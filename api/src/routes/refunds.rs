@@ -82,9 +82,12 @@ pub struct RefundView {
     pub reason: String,
     #[schema(schema_with = crate::schema::refund_status)]
     pub status: RefundStatus,
+    #[schema(format = DateTime)]
     pub requested_at: String,
     /// When a pending_seller refund is approved automatically; null in other states.
+    #[schema(format = DateTime)]
     pub auto_approve_at: Option<String>,
+    #[schema(format = DateTime)]
     pub decided_at: Option<String>,
     pub decided_by: Option<String>,
     pub reject_reason: Option<String>,
