@@ -6,7 +6,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use domain::{DomainError, ErrorKind};
 use eventlog::{AppendError, LogError};
-use serde_json::{json, Map, Value};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
 
 /// An error answer.
 #[derive(Debug, Clone)]
@@ -112,11 +114,36 @@ impl ApiError {
     }
 }
 
+/// The error JSON of API.md §1, as sent and as documented.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorFields,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorFields {
+    /// bad_request, unauthenticated, forbidden, not_found, method_not_allowed, invalid_state,
+    /// version_conflict, payload_too_large, validation_failed, idempotency_key_reused,
+    /// projection_lagging, unavailable, internal, or a domain rule code.
+    pub code: &'static str,
+    /// A sentence naming the field or rule.
+    pub message: String,
+    /// `field` and `rule` for validation_failed, `state` for invalid_state,
+    /// `current_version` for version_conflict, and what else the code names.
+    #[schema(value_type = Object, additional_properties = true)]
+    pub details: Map<String, Value>,
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         metrics::counter!("marketlog_http_errors_total", "code" => self.code).increment(1);
-        let body =
-            json!({"error": {"code": self.code, "message": self.message, "details": self.details}});
+        let body = ErrorBody {
+            error: ErrorFields {
+                code: self.code,
+                message: self.message,
+                details: self.details,
+            },
+        };
         (self.status, axum::Json(body)).into_response()
     }
 }

@@ -19,5 +19,6 @@ pub mod respond;
 pub mod routes;
 pub mod runner;
 pub mod scheduler;
+pub mod schema;
 pub mod serve;
 pub mod state;

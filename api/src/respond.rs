@@ -1,65 +1,89 @@
 //! Success answers: the resource's JSON plus `version` and `position`, an `ETag`, and for
 //! reads `X-Projection-Position` (API.md §1).
+//!
+//! Every answer is serialized from one typed value whose `ToSchema` is also its entry in
+//! `/v1/openapi.json`, so what is sent and what is documented cannot drift apart (the API
+//! tests check each answer against its published schema). There is no `serde_json::Value`
+//! in between: building and dropping one cost ~10 % of the CPU of `http_commands`.
 
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde_json::Value;
+use serde::Serialize;
 
-/// A command's answer: `view` with `version` and `position` added, `ETag: "<version>"`.
-pub fn command(status: StatusCode, mut view: Value, version: u64, position: u64) -> Response {
-    if let Value::Object(m) = &mut view {
-        m.insert("version".into(), version.into());
-        m.insert("position".into(), position.into());
-    }
-    with_etag((status, axum::Json(view)).into_response(), version)
+/// A command's answer (a view that holds `version` and `position`), `ETag: "<version>"`.
+pub fn command<T: Serialize>(status: StatusCode, view: &T, version: u64) -> Response {
+    with_etag(json(status, view), version)
 }
 
-/// A command's answer serialized straight from a typed view that already holds `version`
-/// and `position` (no `serde_json::Value` in between), with `ETag: "<version>"`.
-pub fn command_typed<T: serde::Serialize>(status: StatusCode, view: &T, version: u64) -> Response {
-    match serde_json::to_vec(view) {
-        Ok(body) => with_etag(
-            (
-                status,
-                [(
-                    axum::http::header::CONTENT_TYPE,
-                    HeaderValue::from_static("application/json"),
-                )],
-                body,
-            )
-                .into_response(),
-            version,
-        ),
-        Err(e) => crate::error::ApiError::internal("encoding the answer", e).into_response(),
-    }
-}
-
-/// A read's answer with `X-Projection-Position` (and `ETag` when the view has a version).
-pub fn read(view: Value, projection_position: u64) -> Response {
-    let etag = view.get("version").and_then(Value::as_u64);
-    let mut r = axum::Json(view).into_response();
+/// A read's answer with `X-Projection-Position`, and `ETag: "<version>"` for a resource that
+/// has a version.
+pub fn read<T: Serialize>(view: &T, version: Option<u64>, projection_position: u64) -> Response {
+    let mut r = json(StatusCode::OK, view);
     r.headers_mut().insert(
         "x-projection-position",
         HeaderValue::from(projection_position),
     );
-    match etag {
+    match version {
         Some(version) => with_etag(r, version),
         None => r,
+    }
+}
+
+/// One page of a list, `{"items": [...], "next_cursor": ...}`, with `X-Projection-Position`.
+pub fn list<P: Page>(
+    items: Vec<P::Item>,
+    next_cursor: Option<String>,
+    projection_position: u64,
+) -> Response {
+    read(&P::new(items, next_cursor), None, projection_position)
+}
+
+/// The answer type of a list route (declared with [`page!`](crate::page)).
+pub trait Page: Serialize {
+    type Item;
+    fn new(items: Vec<Self::Item>, next_cursor: Option<String>) -> Self;
+}
+
+/// Declares the page type of a list route: `page!(OrderPage, OrderView<'static>)`.
+#[macro_export]
+macro_rules! page {
+    ($(#[$doc:meta])* $name:ident, $item:ty) => {
+        $(#[$doc])*
+        #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+        pub struct $name {
+            pub items: Vec<$item>,
+            /// The `cursor` of the next page; null on the last.
+            pub next_cursor: Option<String>,
+        }
+
+        impl $crate::respond::Page for $name {
+            type Item = $item;
+            fn new(items: Vec<$item>, next_cursor: Option<String>) -> Self {
+                $name { items, next_cursor }
+            }
+        }
+    };
+}
+
+fn json<T: Serialize>(status: StatusCode, view: &T) -> Response {
+    match serde_json::to_vec(view) {
+        Ok(body) => (
+            status,
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            )],
+            body,
+        )
+            .into_response(),
+        Err(e) => crate::error::ApiError::internal("encoding the answer", e).into_response(),
     }
 }
 
 /// Adds `ETag: "<version>"`.
 fn with_etag(mut r: Response, version: u64) -> Response {
     if let Ok(v) = HeaderValue::from_str(&format!("\"{version}\"")) {
-        r.headers_mut().insert(axum::http::header::ETAG, v);
+        r.headers_mut().insert(header::ETAG, v);
     }
     r
-}
-
-/// `{"items": [...], "next_cursor": ...}` with `X-Projection-Position`.
-pub fn list(items: Vec<Value>, next_cursor: Option<String>, projection_position: u64) -> Response {
-    read(
-        serde_json::json!({"items": items, "next_cursor": next_cursor}),
-        projection_position,
-    )
 }

@@ -1381,6 +1381,276 @@ async fn openapi_documents_every_served_route_with_responses() {
     }
 }
 
+/// The official OpenAPI 3.1 meta-schema (schemas/v3.1/schema.json of the OpenAPI
+/// Initiative, Apache-2.0, as shipped by the openapi-spec-validator package): it checks the
+/// document's structure; each schema in it is then checked against JSON Schema 2020-12.
+const OPENAPI_3_1_SCHEMA: &str = include_str!("openapi-3.1-schema.json");
+
+/// The problems of `doc` as an OpenAPI 3.1 document (empty when valid).
+fn openapi_problems(doc: &Value) -> Vec<String> {
+    let meta: Value = serde_json::from_str(OPENAPI_3_1_SCHEMA).unwrap();
+    let validator = jsonschema::draft202012::new(&meta).unwrap();
+    let mut problems: Vec<String> = validator
+        .iter_errors(doc)
+        .map(|e| format!("{}: {e}", e.instance_path()))
+        .collect();
+    if let Some(schemas) = doc["components"]["schemas"].as_object() {
+        for (name, schema) in schemas {
+            if let Err(e) = jsonschema::draft202012::meta::validate(schema) {
+                problems.push(format!("components/schemas/{name}: {e}"));
+            }
+        }
+    }
+    problems
+}
+
+/// The object schemas under `at` that list properties without closing (JSON pointers).
+fn open_objects(v: &Value, at: &str, out: &mut Vec<String>) {
+    match v {
+        Value::Object(m) => {
+            if m.contains_key("properties") && m.get("additionalProperties") != Some(&json!(false))
+            {
+                out.push(at.to_owned());
+            }
+            for (k, child) in m {
+                open_objects(child, &format!("{at}/{k}"), out);
+            }
+        }
+        Value::Array(items) => {
+            for (i, child) in items.iter().enumerate() {
+                open_objects(child, &format!("{at}/{i}"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openapi_document_is_valid_openapi_3_1_with_closed_schemas() {
+    let api = Api::new().await;
+    let doc = api
+        .call("GET", "/v1/openapi.json")
+        .send()
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(doc["openapi"], "3.1.0");
+    let problems = openapi_problems(&doc);
+    assert!(
+        problems.is_empty(),
+        "{} problems:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
+    let mut open = Vec::new();
+    open_objects(&doc["components"], "#/components", &mut open);
+    assert!(open.is_empty(), "object schemas left open: {open:?}");
+    // 3.0's `nullable` means nothing in 3.1: nullable fields are type lists or `oneOf` null.
+    assert!(!doc.to_string().contains("\"nullable\""));
+    // Every operation answers errors with the error JSON of API.md §1.
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            assert_eq!(
+                op["responses"]["default"]["content"]["application/json"]["schema"]["$ref"],
+                "#/components/schemas/ErrorBody",
+                "{method} {path}"
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openapi_limits_are_the_domains_limits() {
+    use domain::{calendar, order, platform, product};
+    let api = Api::new().await;
+    let doc = api
+        .call("GET", "/v1/openapi.json")
+        .send()
+        .await
+        .expect(StatusCode::OK);
+    let schemas = &doc["components"]["schemas"];
+    // utoipa takes the limits as literals; these are the constants the domain checks.
+    let cases: &[(&str, &str, &str, f64)] = &[
+        (
+            "CreateOrder",
+            "quantity",
+            "maximum",
+            f64::from(order::QUANTITY_MAX),
+        ),
+        (
+            "CreateOrder",
+            "remark",
+            "maxLength",
+            order::REMARK_CHARS_MAX as f64,
+        ),
+        (
+            "ChangePrice",
+            "new_price_cents",
+            "maximum",
+            order::PRICE_CENTS_MAX as f64,
+        ),
+        (
+            "ChangePrice",
+            "reason",
+            "maxLength",
+            order::REASON_CHARS_MAX as f64,
+        ),
+        (
+            "RefundRequest",
+            "reason",
+            "maxLength",
+            order::REASON_CHARS_MAX as f64,
+        ),
+        (
+            "ReviewInput",
+            "comment",
+            "maxLength",
+            order::COMMENT_CHARS_MAX as f64,
+        ),
+        (
+            "Reply",
+            "text",
+            "maxLength",
+            order::COMMENT_CHARS_MAX as f64,
+        ),
+        (
+            "SpecInput",
+            "price_cents",
+            "maximum",
+            product::PRICE_CENTS_MAX as f64,
+        ),
+        (
+            "SpecPrice",
+            "price_cents",
+            "maximum",
+            product::PRICE_CENTS_MAX as f64,
+        ),
+        (
+            "CreateProduct",
+            "code",
+            "maxLength",
+            product::CODE_CHARS_MAX as f64,
+        ),
+        (
+            "CreateProduct",
+            "name",
+            "maxLength",
+            product::NAME_CHARS_MAX as f64,
+        ),
+        (
+            "CreateProduct",
+            "specs",
+            "maxItems",
+            product::SPECS_MAX as f64,
+        ),
+        (
+            "CreateProduct",
+            "delivery_days",
+            "maximum",
+            f64::from(product::DAYS_MAX),
+        ),
+        (
+            "Providers",
+            "providers",
+            "maxItems",
+            product::PROVIDERS_MAX as f64,
+        ),
+        (
+            "Distribution",
+            "commission_percent",
+            "minimum",
+            f64::from(product::COMMISSION_PERCENT_MIN),
+        ),
+        (
+            "Distribution",
+            "commission_percent",
+            "maximum",
+            f64::from(product::COMMISSION_PERCENT_MAX),
+        ),
+        (
+            "CreateOrg",
+            "name",
+            "maxLength",
+            platform::NAME_CHARS_MAX as f64,
+        ),
+        (
+            "CreatePrincipal",
+            "name",
+            "maxLength",
+            platform::NAME_CHARS_MAX as f64,
+        ),
+        (
+            "PutCalendar",
+            "holidays",
+            "maxItems",
+            calendar::CALENDAR_DATES_MAX as f64,
+        ),
+        (
+            "AdvanceClock",
+            "seconds",
+            "maximum",
+            api::routes::ops::CLOCK_ADVANCE_SECONDS_MAX as f64,
+        ),
+    ];
+    for (schema, field, keyword, limit) in cases {
+        let documented = schemas[schema]["properties"][field][keyword].as_f64();
+        assert_eq!(documented, Some(*limit), "{schema}.{field} {keyword}");
+    }
+    let roles: Vec<&str> = domain::Role::ALL.iter().map(|r| r.as_str()).collect();
+    assert_eq!(
+        schemas["MeView"]["properties"]["role"]["enum"],
+        json!(roles)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openapi_validator_rejects_a_document_of_the_wrong_version() {
+    let api = Api::new().await;
+    let mut doc = api
+        .call("GET", "/v1/openapi.json")
+        .send()
+        .await
+        .expect(StatusCode::OK);
+    doc["openapi"] = json!("3.0.3");
+    doc["paths"]["/v1/orgs"]["post"]["responses"] = json!("none");
+    let problems = openapi_problems(&doc);
+    assert!(problems.len() >= 2, "{problems:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_contract_check_rejects_what_the_document_does_not_say() {
+    let api = Api::new().await;
+    let (_seller, product) = api.listed_product("Acme", "vm", 1_000).await;
+    let (_, customer) = api.create_principal("customer", None).await;
+    let order = api.place_order(&customer, &product, 2).await;
+    let contract = common::contract(&api.router).await;
+    let post = axum::http::Method::POST;
+    let mut headers = axum::http::HeaderMap::new();
+    headers.insert("content-type", "application/json".parse().unwrap());
+    let check = |body: &Value, status: StatusCode| {
+        contract.problems(
+            &post,
+            "/v1/orders",
+            status,
+            &headers,
+            &serde_json::to_vec(body).unwrap(),
+        )
+    };
+    assert_eq!(check(&order, StatusCode::CREATED), None);
+    let mut extra = order.clone();
+    extra["surprise"] = json!(1);
+    assert!(check(&extra, StatusCode::CREATED).is_some());
+    let mut missing = order.clone();
+    missing.as_object_mut().unwrap().remove("payable_cents");
+    assert!(check(&missing, StatusCode::CREATED).is_some());
+    let mut outside = order.clone();
+    outside["status"] = json!("teleported");
+    assert!(check(&outside, StatusCode::CREATED).is_some());
+    // An error answer is checked against the error JSON.
+    assert!(check(&order, StatusCode::UNPROCESSABLE_ENTITY).is_some());
+    let err = json!({"error": {"code": "x", "message": "y", "details": {}}});
+    assert_eq!(check(&err, StatusCode::UNPROCESSABLE_ENTITY), None);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn openapi_documents_itself() {
     let api = Api::new().await;

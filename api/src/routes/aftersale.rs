@@ -3,16 +3,17 @@
 //! shop score, one seller reply within 30 days, bad reviews until replied). Both live in
 //! their order's stream.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use domain::ids::IdKind;
-use domain::order::{order_stream, Invoice, Order, OrderCommand, OrderState, Review};
+use domain::order::{
+    order_stream, Invoice, InvoiceStatus, InvoiceType, Order, OrderCommand, OrderState, Review,
+};
 use domain::Role;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
 use utoipa::ToSchema;
 
 use crate::error::ApiError;
@@ -26,8 +27,8 @@ use crate::state::App;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InvoiceRequest {
-    /// `ordinary` or `special_vat`.
     #[serde(rename = "type")]
+    #[schema(schema_with = crate::schema::invoice_type)]
     pub invoice_type: String,
     pub title: String,
     pub tax_id: String,
@@ -49,42 +50,59 @@ pub struct RejectInvoice {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReviewInput {
+    #[schema(minimum = 1, maximum = 5)]
     pub quality: u8,
+    #[schema(minimum = 1, maximum = 5)]
     pub attitude: u8,
+    #[schema(minimum = 1, maximum = 5)]
     pub speed: u8,
+    #[schema(max_length = 1000)]
     pub comment: String,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Reply {
+    #[schema(min_length = 1, max_length = 1000)]
     pub text: String,
 }
 
+/// An invoice (API.md §5).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct InvoiceView {
     pub id: String,
     pub order_id: String,
     #[serde(rename = "type")]
-    pub invoice_type: String,
+    #[schema(schema_with = crate::schema::invoice_type)]
+    pub invoice_type: InvoiceType,
     pub title: String,
     pub tax_id: String,
     pub address: String,
+    /// Cash paid minus cash refunded (vouchers are invoiced to the platform).
+    #[schema(minimum = 0)]
     pub amount_cents: i64,
     pub seller_pays_postage: bool,
-    pub status: String,
+    #[schema(schema_with = crate::schema::invoice_status)]
+    pub status: InvoiceStatus,
     pub tracking: Option<String>,
     pub reject_reason: Option<String>,
+    #[schema(format = DateTime)]
     pub requested_at: String,
+    #[schema(format = DateTime)]
+    pub decided_at: Option<String>,
     pub version: u64,
+    /// Command answers only: the log position of the command's last event.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub position: Option<u64>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct InvoicePage {
-    pub items: Vec<InvoiceView>,
-    pub next_cursor: Option<String>,
-}
+crate::page!(
+    /// One page of invoices, in id order.
+    InvoicePage,
+    InvoiceView
+);
 
+/// A review (API.md §5).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ReviewView {
     pub id: String,
@@ -93,24 +111,44 @@ pub struct ReviewView {
     pub order_id: Option<String>,
     pub product_id: String,
     pub org_id: String,
+    #[schema(minimum = 1, maximum = 5)]
     pub quality: u8,
+    #[schema(minimum = 1, maximum = 5)]
     pub attitude: u8,
+    #[schema(minimum = 1, maximum = 5)]
     pub speed: u8,
     pub comment: String,
+    /// True when the 30-day rule wrote 5/5/5; left out of the shop score.
     pub default: bool,
+    /// A review with a score below 5 that the seller has not answered.
     pub bad_unhandled: bool,
     pub reply: Option<String>,
+    #[schema(format = DateTime)]
+    pub replied_at: Option<String>,
+    #[schema(format = DateTime)]
     pub at: String,
     pub version: u64,
+    /// Command answers only: the log position of the command's last event.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub position: Option<u64>,
 }
 
+/// One page of reviews and the shop score of the sellers on it.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ReviewPage {
     pub items: Vec<ReviewView>,
+    /// The `cursor` of the next page; null on the last.
     pub next_cursor: Option<String>,
-    /// Mean of the non-default reviews' scores per seller org in this answer (null: none).
-    #[schema(value_type = Object)]
-    pub shop_score: Value,
+    pub shop_score: ShopScore,
+}
+
+/// The mean of the non-default reviews' scores: per seller org on the page (an object), or
+/// with `org_id=` that org's alone (a number, null when it has none).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum ShopScore {
+    PerOrg(BTreeMap<String, f64>),
+    One(Option<f64>),
 }
 
 pub fn routes(r: Routes) -> Routes {
@@ -189,27 +227,49 @@ pub fn routes(r: Routes) -> Routes {
     )
 }
 
-fn invoice_json(app: &App, order_id: &str, i: &Invoice, version: u64) -> Value {
-    json!({
-        "id": i.id, "order_id": order_id, "type": json!(i.invoice_type), "title": i.title, "tax_id": i.tax_id,
-        "address": i.address, "amount_cents": i.amount.0, "seller_pays_postage": i.seller_pays_postage,
-        "status": i.status.as_str(), "tracking": i.tracking, "reject_reason": i.reject_reason,
-        "requested_at": app.time(i.requested_at), "decided_at": i.decided_at.map(|t| app.time(t)), "version": version,
-    })
+fn invoice_view(app: &App, order_id: &str, i: &Invoice, version: u64) -> InvoiceView {
+    InvoiceView {
+        id: i.id.clone(),
+        order_id: order_id.to_owned(),
+        invoice_type: i.invoice_type,
+        title: i.title.clone(),
+        tax_id: i.tax_id.clone(),
+        address: i.address.clone(),
+        amount_cents: i.amount.0,
+        seller_pays_postage: i.seller_pays_postage,
+        status: i.status,
+        tracking: i.tracking.clone(),
+        reject_reason: i.reject_reason.clone(),
+        requested_at: app.time(i.requested_at),
+        decided_at: i.decided_at.map(|t| app.time(t)),
+        version,
+        position: None,
+    }
 }
 
-fn review_json(app: &App, order_id: &str, s: &OrderState, r: &Review, version: u64) -> Value {
+fn review_view(app: &App, order_id: &str, s: &OrderState, r: &Review, version: u64) -> ReviewView {
     let (product, org) = s
         .placed
         .as_ref()
         .map(|p| (p.product_id.clone(), p.seller_org_id.clone()))
         .unwrap_or_default();
-    json!({
-        "id": r.id, "order_id": order_id, "product_id": product, "org_id": org,
-        "quality": r.quality, "attitude": r.attitude, "speed": r.speed, "comment": r.comment,
-        "default": r.default, "bad_unhandled": r.bad_unhandled(), "reply": r.reply,
-        "replied_at": r.replied_at.map(|t| app.time(t)), "at": app.time(r.at), "version": version,
-    })
+    ReviewView {
+        id: r.id.clone(),
+        order_id: Some(order_id.to_owned()),
+        product_id: product,
+        org_id: org,
+        quality: r.quality,
+        attitude: r.attitude,
+        speed: r.speed,
+        comment: r.comment.clone(),
+        default: r.default,
+        bad_unhandled: r.bad_unhandled(),
+        reply: r.reply.clone(),
+        replied_at: r.replied_at.map(|t| app.time(t)),
+        at: app.time(r.at),
+        version,
+        position: None,
+    }
 }
 
 async fn request_invoice(
@@ -240,12 +300,11 @@ async fn request_invoice(
         .invoice(&invoice_id)
         .or(done.state.invoices.last())
         .ok_or_else(|| ApiError::internal("invoice", "missing after append"))?;
-    Ok(respond::command(
-        StatusCode::CREATED,
-        invoice_json(&app, &order_id, inv, done.version),
-        done.version,
-        done.position,
-    ))
+    let view = InvoiceView {
+        position: Some(done.position),
+        ..invoice_view(&app, &order_id, inv, done.version)
+    };
+    Ok(respond::command(StatusCode::CREATED, &view, done.version))
 }
 
 async fn decide_invoice(
@@ -285,12 +344,11 @@ async fn decide_invoice(
         .state
         .invoice(&invoice_id)
         .ok_or_else(|| ApiError::not_found("invoice"))?;
-    Ok(respond::command(
-        StatusCode::OK,
-        invoice_json(&app, &order_id, inv, done.version),
-        done.version,
-        done.position,
-    ))
+    let view = InvoiceView {
+        position: Some(done.position),
+        ..invoice_view(&app, &order_id, inv, done.version)
+    };
+    Ok(respond::command(StatusCode::OK, &view, done.version))
 }
 
 async fn issue(
@@ -313,11 +371,11 @@ async fn reject(
     decide_invoice(app, caller, headers, id, body, false).await
 }
 
-const INVOICES: Held<Invoice> = Held {
+const INVOICES: Held<Invoice, InvoiceView> = Held {
     index: |s| (&s.invoice_orders, &s.invoices_by_party),
     find: |s, id| s.invoice(id),
     status: |i| i.status.as_str(),
-    json: invoice_json,
+    view: invoice_view,
 };
 
 async fn invoices(
@@ -332,7 +390,7 @@ async fn invoices(
         Role::Platform,
         Role::Auditor,
     ])?;
-    held_list(&app, &caller, min, q, &INVOICES).await
+    held_list::<_, InvoicePage>(&app, &caller, min, q, &INVOICES).await
 }
 
 async fn review(
@@ -362,12 +420,11 @@ async fn review(
         .review
         .as_ref()
         .ok_or_else(|| ApiError::internal("review", "missing after append"))?;
-    Ok(respond::command(
-        StatusCode::CREATED,
-        review_json(&app, &order_id, &done.state, r, done.version),
-        done.version,
-        done.position,
-    ))
+    let view = ReviewView {
+        position: Some(done.position),
+        ..review_view(&app, &order_id, &done.state, r, done.version)
+    };
+    Ok(respond::command(StatusCode::CREATED, &view, done.version))
 }
 
 async fn reply(
@@ -395,12 +452,11 @@ async fn reply(
         .review
         .as_ref()
         .ok_or_else(|| ApiError::not_found("review"))?;
-    Ok(respond::command(
-        StatusCode::OK,
-        review_json(&app, &order_id, &done.state, r, done.version),
-        done.version,
-        done.position,
-    ))
+    let view = ReviewView {
+        position: Some(done.position),
+        ..review_view(&app, &order_id, &done.state, r, done.version)
+    };
+    Ok(respond::command(StatusCode::OK, &view, done.version))
 }
 
 #[derive(Debug, Deserialize)]
@@ -441,11 +497,11 @@ async fn reviews(
                     && q.org_id.as_deref().is_none_or(|w| w == p.seller_org_id)
                     && q.bad_unhandled.is_none_or(|b| b == r.bad_unhandled());
                 keep.then(|| {
-                    let mut item = review_json(&app, oid, &row.state, r, row.version);
+                    let mut item = review_view(&app, oid, &row.state, r, row.version);
                     // Reviews are public; which order (and so which customer's purchase) one
                     // is about is for the order's parties only (ARCHITECTURE.md, api).
                     if !super::orders::party(&caller, &row.state) {
-                        item["order_id"] = Value::Null;
+                        item.order_id = None;
                     }
                     (rid.clone(), item)
                 })
@@ -456,21 +512,26 @@ async fn reviews(
         // arrive, not recounted per request.
         let orgs: BTreeSet<&str> = items
             .iter()
-            .filter_map(|i| i["org_id"].as_str())
+            .map(|i| i.org_id.as_str())
             .chain(q.org_id.as_deref())
             .collect();
-        let scores: serde_json::Map<String, Value> = orgs
+        let scores: BTreeMap<String, f64> = orgs
             .into_iter()
             .filter_map(|org| {
                 let mean = s.shop_scores.get(org)?.mean()?;
-                Some((org.to_owned(), json!(mean)))
+                Some((org.to_owned(), mean))
             })
             .collect();
         (items, next, scores)
     });
-    let mut resp = json!({"items": items, "next_cursor": next, "shop_score": scores});
-    if let Some(org) = &q.org_id {
-        resp["shop_score"] = resp["shop_score"].get(org).cloned().unwrap_or(Value::Null);
-    }
-    Ok(respond::read(resp, position))
+    let shop_score = match &q.org_id {
+        Some(org) => ShopScore::One(scores.get(org).copied()),
+        None => ShopScore::PerOrg(scores),
+    };
+    let page = ReviewPage {
+        items,
+        next_cursor: next,
+        shop_score,
+    };
+    Ok(respond::read(&page, None, position))
 }

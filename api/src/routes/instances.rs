@@ -2,10 +2,9 @@
 
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
-use domain::instance::InstanceState;
+use domain::instance::{InstanceState, InstanceStatus};
 use domain::Role;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
 use utoipa::ToSchema;
 
 use crate::error::ApiError;
@@ -15,6 +14,7 @@ use crate::respond;
 use crate::routes::{Doc, Routes};
 use crate::state::App;
 
+/// The instance read model (API.md §5).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct InstanceView {
     pub id: String,
@@ -22,20 +22,29 @@ pub struct InstanceView {
     pub spec_id: String,
     pub customer_id: String,
     pub seller_org_id: String,
-    /// `opening`, `active`, `in_service`, `expired`, `closed` or `released`.
-    pub status: String,
+    #[schema(schema_with = crate::schema::instance_status)]
+    pub status: InstanceStatus,
     pub trial: bool,
+    #[schema(format = DateTime)]
     pub opened_at: String,
+    #[schema(format = DateTime)]
     pub expires_at: Option<String>,
+    #[schema(format = DateTime)]
+    pub expired_at: Option<String>,
+    #[schema(format = DateTime)]
+    pub closed_at: Option<String>,
+    #[schema(format = DateTime)]
+    pub released_at: Option<String>,
+    /// The orders of this instance, oldest first.
     pub orders: Vec<String>,
     pub version: u64,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct InstancePage {
-    pub items: Vec<InstanceView>,
-    pub next_cursor: Option<String>,
-}
+crate::page!(
+    /// One page of instances, in id order.
+    InstancePage,
+    InstanceView
+);
 
 pub fn routes(r: Routes) -> Routes {
     use axum::routing::get;
@@ -61,16 +70,25 @@ pub fn routes(r: Routes) -> Routes {
     )
 }
 
-fn instance_json(app: &App, id: &str, s: &InstanceState, version: u64) -> Value {
-    let Some(o) = &s.opened else {
-        return json!({"id": id});
-    };
-    json!({
-        "id": id, "product_id": o.product_id, "spec_id": s.spec_id, "customer_id": o.customer_id,
-        "seller_org_id": o.seller_org_id, "status": s.status.as_str(), "trial": s.trial,
-        "opened_at": app.time(o.opened_at), "expires_at": s.expires_at.map(|t| app.time(t)),
-        "expired_at": s.expired_at.map(|t| app.time(t)), "closed_at": s.closed_at.map(|t| app.time(t)),
-        "released_at": s.released_at.map(|t| app.time(t)), "orders": s.orders, "version": version,
+/// `None` for an instance that was never opened.
+fn instance_view(app: &App, id: &str, s: &InstanceState, version: u64) -> Option<InstanceView> {
+    let o = s.opened.as_ref()?;
+    let t = |v: Option<domain::Timestamp>| v.map(|t| app.time(t));
+    Some(InstanceView {
+        id: id.to_owned(),
+        product_id: o.product_id.clone(),
+        spec_id: s.spec_id.clone(),
+        customer_id: o.customer_id.clone(),
+        seller_org_id: o.seller_org_id.clone(),
+        status: s.status,
+        trial: s.trial,
+        opened_at: app.time(o.opened_at),
+        expires_at: t(s.expires_at),
+        expired_at: t(s.expired_at),
+        closed_at: t(s.closed_at),
+        released_at: t(s.released_at),
+        orders: s.orders.clone(),
+        version,
     })
 }
 
@@ -103,12 +121,10 @@ async fn detail(
         s.by_id
             .get(&id)
             .filter(|r| owner(&caller, &r.state))
-            .map(|r| instance_json(&app, &r.id, &r.state, r.version))
+            .and_then(|r| instance_view(&app, &r.id, &r.state, r.version))
     });
-    Ok(respond::read(
-        found.ok_or_else(|| ApiError::not_found("instance"))?,
-        position,
-    ))
+    let view = found.ok_or_else(|| ApiError::not_found("instance"))?;
+    Ok(respond::read(&view, Some(view.version), position))
 }
 
 #[derive(Debug, Deserialize)]
@@ -144,15 +160,15 @@ async fn list(
                         .is_none_or(|w| o.is_some_and(|o| o.customer_id == w))
             });
         page(
-            rows.map(|r| {
-                (
+            rows.filter_map(|r| {
+                Some((
                     r.id.clone(),
-                    instance_json(&app, &r.id, &r.state, r.version),
-                )
+                    instance_view(&app, &r.id, &r.state, r.version)?,
+                ))
             }),
             after.as_deref(),
             limit,
         )
     });
-    Ok(respond::list(items, next, position))
+    Ok(respond::list::<InstancePage>(items, next, position))
 }

@@ -12,7 +12,7 @@ use domain::{Role, Timestamp};
 use eventlog::{Direction, Record};
 use futures::Stream;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
 use utoipa::ToSchema;
 
 use crate::error::ApiError;
@@ -27,7 +27,7 @@ pub const TYPE_FILTER_SCAN_RECORDS_MAX: usize = 20_000;
 
 const LOG_READERS: &[Role] = &[Role::Auditor, Role::Analyst, Role::Platform];
 
-/// One event as the API shows it.
+/// One event as the API shows it (the same shape everywhere events are shown).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct EventView {
     pub position: u64,
@@ -36,50 +36,62 @@ pub struct EventView {
     #[serde(rename = "type")]
     pub event_type: String,
     pub schema: u16,
+    #[schema(format = DateTime)]
     pub at: String,
     pub actor: String,
     pub correlation_id: String,
     pub causation_id: String,
     /// The payload as JSON (null if this server does not know the type).
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<Object>)]
     pub data: Value,
+    /// When `data` is null: the stored payload, base64.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payload_base64: Option<String>,
     /// With `include=raw`: the stored record bytes (body ‖ crc32c ‖ chain), base64.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub raw_base64: Option<String>,
     /// With `include=raw`: CRC32C of the body, 8 hex digits.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = "^[0-9a-f]{8}$")]
     pub crc32c: Option<String>,
     /// With `include=raw`: the chain hash after this record, 64 hex digits.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = "^[0-9a-f]{64}$")]
     pub chain: Option<String>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct EventPage {
-    pub items: Vec<EventView>,
-    pub next_cursor: Option<String>,
+impl EventView {
+    /// One record, with its stored bytes when `raw` is given.
+    pub fn of(tz: chrono_tz::Tz, r: &Record, raw: Option<&[u8]>) -> EventView {
+        let data = match domain::events::decode_json(&r.event_type, r.schema_version, &r.payload) {
+            Some(Ok(v)) => v,
+            _ => Value::Null,
+        };
+        let b64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
+        EventView {
+            position: r.position,
+            stream_id: r.stream_id.clone(),
+            version: r.version,
+            event_type: r.event_type.clone(),
+            schema: r.schema_version,
+            at: Timestamp::from_micros(r.recorded_at_micros).to_rfc3339_in(tz),
+            actor: r.actor.clone(),
+            correlation_id: r.correlation_id.clone(),
+            causation_id: r.causation_id.clone(),
+            payload_base64: data.is_null().then(|| b64(&r.payload)),
+            data,
+            raw_base64: raw.map(b64),
+            crc32c: raw.map(|_| format!("{:08x}", r.crc32c)),
+            chain: raw.map(|_| hex::encode(r.chain)),
+        }
+    }
 }
 
-/// JSON of one record (the same shape everywhere events are shown).
-pub fn event_json(tz: chrono_tz::Tz, r: &Record, raw: Option<&[u8]>) -> Value {
-    let data = match domain::events::decode_json(&r.event_type, r.schema_version, &r.payload) {
-        Some(Ok(v)) => v,
-        _ => Value::Null,
-    };
-    let mut v = json!({
-        "position": r.position, "stream_id": r.stream_id, "version": r.version,
-        "type": r.event_type, "schema": r.schema_version,
-        "at": Timestamp::from_micros(r.recorded_at_micros).to_rfc3339_in(tz),
-        "actor": r.actor, "correlation_id": r.correlation_id, "causation_id": r.causation_id,
-        "data": data,
-    });
-    if v["data"].is_null() {
-        v["payload_base64"] = json!(base64::engine::general_purpose::STANDARD.encode(&r.payload));
-    }
-    if let Some(raw) = raw {
-        v["raw_base64"] = json!(base64::engine::general_purpose::STANDARD.encode(raw));
-        v["crc32c"] = json!(format!("{:08x}", r.crc32c));
-        v["chain"] = json!(hex::encode(r.chain));
-    }
-    v
-}
+crate::page!(
+    /// One page of events in log (or stream version) order.
+    EventPage,
+    EventView
+);
 
 pub fn routes(r: Routes) -> Routes {
     use axum::routing::get;
@@ -141,16 +153,16 @@ async fn stream(
             return Err(ApiError::bad_request("include must be raw").with("field", "include"))
         }
     };
-    let items: Vec<Value> = records
+    let items: Vec<EventView> = records
         .iter()
         .take(limit)
         .map(|r| {
             let bytes = raw.then(|| stored_bytes(r));
-            event_json(app.tz, r, bytes.as_deref())
+            EventView::of(app.tz, r, bytes.as_deref())
         })
         .collect();
     let next = more.then(|| (from + limit as u64).to_string());
-    Ok(respond::list(items, next, app.store.head()))
+    Ok(respond::list::<EventPage>(items, next, app.store.head()))
 }
 
 #[derive(Debug, Deserialize)]
@@ -211,14 +223,14 @@ async fn events(
                 .get(i)
                 .filter(|(p, _)| *p == r.position)
                 .map(|(_, v)| v.as_slice());
-            items.push(event_json(app.tz, r, raw_value));
+            items.push(EventView::of(app.tz, r, raw_value));
             if items.len() == limit {
                 break;
             }
         }
     }
     let next_cursor = (next <= head).then(|| next.to_string());
-    Ok(respond::list(items, next_cursor, head))
+    Ok(respond::list::<EventPage>(items, next_cursor, head))
 }
 
 #[derive(Debug, Deserialize)]
@@ -270,7 +282,9 @@ fn feed(app: App, from: u64) -> impl Stream<Item = Result<Event, Infallible>> {
             let event = Event::default()
                 .id(next.position.to_string())
                 .event(next.event_type.clone())
-                .data(event_json(app.tz, &next, None).to_string());
+                .data(
+                    serde_json::to_string(&EventView::of(app.tz, &next, None)).unwrap_or_default(),
+                );
             Some((Ok(event), (sub, shutdown, app)))
         },
     )

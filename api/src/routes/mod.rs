@@ -117,18 +117,6 @@ impl Routes {
     }
 }
 
-fn error_schema() -> Value {
-    json!({
-        "type": "object",
-        "required": ["error"],
-        "properties": {"error": {"type": "object", "required": ["code", "message", "details"], "properties": {
-            "code": {"type": "string", "description": "bad_request, unauthenticated, forbidden, not_found, invalid_state, version_conflict, payload_too_large, validation_failed, idempotency_key_reused, projection_lagging, or a domain rule code"},
-            "message": {"type": "string"},
-            "details": {"type": "object", "additionalProperties": true}
-        }}}
-    })
-}
-
 fn openapi(docs: &[(&'static str, &'static str, Doc)]) -> Value {
     let mut schemas: Schemas = Vec::new();
     let mut paths: Map<String, Value> = Map::new();
@@ -179,12 +167,21 @@ fn openapi(docs: &[(&'static str, &'static str, Doc)]) -> Value {
             let name = f(&mut schemas);
             responses.insert(status.to_string(), json!({"description": "success", "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{name}")}}}}));
         } else if let Some((status, ct)) = doc.raw_response {
+            // A JSON document that is not one of ours (this OpenAPI document) is an object.
+            let schema = if ct == "application/json" {
+                json!({"type": "object"})
+            } else {
+                json!({"type": "string"})
+            };
             responses.insert(
                 status.to_string(),
-                json!({"description": "success", "content": {ct: {"schema": {"type": "string"}}}}),
+                json!({"description": "success", "content": {ct: {"schema": schema}}}),
             );
         }
-        responses.insert("default".into(), json!({"description": "error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}));
+        for (status, why) in error_statuses(method, path, doc) {
+            responses.insert(status.to_string(), error_response(why));
+        }
+        responses.insert("default".into(), error_response("any other error"));
         op.insert("responses".into(), Value::Object(responses));
         if doc.roles != "none" {
             op.insert("security".into(), json!([{"bearer": []}]));
@@ -194,16 +191,77 @@ fn openapi(docs: &[(&'static str, &'static str, Doc)]) -> Value {
             m.insert(method.to_lowercase(), Value::Object(op));
         }
     }
+    schema_of::<crate::error::ErrorBody>(&mut schemas);
     let mut components: Map<String, Value> = Map::new();
     for (name, schema) in schemas {
-        components.insert(name, serde_json::to_value(schema).unwrap_or(Value::Null));
+        let mut schema = serde_json::to_value(schema).unwrap_or(Value::Null);
+        close_objects(&mut schema);
+        components.insert(name, schema);
     }
-    components.insert("Error".into(), error_schema());
     json!({
-        "openapi": "3.0.3",
+        // utoipa 5 writes JSON Schema 2020-12 (type lists for nullable fields), the schema
+        // dialect of OpenAPI 3.1; 3.0 would need `nullable` instead.
+        "openapi": "3.1.0",
         "info": {"title": "Marketlog", "version": env!("CARGO_PKG_VERSION"),
                  "description": "Event-sourced back office of a cloud marketplace. Conventions (auth, errors, idempotency, If-Match, X-Min-Position, paging) are those of API.md §1."},
         "paths": paths,
         "components": {"schemas": components, "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
     })
+}
+
+/// The component name of the error JSON of API.md §1 ([`crate::error::ErrorBody`]).
+const ERROR_SCHEMA: &str = "ErrorBody";
+
+fn error_response(description: &str) -> Value {
+    json!({"description": description, "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{ERROR_SCHEMA}")}}}})
+}
+
+/// The error statuses an operation answers by the conventions of API.md §1, from what the
+/// route takes: a token, a path id, a body, a query, a write or a read.
+fn error_statuses(method: &str, path: &str, doc: &Doc) -> Vec<(u16, &'static str)> {
+    let mut out = Vec::new();
+    let takes_input = doc.request.is_some()
+        || doc.raw_request.is_some()
+        || !doc.query.is_empty()
+        || method != "GET";
+    if takes_input {
+        out.push((400, "bad_request: unparsable or wrongly shaped input"));
+    }
+    if doc.roles != "none" {
+        out.push((401, "unauthenticated"));
+        out.push((403, "forbidden: the role may never do this"));
+    }
+    if path.contains('{') {
+        out.push((404, "not_found: unknown, or another tenant's"));
+    }
+    if method != "GET" {
+        out.push((409, "invalid_state or version_conflict"));
+    }
+    if doc.request.is_some() || doc.raw_request.is_some() {
+        out.push((413, "payload_too_large"));
+    }
+    if takes_input {
+        out.push((
+            422,
+            "validation_failed, idempotency_key_reused or a domain rule",
+        ));
+    }
+    out.push((503, "unavailable or projection_lagging"));
+    out
+}
+
+/// Closes every object schema that lists its properties (`additionalProperties: false`), so
+/// a field sent but not documented is a validation error, not an unnoticed extra. Schemas
+/// that say what their extra properties are (maps) keep their word.
+fn close_objects(schema: &mut Value) {
+    match schema {
+        Value::Object(m) => {
+            if m.contains_key("properties") && !m.contains_key("additionalProperties") {
+                m.insert("additionalProperties".into(), Value::Bool(false));
+            }
+            m.values_mut().for_each(close_objects);
+        }
+        Value::Array(items) => items.iter_mut().for_each(close_objects),
+        _ => {}
+    }
 }

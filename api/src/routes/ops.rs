@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use domain::Role;
 
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use std::collections::BTreeMap;
 use utoipa::ToSchema;
 
 use crate::error::ApiError;
@@ -32,8 +32,8 @@ pub struct ProjectionView {
     pub name: String,
     pub position: u64,
     pub lag: u64,
-    /// `running`, `rebuilding` or `failed`.
-    pub status: String,
+    #[schema(schema_with = projection_status)]
+    pub status: &'static str,
     /// For `failed`: the position of the poison event and the error.
     pub error: Option<String>,
 }
@@ -47,22 +47,34 @@ pub struct ProjectionList {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AdvanceClock {
-    /// Seconds to move the simulated clock forward (1 ..= 10 years).
+    /// Seconds to move the simulated clock forward (at most ten years).
+    #[schema(minimum = 1, maximum = 316224000)]
     pub seconds: u64,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ClockView {
+    #[schema(format = DateTime)]
     pub now: String,
     pub position: u64,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct HealthView {
-    pub status: String,
+    /// `degraded` when a projection has failed.
+    #[schema(schema_with = health_status)]
+    pub status: &'static str,
     pub log_position: u64,
-    #[schema(value_type = Object)]
-    pub projections: Value,
+    /// Each projection's position.
+    pub projections: BTreeMap<String, u64>,
+}
+
+fn projection_status() -> utoipa::openapi::schema::Object {
+    crate::schema::one_of(&["running", "rebuilding", "failed"])
+}
+
+fn health_status() -> utoipa::openapi::schema::Object {
+    crate::schema::one_of(&["ok", "degraded"])
 }
 
 pub fn routes(r: Routes) -> Routes {
@@ -86,7 +98,7 @@ fn projection_view(info: projections::ProjectionInfo) -> ProjectionView {
         name: info.name.to_owned(),
         position: info.position,
         lag: info.lag,
-        status: status.to_owned(),
+        status,
         error,
     }
 }
@@ -100,7 +112,11 @@ async fn list_projections(State(app): State<App>, caller: Caller) -> Result<Resp
         .map(|p| projection_view(p.info(head)))
         .collect();
     Ok(respond::read(
-        json!({"items": items, "log_position": head}),
+        &ProjectionList {
+            items,
+            log_position: head,
+        },
+        None,
         head,
     ))
 }
@@ -166,23 +182,31 @@ async fn advance_clock(
     let position = crate::scheduler::fire_due(&app, now).await?;
     crate::scheduler::prune_idempotency_keys(&app).await;
     app.wait_all(position).await?;
-    Ok(axum::Json(json!({"now": app.time(now), "position": position})).into_response())
+    Ok(axum::Json(ClockView {
+        now: app.time(now),
+        position,
+    })
+    .into_response())
 }
 
 async fn health(State(app): State<App>) -> Response {
     let head = app.store.head();
-    let projections: serde_json::Map<String, Value> = app
+    let projections: BTreeMap<String, u64> = app
         .projections
         .iter()
-        .map(|p| (p.name().to_owned(), json!(p.position())))
+        .map(|p| (p.name().to_owned(), p.position()))
         .collect();
     let failed = app
         .projections
         .iter()
         .any(|p| matches!(p.info(head).status, projections::Status::Failed { .. }));
     let status = if failed { "degraded" } else { "ok" };
-    axum::Json(json!({"status": status, "log_position": head, "projections": projections}))
-        .into_response()
+    axum::Json(HealthView {
+        status,
+        log_position: head,
+        projections,
+    })
+    .into_response()
 }
 
 async fn metrics_text(State(app): State<App>) -> Response {

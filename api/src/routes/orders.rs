@@ -6,18 +6,23 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use domain::codec::EventCodec;
 use domain::ids::IdKind;
-use domain::order::{order_stream, Order, OrderCommand, OrderEvent, OrderState};
+use domain::order::{
+    order_stream, ChannelKind, Client, Order, OrderCommand, OrderEvent, OrderState, OrderStatus,
+    OrderType, VoidReason,
+};
 use domain::{Decider, Role};
 use eventlog::Direction;
 use projections::orders::OrderFilter;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
+use std::borrow::Cow;
 use utoipa::ToSchema;
 
 use crate::error::ApiError;
 use crate::extract::{Body, Caller, CommandHeaders, MinPosition};
 use crate::paging::{encode_cursor, PageQuery};
 use crate::respond;
+use crate::routes::log::EventView;
 use crate::routes::products::parse_time;
 use crate::routes::{Doc, Routes};
 use crate::state::App;
@@ -28,7 +33,7 @@ pub const EXPORT_ROWS_MAX: usize = 100_000;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChannelInput {
-    /// `online_store`, `custom_solution` or `distribution`.
+    #[schema(schema_with = crate::schema::channel_kind)]
     pub kind: String,
     #[serde(rename = "ref")]
     pub reference: Option<String>,
@@ -39,21 +44,26 @@ pub struct ChannelInput {
 pub struct CreateOrder {
     pub product_id: String,
     pub spec_id: String,
+    #[schema(minimum = 1, maximum = 100)]
     pub quantity: u32,
-    /// `new`, `renewal`, `trial`, `conversion` or `upgrade`.
+    #[schema(schema_with = crate::schema::order_type)]
     pub order_type: String,
+    /// The instance renewed, converted or upgraded.
     pub instance_id: Option<String>,
     pub coupon_id: Option<String>,
-    /// `web`, `mobile` or `api`.
+    #[schema(schema_with = crate::schema::client_or_null)]
     pub client: Option<String>,
     pub channel: Option<ChannelInput>,
+    #[schema(max_length = 200)]
     pub remark: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChangePrice {
+    #[schema(minimum = 0, maximum = 1e12)]
     pub new_price_cents: i64,
+    #[schema(max_length = 200)]
     pub reason: String,
 }
 
@@ -66,56 +76,61 @@ pub struct Pay {
     pub voucher_cents: Option<i64>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct OrderView {
-    pub id: String,
-    pub product_id: String,
-    pub product_code: String,
-    pub product_name: String,
-    pub spec_id: String,
-    pub seller_org_id: String,
-    pub customer_id: String,
-    pub order_type: String,
-    pub status: String,
-    pub quantity: u32,
-    pub original_cents: i64,
-    #[schema(value_type = Option<Object>)]
-    pub promotion: Option<Value>,
-    #[schema(value_type = Option<Object>)]
-    pub coupon: Option<Value>,
-    pub payable_cents: i64,
-    pub paid_cents: i64,
-    pub voucher_cents: i64,
-    pub refunded_cents: i64,
-    pub balance_cents: i64,
-    #[schema(value_type = Object)]
-    pub channel: Value,
-    pub commission_percent: Option<u32>,
-    pub remark: Option<String>,
-    pub created_at: String,
-    pub paid_at: Option<String>,
-    pub completed_at: Option<String>,
-    pub voided_at: Option<String>,
-    pub void_reason: Option<String>,
-    pub expires_at: Option<String>,
-    pub delivery_id: Option<String>,
-    pub delivery_stage: Option<String>,
-    #[schema(value_type = Vec<Object>)]
-    pub price_changes: Vec<Value>,
-    pub version: u64,
-}
+crate::page!(
+    /// One page of orders, newest first.
+    OrderPage,
+    OrderView<'static>
+);
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct OrderPage {
-    pub items: Vec<OrderView>,
-    pub next_cursor: Option<String>,
-}
-
+/// Every event of an order's stream, each with the state after it.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct OrderHistory {
     pub order_id: String,
-    #[schema(value_type = Vec<Object>)]
-    pub events: Vec<Value>,
+    pub events: Vec<HistoryEvent>,
+}
+
+// The fields of `EventView` (no `serde(flatten)`: its schema would be an `allOf` of two
+// closed objects, which no answer can satisfy).
+/// One event of an order's history and the order after it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HistoryEvent {
+    pub position: u64,
+    pub stream_id: String,
+    pub version: u64,
+    #[serde(rename = "type")]
+    pub event_type: String,
+    pub schema: u16,
+    #[schema(format = DateTime)]
+    pub at: String,
+    pub actor: String,
+    pub correlation_id: String,
+    pub causation_id: String,
+    /// The payload as JSON (null if this server does not know the type).
+    #[schema(value_type = Option<Object>)]
+    pub data: Value,
+    /// When `data` is null: the stored payload, base64.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payload_base64: Option<String>,
+    pub state: OrderView<'static>,
+}
+
+impl HistoryEvent {
+    fn new(e: EventView, state: OrderView<'static>) -> HistoryEvent {
+        HistoryEvent {
+            position: e.position,
+            stream_id: e.stream_id,
+            version: e.version,
+            event_type: e.event_type,
+            schema: e.schema,
+            at: e.at,
+            actor: e.actor,
+            correlation_id: e.correlation_id,
+            causation_id: e.causation_id,
+            data: e.data,
+            payload_base64: e.payload_base64,
+            state,
+        }
+    }
 }
 
 pub fn routes(r: Routes) -> Routes {
@@ -220,45 +235,36 @@ pub fn routes(r: Routes) -> Routes {
     )
 }
 
-/// JSON of an order (the read model and command answers share it).
-pub fn order_json(app: &App, id: &str, s: &OrderState, version: u64) -> Value {
-    match order_view(app, id, s, version, None) {
-        Some(view) => serde_json::to_value(view).unwrap_or(Value::Null),
-        None => json!({"id": id}),
-    }
-}
-
-/// An order's JSON, serialized straight from the state: command answers build no
+/// An order's answer, borrowed from its state: command answers build no
 /// `serde_json::Value` (building and dropping one was ~10 % of the CPU of `http_commands`).
-/// Fields are declared in alphabetical order, the order of a `Value` object's keys, so both
-/// routes give the same bytes. `None` for an order that was never placed.
-fn order_view<'a>(
+/// `None` for an order that was never placed.
+pub fn order_view<'a>(
     app: &App,
     id: &'a str,
     s: &'a OrderState,
     version: u64,
     position: Option<u64>,
-) -> Option<OrderBody<'a>> {
+) -> Option<OrderView<'a>> {
     let p = s.placed.as_ref()?;
-    Some(OrderBody {
+    Some(OrderView {
         balance_cents: s.balance().0,
-        channel: ChannelBody {
-            kind: p.channel.kind.as_str(),
-            reference: p.channel.reference.as_deref(),
+        channel: ChannelView {
+            kind: p.channel.kind,
+            reference: p.channel.reference.as_deref().map(Cow::Borrowed),
         },
-        client: p.client.map(|c| c.as_str()),
+        client: p.client,
         commission_percent: p.commission_percent,
         completed_at: s.completed_at.map(|t| app.time(t)),
         coupon: None,
         created_at: app.time(p.placed_at),
-        customer_id: &p.customer_id,
+        customer_id: Cow::Borrowed(&p.customer_id),
         delivery_id: None,
         delivery_stage: None,
         expires_at: None,
-        id,
-        instance_id: p.instance_id.as_deref(),
-        open_refund_id: s.open_refund().map(|r| r.id.as_str()),
-        order_type: p.order_type.as_str(),
+        id: Cow::Borrowed(id),
+        instance_id: p.instance_id.as_deref().map(Cow::Borrowed),
+        open_refund_id: s.open_refund().map(|r| Cow::Borrowed(r.id.as_str())),
+        order_type: p.order_type,
         original_cents: p.original.0,
         paid_at: s.paid_at.map(|t| app.time(t)),
         paid_cents: s.paid.0,
@@ -268,95 +274,214 @@ fn order_view<'a>(
         price_changes: s
             .price_changes
             .iter()
-            .map(|c| PriceChangeBody {
+            .map(|c| PriceChangeView {
                 at: app.time(c.at),
-                changed_by: &c.changed_by,
+                changed_by: Cow::Borrowed(&c.changed_by),
                 new_price_cents: c.new_payable.0,
                 old_price_cents: c.old_payable.0,
-                reason: &c.reason,
+                reason: Cow::Borrowed(&c.reason),
             })
             .collect(),
-        product_code: &p.product_code,
-        product_id: &p.product_id,
-        product_name: &p.product_name,
+        product_code: Cow::Borrowed(&p.product_code),
+        product_id: Cow::Borrowed(&p.product_id),
+        product_name: Cow::Borrowed(&p.product_name),
         promotion: None,
         quantity: p.quantity,
         refunded_cents: s.refunded.0,
-        remark: p.remark.as_deref(),
-        seller_org_id: &p.seller_org_id,
-        spec_id: &p.spec_id,
-        spec_name: &p.spec_name,
-        status: s.status_str(),
+        remark: p.remark.as_deref().map(Cow::Borrowed),
+        seller_org_id: Cow::Borrowed(&p.seller_org_id),
+        spec_id: Cow::Borrowed(&p.spec_id),
+        spec_name: Cow::Borrowed(&p.spec_name),
+        status: s.status.unwrap_or(OrderStatus::Unpaid),
         unit_price_cents: p.unit_price.0,
         version,
-        void_reason: s.void_reason.map(|r| r.as_str()),
+        void_reason: s.void_reason,
         voided_at: s.voided_at.map(|t| app.time(t)),
         voucher_cents: s.voucher.0,
     })
 }
 
-/// See [`order_view`]; its schema in the OpenAPI document is [`OrderView`]. Keep the fields in
-/// alphabetical order.
-#[derive(Serialize)]
-struct OrderBody<'a> {
-    balance_cents: i64,
-    channel: ChannelBody<'a>,
-    client: Option<&'a str>,
-    commission_percent: Option<u32>,
-    completed_at: Option<String>,
-    /// Promotions and coupons come with their issue; null until then.
-    coupon: Option<()>,
-    created_at: String,
-    customer_id: &'a str,
-    /// Delivery comes with its issue; null until then.
-    delivery_id: Option<()>,
-    delivery_stage: Option<()>,
-    expires_at: Option<()>,
-    id: &'a str,
-    instance_id: Option<&'a str>,
-    open_refund_id: Option<&'a str>,
-    order_type: &'a str,
-    original_cents: i64,
-    paid_at: Option<String>,
-    paid_cents: i64,
-    payable_cents: i64,
-    payment_due_at: String,
+// Strings are borrowed from the state where they can be (`Cow`); the owned form
+// (`'static`) is what lists and histories hold.
+/// The order read model (API.md §5), as every route sends it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrderView<'a> {
+    pub balance_cents: i64,
+    pub channel: ChannelView<'a>,
+    #[schema(schema_with = crate::schema::client_or_null)]
+    pub client: Option<Client>,
+    pub commission_percent: Option<u32>,
+    #[schema(format = DateTime)]
+    pub completed_at: Option<String>,
+    /// Coupons come with their issue; null until then.
+    pub coupon: Option<CouponView>,
+    #[schema(format = DateTime)]
+    pub created_at: String,
+    #[schema(value_type = String)]
+    pub customer_id: Cow<'a, str>,
+    /// Deliveries come with their issue; null until then.
+    pub delivery_id: Option<String>,
+    #[schema(schema_with = crate::schema::delivery_stage_or_null)]
+    pub delivery_stage: Option<String>,
+    #[schema(format = DateTime)]
+    pub expires_at: Option<String>,
+    #[schema(value_type = String)]
+    pub id: Cow<'a, str>,
+    #[schema(value_type = Option<String>)]
+    pub instance_id: Option<Cow<'a, str>>,
+    #[schema(value_type = Option<String>)]
+    pub open_refund_id: Option<Cow<'a, str>>,
+    #[schema(schema_with = crate::schema::order_type)]
+    pub order_type: OrderType,
+    pub original_cents: i64,
+    #[schema(format = DateTime)]
+    pub paid_at: Option<String>,
+    pub paid_cents: i64,
+    pub payable_cents: i64,
+    #[schema(format = DateTime)]
+    pub payment_due_at: String,
     /// Command answers only: the log position of the command's last event.
     #[serde(skip_serializing_if = "Option::is_none")]
-    position: Option<u64>,
-    price_changes: Vec<PriceChangeBody<'a>>,
-    product_code: &'a str,
-    product_id: &'a str,
-    product_name: &'a str,
-    promotion: Option<()>,
-    quantity: u32,
-    refunded_cents: i64,
-    remark: Option<&'a str>,
-    seller_org_id: &'a str,
-    spec_id: &'a str,
-    spec_name: &'a str,
-    status: &'a str,
-    unit_price_cents: i64,
+    pub position: Option<u64>,
+    pub price_changes: Vec<PriceChangeView<'a>>,
+    #[schema(value_type = String)]
+    pub product_code: Cow<'a, str>,
+    #[schema(value_type = String)]
+    pub product_id: Cow<'a, str>,
+    #[schema(value_type = String)]
+    pub product_name: Cow<'a, str>,
+    /// Promotions come with their issue; null until then.
+    pub promotion: Option<PromotionView>,
+    #[schema(minimum = 1)]
+    pub quantity: u32,
+    pub refunded_cents: i64,
+    #[schema(value_type = Option<String>)]
+    pub remark: Option<Cow<'a, str>>,
+    #[schema(value_type = String)]
+    pub seller_org_id: Cow<'a, str>,
+    #[schema(value_type = String)]
+    pub spec_id: Cow<'a, str>,
+    #[schema(value_type = String)]
+    pub spec_name: Cow<'a, str>,
+    #[schema(schema_with = crate::schema::order_status)]
+    pub status: OrderStatus,
+    pub unit_price_cents: i64,
+    pub version: u64,
+    #[schema(schema_with = crate::schema::void_reason_or_null)]
+    pub void_reason: Option<VoidReason>,
+    #[schema(format = DateTime)]
+    pub voided_at: Option<String>,
+    pub voucher_cents: i64,
+}
+
+impl OrderView<'_> {
+    /// The same view owning its strings (for lists and histories, built under a lock).
+    pub fn into_owned(self) -> OrderView<'static> {
+        let own = |c: Cow<'_, str>| Cow::Owned(c.into_owned());
+        OrderView {
+            channel: ChannelView {
+                kind: self.channel.kind,
+                reference: self.channel.reference.map(own),
+            },
+            customer_id: own(self.customer_id),
+            id: own(self.id),
+            instance_id: self.instance_id.map(own),
+            open_refund_id: self.open_refund_id.map(own),
+            price_changes: self
+                .price_changes
+                .into_iter()
+                .map(|c| PriceChangeView {
+                    at: c.at,
+                    changed_by: own(c.changed_by),
+                    new_price_cents: c.new_price_cents,
+                    old_price_cents: c.old_price_cents,
+                    reason: own(c.reason),
+                })
+                .collect(),
+            product_code: own(self.product_code),
+            product_id: own(self.product_id),
+            product_name: own(self.product_name),
+            remark: self.remark.map(own),
+            seller_org_id: own(self.seller_org_id),
+            spec_id: own(self.spec_id),
+            spec_name: own(self.spec_name),
+            balance_cents: self.balance_cents,
+            client: self.client,
+            commission_percent: self.commission_percent,
+            completed_at: self.completed_at,
+            coupon: self.coupon,
+            created_at: self.created_at,
+            delivery_id: self.delivery_id,
+            delivery_stage: self.delivery_stage,
+            expires_at: self.expires_at,
+            order_type: self.order_type,
+            original_cents: self.original_cents,
+            paid_at: self.paid_at,
+            paid_cents: self.paid_cents,
+            payable_cents: self.payable_cents,
+            payment_due_at: self.payment_due_at,
+            position: self.position,
+            promotion: self.promotion,
+            quantity: self.quantity,
+            refunded_cents: self.refunded_cents,
+            status: self.status,
+            unit_price_cents: self.unit_price_cents,
+            version: self.version,
+            void_reason: self.void_reason,
+            voided_at: self.voided_at,
+            voucher_cents: self.voucher_cents,
+        }
+    }
+}
+
+/// The owned view of an order (lists, histories); see [`order_view`].
+pub fn order_owned(
+    app: &App,
+    id: &str,
+    s: &OrderState,
     version: u64,
-    void_reason: Option<&'a str>,
-    voided_at: Option<String>,
-    voucher_cents: i64,
+) -> Option<OrderView<'static>> {
+    order_view(app, id, s, version, None).map(OrderView::into_owned)
 }
 
-#[derive(Serialize)]
-struct ChannelBody<'a> {
-    kind: &'a str,
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChannelView<'a> {
+    #[schema(schema_with = crate::schema::channel_kind)]
+    pub kind: ChannelKind,
+    /// Solution id (custom_solution) or distributor id (distribution).
     #[serde(rename = "ref")]
-    reference: Option<&'a str>,
+    #[schema(value_type = Option<String>)]
+    pub reference: Option<Cow<'a, str>>,
 }
 
-#[derive(Serialize)]
-struct PriceChangeBody<'a> {
-    at: String,
-    changed_by: &'a str,
-    new_price_cents: i64,
-    old_price_cents: i64,
-    reason: &'a str,
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PriceChangeView<'a> {
+    #[schema(format = DateTime)]
+    pub at: String,
+    #[schema(value_type = String)]
+    pub changed_by: Cow<'a, str>,
+    pub new_price_cents: i64,
+    pub old_price_cents: i64,
+    #[schema(value_type = String)]
+    pub reason: Cow<'a, str>,
+}
+
+/// The promotion applied to an order or a quote (API.md §5).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PromotionView {
+    pub id: String,
+    pub name: String,
+    #[schema(minimum = 0)]
+    pub saving_cents: i64,
+}
+
+/// The coupon redeemed with an order or a quote (API.md §5).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CouponView {
+    pub id: String,
+    pub campaign_id: String,
+    #[schema(minimum = 0)]
+    pub saving_cents: i64,
 }
 
 /// A command's answer about an order (see [`respond::command`]), serialized straight from
@@ -368,8 +493,8 @@ fn order_answer(
     done: &crate::runner::Executed<OrderState>,
 ) -> Response {
     match order_view(app, id, &done.state, done.version, Some(done.position)) {
-        Some(view) => respond::command_typed(status, &view, done.version),
-        None => respond::command(status, json!({"id": id}), done.version, done.position),
+        Some(view) => respond::command(status, &view, done.version),
+        None => ApiError::internal("order answer", "the order has no placement").into_response(),
     }
 }
 
@@ -437,7 +562,7 @@ pub(crate) struct HeldListQuery {
 }
 
 /// A kind of thing orders hold and list on their own (refunds, invoices).
-pub(crate) struct Held<T: 'static> {
+pub(crate) struct Held<T: 'static, V: 'static> {
     /// Thing id → order id, and the ids of the things of each party's orders.
     pub index: for<'s> fn(
         &'s projections::orders::OrdersState,
@@ -449,18 +574,18 @@ pub(crate) struct Held<T: 'static> {
     pub find: for<'s> fn(&'s OrderState, &str) -> Option<&'s T>,
     /// Its status, as the `status` filter names it.
     pub status: fn(&T) -> &'static str,
-    /// Its JSON, given its order id and that order's version.
-    pub json: fn(&App, &str, &T, u64) -> Value,
+    /// Its answer, given its order id and that order's version.
+    pub view: fn(&App, &str, &T, u64) -> V,
 }
 
 /// One page of the `held` things of the orders `caller` may see, in id order, filtered by
 /// `order_id` and `status` (the refund and invoice lists).
-pub(crate) async fn held_list<T>(
+pub(crate) async fn held_list<T, P: respond::Page>(
     app: &App,
     caller: &Caller,
     min: MinPosition,
     q: Result<Query<HeldListQuery>, axum::extract::rejection::QueryRejection>,
-    held: &Held<T>,
+    held: &Held<T, P::Item>,
 ) -> Result<Response, ApiError> {
     let q = crate::extract::query(q)?;
     let (limit, after) = PageQuery::bounds(q.limit, q.cursor.as_deref())?;
@@ -476,11 +601,11 @@ pub(crate) async fn held_list<T>(
                     && q.status
                         .as_deref()
                         .is_none_or(|st| st == (held.status)(thing));
-                keep.then(|| (id.clone(), (held.json)(app, oid, thing, row.version)))
+                keep.then(|| (id.clone(), (held.view)(app, oid, thing, row.version)))
             });
         crate::paging::page(rows, after.as_deref(), limit)
     });
-    Ok(respond::list(items, next, position))
+    Ok(respond::list::<P>(items, next, position))
 }
 
 async fn create(
@@ -653,10 +778,9 @@ async fn detail(
     let row = row
         .filter(|r| party(&caller, &r.state))
         .ok_or_else(|| ApiError::not_found("order"))?;
-    Ok(respond::read(
-        order_json(&app, &row.id, &row.state, row.version),
-        position,
-    ))
+    let view = order_view(&app, &row.id, &row.state, row.version, None)
+        .ok_or_else(|| ApiError::not_found("order"))?;
+    Ok(respond::read(&view, Some(row.version), position))
 }
 
 async fn history(
@@ -680,14 +804,18 @@ async fn history(
             let e = OrderEvent::decode_payload(&r.event_type, r.schema_version, &r.payload)
                 .map_err(|e| ApiError::internal("history", e))?;
             state = Order::evolve(state, &e);
-            let mut v = crate::routes::log::event_json(app.tz, r, None);
-            v["state"] = order_json(&app, &id, &state, r.version);
-            events.push(v);
+            let after = order_owned(&app, &id, &state, r.version)
+                .ok_or_else(|| ApiError::internal("history", "an order event before placement"))?;
+            events.push(HistoryEvent::new(EventView::of(app.tz, r, None), after));
         }
         from = last + 1;
     }
     Ok(respond::read(
-        json!({"order_id": id, "events": events}),
+        &OrderHistory {
+            order_id: id,
+            events,
+        },
+        None,
         projections::ProjectionControl::position(&app.orders),
     ))
 }
@@ -763,9 +891,9 @@ async fn list(
     };
     let items = rows
         .iter()
-        .map(|(_, r)| order_json(&app, &r.id, &r.state, r.version))
+        .filter_map(|(_, r)| order_owned(&app, &r.id, &r.state, r.version))
         .collect();
-    Ok(respond::list(items, next, position))
+    Ok(respond::list::<OrderPage>(items, next, position))
 }
 
 async fn export_csv(
@@ -818,7 +946,9 @@ async fn export_csv(
     w.write_record(header)
         .map_err(|e| ApiError::internal("csv", e))?;
     for (_, r) in &rows {
-        let v = order_json(&app, &r.id, &r.state, r.version);
+        let v = order_view(&app, &r.id, &r.state, r.version, None)
+            .map(|view| serde_json::to_value(view).unwrap_or_default())
+            .unwrap_or_default();
         let cell = |k: &str| match &v[k] {
             Value::Null => String::new(),
             Value::String(s) => s.clone(),

@@ -11,7 +11,6 @@ use domain::platform::{
 };
 use domain::Role;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use utoipa::ToSchema;
 
 use crate::error::ApiError;
@@ -28,6 +27,7 @@ pub const CALENDAR_YEAR_MAX: i32 = 2100;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateOrg {
+    #[schema(min_length = 1, max_length = 100)]
     pub name: String,
 }
 
@@ -42,9 +42,10 @@ pub struct OrgView {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreatePrincipal {
-    /// `platform`, `isv_admin`, `customer`, `auditor` or `analyst` (staff are created with
-    /// `POST /v1/orgs/{org}/staff`).
+    /// Staff (`isv_staff`) are created with `POST /v1/orgs/{org}/staff`.
+    #[schema(schema_with = principal_role)]
     pub role: String,
+    #[schema(min_length = 1, max_length = 100)]
     pub name: String,
     /// Required for `isv_admin`.
     pub org_id: Option<String>,
@@ -52,13 +53,19 @@ pub struct CreatePrincipal {
     pub real_name_verified: Option<bool>,
 }
 
+fn principal_role() -> utoipa::openapi::schema::Object {
+    crate::schema::one_of(&["platform", "isv_admin", "customer", "auditor", "analyst"])
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PrincipalView {
     pub id: String,
-    pub role: String,
+    #[schema(schema_with = crate::schema::role)]
+    pub role: Role,
     pub name: String,
     pub org_id: Option<String>,
     pub staff_id: Option<String>,
+    pub real_name_verified: bool,
     pub revoked: bool,
     /// Shown only in the answer that created the principal; `null` everywhere else,
     /// including an idempotent repeat of that request (only the hash is stored).
@@ -70,7 +77,8 @@ pub struct PrincipalView {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MeView {
     pub id: String,
-    pub role: String,
+    #[schema(schema_with = crate::schema::role)]
+    pub role: Role,
     pub name: String,
     pub org_id: Option<String>,
     pub staff_id: Option<String>,
@@ -80,20 +88,25 @@ pub struct MeView {
 #[serde(deny_unknown_fields)]
 pub struct PutCalendar {
     /// Holidays of the year (`YYYY-MM-DD`).
-    #[schema(value_type = Vec<String>)]
+    #[schema(max_items = 366)]
     pub holidays: Vec<NaiveDate>,
     /// Make-up working days (weekend days that are worked).
-    #[schema(value_type = Vec<String>)]
+    #[schema(max_items = 366)]
     pub workdays: Vec<NaiveDate>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CalendarView {
+    #[schema(minimum = 2000, maximum = 2100)]
     pub year: i32,
-    #[schema(value_type = Vec<String>)]
     pub holidays: Vec<NaiveDate>,
-    #[schema(value_type = Vec<String>)]
     pub workdays: Vec<NaiveDate>,
+    /// Command answers only: the calendar stream's version.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<u64>,
+    /// Command answers only: the log position of the command's event.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub position: Option<u64>,
 }
 
 pub fn routes(r: Routes) -> Routes {
@@ -174,13 +187,13 @@ async fn create_org(
         .runner
         .execute::<Org>(&meta, &org_stream(&org_id), &cmd)
         .await?;
-    let view = json!({"id": done.state.id, "name": done.state.name});
-    Ok(respond::command(
-        StatusCode::CREATED,
-        view,
-        done.version,
-        done.position,
-    ))
+    let view = OrgView {
+        id: done.state.id.clone(),
+        name: done.state.name.clone(),
+        version: done.version,
+        position: done.position,
+    };
+    Ok(respond::command(StatusCode::CREATED, &view, done.version))
 }
 
 async fn create_principal(
@@ -244,26 +257,31 @@ async fn create_principal(
     app.wait_for(&app.directory, MinPosition(Some(done.position)))
         .await?;
     let shown = (!done.deduplicated).then_some(token);
-    Ok(respond::command(
-        StatusCode::CREATED,
-        principal_json(&done.state, shown),
-        done.version,
-        done.position,
-    ))
+    principal_answer(StatusCode::CREATED, &done, shown)
 }
 
-fn principal_json(
-    state: &domain::platform::PrincipalState,
+fn principal_answer(
+    status: StatusCode,
+    done: &crate::runner::Executed<domain::platform::PrincipalState>,
     token: Option<String>,
-) -> serde_json::Value {
-    match &state.created {
-        Some(p) => json!({
-            "id": p.principal_id, "role": p.role.as_str(), "name": p.name, "org_id": p.org_id,
-            "staff_id": p.staff_id, "real_name_verified": p.real_name_verified,
-            "revoked": state.revoked, "token": token,
-        }),
-        None => json!({}),
-    }
+) -> Result<Response, ApiError> {
+    let p =
+        done.state.created.as_ref().ok_or_else(|| {
+            ApiError::internal("principal answer", "the principal was never created")
+        })?;
+    let view = PrincipalView {
+        id: p.principal_id.clone(),
+        role: p.role,
+        name: p.name.clone(),
+        org_id: p.org_id.clone(),
+        staff_id: p.staff_id.clone(),
+        real_name_verified: p.real_name_verified,
+        revoked: done.state.revoked,
+        token,
+        version: done.version,
+        position: done.position,
+    };
+    Ok(respond::command(status, &view, done.version))
 }
 
 async fn revoke_principal(
@@ -286,12 +304,7 @@ async fn revoke_principal(
     // "Revocable at once": answer only when authentication no longer accepts the token.
     app.wait_for(&app.directory, MinPosition(Some(done.position)))
         .await?;
-    Ok(respond::command(
-        StatusCode::OK,
-        principal_json(&done.state, None),
-        done.version,
-        done.position,
-    ))
+    principal_answer(StatusCode::OK, &done, None)
 }
 
 async fn me(
@@ -300,11 +313,14 @@ async fn me(
     min: MinPosition,
 ) -> Result<Response, ApiError> {
     app.wait_for(&app.directory, min).await?;
-    let view = json!({
-        "id": caller.id, "role": caller.role.as_str(), "name": caller.name,
-        "org_id": caller.org_id, "staff_id": caller.staff_id,
-    });
-    Ok(respond::read(view, app.directory.position()))
+    let view = MeView {
+        id: caller.id,
+        role: caller.role,
+        name: caller.name,
+        org_id: caller.org_id,
+        staff_id: caller.staff_id,
+    };
+    Ok(respond::read(&view, None, app.directory.position()))
 }
 
 fn parse_year(raw: &str) -> Result<i32, ApiError> {
@@ -340,17 +356,14 @@ async fn put_calendar(
         .execute::<Calendar>(&meta, &calendar_stream(year), &cmd)
         .await?;
     let set = done.state.set.clone();
-    let view = json!({
-        "year": year,
-        "holidays": set.as_ref().map(|s| s.holidays.clone()).unwrap_or_default(),
-        "workdays": set.map(|s| s.workdays).unwrap_or_default(),
-    });
-    Ok(respond::command(
-        StatusCode::OK,
-        view,
-        done.version,
-        done.position,
-    ))
+    let view = CalendarView {
+        year,
+        holidays: set.as_ref().map(|s| s.holidays.clone()).unwrap_or_default(),
+        workdays: set.map(|s| s.workdays).unwrap_or_default(),
+        version: Some(done.version),
+        position: Some(done.position),
+    };
+    Ok(respond::command(StatusCode::OK, &view, done.version))
 }
 
 async fn get_calendar(
@@ -362,10 +375,12 @@ async fn get_calendar(
     let year = parse_year(&year)?;
     app.wait_for(&app.directory, min).await?;
     let (row, position) = app.directory.read(|d| d.calendars.get(&year).cloned());
-    let view = json!({
-        "year": year,
-        "holidays": row.as_ref().map(|r| r.holidays.clone()).unwrap_or_default(),
-        "workdays": row.map(|r| r.workdays).unwrap_or_default(),
-    });
-    Ok(respond::read(view, position))
+    let view = CalendarView {
+        year,
+        holidays: row.as_ref().map(|r| r.holidays.clone()).unwrap_or_default(),
+        workdays: row.map(|r| r.workdays).unwrap_or_default(),
+        version: None,
+        position: None,
+    };
+    Ok(respond::read(&view, None, position))
 }

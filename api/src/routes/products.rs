@@ -5,17 +5,18 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use domain::ids::IdKind;
 use domain::product::{
-    product_stream, NewSpec, Product, ProductCommand, ProductState, ProductStatus, ProviderLink,
+    product_stream, DeliveryKind, DurationUnit, NewSpec, Product, ProductCommand, ProductState,
+    ProductStatus, ProviderLink,
 };
 use domain::{Role, Timestamp};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
 use utoipa::ToSchema;
 
 use crate::error::ApiError;
 use crate::extract::{Body, Caller, CommandHeaders, MinPosition};
 use crate::paging::{page, PageQuery};
 use crate::respond;
+use crate::routes::orders::{CouponView, PromotionView};
 use crate::routes::{Doc, Routes};
 use crate::state::App;
 
@@ -23,10 +24,12 @@ use crate::state::App;
 #[serde(deny_unknown_fields)]
 pub struct SpecInput {
     pub id: String,
+    #[schema(max_length = 200)]
     pub name: String,
     pub duration: u32,
-    /// `once`, `month` or `year`.
+    #[schema(schema_with = crate::schema::duration_unit)]
     pub unit: String,
+    #[schema(minimum = 0, maximum = 1e10)]
     pub price_cents: i64,
     pub trial: Option<bool>,
 }
@@ -34,35 +37,45 @@ pub struct SpecInput {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateProduct {
+    #[schema(min_length = 1, max_length = 64)]
     pub code: String,
+    #[schema(min_length = 1, max_length = 200)]
     pub name: String,
+    #[schema(min_length = 1, max_length = 200)]
     pub category: String,
-    /// `manual`, `saas`, `image` or `api`.
+    #[schema(schema_with = crate::schema::delivery_kind)]
     pub delivery: String,
+    #[schema(maximum = 3650)]
     pub delivery_days: u32,
+    #[schema(maximum = 3650)]
     pub warranty_days: u32,
     /// Required for manual products.
     pub flow_template_id: Option<String>,
+    #[schema(min_items = 1, max_items = 20)]
     pub specs: Vec<SpecInput>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Reason {
+    #[schema(max_length = 200)]
     pub reason: String,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SpecPrice {
+    #[schema(minimum = 0, maximum = 1e10)]
     pub price_cents: i64,
+    #[schema(max_length = 200)]
     pub reason: String,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Distribution {
-    /// 20..=60, settable once.
+    /// Settable once.
+    #[schema(minimum = 20, maximum = 60)]
     pub commission_percent: u32,
 }
 
@@ -70,13 +83,16 @@ pub struct Distribution {
 #[serde(deny_unknown_fields)]
 pub struct ProviderInput {
     pub org_id: String,
+    #[schema(minimum = 1, maximum = 100)]
     pub weight: u32,
+    #[schema(maximum = 10000)]
     pub max_active: u32,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Providers {
+    #[schema(max_items = 50)]
     pub providers: Vec<ProviderInput>,
 }
 
@@ -85,12 +101,25 @@ pub struct SpecView {
     pub id: String,
     pub name: String,
     pub duration: u32,
-    pub unit: String,
+    #[schema(schema_with = crate::schema::duration_unit)]
+    pub unit: DurationUnit,
+    #[schema(minimum = 0)]
     pub price_cents: i64,
     pub trial: bool,
+    /// A hidden spec cannot be ordered.
     pub hidden: bool,
 }
 
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProviderView {
+    pub org_id: String,
+    #[schema(minimum = 1, maximum = 100)]
+    pub weight: u32,
+    #[schema(maximum = 10000)]
+    pub max_active: u32,
+}
+
+/// The product read model (API.md §4).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ProductView {
     pub id: String,
@@ -98,25 +127,31 @@ pub struct ProductView {
     pub code: String,
     pub name: String,
     pub category: String,
-    pub status: String,
-    pub delivery: String,
+    #[schema(schema_with = crate::schema::product_status)]
+    pub status: ProductStatus,
+    #[schema(schema_with = crate::schema::delivery_kind)]
+    pub delivery: DeliveryKind,
     pub delivery_days: u32,
     pub warranty_days: u32,
     pub flow_template_id: Option<String>,
     pub specs: Vec<SpecView>,
+    #[schema(minimum = 20, maximum = 60)]
     pub commission_percent: Option<u32>,
-    #[schema(value_type = Vec<Object>)]
-    pub providers: Vec<Value>,
+    pub providers: Vec<ProviderView>,
     pub version: u64,
+    /// Command answers only: the log position of the command's last event.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub position: Option<u64>,
 }
 
+/// The price of an order line before placing it.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct QuoteView {
     pub original_cents: i64,
-    #[schema(value_type = Option<Object>)]
-    pub promotion: Option<Value>,
-    #[schema(value_type = Option<Object>)]
-    pub coupon: Option<Value>,
+    /// Promotions come with their issue; null until then.
+    pub promotion: Option<PromotionView>,
+    /// Coupons come with their issue; null until then.
+    pub coupon: Option<CouponView>,
     pub payable_cents: i64,
 }
 
@@ -181,15 +216,20 @@ async fn quote(
     let Some(domain::order::OrderEvent::OrderPlaced(p)) = events.first() else {
         return Err(ApiError::internal("quote", "placement decided no event"));
     };
-    let view = json!({"original_cents": p.original.0, "promotion": null, "coupon": null, "payable_cents": p.payable.0});
-    Ok(respond::read(view, product.position))
+    let view = QuoteView {
+        original_cents: p.original.0,
+        promotion: None,
+        coupon: None,
+        payable_cents: p.payable.0,
+    };
+    Ok(respond::read(&view, None, product.position))
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ProductPage {
-    pub items: Vec<ProductView>,
-    pub next_cursor: Option<String>,
-}
+crate::page!(
+    /// One page of products, in id order.
+    ProductPage,
+    ProductView
+);
 
 pub fn routes(r: Routes) -> Routes {
     use axum::routing::{get, post, put};
@@ -296,21 +336,61 @@ pub fn routes(r: Routes) -> Routes {
     )
 }
 
-/// JSON of a product.
-pub fn product_json(id: &str, s: &ProductState, version: u64) -> Value {
-    let Some(c) = &s.created else {
-        return json!({"id": id});
-    };
-    json!({
-        "id": id, "seller_org_id": c.seller_org_id, "code": c.code, "name": c.name, "category": c.category,
-        "status": s.status.as_str(), "delivery": c.delivery.as_str(), "delivery_days": c.delivery_days,
-        "warranty_days": c.warranty_days, "flow_template_id": c.flow_template_id,
-        "specs": s.specs.iter().map(|sp| json!({"id": sp.id, "name": sp.name, "duration": sp.duration, "unit": sp.unit.as_str(),
-            "price_cents": sp.price.0, "trial": sp.trial, "hidden": sp.hidden})).collect::<Vec<_>>(),
-        "commission_percent": s.commission_percent,
-        "providers": s.providers.iter().map(|p| json!({"org_id": p.org_id, "weight": p.weight, "max_active": p.max_active})).collect::<Vec<_>>(),
-        "version": version,
+/// A product's answer; `None` for a product that was never created.
+pub fn product_view(id: &str, s: &ProductState, version: u64) -> Option<ProductView> {
+    let c = s.created.as_ref()?;
+    Some(ProductView {
+        id: id.to_owned(),
+        seller_org_id: c.seller_org_id.clone(),
+        code: c.code.clone(),
+        name: c.name.clone(),
+        category: c.category.clone(),
+        status: s.status,
+        delivery: c.delivery,
+        delivery_days: c.delivery_days,
+        warranty_days: c.warranty_days,
+        flow_template_id: c.flow_template_id.clone(),
+        specs: s
+            .specs
+            .iter()
+            .map(|sp| SpecView {
+                id: sp.id.clone(),
+                name: sp.name.clone(),
+                duration: sp.duration,
+                unit: sp.unit,
+                price_cents: sp.price.0,
+                trial: sp.trial,
+                hidden: sp.hidden,
+            })
+            .collect(),
+        commission_percent: s.commission_percent,
+        providers: s
+            .providers
+            .iter()
+            .map(|p| ProviderView {
+                org_id: p.org_id.clone(),
+                weight: p.weight,
+                max_active: p.max_active,
+            })
+            .collect(),
+        version,
+        position: None,
     })
+}
+
+/// A command's answer about a product.
+fn product_answer(
+    status: StatusCode,
+    id: &str,
+    done: &crate::runner::Executed<ProductState>,
+) -> Result<Response, ApiError> {
+    let view = product_view(id, &done.state, done.version)
+        .ok_or_else(|| ApiError::internal("product answer", "the product was never created"))?;
+    let view = ProductView {
+        position: Some(done.position),
+        ..view
+    };
+    Ok(respond::command(status, &view, done.version))
 }
 
 /// May `caller` see this product at all? (Others' drafts are invisible: 404.)
@@ -369,12 +449,7 @@ async fn create(
         .as_ref()
         .map(|c| c.product_id.clone())
         .unwrap_or(product_id);
-    Ok(respond::command(
-        StatusCode::CREATED,
-        product_json(&id, &done.state, done.version),
-        done.version,
-        done.position,
-    ))
+    product_answer(StatusCode::CREATED, &id, &done)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -424,12 +499,7 @@ async fn act(
         .runner
         .execute::<Product>(&meta, &stream, &command)
         .await?;
-    Ok(respond::command(
-        StatusCode::OK,
-        product_json(id, &done.state, done.version),
-        done.version,
-        done.position,
-    ))
+    product_answer(StatusCode::OK, id, &done)
 }
 
 async fn submit(
@@ -742,12 +812,12 @@ async fn list(
             crate::paging::seek(&s.by_id, after.as_deref())
                 .map(|(_, r)| r)
                 .filter(|r| visible(&caller, &r.state))
-                .map(|r| (r.id.clone(), product_json(&r.id, &r.state, r.version))),
+                .filter_map(|r| Some((r.id.clone(), product_view(&r.id, &r.state, r.version)?))),
             after.as_deref(),
             limit,
         )
     });
-    Ok(respond::list(items, next, position))
+    Ok(respond::list::<ProductPage>(items, next, position))
 }
 
 async fn detail(
@@ -761,10 +831,10 @@ async fn detail(
         s.by_id
             .get(&id)
             .filter(|r| visible(&caller, &r.state))
-            .map(|r| product_json(&r.id, &r.state, r.version))
+            .and_then(|r| product_view(&r.id, &r.state, r.version))
     });
     let view = found.ok_or_else(|| ApiError::not_found("product"))?;
-    Ok(respond::read(view, position))
+    Ok(respond::read(&view, Some(view.version), position))
 }
 
 /// RFC 3339 or an error naming the query field.

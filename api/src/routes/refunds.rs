@@ -6,10 +6,12 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use domain::ids::IdKind;
-use domain::order::{order_stream, Approver, Order, OrderCommand, Refund, RefundStatus};
+use domain::order::{
+    order_stream, Approver, Order, OrderCommand, Refund, RefundInitiator, RefundKind, RefundStatus,
+    Release,
+};
 use domain::Role;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
 use utoipa::ToSchema;
 
 use crate::error::ApiError;
@@ -23,21 +25,27 @@ use crate::state::App;
 #[serde(deny_unknown_fields)]
 pub struct RefundRequest {
     /// Default: the whole remaining balance.
+    #[schema(minimum = 1)]
     pub amount_cents: Option<i64>,
+    #[schema(max_length = 200)]
     pub reason: String,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SellerRefund {
-    /// `full` or `remaining`.
+    /// `full` or `remaining` (a seller refund is never a `request`).
+    #[schema(schema_with = seller_refund_kind)]
     pub kind: String,
     /// Required for `remaining`.
+    #[schema(minimum = 1)]
     pub amount_cents: Option<i64>,
-    /// `immediate` or `keep`.
+    #[schema(schema_with = crate::schema::release)]
     pub release: String,
     /// Required for `keep`.
+    #[schema(max_length = 200)]
     pub keep_reason: Option<String>,
+    #[schema(max_length = 200)]
     pub reason: String,
 }
 
@@ -45,36 +53,58 @@ pub struct SellerRefund {
 #[serde(deny_unknown_fields)]
 pub struct Decision {
     /// Required to reject.
+    #[schema(max_length = 200)]
     pub reason: Option<String>,
 }
 
+fn seller_refund_kind() -> utoipa::openapi::schema::Object {
+    crate::schema::one_of(&["full", "remaining"])
+}
+
+/// The refund read model (API.md §5).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RefundView {
     pub id: String,
     pub order_id: String,
-    pub initiated_by: String,
-    pub kind: String,
+    #[schema(schema_with = crate::schema::refund_initiator)]
+    pub initiated_by: RefundInitiator,
+    #[schema(schema_with = crate::schema::refund_kind)]
+    pub kind: RefundKind,
+    #[schema(minimum = 1)]
     pub amount_cents: i64,
+    #[schema(minimum = 0)]
     pub cash_cents: i64,
+    #[schema(minimum = 0)]
     pub voucher_cents: i64,
-    pub release: String,
+    #[schema(schema_with = crate::schema::release)]
+    pub release: Release,
     pub keep_reason: Option<String>,
     pub reason: String,
-    pub status: String,
+    #[schema(schema_with = crate::schema::refund_status)]
+    pub status: RefundStatus,
+    #[schema(format = DateTime)]
     pub requested_at: String,
+    /// When a pending_seller refund is approved automatically; null in other states.
+    #[schema(format = DateTime)]
     pub auto_approve_at: Option<String>,
+    #[schema(format = DateTime)]
     pub decided_at: Option<String>,
     pub decided_by: Option<String>,
     pub reject_reason: Option<String>,
+    /// Distribution orders: the commission on the refunded amount, clawed back.
+    #[schema(minimum = 0)]
     pub commission_clawback_cents: i64,
     pub version: u64,
+    /// Command answers only: the log position of the command's last event.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub position: Option<u64>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct RefundPage {
-    pub items: Vec<RefundView>,
-    pub next_cursor: Option<String>,
-}
+crate::page!(
+    /// One page of refunds, in id order.
+    RefundPage,
+    RefundView
+);
 
 pub fn routes(r: Routes) -> Routes {
     use axum::routing::{get, post};
@@ -142,18 +172,48 @@ pub fn routes(r: Routes) -> Routes {
     )
 }
 
-fn refund_json(app: &App, order_id: &str, r: &Refund, version: u64) -> Value {
+fn refund_view(app: &App, order_id: &str, r: &Refund, version: u64) -> RefundView {
     let t = |v: Option<domain::Timestamp>| v.map(|t| app.time(t));
-    json!({
-        "id": r.id, "order_id": order_id,
-        "initiated_by": json!(r.initiated_by), "kind": json!(r.kind),
-        "amount_cents": r.amount.0, "cash_cents": r.cash.0, "voucher_cents": r.voucher.0,
-        "release": json!(r.release), "keep_reason": r.keep_reason, "reason": r.reason,
-        "status": r.status.as_str(), "requested_at": app.time(r.requested_at),
-        "auto_approve_at": if r.status == RefundStatus::PendingSeller { t(r.auto_approve_at) } else { None },
-        "decided_at": t(r.decided_at), "decided_by": r.decided_by, "reject_reason": r.reject_reason,
-        "commission_clawback_cents": r.commission_clawback.0, "version": version,
-    })
+    RefundView {
+        id: r.id.clone(),
+        order_id: order_id.to_owned(),
+        initiated_by: r.initiated_by,
+        kind: r.kind,
+        amount_cents: r.amount.0,
+        cash_cents: r.cash.0,
+        voucher_cents: r.voucher.0,
+        release: r.release,
+        keep_reason: r.keep_reason.clone(),
+        reason: r.reason.clone(),
+        status: r.status,
+        requested_at: app.time(r.requested_at),
+        auto_approve_at: if r.status == RefundStatus::PendingSeller {
+            t(r.auto_approve_at)
+        } else {
+            None
+        },
+        decided_at: t(r.decided_at),
+        decided_by: r.decided_by.clone(),
+        reject_reason: r.reject_reason.clone(),
+        commission_clawback_cents: r.commission_clawback.0,
+        version,
+        position: None,
+    }
+}
+
+/// A command's answer about a refund.
+fn refund_answer(
+    app: &App,
+    status: StatusCode,
+    order_id: &str,
+    r: &Refund,
+    done: &crate::runner::Executed<domain::order::OrderState>,
+) -> Response {
+    let view = RefundView {
+        position: Some(done.position),
+        ..refund_view(app, order_id, r, done.version)
+    };
+    respond::command(status, &view, done.version)
 }
 
 /// A refund-creating command: its metric name, the command and the new refund's id.
@@ -186,12 +246,7 @@ async fn create(
         .refund(&refund_id)
         .or(done.state.refunds.last())
         .ok_or_else(|| ApiError::internal("refund", "refund missing after append"))?;
-    Ok(respond::command(
-        StatusCode::CREATED,
-        refund_json(app, order_id, r, done.version),
-        done.version,
-        done.position,
-    ))
+    Ok(refund_answer(app, StatusCode::CREATED, order_id, r, &done))
 }
 
 async fn request(
@@ -300,12 +355,7 @@ async fn decide(
         .state
         .refund(&refund_id)
         .ok_or_else(|| ApiError::not_found("refund"))?;
-    Ok(respond::command(
-        StatusCode::OK,
-        refund_json(&app, &order_id, r, done.version),
-        done.version,
-        done.position,
-    ))
+    Ok(refund_answer(&app, StatusCode::OK, &order_id, r, &done))
 }
 
 async fn approve(
@@ -347,17 +397,17 @@ async fn detail(
         let order_id = s.refund_orders.get(&id)?;
         let row = s.by_id.get(order_id)?;
         let refund = row.state.refund(&id)?;
-        party(&caller, &row.state).then(|| refund_json(&app, order_id, refund, row.version))
+        party(&caller, &row.state).then(|| refund_view(&app, order_id, refund, row.version))
     });
     let view = found.ok_or_else(|| ApiError::not_found("refund"))?;
-    Ok(respond::read(view, position))
+    Ok(respond::read(&view, Some(view.version), position))
 }
 
-const REFUNDS: Held<Refund> = Held {
+const REFUNDS: Held<Refund, RefundView> = Held {
     index: |s| (&s.refund_orders, &s.refunds_by_party),
     find: |s, id| s.refund(id),
     status: |r| r.status.as_str(),
-    json: refund_json,
+    view: refund_view,
 };
 
 async fn list(
@@ -367,5 +417,5 @@ async fn list(
     q: Result<Query<HeldListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
     caller.require(READERS)?;
-    held_list(&app, &caller, min, q, &REFUNDS).await
+    held_list::<_, RefundPage>(&app, &caller, min, q, &REFUNDS).await
 }

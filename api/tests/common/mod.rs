@@ -4,11 +4,33 @@
 
 #![allow(dead_code)]
 
+pub mod contract;
+
 use axum::body::{Body as HttpBody, Bytes};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode};
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
 use tower::ServiceExt;
+
+/// The served OpenAPI document as an oracle for every answer (see [`contract`]); the same
+/// for every app, so fetched once per test binary.
+static CONTRACT: tokio::sync::OnceCell<contract::Contract> = tokio::sync::OnceCell::const_new();
+
+/// The contract, fetched through `router` the first time.
+pub async fn contract(router: &axum::Router) -> &'static contract::Contract {
+    CONTRACT
+        .get_or_init(|| async {
+            let req = Request::builder()
+                .uri("/v1/openapi.json")
+                .body(HttpBody::empty())
+                .unwrap();
+            let r = router.clone().oneshot(req).await.unwrap();
+            assert_eq!(r.status(), StatusCode::OK);
+            let body = r.into_body().collect().await.unwrap().to_bytes();
+            contract::Contract::new(serde_json::from_slice(&body).unwrap())
+        })
+        .await
+}
 
 /// Token of the platform admin every test app is bootstrapped with.
 pub const ADMIN: &str = "admin-token-0123456789";
@@ -316,13 +338,22 @@ impl Call<'_> {
         )
     }
 
-    /// Sends the request and reads the whole answer.
+    /// Sends the request and reads the whole answer, which must match the schema the
+    /// OpenAPI document publishes for its operation and status.
     pub async fn send(self) -> Resp {
+        let (method, uri) = (self.method.clone(), self.uri.clone());
         let (router, req) = self.request();
+        let contract = contract(&router).await;
         let r = router.oneshot(req).await.unwrap();
         let status = r.status();
         let headers = r.headers().clone();
         let body = r.into_body().collect().await.unwrap().to_bytes();
+        if let Some(problem) = contract.problems(&method, &uri, status, &headers, &body) {
+            panic!(
+                "the answer does not match /v1/openapi.json: {problem}\nbody: {}",
+                String::from_utf8_lossy(&body)
+            );
+        }
         Resp {
             status,
             headers,
