@@ -14,6 +14,8 @@ pub mod datadir;
 mod error;
 pub mod files;
 pub mod generations;
+pub mod guard;
+pub mod integrity;
 mod known_streams;
 mod record;
 mod sled_log;
@@ -30,6 +32,7 @@ pub use append::{
 pub use datadir::{DataDirLock, OfflineCopy};
 pub use error::{AppendError, LogError};
 pub use files::{FileStore, StoredFile, FILE_BYTES_MAX};
+pub use integrity::{Finding, FoundBy, IntegrityStatus, ScanState};
 pub use record::{
     chain_next, decode_value, split_value, stream_kind, validate_stream_id, Record,
     APPEND_EVENTS_MAX, GENESIS_CHAIN, PAYLOAD_BYTES_MAX, STREAM_ID_BYTES_MAX,
