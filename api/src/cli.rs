@@ -92,6 +92,22 @@ pub fn main() -> ExitCode {
                     return ExitCode::from(1);
                 }
             };
+            // A write past a file size limit (`ulimit -f`) raises SIGXFSZ, whose default action
+            // kills the process without a word. With a handler installed (tokio keeps it for
+            // the process's life) the write fails with EFBIG instead: an i/o error the log
+            // turns into 503 and a clean exit, as for a full disk.
+            #[cfg(unix)]
+            let _file_size_signal = match runtime.block_on(async {
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::from_raw(
+                    libc::SIGXFSZ,
+                ))
+            }) {
+                Ok(signal) => signal,
+                Err(e) => {
+                    eprintln!("marketlog: cannot install the SIGXFSZ handler: {e}");
+                    return ExitCode::from(1);
+                }
+            };
             let opts = ServeOptions {
                 data_dir: args.data,
                 listen: args.listen,
@@ -102,6 +118,8 @@ pub fn main() -> ExitCode {
             match runtime.block_on(serve(opts)) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
+                    // One line, no backtrace: a damaged store is reported in words (the panic
+                    // sled may raise on damaged files is caught where the log is opened).
                     eprintln!("marketlog: {e}");
                     match e {
                         ServeError::Log(eventlog::LogError::InUse(_)) => ExitCode::from(2),

@@ -220,3 +220,60 @@ async fn temp_files_a_failed_run_left_are_removed_at_open() {
     assert_eq!(log.read_all(1, 10).unwrap().len(), 2);
     log.close().unwrap();
 }
+
+/// Measures what the checks cost on a log of `MARKETLOG_SCAN_EVENTS` events (default 1M) of
+/// ~200-byte payloads: the open (with its anchor check) and the background scan. Run by hand:
+/// `cargo test --release -p eventlog --test integrity -- --ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "a measurement (about a minute), not a check"]
+async fn scan_cost_at_one_million_events() {
+    const BATCH_EVENTS: u64 = 1_000;
+    let events: u64 = std::env::var("MARKETLOG_SCAN_EVENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let log = SledLog::open(dir.path()).unwrap();
+        for b in 0..events / BATCH_EVENTS {
+            let request = AppendRequest::single(
+                &format!("order-{b}"),
+                Expected::Any,
+                (0..BATCH_EVENTS)
+                    .map(|_| NewEvent {
+                        event_type: "OrderPlaced".into(),
+                        schema_version: 1,
+                        payload: vec![b'x'; 200],
+                    })
+                    .collect(),
+                Metadata {
+                    actor: "usr_0123456789".into(),
+                    correlation_id: "req_0123456789".into(),
+                    causation_id: "req_0123456789".into(),
+                    recorded_at_micros: 1_000,
+                },
+            );
+            log.append(request).await.unwrap();
+        }
+        log.close().unwrap();
+    }
+    let started = Instant::now();
+    let log = SledLog::open(dir.path()).unwrap();
+    let open = started.elapsed();
+    let started = Instant::now();
+    log.start_integrity_scan().unwrap();
+    loop {
+        if let ScanState::Finished { checked, millis } = log.integrity().scan {
+            assert_eq!(checked, events);
+            eprintln!(
+                "{events} events: open {open:?}; scan {millis} ms ({:.0} events/s; wall {:?})",
+                events as f64 / (millis.max(1) as f64 / 1e3),
+                started.elapsed()
+            );
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(log.integrity().finding, None);
+    log.close().unwrap();
+}

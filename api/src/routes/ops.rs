@@ -59,10 +59,32 @@ pub struct ClockView {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct HealthView {
+    /// `ok`, or `degraded` when the log is damaged (fenced), its storage failed or a
+    /// projection failed.
     pub status: String,
     pub log_position: u64,
     #[schema(value_type = Object)]
     pub projections: Value,
+    pub integrity: IntegrityView,
+}
+
+/// What is known about the log's integrity (EVENTLOG.md "Integrity").
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IntegrityView {
+    /// `ok`; `damaged` once anything found damage (writes then answer 503 `store_fenced`);
+    /// `storage_failed` after a write the disk refused.
+    pub status: String,
+    /// The first bad position (0 when the damage names no record, e.g. the head anchor).
+    pub position: Option<u64>,
+    pub reason: Option<String>,
+    /// `open`, `scan` or `read`: which check found the damage.
+    pub found_by: Option<String>,
+    /// What the operator should do, when something is wrong.
+    pub action: Option<String>,
+    /// The background scan of the whole log: `not_started`, `running` or `finished`.
+    pub scan: String,
+    /// Records the scan has checked so far.
+    pub scan_checked: u64,
 }
 
 pub fn routes(r: Routes) -> Routes {
@@ -180,9 +202,56 @@ async fn health(State(app): State<App>) -> Response {
         .projections
         .iter()
         .any(|p| matches!(p.info(head).status, projections::Status::Failed { .. }));
-    let status = if failed { "degraded" } else { "ok" };
-    axum::Json(json!({"status": status, "log_position": head, "projections": projections}))
-        .into_response()
+    let integrity = integrity_view(&app);
+    let status = if failed || integrity.status != "ok" {
+        "degraded"
+    } else {
+        "ok"
+    };
+    axum::Json(HealthView {
+        status: status.to_owned(),
+        log_position: head,
+        projections: Value::Object(projections),
+        integrity,
+    })
+    .into_response()
+}
+
+fn integrity_view(app: &App) -> IntegrityView {
+    let status = app.log.integrity();
+    let (scan, scan_checked) = match status.scan {
+        eventlog::ScanState::NotStarted => ("not_started", 0),
+        eventlog::ScanState::Running { checked, .. } => ("running", checked),
+        eventlog::ScanState::Finished { checked, .. } => ("finished", checked),
+    };
+    let action = format!(
+        "stop the server and run `replay-tool verify --data {}`; restore the data dir from a backup if it reports damage",
+        app.data_dir.display()
+    );
+    let mut view = IntegrityView {
+        status: "ok".to_owned(),
+        position: None,
+        reason: None,
+        found_by: None,
+        action: None,
+        scan: scan.to_owned(),
+        scan_checked,
+    };
+    if let Some(f) = status.finding {
+        view.status = "damaged".to_owned();
+        view.position = Some(f.position);
+        view.reason = Some(f.reason);
+        view.found_by = Some(f.found_by.as_str().to_owned());
+        view.action = Some(action);
+    } else if let Some(reason) = app.log.storage_failure() {
+        view.status = "storage_failed".to_owned();
+        view.reason = Some(reason);
+        view.action = Some(
+            "free disk space or fix the storage; the server exits so that a supervisor restarts it"
+                .to_owned(),
+        );
+    }
+    view
 }
 
 async fn metrics_text(State(app): State<App>) -> Response {
