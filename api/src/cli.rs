@@ -108,6 +108,7 @@ pub fn main() -> ExitCode {
                     return ExitCode::from(1);
                 }
             };
+            let data_dir = args.data.clone();
             let opts = ServeOptions {
                 data_dir: args.data,
                 listen: args.listen,
@@ -119,8 +120,14 @@ pub fn main() -> ExitCode {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     // One line, no backtrace: a damaged store is reported in words (the panic
-                    // sled may raise on damaged files is caught where the log is opened).
-                    eprintln!("marketlog: {e}");
+                    // sled may raise on damaged files is caught where the log is opened), and
+                    // the line names the data dir to check.
+                    let mut line = e.to_string();
+                    let dir = data_dir.display().to_string();
+                    if line.contains("replay-tool verify") && !line.contains(&dir) {
+                        line.push_str(&format!(" (`replay-tool verify --data {dir}`)"));
+                    }
+                    eprintln!("marketlog: {line}");
                     match e {
                         ServeError::Log(eventlog::LogError::InUse(_)) => ExitCode::from(2),
                         _ => ExitCode::from(1),

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::anchor::Anchor;
-use crate::verify::{Verifier, VERIFY_CHUNK_RECORDS};
+use crate::verify::{Problem, Verifier, VERIFY_CHUNK_RECORDS};
 
 /// Who found the damage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,14 +69,17 @@ pub struct IntegrityStatus {
 pub(crate) trait ScanSource: Send + Sync {
     /// Stored values from `from` (durable ones only).
     fn raw(&self, from: u64, limit: usize) -> Result<Vec<(u64, Vec<u8>)>, crate::LogError>;
+    /// The position the stream index names for (stream, version), if any.
+    fn indexed(&self, stream_id: &str, version: u64) -> Result<Option<u64>, crate::LogError>;
     fn fence(&self, finding: Finding);
     fn set_scan(&self, state: ScanState);
 }
 
-/// Walks positions 1..=`target` checking CRC, chain, gap-free positions and the anchor's
-/// chain hash, and fences the log at the first problem. Stream versions are not checked
-/// here: that needs a map of every stream (memory a server should not spend in the
-/// background); `replay-tool verify` checks them.
+/// Walks positions 1..=`target` checking CRC, chain, gap-free positions, the anchor's chain
+/// hash and each record's stream index entry (what stream reads go through), and fences the
+/// log at the first problem. Stream versions are not checked here: that needs a map of every
+/// stream (memory a server should not spend in the background); `replay-tool verify` checks
+/// them, and that the index holds nothing else.
 pub(crate) fn scan(
     source: &dyn ScanSource,
     target: u64,
@@ -131,9 +134,24 @@ pub(crate) fn scan(
             return;
         }
         for (position, value) in &chunk {
-            let checked = v.check(*position, value).and_then(|()| match &anchor {
-                Some(a) if a.position == *position => Verifier::check_anchor_chain(a, &v.chain()),
-                _ => Ok(()),
+            let checked = v.check_record(*position, value).and_then(|r| {
+                if let Some(a) = anchor.filter(|a| a.position == *position) {
+                    Verifier::check_anchor_chain(&a, &v.chain())?;
+                }
+                match source.indexed(&r.stream_id, r.version) {
+                    Ok(Some(p)) if p == *position => Ok(()),
+                    Ok(_) => Err(Problem {
+                        position: *position,
+                        reason: format!(
+                            "stream index entry for {}@{} is wrong or missing",
+                            r.stream_id, r.version
+                        ),
+                    }),
+                    Err(e) => Err(Problem {
+                        position: *position,
+                        reason: format!("cannot read the stream index: {e}"),
+                    }),
+                }
             });
             if let Err(p) = checked {
                 source.fence(Finding {

@@ -926,6 +926,14 @@ impl ScanSource for Inner {
         self.read_raw_unnoticed(from, limit)
     }
 
+    fn indexed(&self, stream_id: &str, version: u64) -> Result<Option<u64>, LogError> {
+        Ok(self
+            .tree
+            .get(keys::stream(stream_id, version))?
+            .and_then(|v| keys::parse_stream_entry(&v))
+            .map(|(position, _)| position))
+    }
+
     fn fence(&self, finding: Finding) {
         Inner::fence(self, finding);
     }

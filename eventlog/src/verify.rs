@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use crate::anchor::Anchor;
 use crate::error::LogError;
-use crate::record::{chain_next, decode_value, split_value, GENESIS_CHAIN};
+use crate::record::{chain_next, decode_value, split_value, Record, GENESIS_CHAIN};
 use crate::sled_log::SledLog;
 use crate::EventStore;
 
@@ -81,6 +81,11 @@ impl Verifier {
 
     /// Checks the stored value found at `position`.
     pub fn check(&mut self, position: u64, value: &[u8]) -> Result<(), Problem> {
+        self.check_record(position, value).map(|_| ())
+    }
+
+    /// Checks the stored value found at `position` and answers its record.
+    pub fn check_record(&mut self, position: u64, value: &[u8]) -> Result<Record, Problem> {
         let problem = |position: u64, reason: String| Problem { position, reason };
         if position != self.expected_position {
             return Err(problem(
@@ -115,11 +120,12 @@ impl Verifier {
                     ),
                 ));
             }
-            self.versions.insert(record.stream_id, record.version);
+            self.versions
+                .insert(record.stream_id.clone(), record.version);
         }
         self.chain = computed;
         self.expected_position += 1;
-        Ok(())
+        Ok(record)
     }
 
     /// Checks the end of the log against the head anchor, if there is one.

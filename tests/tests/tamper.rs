@@ -246,8 +246,8 @@ fn a_damaged_data_dir_is_refused_or_fenced_never_served_as_whole() {
                     c.name
                 );
                 if let Some((code, out)) = &verdict {
-                    assert_eq!(
-                        *code, 1,
+                    assert_ne!(
+                        *code, 0,
                         "{}: the server refused a log verify accepts: {out}\n{text}",
                         c.name
                     );
