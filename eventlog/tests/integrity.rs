@@ -175,6 +175,7 @@ async fn the_background_scan_finds_a_hole_in_the_middle() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[allow(clippy::disallowed_methods)] // a bound on real waiting for a thread, not business time
 async fn the_background_scan_of_a_whole_log_finishes_clean() {
     let dir = tempfile::tempdir().unwrap();
     log_of(dir.path(), 40).await;
@@ -226,6 +227,7 @@ async fn temp_files_a_failed_run_left_are_removed_at_open() {
 /// `cargo test --release -p eventlog --test integrity -- --ignored --nocapture`.
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "a measurement (about a minute), not a check"]
+#[allow(clippy::disallowed_methods)] // measurement, not business time
 async fn scan_cost_at_one_million_events() {
     const BATCH_EVENTS: u64 = 1_000;
     let events: u64 = std::env::var("MARKETLOG_SCAN_EVENTS")
@@ -237,7 +239,7 @@ async fn scan_cost_at_one_million_events() {
         let log = SledLog::open(dir.path()).unwrap();
         for b in 0..events / BATCH_EVENTS {
             let request = AppendRequest::single(
-                &format!("order-{b}"),
+                format!("order-{b}"),
                 Expected::Any,
                 (0..BATCH_EVENTS)
                     .map(|_| NewEvent {

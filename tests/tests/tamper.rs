@@ -8,7 +8,7 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use marketlog_tests::server::{run_replay_tool, Launch, Server, ADMIN_TOKEN};
 use serde_json::{json, Value};
@@ -149,7 +149,7 @@ fn cases(db_len: u64) -> Vec<Case> {
 
 /// `GET /v1/health` until the integrity scan finished or damage was found.
 fn settled_health(server: &Server) -> Value {
-    let started = Instant::now();
+    let started = domain::clock::monotonic_now();
     loop {
         let health = server.get("/v1/health").expect(200);
         let integrity = &health["integrity"];
@@ -223,7 +223,7 @@ fn a_damaged_data_dir_is_refused_or_fenced_never_served_as_whole() {
         (c.damage)(&data);
         // What verify says about this copy (on its own copy; the tool never changes it).
         let verdict = run_replay_tool(&["verify"], &data);
-        let started = Instant::now();
+        let started = domain::clock::monotonic_now();
         match Launch::new(&data).spawn() {
             Err(exited) => {
                 let text = format!("{}{}", exited.stdout, exited.stderr);
