@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use domain::{Clock, IdGen, SimulatedClock};
-use eventlog::{EventStore, FileStore, SledLog};
+use eventlog::{EventStore, FileStore, LogAdmin};
 use metrics_exporter_prometheus::PrometheusHandle;
 use projections::directory::Directory;
 use projections::instances::Instances;
@@ -26,7 +26,8 @@ pub struct App(pub Arc<AppInner>);
 
 pub struct AppInner {
     pub data_dir: PathBuf,
-    pub log: SledLog,
+    /// The log's upkeep side (the same log as `store`).
+    pub log: Arc<dyn LogAdmin>,
     pub store: Arc<dyn EventStore>,
     pub runner: Runner,
     pub ids: Arc<dyn IdGen>,
@@ -132,7 +133,7 @@ impl App {
                 tz: config.tz,
                 states: Arc::default(),
             },
-            log,
+            log: Arc::new(log),
             store,
             ids,
             clock,

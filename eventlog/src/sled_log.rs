@@ -1069,6 +1069,48 @@ impl EventStore for SledLog {
     }
 }
 
+impl crate::LogAdmin for SledLog {
+    fn prune_idempotency_keys(&self, before_micros: i64) -> Result<u64, LogError> {
+        SledLog::prune_idempotency_keys(self, before_micros)
+    }
+
+    fn writer_stats(&self) -> WriterStats {
+        SledLog::writer_stats(self)
+    }
+
+    fn read_raw(&self, from_position: u64, limit: usize) -> Result<Vec<(u64, Vec<u8>)>, LogError> {
+        SledLog::read_raw(self, from_position, limit)
+    }
+
+    fn durable_head(&self) -> Head {
+        SledLog::durable_head(self)
+    }
+
+    fn integrity(&self) -> IntegrityStatus {
+        SledLog::integrity(self)
+    }
+
+    fn watch_integrity(&self) -> watch::Receiver<Option<Finding>> {
+        SledLog::watch_integrity(self)
+    }
+
+    fn storage_failure(&self) -> Option<String> {
+        SledLog::storage_failure(self)
+    }
+
+    fn watch_storage_failure(&self) -> watch::Receiver<Option<String>> {
+        SledLog::watch_storage_failure(self)
+    }
+
+    fn start_integrity_scan(&self) -> Result<(), LogError> {
+        SledLog::start_integrity_scan(self)
+    }
+
+    fn close(&self) -> Result<(), LogError> {
+        SledLog::close(self)
+    }
+}
+
 /// Checks the log against its head anchor: the log must reach the anchor's position and have
 /// the same chain hash there.
 fn check_anchor(inner: &Inner, head: u64, a: &Anchor) -> Result<(), LogError> {
