@@ -123,6 +123,7 @@ pub fn main() -> ExitCode {
                     }
                 },
             };
+            let data_dir = args.data.clone();
             let opts = ServeOptions {
                 data_dir: args.data,
                 listen: args.listen,
@@ -137,11 +138,11 @@ pub fn main() -> ExitCode {
                     shutdown_deadline_ms: args.shutdown_deadline_ms,
                 },
             };
-            run(serve(opts)).map_or_else(|code| code, |()| ExitCode::SUCCESS)
+            run(&data_dir, serve(opts)).map_or_else(|code| code, |()| ExitCode::SUCCESS)
         }
         Command::Admin(AdminCommand::Recover(args)) => {
             init_tracing("text");
-            run(recover_admin(args.data, args.timezone)).map_or_else(
+            run(&args.data.clone(), recover_admin(args.data, args.timezone)).map_or_else(
                 |code| code,
                 |(id, token)| {
                     println!("recovered platform admin {id}");
@@ -155,7 +156,10 @@ pub fn main() -> ExitCode {
 
 /// Runs `work` on a multi-threaded runtime; a failure is printed and mapped to the exit code
 /// (2: the data dir is in use by another process, 1: any other failure).
-fn run<T>(work: impl std::future::Future<Output = Result<T, ServeError>>) -> Result<T, ExitCode> {
+fn run<T>(
+    data_dir: &std::path::Path,
+    work: impl std::future::Future<Output = Result<T, ServeError>>,
+) -> Result<T, ExitCode> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -163,8 +167,29 @@ fn run<T>(work: impl std::future::Future<Output = Result<T, ServeError>>) -> Res
             eprintln!("marketlog: cannot start the runtime: {e}");
             ExitCode::from(1)
         })?;
+    // A write past a file size limit (`ulimit -f`) raises SIGXFSZ, whose default action
+    // kills the process without a word. With a handler installed (tokio keeps it for the
+    // process's life) the write fails with EFBIG instead: an i/o error the log turns into 503
+    // and a clean exit, as for a full disk.
+    #[cfg(unix)]
+    let _file_size_signal = runtime
+        .block_on(async {
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::from_raw(libc::SIGXFSZ))
+        })
+        .map_err(|e| {
+            eprintln!("marketlog: cannot install the SIGXFSZ handler: {e}");
+            ExitCode::from(1)
+        })?;
     runtime.block_on(work).map_err(|e| {
-        eprintln!("marketlog: {e}");
+        // One line, no backtrace: a damaged store is reported in words (the panic sled may
+        // raise on damaged files is caught where the log is opened), and the line names the
+        // data dir to check.
+        let mut line = e.to_string();
+        let dir = data_dir.display().to_string();
+        if line.contains("replay-tool verify") && !line.contains(&dir) {
+            line.push_str(&format!(" (`replay-tool verify --data {dir}`)"));
+        }
+        eprintln!("marketlog: {line}");
         match e {
             ServeError::Log(eventlog::LogError::InUse(_)) => ExitCode::from(2),
             _ => ExitCode::from(1),

@@ -91,6 +91,21 @@ impl ApiError {
         .with("position", position)
     }
 
+    /// The log was found damaged (see `eventlog::integrity`): writes are refused for good and
+    /// a read that reaches the damage cannot be answered. Not a 500: retrying cannot help,
+    /// the operator must act.
+    pub fn store_fenced(position: u64, reason: &str) -> ApiError {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "store_fenced",
+            format!(
+                "the event log is damaged at position {position} ({reason}); writes are refused and records from there on cannot be served; the operator must run `replay-tool verify` on the data dir"
+            ),
+        )
+        .with("position", position)
+        .with("reason", reason)
+    }
+
     pub fn unavailable(message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
     }
@@ -169,6 +184,9 @@ impl From<LogError> for ApiError {
             LogError::Invalid(m) => ApiError::bad_request(m),
             LogError::Unavailable(_) | LogError::Closed => {
                 ApiError::unavailable("the event log is not accepting writes; try again later")
+            }
+            LogError::Fenced { position, reason } | LogError::Corrupt { position, reason } => {
+                ApiError::store_fenced(position, &reason)
             }
             other => ApiError::internal("event log", other),
         }

@@ -128,3 +128,8 @@ pub fn delivery_stage_or_null() -> Object {
 pub fn one_of(values: &[&str]) -> Object {
     strings(values, false)
 }
+
+/// A fixed set of strings the API layer itself writes, or null.
+pub fn nullable_one_of(values: &[&str]) -> Object {
+    strings(values, true)
+}

@@ -45,6 +45,7 @@ pub async fn serve(opts: ServeOptions) -> Result<(), ServeError> {
         simulated_start: opts.simulated_start,
         metrics: crate::app::metrics_handle(),
     })?;
+    app.exit_on_storage_failure();
     // Serve only once the directory (authentication) has caught up with the log.
     if !app
         .wait_all_quietly(app.store.head(), Duration::from_secs(30))

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use domain::{Clock, IdGen, SimulatedClock};
-use eventlog::{EventStore, FileStore, SledLog};
+use eventlog::{EventStore, FileStore, LogAdmin};
 use metrics_exporter_prometheus::PrometheusHandle;
 use projections::directory::Directory;
 use projections::instances::Instances;
@@ -26,7 +26,8 @@ pub struct App(pub Arc<AppInner>);
 
 pub struct AppInner {
     pub data_dir: PathBuf,
-    pub log: SledLog,
+    /// The log's upkeep side (the same log as `store`).
+    pub log: Arc<dyn LogAdmin>,
     pub store: Arc<dyn EventStore>,
     pub runner: Runner,
     pub ids: Arc<dyn IdGen>,
@@ -57,6 +58,24 @@ impl std::ops::Deref for App {
     }
 }
 
+/// Exit status after a storage failure (EX_TEMPFAIL of sysexits.h: try again later).
+pub const EXIT_STORAGE_FAILURE: u8 = 75;
+/// Time in-flight requests get to be answered (503) before the process exits after a storage
+/// failure.
+pub const STORAGE_FAILURE_EXIT_DELAY_MS: u64 = 500;
+
+/// Why the data dir could not be opened, in words an operator can act on; a dir in use stays
+/// [`eventlog::LogError::InUse`] (its own exit status).
+fn open_error(data_dir: &std::path::Path, e: eventlog::LogError) -> eventlog::LogError {
+    match e {
+        in_use @ eventlog::LogError::InUse(_) => in_use,
+        other => eventlog::LogError::Store(format!(
+            "cannot open the event log in {dir}: {other}. Run `replay-tool verify --data {dir}` to see what is damaged, and restore the data dir from a backup if it is",
+            dir = data_dir.display()
+        )),
+    }
+}
+
 /// What `App::open` needs.
 pub struct AppConfig {
     pub data_dir: PathBuf,
@@ -67,9 +86,17 @@ pub struct AppConfig {
 }
 
 impl App {
-    /// Opens the data dir and starts the projections. Must run inside a tokio runtime.
+    /// Opens the data dir, starts the background integrity scan of the log and the
+    /// projections. Must run inside a tokio runtime.
+    ///
+    /// A log that sled cannot open (damaged files; sled may even panic on them, which is
+    /// caught here) is an error naming the data dir and what to run. A log that opens but is
+    /// found damaged starts *fenced* (see `eventlog::integrity`): reads of intact records and
+    /// health work, every write answers 503 `store_fenced`.
     pub fn open(config: AppConfig) -> Result<App, eventlog::LogError> {
-        let log = SledLog::open(&config.data_dir)?;
+        let log = eventlog::guard::open_guarded(&config.data_dir)
+            .map_err(|e| open_error(&config.data_dir, e))?;
+        log.start_integrity_scan()?;
         let store: Arc<dyn EventStore> = Arc::new(log.clone());
         let (clock, simulated): (Arc<dyn Clock>, Option<Arc<SimulatedClock>>) =
             match config.simulated_start {
@@ -106,7 +133,7 @@ impl App {
                 tz: config.tz,
                 states: Arc::default(),
             },
-            log,
+            log: Arc::new(log),
             store,
             ids,
             clock,
@@ -182,14 +209,62 @@ impl App {
         Ok(())
     }
 
-    /// Like [`App::wait_all`] with a custom timeout, answering true/false.
+    /// Like [`App::wait_all`] with a custom timeout, answering true/false. On a fenced log
+    /// nothing from the damaged position on can be applied: waiting stops before it, at once
+    /// when the damage is found meanwhile (a projection meeting it is what finds it).
     pub async fn wait_all_quietly(&self, position: u64, timeout: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut integrity = self.log.watch_integrity();
         for p in &self.projections {
-            if !p.wait_for(position, timeout).await {
-                return false;
+            loop {
+                let target = match integrity.borrow_and_update().as_ref() {
+                    Some(f) if f.position > 0 => position.min(f.position - 1),
+                    _ => position,
+                };
+                let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+                tokio::select! {
+                    reached = p.wait_for(target, left) => {
+                        if !reached {
+                            return false;
+                        }
+                        break;
+                    }
+                    changed = integrity.changed() => {
+                        if changed.is_err() {
+                            // The log is closed: no finding can come any more.
+                            if !p.wait_for(target, left).await {
+                                return false;
+                            }
+                            break;
+                        }
+                    }
+                }
             }
         }
         true
+    }
+
+    /// Ends the process (exit status [`EXIT_STORAGE_FAILURE`]) once a storage failure (a full
+    /// disk, a file size limit, an i/o error) stops the log's writer: sled cannot be trusted
+    /// to write again in this process, and a supervisor restart reopens it cleanly once the
+    /// disk is writable (README, "Operations"). Writes answer 503 until then.
+    pub fn exit_on_storage_failure(&self) {
+        let mut failed = self.log.watch_storage_failure();
+        let data_dir = self.data_dir.clone();
+        tokio::spawn(async move {
+            let Ok(reason) = failed.wait_for(Option::is_some).await.map(|r| r.clone()) else {
+                return;
+            };
+            let reason = reason.unwrap_or_default();
+            tracing::error!(%reason, data = %data_dir.display(), "storage failure: exiting so that a supervisor restarts the server once the disk is writable");
+            // In-flight requests get their 503 first.
+            tokio::time::sleep(Duration::from_millis(STORAGE_FAILURE_EXIT_DELAY_MS)).await;
+            eprintln!(
+                "marketlog: storage failure in {}: {reason}; exiting (status {EXIT_STORAGE_FAILURE}); restart once the disk is writable again",
+                data_dir.display()
+            );
+            std::process::exit(i32::from(EXIT_STORAGE_FAILURE));
+        });
     }
 
     /// Waits (bounded) until `projection` has applied everything durable now: for commands

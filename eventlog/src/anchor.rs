@@ -67,13 +67,17 @@ impl Anchor {
 /// Reads the anchor of a data dir; `None` when there is none yet (a new or pre-anchor dir).
 pub fn read(data_dir: &Path) -> Result<Option<Anchor>, LogError> {
     let path = data_dir.join(ANCHOR_FILE);
-    match fs::read_to_string(&path) {
-        Ok(text) => Anchor::parse(&text)
-            .map(Some)
-            .map_err(|reason| LogError::Corrupt {
-                position: 0,
-                reason: format!("head anchor {}: {reason}", path.display()),
-            }),
+    let damaged = |reason: &str| LogError::Corrupt {
+        position: 0,
+        reason: format!("head anchor {} is damaged: {reason}", path.display()),
+    };
+    match fs::read(&path) {
+        Ok(bytes) => {
+            let text = String::from_utf8(bytes).map_err(|_| damaged("not text"))?;
+            Anchor::parse(&text)
+                .map(Some)
+                .map_err(|reason| damaged(&reason))
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(e.into()),
     }

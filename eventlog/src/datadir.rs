@@ -23,6 +23,56 @@ pub const LOCK_FILE: &str = "LOCK";
 /// The sled directory of the log.
 pub const LOG_DIR: &str = "log";
 
+/// Checkpoints of the read models (written by the projections crate).
+pub const VIEWS_DIR: &str = "views";
+
+/// Removes what an interrupted or failed earlier run can leave and what would break the next
+/// open: sled's half-written snapshot (`log/snap.<lsn>.generating`: sled writes the snapshot
+/// under that name and renames it when complete; a 0-byte one left by a full disk makes every
+/// later open fail with "Read corrupted data"), and the temp files of durable replaces
+/// (`views/.<name>.snap.tmp`, `.head.anchor.tmp`) and of the file store (`files/tmp/*`).
+/// Call only while holding the dir's lock. Answers the paths removed.
+pub fn remove_stale_files(data_dir: &Path) -> Result<Vec<PathBuf>, LogError> {
+    let mut removed = Vec::new();
+    let stale_in = |dir: &Path, is_stale: &dyn Fn(&str) -> bool, removed: &mut Vec<PathBuf>| {
+        let entries = match fs::read_dir(dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(LogError::from(e)),
+        };
+        for entry in entries {
+            let entry = entry?;
+            let name = entry.file_name();
+            let Some(name) = name.to_str() else { continue };
+            if entry.file_type()?.is_file() && is_stale(name) {
+                fs::remove_file(entry.path())?;
+                removed.push(entry.path());
+            }
+        }
+        Ok(())
+    };
+    stale_in(
+        &data_dir.join(LOG_DIR),
+        &|name| name.starts_with("snap.") && name.ends_with(".generating"),
+        &mut removed,
+    )?;
+    stale_in(
+        &data_dir.join(VIEWS_DIR),
+        &|name| name.starts_with('.') && name.ends_with(".tmp"),
+        &mut removed,
+    )?;
+    stale_in(
+        data_dir,
+        &|name| name == format!(".{ANCHOR_FILE}.tmp"),
+        &mut removed,
+    )?;
+    stale_in(&data_dir.join("files").join("tmp"), &|_| true, &mut removed)?;
+    for path in &removed {
+        tracing::warn!(path = %path.display(), "removed a temp file an earlier run left behind");
+    }
+    Ok(removed)
+}
+
 /// Holds the data dir's exclusive lock until dropped.
 #[derive(Debug)]
 pub struct DataDirLock {

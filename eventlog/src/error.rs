@@ -18,6 +18,9 @@ pub enum LogError {
     Closed,
     #[error("the log stopped accepting writes after a storage failure: {0}")]
     Unavailable(String),
+    /// The log was found damaged (see `integrity`): appends are refused for good.
+    #[error("the event log is damaged at position {position} ({reason}); writes are refused until an operator runs `replay-tool verify` and restores the data dir")]
+    Fenced { position: u64, reason: String },
     #[error("invalid request: {0}")]
     Invalid(String),
 }

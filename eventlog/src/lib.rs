@@ -14,6 +14,8 @@ pub mod datadir;
 mod error;
 pub mod files;
 pub mod generations;
+pub mod guard;
+pub mod integrity;
 mod known_streams;
 mod record;
 mod sled_log;
@@ -30,6 +32,7 @@ pub use append::{
 pub use datadir::{DataDirLock, OfflineCopy};
 pub use error::{AppendError, LogError};
 pub use files::{FileStore, StoredFile, FILE_BYTES_MAX};
+pub use integrity::{Finding, FoundBy, IntegrityStatus, ScanState};
 pub use record::{
     chain_next, decode_value, split_value, stream_kind, validate_stream_id, Record,
     APPEND_EVENTS_MAX, GENESIS_CHAIN, PAYLOAD_BYTES_MAX, STREAM_ID_BYTES_MAX,
@@ -88,4 +91,31 @@ pub trait EventStore: Send + Sync + 'static {
     /// The fingerprint and result of the durable append made with idempotency `key`, if any.
     /// Lets a caller answer a retry before re-deciding against a state that moved on.
     fn idempotency_result(&self, key: &str) -> Result<Option<([u8; 32], AppendResult)>, LogError>;
+}
+
+/// What a server needs of its log besides appends and reads (those are [`EventStore`]):
+/// upkeep, figures, the stored bytes for `include=raw`, integrity and storage status, and
+/// close. A second backend implements both traits; the server holds the log only through
+/// them.
+pub trait LogAdmin: Send + Sync + 'static {
+    /// Removes idempotency entries recorded before `before_micros`; returns how many.
+    fn prune_idempotency_keys(&self, before_micros: i64) -> Result<u64, LogError>;
+    /// Counters of the writer for metrics.
+    fn writer_stats(&self) -> WriterStats;
+    /// Stored values from `from_position` (durable ones only): (position, stored bytes).
+    fn read_raw(&self, from_position: u64, limit: usize) -> Result<Vec<(u64, Vec<u8>)>, LogError>;
+    /// The durable head with its chain hash and recorded-at time.
+    fn durable_head(&self) -> Head;
+    /// The first damage found, if any, and the background scan's progress.
+    fn integrity(&self) -> IntegrityStatus;
+    /// Changes when damage is first found.
+    fn watch_integrity(&self) -> tokio::sync::watch::Receiver<Option<Finding>>;
+    /// Why the log stopped accepting writes after a storage failure, if it did.
+    fn storage_failure(&self) -> Option<String>;
+    /// Changes when a storage failure stops the writer.
+    fn watch_storage_failure(&self) -> tokio::sync::watch::Receiver<Option<String>>;
+    /// Starts the background integrity scan, once.
+    fn start_integrity_scan(&self) -> Result<(), LogError>;
+    /// Stops the writer after the queued appends, writes the anchor and flushes. Blocks.
+    fn close(&self) -> Result<(), LogError>;
 }

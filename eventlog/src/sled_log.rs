@@ -31,6 +31,7 @@ use crate::append::{AppendRequest, AppendResult, StreamVersion};
 use crate::datadir::{DataDirLock, LOG_DIR};
 use crate::error::{AppendError, LogError};
 use crate::generations::Generations;
+use crate::integrity::{self, Finding, FoundBy, IntegrityStatus, ScanSource, ScanState};
 use crate::known_streams::KnownStreams;
 use crate::record::{
     chunk, decode_value, encode_value, keys, Record, RecordBodyRef, GENESIS_CHAIN,
@@ -151,6 +152,14 @@ struct Inner {
     known: KnownStreams,
     /// Durable versions of recently written or read streams (see [`KnownVersions`]).
     known_versions: RwLock<KnownVersions>,
+    /// The first damage found (see `integrity`): set once, never cleared; appends are refused
+    /// from then on.
+    integrity: watch::Sender<Option<Finding>>,
+    scan: Mutex<ScanState>,
+    /// The anchor found at open, which the integrity scan checks the chain against.
+    anchor_at_open: Option<Anchor>,
+    /// Set by the writer or syncer after a storage failure: every later append is refused.
+    storage_failure: watch::Sender<Option<String>>,
     _lock: DataDirLock,
 }
 
@@ -167,6 +176,9 @@ struct Handle {
     /// a log that is only read (the tools) never pays for the scan.
     known_streams_thread: Mutex<Option<JoinHandle<()>>>,
     filling_started: AtomicBool,
+    /// The background integrity scan (a server starts it; tools do not) and its stop flag.
+    scan_thread: Mutex<Option<JoinHandle<()>>>,
+    scan_stop: Arc<AtomicBool>,
 }
 
 /// The event log over sled. Cheap to clone; all clones share one writer.
@@ -186,10 +198,16 @@ impl std::fmt::Debug for SledLog {
 }
 
 impl SledLog {
-    /// Opens (creating) the log in `data_dir`, taking the dir's lock. Refuses a log whose
-    /// tail record is corrupt or that ends before its head anchor (cut short / rolled back).
+    /// Opens (creating) the log in `data_dir`, taking the dir's lock and removing what a
+    /// failed earlier run may have left (see [`crate::datadir::remove_stale_files`]).
+    ///
+    /// What sled cannot open is an error. What is wrong with an opened log (a missing or
+    /// damaged head anchor, a corrupt tail record, a log that ends before its anchor or has
+    /// another chain hash there) is not: the log opens *fenced* ([`SledLog::integrity`]), so a
+    /// server can still serve the intact records and say what is wrong, and refuses appends.
     pub fn open(data_dir: &Path) -> Result<SledLog, LogError> {
         let lock = DataDirLock::acquire(data_dir)?;
+        crate::datadir::remove_stale_files(data_dir)?;
         let db = sled::Config::new()
             .path(data_dir.join(LOG_DIR))
             .cache_capacity(CACHE_BYTES)
@@ -210,29 +228,45 @@ impl SledLog {
             Some(v) if keys::u64_of(&v) == Some(FORMAT_VERSION) => {}
             Some(_) => return Err(LogError::Store("unsupported log format version".into())),
         }
-        let head = match tree
-            .range(keys::chunk(0)..=keys::chunk(u64::MAX))
-            .next_back()
-        {
-            None => Head {
-                position: 0,
-                chain: GENESIS_CHAIN,
-                recorded_at_micros: i64::MIN,
-            },
-            Some(kv) => {
-                let (k, v) = kv?;
-                let first = chunk_key_position(&k)?;
-                let values = split_chunk(first, &v)?;
-                // `split_chunk` refuses an empty chunk, so there is a last record.
-                let position = first + values.len() as u64 - 1;
-                let r = decode_value(position, values[values.len() - 1])?;
-                Head {
-                    position,
-                    chain: r.chain,
-                    recorded_at_micros: r.recorded_at_micros,
-                }
+        let mut finding = None;
+        let head = match tail_head(&tree) {
+            Ok(head) => head,
+            Err((readable, e)) => {
+                finding = Some(open_finding(e));
+                readable
             }
         };
+        let anchor_at_open = match anchor::read(data_dir) {
+            Ok(a) => a,
+            Err(e @ LogError::Corrupt { .. }) => {
+                finding = finding.or(Some(open_finding(e)));
+                None
+            }
+            Err(e) => return Err(e),
+        };
+        if anchor_at_open.is_none() && finding.is_none() {
+            if head.position == 0 {
+                // An anchor before the first event: from now on a log with events and no
+                // anchor is always damage (or a deleted file), never a young log.
+                anchor::write(
+                    data_dir,
+                    &Anchor {
+                        position: 0,
+                        chain: GENESIS_CHAIN,
+                    },
+                )?;
+            } else {
+                finding = Some(Finding {
+                    position: 0,
+                    reason: format!(
+                        "head anchor {} is missing but the log holds {} events",
+                        data_dir.join(anchor::ANCHOR_FILE).display(),
+                        head.position
+                    ),
+                    found_by: FoundBy::Open,
+                });
+            }
+        }
         let data_file = File::open(data_dir.join(LOG_DIR).join("db"))?;
 
         let (head_tx, _) = watch::channel(head);
@@ -246,10 +280,19 @@ impl SledLog {
             stats: Mutex::new(WriterStats::default()),
             known: KnownStreams::new(),
             known_versions: RwLock::new(KnownVersions::default()),
+            integrity: watch::channel(None).0,
+            scan: Mutex::new(ScanState::NotStarted),
+            anchor_at_open,
+            storage_failure: watch::channel(None).0,
             _lock: lock,
         });
-        if let Some(a) = anchor::read(data_dir)? {
-            check_anchor(&inner, head.position, &a)?;
+        if let (Some(a), None) = (&anchor_at_open, &finding) {
+            if let Err(e) = check_anchor(&inner, head.position, a) {
+                finding = Some(open_finding(e));
+            }
+        }
+        if let Some(f) = finding {
+            inner.fence(f);
         }
         let handle = Arc::new(Handle {
             inner: Arc::clone(&inner),
@@ -260,16 +303,16 @@ impl SledLog {
             anchor_thread: Mutex::new(None),
             known_streams_thread: Mutex::new(None),
             filling_started: AtomicBool::new(false),
+            scan_thread: Mutex::new(None),
+            scan_stop: Arc::new(AtomicBool::new(false)),
         });
 
-        let failed = Arc::new(Mutex::new(None));
         let syncer = Syncer {
             inner: Arc::clone(&inner),
             live: live_tx,
             data_file,
             blobs_dir: data_dir.join(LOG_DIR).join("blobs"),
             synced_blobs: HashSet::new(),
-            failed: Arc::clone(&failed),
             finished: 0,
         };
         let syncer_state = Arc::new(Mutex::new(syncer));
@@ -285,7 +328,6 @@ impl SledLog {
             chain: head.chain,
             last_recorded_at_micros: head.recorded_at_micros,
             versions: Generations::new(VERSION_CACHE_STREAMS_MAX),
-            failed,
             to_syncer: Some(to_syncer),
             syncer: Some(syncer_thread),
             syncer_state,
@@ -338,6 +380,58 @@ impl SledLog {
         *lock_unpoisoned(&self.inner.stats)
     }
 
+    /// What is known about the log's integrity: the first damage found, if any (then the log
+    /// is fenced: appends answer [`LogError::Fenced`]), and the background scan's progress.
+    pub fn integrity(&self) -> IntegrityStatus {
+        IntegrityStatus {
+            finding: self.inner.integrity.borrow().clone(),
+            scan: *lock_unpoisoned(&self.inner.scan),
+        }
+    }
+
+    /// A receiver that changes when damage is first found.
+    pub fn watch_integrity(&self) -> watch::Receiver<Option<Finding>> {
+        self.inner.integrity.subscribe()
+    }
+
+    /// Why the log stopped accepting writes after a storage failure (a full disk, a file
+    /// size limit, an i/o error), if it did.
+    pub fn storage_failure(&self) -> Option<String> {
+        self.inner.storage_failure.borrow().clone()
+    }
+
+    /// A receiver that changes when a storage failure stops the writer.
+    pub fn watch_storage_failure(&self) -> watch::Receiver<Option<String>> {
+        self.inner.storage_failure.subscribe()
+    }
+
+    /// Starts the background integrity scan of every record up to the current head, once
+    /// (see `integrity`). A log already fenced at open is not scanned: its first finding
+    /// stands.
+    pub fn start_integrity_scan(&self) -> Result<(), LogError> {
+        let mut thread = lock_unpoisoned(&self.handle.scan_thread);
+        if thread.is_some() || *lock_unpoisoned(&self.inner.scan) != ScanState::NotStarted {
+            return Ok(());
+        }
+        if self.inner.integrity.borrow().is_some() {
+            *lock_unpoisoned(&self.inner.scan) = ScanState::Finished {
+                checked: 0,
+                millis: 0,
+            };
+            return Ok(());
+        }
+        let inner = Arc::clone(&self.inner);
+        let stop = Arc::clone(&self.handle.scan_stop);
+        let target = self.inner.head.borrow().position;
+        let anchor = self.inner.anchor_at_open;
+        *thread = Some(
+            std::thread::Builder::new()
+                .name("eventlog-scan".into())
+                .spawn(move || integrity::scan(inner.as_ref(), target, anchor, &stop))?,
+        );
+        Ok(())
+    }
+
     /// Raw stored values from `from_position` (durable ones only), for verification and
     /// `include=raw`: (position, stored bytes).
     pub fn read_raw(
@@ -345,12 +439,7 @@ impl SledLog {
         from_position: u64,
         limit: usize,
     ) -> Result<Vec<(u64, Vec<u8>)>, LogError> {
-        let mut out = Vec::new();
-        self.inner.scan(from_position, limit, |position, value| {
-            out.push((position, value.to_vec()));
-            Ok(())
-        })?;
-        Ok(out)
+        self.inner.read_raw(from_position, limit)
     }
 
     /// Number of (stream, version) index entries; verify compares it with the record count.
@@ -428,6 +517,10 @@ impl Handle {
     }
 
     fn close(&self) -> Result<(), LogError> {
+        self.scan_stop.store(true, Ordering::Relaxed);
+        if let Some(h) = lock_unpoisoned(&self.scan_thread).take() {
+            let _ = h.join();
+        }
         self.inner.known.stop_filling();
         if let Some(h) = lock_unpoisoned(&self.known_streams_thread).take() {
             let _ = h.join();
@@ -459,7 +552,9 @@ impl Drop for Handle {
 impl Inner {
     fn write_anchor(&self) -> Result<(), LogError> {
         let head = *self.head.borrow();
-        if head.position == 0 {
+        // A fenced log keeps the anchor it has: rewriting it from a damaged or shortened
+        // log would erase the evidence the next open and `verify` need.
+        if head.position == 0 || self.integrity.borrow().is_some() {
             return Ok(());
         }
         anchor::write(
@@ -471,8 +566,81 @@ impl Inner {
         )
     }
 
+    /// Fences the log with `finding` unless it already is (the first finding stands).
+    fn fence(&self, finding: Finding) {
+        let fenced = self.integrity.send_if_modified(|current| {
+            if current.is_some() {
+                return false;
+            }
+            *current = Some(finding.clone());
+            true
+        });
+        if fenced {
+            tracing::error!(
+                position = finding.position,
+                reason = %finding.reason,
+                found_by = finding.found_by.as_str(),
+                "the event log is damaged; appends are refused from now on (run `replay-tool verify`)"
+            );
+        }
+    }
+
+    /// The error appends answer once the log is fenced.
+    fn fenced_error(&self) -> Option<LogError> {
+        self.integrity.borrow().as_ref().map(|f| LogError::Fenced {
+            position: f.position,
+            reason: f.reason.clone(),
+        })
+    }
+
+    fn storage_failure(&self) -> Option<String> {
+        self.storage_failure.borrow().clone()
+    }
+
+    /// Stops the writer for good after a storage failure.
+    fn fail_storage(&self, reason: &str) {
+        self.storage_failure.send_if_modified(|current| {
+            if current.is_some() {
+                return false;
+            }
+            *current = Some(reason.to_string());
+            true
+        });
+    }
+
+    /// Passes a read's result on, fencing the log first if the read met damage.
+    fn noticed<T>(&self, result: Result<T, LogError>) -> Result<T, LogError> {
+        if let Err(LogError::Corrupt { position, reason }) = &result {
+            self.fence(Finding {
+                position: *position,
+                reason: reason.clone(),
+                found_by: FoundBy::Read,
+            });
+        }
+        result
+    }
+
+    fn read_raw(&self, from_position: u64, limit: usize) -> Result<Vec<(u64, Vec<u8>)>, LogError> {
+        self.noticed(self.read_raw_unnoticed(from_position, limit))
+    }
+
+    fn read_raw_unnoticed(
+        &self,
+        from_position: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, Vec<u8>)>, LogError> {
+        let mut out = Vec::new();
+        self.scan(from_position, limit, |position, value| {
+            out.push((position, value.to_vec()));
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
     /// Calls `f` with (position, stored value) for up to `limit` durable records from
-    /// `from_position` on, in position order.
+    /// `from_position` on, in position order. Every durable position exists, so a position
+    /// missing before the head (or before the limit) is damage, not an end: answering fewer
+    /// records would hand a reader the same cursor forever.
     fn scan(
         &self,
         from_position: u64,
@@ -487,6 +655,11 @@ impl Inner {
         // A chunk holding `from` starts at most RECORDS_MAX - 1 positions before it.
         let lowest = from.saturating_sub(chunk::RECORDS_MAX as u64 - 1).max(1);
         let mut seen = 0;
+        let mut expected = from;
+        let missing = |expected: u64, found: &str| LogError::Corrupt {
+            position: expected,
+            reason: format!("record {expected} is missing ({found}; the durable head is {head})"),
+        };
         for kv in self.tree.range(keys::chunk(lowest)..=keys::chunk(head)) {
             let (k, v) = kv?;
             let mut done = false;
@@ -498,6 +671,10 @@ impl Inner {
                     done = true;
                     return Ok(());
                 }
+                if position != expected {
+                    return Err(missing(expected, &format!("the next record is {position}")));
+                }
+                expected += 1;
                 seen += 1;
                 f(position, value)
             })?;
@@ -505,10 +682,24 @@ impl Inner {
                 break;
             }
         }
+        if seen < limit && expected <= head {
+            return Err(missing(expected, "the log ends before it"));
+        }
         Ok(())
     }
 
     fn read_stream(
+        &self,
+        stream_id: &str,
+        from_version: u64,
+        direction: Direction,
+        limit: usize,
+    ) -> Result<Vec<Record>, LogError> {
+        let read = self.read_stream_unnoticed(stream_id, from_version, direction, limit);
+        self.noticed(read)
+    }
+
+    fn read_stream_unnoticed(
         &self,
         stream_id: &str,
         from_version: u64,
@@ -717,11 +908,11 @@ fn for_each_in_chunk(
 impl RecordSource for Inner {
     fn read_from(&self, from_position: u64, limit: usize) -> Result<Vec<Record>, LogError> {
         let mut out = Vec::with_capacity(limit.min(1024));
-        self.scan(from_position, limit, |position, value| {
+        let scanned = self.scan(from_position, limit, |position, value| {
             out.push(decode_value(position, value)?);
             Ok(())
-        })?;
-        Ok(out)
+        });
+        self.noticed(scanned.map(|()| out))
     }
 
     fn durable_head(&self) -> u64 {
@@ -729,10 +920,83 @@ impl RecordSource for Inner {
     }
 }
 
+impl ScanSource for Inner {
+    fn raw(&self, from: u64, limit: usize) -> Result<Vec<(u64, Vec<u8>)>, LogError> {
+        // The scan reports what it finds itself (as found by the scan).
+        self.read_raw_unnoticed(from, limit)
+    }
+
+    fn indexed(&self, stream_id: &str, version: u64) -> Result<Option<u64>, LogError> {
+        Ok(self
+            .tree
+            .get(keys::stream(stream_id, version))?
+            .and_then(|v| keys::parse_stream_entry(&v))
+            .map(|(position, _)| position))
+    }
+
+    fn fence(&self, finding: Finding) {
+        Inner::fence(self, finding);
+    }
+
+    fn set_scan(&self, state: ScanState) {
+        *lock_unpoisoned(&self.scan) = state;
+    }
+}
+
+/// The head of the log from its last chunk. A tail that cannot be read is damage: the error
+/// comes with the head of what can still be read (the records before that chunk).
+fn tail_head(tree: &sled::Tree) -> Result<Head, (Head, LogError)> {
+    let empty = Head {
+        position: 0,
+        chain: GENESIS_CHAIN,
+        recorded_at_micros: i64::MIN,
+    };
+    let Some(kv) = tree
+        .range(keys::chunk(0)..=keys::chunk(u64::MAX))
+        .next_back()
+    else {
+        return Ok(empty);
+    };
+    let (k, v) = kv.map_err(|e| (empty, LogError::from(e)))?;
+    let first = chunk_key_position(&k).map_err(|e| (empty, e))?;
+    let before = Head {
+        position: first.saturating_sub(1),
+        ..empty
+    };
+    let values = split_chunk(first, &v).map_err(|e| (before, e))?;
+    // `split_chunk` refuses an empty chunk, so there is a last record.
+    let position = first + values.len() as u64 - 1;
+    let r = decode_value(position, values[values.len() - 1]).map_err(|e| (before, e))?;
+    Ok(Head {
+        position,
+        chain: r.chain,
+        recorded_at_micros: r.recorded_at_micros,
+    })
+}
+
+/// A finding of the checks at open.
+fn open_finding(e: LogError) -> Finding {
+    match e {
+        LogError::Corrupt { position, reason } => Finding {
+            position,
+            reason,
+            found_by: FoundBy::Open,
+        },
+        other => Finding {
+            position: 0,
+            reason: other.to_string(),
+            found_by: FoundBy::Open,
+        },
+    }
+}
+
 #[async_trait]
 impl EventStore for SledLog {
     async fn append(&self, request: AppendRequest) -> Result<AppendResult, AppendError> {
         request.validate()?;
+        if let Some(fenced) = self.inner.fenced_error() {
+            return Err(fenced.into());
+        }
         let sender = self
             .handle
             .queue
@@ -805,9 +1069,61 @@ impl EventStore for SledLog {
     }
 }
 
+impl crate::LogAdmin for SledLog {
+    fn prune_idempotency_keys(&self, before_micros: i64) -> Result<u64, LogError> {
+        SledLog::prune_idempotency_keys(self, before_micros)
+    }
+
+    fn writer_stats(&self) -> WriterStats {
+        SledLog::writer_stats(self)
+    }
+
+    fn read_raw(&self, from_position: u64, limit: usize) -> Result<Vec<(u64, Vec<u8>)>, LogError> {
+        SledLog::read_raw(self, from_position, limit)
+    }
+
+    fn durable_head(&self) -> Head {
+        SledLog::durable_head(self)
+    }
+
+    fn integrity(&self) -> IntegrityStatus {
+        SledLog::integrity(self)
+    }
+
+    fn watch_integrity(&self) -> watch::Receiver<Option<Finding>> {
+        SledLog::watch_integrity(self)
+    }
+
+    fn storage_failure(&self) -> Option<String> {
+        SledLog::storage_failure(self)
+    }
+
+    fn watch_storage_failure(&self) -> watch::Receiver<Option<String>> {
+        SledLog::watch_storage_failure(self)
+    }
+
+    fn start_integrity_scan(&self) -> Result<(), LogError> {
+        SledLog::start_integrity_scan(self)
+    }
+
+    fn close(&self) -> Result<(), LogError> {
+        SledLog::close(self)
+    }
+}
+
 /// Checks the log against its head anchor: the log must reach the anchor's position and have
 /// the same chain hash there.
 fn check_anchor(inner: &Inner, head: u64, a: &Anchor) -> Result<(), LogError> {
+    if a.position == 0 {
+        // Written before the first event: nothing to compare but the genesis hash.
+        if a.chain != GENESIS_CHAIN {
+            return Err(LogError::Corrupt {
+                position: 0,
+                reason: "the head anchor at position 0 does not hold the genesis chain hash".into(),
+            });
+        }
+        return Ok(());
+    }
     if head < a.position {
         return Err(LogError::Corrupt {
             position: head + 1,
@@ -877,8 +1193,6 @@ struct Writer {
     /// Versions of recently written or checked streams, including the group being staged
     /// (two generations: a group's own entries always survive until it is applied).
     versions: Generations<String, u64>,
-    /// Set by either half after a storage failure; every later append is refused.
-    failed: Arc<Mutex<Option<String>>>,
     /// Rendezvous with the syncer: at most one group is applied and not yet being synced.
     to_syncer: Option<std::sync::mpsc::SyncSender<Applied>>,
     syncer: Option<JoinHandle<()>>,
@@ -901,7 +1215,6 @@ struct Syncer {
     /// sled's blob directory and the blob files already fsynced (see `sync_blobs`).
     blobs_dir: PathBuf,
     synced_blobs: HashSet<OsString>,
-    failed: Arc<Mutex<Option<String>>>,
     /// Groups the sync thread has finished (the writer compares it with what it handed over).
     finished: u64,
 }
@@ -1002,12 +1315,16 @@ impl Writer {
         }
     }
 
-    fn failure(&self) -> Option<String> {
-        lock_unpoisoned(&self.failed).clone()
-    }
-
     fn commit_group(&mut self, jobs: &mut Vec<Job>, queue: &mpsc::Receiver<Job>) {
-        if let Some(reason) = self.failure() {
+        // Checked here, where positions are assigned, so no append is made after a finding.
+        if self.inner.integrity.borrow().is_some() {
+            for job in jobs.drain(..) {
+                let refused = self.inner.fenced_error().unwrap_or(LogError::Closed);
+                let _ = job.reply.send(Err(refused.into()));
+            }
+            return;
+        }
+        if let Some(reason) = self.inner.storage_failure() {
             for job in jobs.drain(..) {
                 let _ = job
                     .reply
@@ -1031,7 +1348,7 @@ impl Writer {
             if let Err(e) = self.inner.tree.apply_batch(group.batch) {
                 let e = LogError::from(e);
                 tracing::error!(error = %e, "event log write failed; refusing further appends");
-                *lock_unpoisoned(&self.failed) = Some(e.to_string());
+                self.inner.fail_storage(&e.to_string());
                 (self.next_position, self.chain, self.last_recorded_at_micros) =
                     (start_position, start_chain, start_recorded);
                 for (reply, _) in replies {
@@ -1086,7 +1403,7 @@ impl Writer {
     /// The syncer is gone (it panicked): nothing can be made durable any more. Refuses this
     /// group's appends and every later one.
     fn fail_group(&self, applied: Applied, reason: &str) {
-        *lock_unpoisoned(&self.failed) = Some(reason.to_string());
+        self.inner.fail_storage(reason);
         for (reply, _) in applied.replies {
             let _ = reply.send(Err(LogError::Unavailable(reason.to_string()).into()));
         }
@@ -1252,11 +1569,11 @@ impl Syncer {
     }
 
     fn finish(&mut self, group: Applied) {
-        let mut failure = lock_unpoisoned(&self.failed).clone();
+        let mut failure = self.inner.storage_failure();
         if failure.is_none() && group.wrote {
             if let Err(e) = self.make_durable() {
                 tracing::error!(error = %e, "event log sync failed; refusing further appends");
-                *lock_unpoisoned(&self.failed) = Some(e.to_string());
+                self.inner.fail_storage(&e.to_string());
                 failure = Some(e.to_string());
             }
         }

@@ -4,7 +4,9 @@ use std::path::Path;
 
 use eventlog::{EventStore, LogError};
 
-use crate::runtime::{build, catch_up, load_checkpoint, store_checkpoint, ReadModel, VIEWS_DIR};
+use crate::runtime::{
+    build, catch_up, checkpoint_name, load_checkpoint, store_checkpoint, ReadModel, VIEWS_DIR,
+};
 
 /// Names of every read model, in rebuild order.
 pub const NAMES: &[&str] = &["directory", "timers", "products", "orders", "instances"];
@@ -16,8 +18,11 @@ pub enum RebuildOutcome {
     Stored { position: u64 },
     /// `--check`: the stored checkpoint caught up to the head equals the rebuild.
     Equal { position: u64 },
-    /// `--check`: they differ (or there is no usable checkpoint to compare).
+    /// `--check`: they differ (or the stored checkpoint is unusable: damaged, of another
+    /// model version or of another log).
     Differs { position: u64, reason: String },
+    /// `--check`: no checkpoint is stored, so there is nothing to compare (not a difference).
+    NothingStored { position: u64 },
 }
 
 fn one<M: ReadModel>(
@@ -38,7 +43,11 @@ fn one<M: ReadModel>(
             position: rebuilt.position,
         });
     }
-    let Some(mut current) = load_checkpoint::<M>(&data_dir.join(VIEWS_DIR), log) else {
+    let views = data_dir.join(VIEWS_DIR);
+    if !views.join(checkpoint_name::<M>()).exists() {
+        return Ok(RebuildOutcome::NothingStored { position: head });
+    }
+    let Some(mut current) = load_checkpoint::<M>(&views, log) else {
         return Ok(RebuildOutcome::Differs {
             position: head,
             reason: "no usable checkpoint to compare with".into(),

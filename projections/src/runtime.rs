@@ -218,6 +218,22 @@ impl<M: ReadModel> Projection<M> {
                     self.checkpoint_in_background().await;
                     return;
                 }
+                Err(LogError::Corrupt { position, reason }) => {
+                    // Not a poison event: the log itself is damaged; say so at once.
+                    tracing::error!(
+                        projection = M::NAME,
+                        position,
+                        %reason,
+                        "projection stopped: the event log is damaged (run `replay-tool verify`)"
+                    );
+                    *lock(&self.shared.status) = Status::Failed {
+                        position,
+                        error: format!(
+                            "the event log is damaged at position {position}: {reason} (run `replay-tool verify`)"
+                        ),
+                    };
+                    return;
+                }
                 Err(e) => {
                     self.fail(sub.next_position(), format!("reading the log: {e}"));
                     return;
@@ -437,7 +453,7 @@ pub fn build<M: ReadModel>(
     Ok(v)
 }
 
-fn checkpoint_name<M: ReadModel>() -> String {
+pub fn checkpoint_name<M: ReadModel>() -> String {
     format!("{}.snap", M::NAME)
 }
 

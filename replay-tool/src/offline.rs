@@ -8,13 +8,11 @@
 //! - A damaged store is a finding, never a crash: every call into sled runs under
 //!   [`guarded`], which turns a panic deep inside the store into [`SourceError::Store`].
 
-use std::cell::Cell;
 use std::fs;
-use std::panic::{self, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
-use std::sync::Once;
 
 use eventlog::datadir::LOG_DIR;
+pub(crate) use eventlog::guard::guarded;
 use eventlog::verify::{verify_log, VerifyReport};
 use eventlog::{
     read_anchor, Anchor, Direction, EventStore, LogError, OfflineCopy, Record, SledLog,
@@ -86,6 +84,14 @@ impl OfflineSource {
         };
         let anchor = read_anchor(&copy_dir).map_err(|e| paths.finding(e))?;
         let log = guarded(|| SledLog::open(&copy_dir)).map_err(|e| paths.finding(e))?;
+        // What the log's own checks found at open (a missing or damaged anchor, a tail that
+        // does not match it) is a finding of every command, as when opening refused it.
+        if let Some(f) = log.integrity().finding {
+            return Err(paths.finding(LogError::Corrupt {
+                position: f.position,
+                reason: f.reason,
+            }));
+        }
         Ok(OfflineSource {
             log: Some(log),
             anchor,
@@ -216,59 +222,9 @@ fn tree_size_bytes(dir: &Path, depth: usize) -> std::io::Result<u64> {
     Ok(total)
 }
 
-thread_local! {
-    /// Set while this thread runs store code whose panics [`guarded`] reports itself.
-    static IN_STORE: Cell<bool> = const { Cell::new(false) };
-}
-
-/// Runs store code, turning a panic into [`LogError::Store`]. sled 0.34 can panic on a
-/// damaged file instead of returning an error, and a read-only tool must report that as a
-/// finding rather than die with a backtrace.
-pub(crate) fn guarded<T>(f: impl FnOnce() -> Result<T, LogError>) -> Result<T, LogError> {
-    install_quiet_panic_hook();
-    let was = IN_STORE.with(|flag| flag.replace(true));
-    let outcome = panic::catch_unwind(AssertUnwindSafe(f));
-    IN_STORE.with(|flag| flag.set(was));
-    outcome.unwrap_or_else(|payload| {
-        let what = payload
-            .downcast_ref::<&str>()
-            .map(|s| (*s).to_string())
-            .or_else(|| payload.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "unknown panic".into());
-        Err(LogError::Store(format!(
-            "the store failed on damaged data: {what}"
-        )))
-    })
-}
-
-/// Keeps the default panic message for real bugs but silences panics that [`guarded`]
-/// catches and reports.
-fn install_quiet_panic_hook() {
-    static INSTALL: Once = Once::new();
-    INSTALL.call_once(|| {
-        let default = panic::take_hook();
-        panic::set_hook(Box::new(move |info| {
-            if !IN_STORE.with(Cell::get) {
-                default(info);
-            }
-        }));
-    });
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_panic_in_the_store_becomes_a_store_error() {
-        let r: Result<(), LogError> = guarded(|| panic!("page table torn"));
-        match r {
-            Err(LogError::Store(m)) => assert!(m.contains("page table torn"), "{m}"),
-            other => panic!("expected a store error, got {other:?}"),
-        }
-        assert_eq!(guarded(|| Ok(7)).unwrap(), 7);
-        assert!(!IN_STORE.with(Cell::get), "the flag is restored");
-    }
 
     #[test]
     fn messages_name_the_users_dir_not_the_copy() {

@@ -100,6 +100,17 @@ pub fn run_offline(
     }
     check_data_dir(data_dir)?;
     let log = guarded(|| SledLog::open(data_dir)).map_err(|e| open_error(data_dir, e))?;
+    // A log its own checks find damaged at open is not rebuilt from (as when opening refused
+    // it): `verify` says what is wrong.
+    if let Some(f) = log.integrity().finding {
+        return Err(open_error(
+            data_dir,
+            LogError::Corrupt {
+                position: f.position,
+                reason: f.reason,
+            },
+        ));
+    }
     let done = each_model(&log, data_dir, names, check, show_progress, out);
     // Closing writes the head anchor and flushes; a damaged store must not crash the exit.
     let closed = guarded(move || {
@@ -145,6 +156,10 @@ fn each_model(
             Ok(RebuildOutcome::Equal { position }) => {
                 writeln!(out, "{name}: equal at position {position}")?
             }
+            Ok(RebuildOutcome::NothingStored { position }) => writeln!(
+                out,
+                "{name}: nothing stored to compare with at position {position} (no checkpoint)"
+            )?,
             Ok(RebuildOutcome::Differs { position, reason }) => {
                 writeln!(out, "{name}: DIFFERS at position {position}: {reason}")?;
                 verdict = Verdict::Finding;

@@ -130,3 +130,34 @@ fn stats_of_a_log_cut_short_is_a_finding() {
         "{run:?}"
     );
 }
+
+/// Removes the chunk holding `position` (a lost page in the middle of the log).
+fn punch_hole(data_dir: &std::path::Path, position: u64) {
+    fixture::with_raw_tree(data_dir, |tree| {
+        let key = tree
+            .scan_prefix([eventlog::layout::keys::CHUNK])
+            .map(|kv| kv.unwrap().0)
+            .filter(|k| eventlog::layout::keys::position_of_chunk_key(k).unwrap() <= position)
+            .last()
+            .unwrap();
+        tree.remove(key).unwrap();
+    });
+}
+
+#[test]
+fn stats_and_export_of_a_log_with_a_hole_are_findings() {
+    let dir = tempfile::tempdir().unwrap();
+    build(dir.path(), STANDARD);
+    punch_hole(dir.path(), 6);
+    for args in [&["stats"][..], &["export", "--format", "jsonl"][..]] {
+        let run = replay_tool(dir.path(), args);
+        assert_eq!(run.code, Some(1), "{args:?}: {run:?}");
+        assert!(
+            run.stderr
+                .starts_with("replay-tool: the log cannot be read: corrupt record at position 6"),
+            "{args:?}: {run:?}"
+        );
+    }
+    let run = replay_tool(dir.path(), &["verify"]);
+    assert_eq!(run.code, Some(1), "{run:?}");
+}

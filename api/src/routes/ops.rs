@@ -61,12 +61,36 @@ pub struct ClockView {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct HealthView {
-    /// `degraded` when a projection has failed.
+    /// `ok`, or `degraded` when the log is damaged (fenced), its storage failed or a
+    /// projection failed.
     #[schema(schema_with = health_status)]
     pub status: &'static str,
     pub log_position: u64,
     /// Each projection's position.
     pub projections: BTreeMap<String, u64>,
+    pub integrity: IntegrityView,
+}
+
+/// What is known about the log's integrity (EVENTLOG.md "Integrity").
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IntegrityView {
+    /// `ok`; `damaged` once anything found damage (writes then answer 503 `store_fenced`);
+    /// `storage_failed` after a write the disk refused.
+    #[schema(schema_with = integrity_status)]
+    pub status: &'static str,
+    /// The first bad position (0 when the damage names no record, e.g. the head anchor).
+    pub position: Option<u64>,
+    pub reason: Option<String>,
+    /// `open`, `scan` or `read`: which check found the damage.
+    #[schema(schema_with = found_by)]
+    pub found_by: Option<&'static str>,
+    /// What the operator should do, when something is wrong.
+    pub action: Option<String>,
+    /// The background scan of the whole log: `not_started`, `running` or `finished`.
+    #[schema(schema_with = scan_state)]
+    pub scan: &'static str,
+    /// Records the scan has checked so far.
+    pub scan_checked: u64,
 }
 
 fn projection_status() -> utoipa::openapi::schema::Object {
@@ -75,6 +99,18 @@ fn projection_status() -> utoipa::openapi::schema::Object {
 
 fn health_status() -> utoipa::openapi::schema::Object {
     crate::schema::one_of(&["ok", "degraded"])
+}
+
+fn integrity_status() -> utoipa::openapi::schema::Object {
+    crate::schema::one_of(&["ok", "damaged", "storage_failed"])
+}
+
+fn found_by() -> utoipa::openapi::schema::Object {
+    crate::schema::nullable_one_of(&["open", "scan", "read"])
+}
+
+fn scan_state() -> utoipa::openapi::schema::Object {
+    crate::schema::one_of(&["not_started", "running", "finished"])
 }
 
 pub fn routes(r: Routes) -> Routes {
@@ -200,13 +236,56 @@ async fn health(State(app): State<App>) -> Response {
         .projections
         .iter()
         .any(|p| matches!(p.info(head).status, projections::Status::Failed { .. }));
-    let status = if failed { "degraded" } else { "ok" };
+    let integrity = integrity_view(&app);
+    let status = if failed || integrity.status != "ok" {
+        "degraded"
+    } else {
+        "ok"
+    };
     axum::Json(HealthView {
         status,
         log_position: head,
         projections,
+        integrity,
     })
     .into_response()
+}
+
+fn integrity_view(app: &App) -> IntegrityView {
+    let status = app.log.integrity();
+    let (scan, scan_checked) = match status.scan {
+        eventlog::ScanState::NotStarted => ("not_started", 0),
+        eventlog::ScanState::Running { checked, .. } => ("running", checked),
+        eventlog::ScanState::Finished { checked, .. } => ("finished", checked),
+    };
+    let action = format!(
+        "stop the server and run `replay-tool verify --data {}`; restore the data dir from a backup if it reports damage",
+        app.data_dir.display()
+    );
+    let mut view = IntegrityView {
+        status: "ok",
+        position: None,
+        reason: None,
+        found_by: None,
+        action: None,
+        scan,
+        scan_checked,
+    };
+    if let Some(f) = status.finding {
+        view.status = "damaged";
+        view.position = Some(f.position);
+        view.reason = Some(f.reason);
+        view.found_by = Some(f.found_by.as_str());
+        view.action = Some(action);
+    } else if let Some(reason) = app.log.storage_failure() {
+        view.status = "storage_failed";
+        view.reason = Some(reason);
+        view.action = Some(
+            "free disk space or fix the storage; the server exits so that a supervisor restarts it"
+                .to_owned(),
+        );
+    }
+    view
 }
 
 async fn metrics_text(State(app): State<App>) -> Response {

@@ -138,7 +138,7 @@ struct LogFigures {
 }
 
 impl LogFigures {
-    fn now(log: &SledLog) -> LogFigures {
+    fn now(log: &dyn eventlog::LogAdmin) -> LogFigures {
         LogFigures {
             stats: log.writer_stats(),
             written: marketlog_tests::bench::disk_write_bytes(),
@@ -147,7 +147,7 @@ impl LogFigures {
     }
 
     /// Adds the groups, events, bytes written and CPU used since `self` to `out`.
-    fn since(self, log: &SledLog, out: &mut Outcome) {
+    fn since(self, log: &dyn eventlog::LogAdmin, out: &mut Outcome) {
         let stats = log.writer_stats();
         out.groups = Some(stats.groups - self.stats.groups);
         out.log_events = Some(stats.events - self.stats.events);
@@ -351,7 +351,7 @@ async fn command_inprocess(dir: &tempfile::TempDir, concurrency: usize, seconds:
             .collect(),
     );
     let mm = Arc::clone(&m);
-    let before = LogFigures::now(&m.app.log);
+    let before = LogFigures::now(m.app.log.as_ref());
     let mut out = drive("command_inprocess", concurrency, seconds, 1, move |t, _| {
         let (m, unpaid) = (Arc::clone(&mm), Arc::clone(&unpaid));
         async move {
@@ -398,7 +398,7 @@ async fn command_inprocess(dir: &tempfile::TempDir, concurrency: usize, seconds:
         }
     })
     .await;
-    before.since(&m.app.log, &mut out);
+    before.since(m.app.log.as_ref(), &mut out);
     let _ = tokio::task::spawn_blocking(move || m.app.log.close()).await;
     out
 }
@@ -432,7 +432,7 @@ async fn http_commands(dir: &tempfile::TempDir, concurrency: usize, seconds: f64
             .map(|_| std::sync::Mutex::new(None))
             .collect(),
     );
-    let before = LogFigures::now(&m.app.log);
+    let before = LogFigures::now(m.app.log.as_ref());
     let mut out = drive("http_commands", concurrency, seconds, 1, move |t, _| {
         let (connections, tokens, unpaid) = (
             Arc::clone(&connections),
@@ -465,7 +465,7 @@ async fn http_commands(dir: &tempfile::TempDir, concurrency: usize, seconds: f64
         }
     })
     .await;
-    before.since(&m.app.log, &mut out);
+    before.since(m.app.log.as_ref(), &mut out);
     server.abort();
     let app = m.app.clone();
     let _ = tokio::task::spawn_blocking(move || app.log.close()).await;

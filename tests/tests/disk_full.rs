@@ -1,0 +1,134 @@
+//! A full disk (a small tmpfs mounted for the test; skipped with a message where mounting is
+//! not allowed): writes answer 503, the server exits with status 75 so a supervisor can
+//! restart it, and once space is back the restarted server opens the same data dir, holds
+//! every acknowledged order and takes writes again (README, "Operations").
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use marketlog_tests::server::{Launch, Server};
+use serde_json::json;
+
+/// Size of the test filesystem.
+const FILESYSTEM_MEGABYTES: u64 = 48;
+/// Most orders tried once the disk is full before the test gives up on a refusal.
+const ORDERS_AFTER_FULL_MAX: usize = 2_000;
+/// The exit status after a storage failure (EX_TEMPFAIL).
+const EXIT_STORAGE_FAILURE: i32 = 75;
+
+/// A mounted tmpfs, unmounted on drop.
+struct Mount(PathBuf);
+
+impl Mount {
+    fn new(at: &Path) -> Option<Mount> {
+        fs::create_dir_all(at).ok()?;
+        let out = Command::new("mount")
+            .args(["-t", "tmpfs", "-o"])
+            .arg(format!("size={FILESYSTEM_MEGABYTES}m"))
+            .arg("tmpfs")
+            .arg(at)
+            .output()
+            .ok()?;
+        if !out.status.success() {
+            eprintln!(
+                "skipping the disk-full test: cannot mount a tmpfs here ({})",
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+            return None;
+        }
+        Some(Mount(at.to_path_buf()))
+    }
+}
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// Writes zeros to `path` until the filesystem is full.
+fn fill(path: &Path) {
+    let mut f = fs::File::create(path).unwrap();
+    let block = vec![0u8; 64 * 1024];
+    while f.write_all(&block).is_ok() {}
+    let _ = f.sync_all();
+}
+
+fn place(server: &Server, customer: &str, product: &str) -> marketlog_tests::server::Reply {
+    server.send(
+        "POST",
+        "/v1/orders",
+        Some(customer),
+        &[],
+        Some(&json!({"product_id": product, "spec_id": "m", "quantity": 1, "order_type": "new"})),
+    )
+}
+
+#[test]
+fn a_full_disk_answers_503_exits_75_and_the_restart_keeps_every_acknowledged_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(mount) = Mount::new(&dir.path().join("fs")) else {
+        return;
+    };
+    let data = mount.0.join("data");
+    let server = Server::start(&data);
+    let m = server.market();
+    let mut acked = Vec::new();
+    for _ in 0..20 {
+        acked.push(place(&server, &m.customer, &m.product).expect(201)["id"].clone());
+    }
+    let filler = mount.0.join("filler");
+    fill(&filler);
+    let mut refused = None;
+    for _ in 0..ORDERS_AFTER_FULL_MAX {
+        match server.try_send(
+            "POST",
+            "/v1/orders",
+            Some(&m.customer),
+            &[],
+            Some(&json!({"product_id": m.product, "spec_id": "m", "quantity": 1, "order_type": "new"})),
+        ) {
+            Ok(r) if r.status == 201 => acked.push(r.json()["id"].clone()),
+            Ok(r) => {
+                refused = Some(r);
+                break;
+            }
+            // The process is already exiting: the refusal was answered to another request.
+            Err(_) => break,
+        }
+    }
+    if let Some(r) = &refused {
+        r.error(503, "unavailable");
+    }
+    let (status, stderr) = server.wait_after_terminate();
+    assert_eq!(
+        status.code(),
+        Some(EXIT_STORAGE_FAILURE),
+        "the server must exit for a supervisor after a storage failure\n{stderr}"
+    );
+    assert!(stderr.contains("storage failure"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+
+    // Space is back: the same data dir opens and holds every acknowledged order.
+    fs::remove_file(&filler).unwrap();
+    let server = Launch::new(&data).start();
+    let health = server.get("/v1/health").expect(200);
+    assert_eq!(health["status"], "ok", "{health}");
+    for id in &acked {
+        let id = id.as_str().unwrap();
+        server
+            .send(
+                "GET",
+                &format!("/v1/orders/{id}"),
+                Some(&m.customer),
+                &[],
+                None,
+            )
+            .expect(200);
+    }
+    place(&server, &m.customer, &m.product).expect(201);
+    server.stop();
+    drop(mount);
+}
