@@ -224,3 +224,104 @@ pub(super) fn approve(
         release: r.release,
     })
 }
+
+pub(super) fn approve_refund(
+    state: &OrderState,
+    refund_id: &str,
+    approver: Approver,
+    ctx: &Context,
+) -> Result<Vec<OrderEvent>, DomainError> {
+    let r = decidable_refund(state, refund_id, approver)?;
+    Ok(vec![approve(state, r, ctx, false, None)])
+}
+
+pub(super) fn reject_refund(
+    state: &OrderState,
+    refund_id: &str,
+    approver: Approver,
+    reason: &str,
+    ctx: &Context,
+) -> Result<Vec<OrderEvent>, DomainError> {
+    require_text("reason", reason, REASON_CHARS_MAX)?;
+    let r = decidable_refund(state, refund_id, approver)?;
+    Ok(vec![OrderEvent::RefundRejected(RefundRejected {
+        refund_id: r.id.clone(),
+        reason: reason.trim().to_owned(),
+        rejected_by: ctx.actor.label(),
+        at: ctx.now,
+    })])
+}
+
+pub(super) fn auto_approve_refund(
+    state: &OrderState,
+    refund_id: &str,
+    deadline_id: &str,
+    ctx: &Context,
+) -> Result<Vec<OrderEvent>, DomainError> {
+    let Some(r) = state.refund(refund_id) else {
+        return Ok(Vec::new());
+    };
+    let due = r.auto_approve_at.is_some_and(|at| ctx.now >= at);
+    if r.status != RefundStatus::PendingSeller || !due || !matches!(ctx.actor, Actor::System) {
+        return Ok(Vec::new());
+    }
+    Ok(vec![approve(
+        state,
+        r,
+        ctx,
+        true,
+        Some(deadline_id.to_owned()),
+    )])
+}
+
+/// The state after a refund event.
+pub(super) fn evolve_refund(mut state: OrderState, event: &OrderEvent) -> OrderState {
+    match event {
+        OrderEvent::RefundRequested(e) => state.refunds.push(Refund {
+            id: e.refund_id.clone(),
+            initiated_by: e.initiated_by,
+            kind: e.kind,
+            amount: e.amount,
+            cash: Cents::ZERO,
+            voucher: Cents::ZERO,
+            release: e.release,
+            keep_reason: e.keep_reason.clone(),
+            reason: e.reason.clone(),
+            status: match e.initiated_by {
+                RefundInitiator::Customer => RefundStatus::PendingSeller,
+                _ => RefundStatus::PendingPlatform,
+            },
+            requested_at: e.at,
+            auto_approve_at: e.auto_approve_at,
+            decided_at: None,
+            decided_by: None,
+            reject_reason: None,
+            commission_clawback: Cents::ZERO,
+        }),
+        OrderEvent::RefundApproved(e) => {
+            state.refunded = state.refunded.saturating_add(e.amount);
+            state.refunded_cash = state.refunded_cash.saturating_add(e.cash);
+            if state.balance().0 <= 0 {
+                state.status = Some(OrderStatus::Refunded);
+            }
+            if let Some(r) = state.refunds.iter_mut().find(|r| r.id == e.refund_id) {
+                r.status = RefundStatus::Refunded;
+                r.cash = e.cash;
+                r.voucher = e.voucher;
+                r.decided_at = Some(e.at);
+                r.decided_by = Some(e.approved_by.clone());
+                r.commission_clawback = e.commission_clawback;
+            }
+        }
+        OrderEvent::RefundRejected(e) => {
+            if let Some(r) = state.refunds.iter_mut().find(|r| r.id == e.refund_id) {
+                r.status = RefundStatus::Rejected;
+                r.decided_at = Some(e.at);
+                r.decided_by = Some(e.rejected_by.clone());
+                r.reject_reason = Some(e.reason.clone());
+            }
+        }
+        _ => {}
+    }
+    state
+}

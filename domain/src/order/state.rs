@@ -120,3 +120,49 @@ impl OrderState {
         Cents(self.paid.0 - self.refunded.0)
     }
 }
+
+/// The state after `event` (the body of `Order::evolve`): the sale here, refunds and the
+/// after-sale in their modules.
+pub(super) fn evolve(mut state: OrderState, event: &OrderEvent) -> OrderState {
+    match event {
+        OrderEvent::OrderPlaced(e) => {
+            state.payable = e.payable;
+            state.status = Some(OrderStatus::Unpaid);
+            state.placed = Some(e.clone());
+        }
+        OrderEvent::OrderPriceChanged(e) => {
+            state.payable = e.new_payable;
+            state.price_changes.push(PriceChange {
+                old_payable: e.old_payable,
+                new_payable: e.new_payable,
+                reason: e.reason.clone(),
+                changed_by: e.changed_by.clone(),
+                at: e.at,
+            });
+        }
+        OrderEvent::OrderPaid(e) => {
+            state.status = Some(OrderStatus::Paid);
+            state.paid = e.amount;
+            state.voucher = e.voucher;
+            state.paid_at = Some(e.at);
+            if e.completed {
+                state.completed_at = Some(e.at);
+            }
+        }
+        OrderEvent::OrderVoided(e) => {
+            state.status = Some(OrderStatus::Voided);
+            state.voided_at = Some(e.at);
+            state.void_reason = Some(e.reason);
+        }
+        OrderEvent::RefundRequested(_)
+        | OrderEvent::RefundApproved(_)
+        | OrderEvent::RefundRejected(_) => return evolve_refund(state, event),
+        OrderEvent::InvoiceRequested(_)
+        | OrderEvent::InvoiceIssued(_)
+        | OrderEvent::InvoiceRejected(_)
+        | OrderEvent::ReviewSubmitted(_)
+        | OrderEvent::ReviewDefaulted(_)
+        | OrderEvent::ReviewReplied(_) => return evolve_aftersale(state, event),
+    }
+    state
+}
