@@ -1,14 +1,15 @@
 //! The application state shared by every handler: the log, the runner, the clock, ids, the
 //! projections and the metrics handle.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use domain::{Clock, IdGen, SimulatedClock};
+use domain::{Clock, IdGen, SimulatedClock, WorkCalendar};
 use eventlog::{EventStore, FileStore, SledLog};
 use metrics_exporter_prometheus::PrometheusHandle;
-use projections::directory::Directory;
+use projections::directory::{CalendarRow, Directory};
 use projections::instances::Instances;
 use projections::orders::Orders;
 use projections::products::Products;
@@ -18,7 +19,45 @@ use projections::{Projection, ProjectionControl};
 
 use crate::error::ApiError;
 use crate::extract::{Body, Caller, CommandHeaders, MinPosition};
-use crate::runner::{CommandMeta, Runner};
+use crate::runner::{CalendarSource, CommandMeta, Runner};
+
+/// The working-day calendar of the directory's calendar years, for the runner's contexts;
+/// rebuilt only when those years change (a comparison of a few dates per command).
+struct DirectoryCalendar {
+    directory: Projection<Directory>,
+    tz: chrono_tz::Tz,
+    built: Mutex<Arc<(CalendarYears, Arc<WorkCalendar>)>>,
+}
+
+type CalendarYears = BTreeMap<i32, CalendarRow>;
+
+impl DirectoryCalendar {
+    fn new(directory: Projection<Directory>, tz: chrono_tz::Tz) -> DirectoryCalendar {
+        DirectoryCalendar {
+            directory,
+            tz,
+            built: Mutex::new(Arc::new((BTreeMap::new(), Arc::new(WorkCalendar::new(tz))))),
+        }
+    }
+}
+
+impl CalendarSource for DirectoryCalendar {
+    fn calendar(&self) -> Arc<WorkCalendar> {
+        let built = Arc::clone(&self.built.lock().unwrap_or_else(|e| e.into_inner()));
+        let (fresh, _) = self.directory.read(|d| {
+            (d.calendars != built.0)
+                .then(|| (d.calendars.clone(), Arc::new(d.work_calendar(self.tz))))
+        });
+        match fresh {
+            None => Arc::clone(&built.1),
+            Some(fresh) => {
+                let calendar = Arc::clone(&fresh.1);
+                *self.built.lock().unwrap_or_else(|e| e.into_inner()) = Arc::new(fresh);
+                calendar
+            }
+        }
+    }
+}
 
 /// Everything a handler may use. Cheap to clone.
 #[derive(Clone)]
@@ -105,6 +144,7 @@ impl App {
                 clock: Arc::clone(&clock),
                 tz: config.tz,
                 states: Arc::default(),
+                calendar: Arc::new(DirectoryCalendar::new(directory.clone(), config.tz)),
             },
             log,
             store,

@@ -28,6 +28,7 @@ pub fn order_stream(order_id: &str) -> String {
 
 mod aftersale;
 mod deadlines;
+mod decisions;
 mod events;
 mod payment;
 mod placement;
@@ -39,6 +40,7 @@ mod tests;
 
 pub use aftersale::*;
 pub use deadlines::*;
+pub use decisions::*;
 pub use events::*;
 use payment::*;
 pub use placement::*;
@@ -48,7 +50,6 @@ pub use state::*;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OrderCommand {
-    Place(Box<PlaceOrder>),
     ChangePrice {
         new_price_cents: i64,
         reason: String,
@@ -142,7 +143,6 @@ impl Decider for Order {
         // the commands are destructured here.
         use OrderCommand as C;
         match command {
-            C::Place(p) => place(state, p, ctx),
             C::ChangePrice {
                 new_price_cents,
                 reason,

@@ -4,14 +4,13 @@
 use super::*;
 use crate::instance::InstanceState;
 
+/// A customer's order as placed: the one input of a placement, from the route's body to the
+/// decision ([`Decision`](crate::decision::Decision) in `decisions.rs`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlaceOrder {
     pub order_id: String,
     pub customer_id: String,
     pub product_id: String,
-    pub product: ProductState,
-    /// The named instance's state (renewal, conversion, upgrade), loaded by the caller.
-    pub instance: Option<crate::instance::InstanceState>,
     pub spec_id: String,
     pub quantity: u32,
     pub order_type: String,
@@ -23,13 +22,15 @@ pub struct PlaceOrder {
     pub remark: Option<String>,
 }
 
-pub(super) fn place(
+/// The placement of `p` on `state` (a new order), priced from `product_state` and, for a
+/// renewal, conversion or upgrade, the named `instance`. Also the price quote of a product.
+pub fn place(
     state: &OrderState,
     p: &PlaceOrder,
+    product_state: &ProductState,
+    instance: Option<&InstanceState>,
     ctx: &Context,
 ) -> Result<Vec<OrderEvent>, DomainError> {
-    let product_state = &p.product;
-    let instance = p.instance.as_ref();
     // Field rules that need no state first (422), then state (409), then state rules (422).
     let Fields {
         order_type,

@@ -45,13 +45,11 @@ fn product(status: ProductStatus) -> ProductState {
         providers: vec![],
     }
 }
-fn place_cmd(status: ProductStatus, qty: u32) -> OrderCommand {
-    OrderCommand::Place(Box::new(PlaceOrder {
+fn place_cmd(qty: u32) -> PlaceOrder {
+    PlaceOrder {
         order_id: "ord_1".into(),
         customer_id: "cus_1".into(),
         product_id: "prd_1".into(),
-        product: product(status),
-        instance: None,
         spec_id: "5g".into(),
         quantity: qty,
         order_type: "new".into(),
@@ -61,12 +59,14 @@ fn place_cmd(status: ProductStatus, qty: u32) -> OrderCommand {
         channel_kind: None,
         channel_ref: None,
         remark: None,
-    }))
+    }
 }
 fn placed() -> Vec<OrderEvent> {
-    Order::decide(
+    place(
         &OrderState::default(),
-        &place_cmd(ProductStatus::Listed, 2),
+        &place_cmd(2),
+        &product(ProductStatus::Listed),
+        None,
         &ctx_at("2026-11-22T09:00:00+08:00", customer()),
     )
     .unwrap()
@@ -93,18 +93,23 @@ fn a_new_order_costs_spec_price_times_quantity_and_is_due_in_7_days() {
 
 #[test]
 fn only_listed_products_can_be_ordered() {
-    DeciderTest::<Order>::given_no_events()
-        .when(
-            place_cmd(ProductStatus::Hidden, 1),
-            &ctx_at("2026-11-22T09:00:00+08:00", customer()),
+    let ctx = ctx_at("2026-11-22T09:00:00+08:00", customer());
+    let place_in = |status, qty| {
+        place(
+            &OrderState::default(),
+            &place_cmd(qty),
+            &product(status),
+            None,
+            &ctx,
         )
-        .then_error(|e| e.code == "invalid_state" && e.details[0].1 == "hidden");
-    DeciderTest::<Order>::given_no_events()
-        .when(
-            place_cmd(ProductStatus::Listed, 101),
-            &ctx_at("2026-11-22T09:00:00+08:00", customer()),
-        )
-        .then_error(|e| e.details[0].1 == "quantity");
+    };
+    let e = place_in(ProductStatus::Hidden, 1).unwrap_err();
+    assert!(
+        e.code == "invalid_state" && e.details[0].1 == "hidden",
+        "{e:?}"
+    );
+    let e = place_in(ProductStatus::Listed, 101).unwrap_err();
+    assert!(e.details[0].1 == "quantity", "{e:?}");
 }
 
 #[test]
@@ -555,3 +560,157 @@ const GOLDEN: [&str; 2] = [
     "056f72645f3100056375735f31056f72675f73057072645f31034d49470e44617461206d6967726174696f6e0102356702356701000002fb1027fb204efb204e000000010000fd008841fea5c10c00fd00c808a0bfc20c00",
     "0200020200",
 ];
+
+mod across_streams {
+    //! Given / when / then over every stream a decision names.
+
+    use super::*;
+    use crate::decision::testing::{decoded, DecisionTest};
+    use crate::instance::{Instance, InstanceEvent, InstanceOpened, InstanceStatus};
+    use crate::product::{Product, ProductEvent};
+
+    fn listed_product() -> Vec<ProductEvent> {
+        let ProductState {
+            created: Some(created),
+            ..
+        } = product(ProductStatus::Listed)
+        else {
+            unreachable!()
+        };
+        vec![
+            ProductEvent::ProductCreated(created),
+            ProductEvent::ProductStatusChanged(crate::product::ProductStatusChanged {
+                from: ProductStatus::Draft,
+                to: ProductStatus::Listed,
+                reason: None,
+            }),
+        ]
+    }
+
+    #[test]
+    fn placement_prices_from_the_product_it_loaded_and_guards_it() {
+        let ctx = ctx_at("2026-11-22T09:00:00+08:00", customer());
+        let outcome = DecisionTest::new()
+            .given::<Product>("product-prd_1", &listed_product())
+            .when(&place_cmd(2), &ctx)
+            .unwrap();
+        let events: Vec<OrderEvent> = decoded(&outcome, "order-ord_1");
+        assert_eq!(events, placed());
+        assert_eq!(outcome.guards, vec!["product-prd_1".to_owned()]);
+        let state = outcome.primary_state::<Order>().unwrap();
+        assert_eq!(state.payable, Cents(10_000));
+    }
+
+    #[test]
+    fn an_unknown_or_draft_product_is_an_unknown_product_id() {
+        let ctx = ctx_at("2026-11-22T09:00:00+08:00", customer());
+        let unknown = DecisionTest::new().when(&place_cmd(1), &ctx).unwrap_err();
+        assert_eq!(
+            (unknown.code, unknown.details[0].1.as_str()),
+            ("validation_failed", "product_id")
+        );
+        let draft = listed_product()[..1].to_vec();
+        let e = DecisionTest::new()
+            .given::<Product>("product-prd_1", &draft)
+            .when(&place_cmd(1), &ctx)
+            .unwrap_err();
+        assert_eq!(e.details[0].1, "product_id");
+    }
+
+    #[test]
+    fn a_payment_opens_one_instance_per_unit_at_the_same_now_as_the_payment() {
+        let ctx = ctx_at("2026-11-23T09:00:00+08:00", customer());
+        let pay = PayOrder {
+            order_id: "ord_1".into(),
+            amount_cents: 10_000,
+            voucher_cents: 0,
+        };
+        let outcome = DecisionTest::new()
+            .given::<Order>("order-ord_1", &placed())
+            .given::<Product>("product-prd_1", &listed_product())
+            .when(&pay, &ctx)
+            .unwrap();
+        let order: Vec<OrderEvent> = decoded(&outcome, "order-ord_1");
+        assert!(matches!(&order[..], [OrderEvent::OrderPaid(p)] if p.at == ctx.now));
+        for i in 1..=2 {
+            let stream = format!("instance-ins_1_{i}");
+            let opened: Vec<InstanceEvent> = decoded(&outcome, &stream);
+            assert!(
+                matches!(&opened[..], [InstanceEvent::InstanceOpened(o)]
+                    if o.opened_at == ctx.now && o.order_id == "ord_1"),
+                "{stream}: {opened:?}"
+            );
+        }
+        assert_eq!(outcome.appends.len(), 3);
+
+        // A refused payment opens nothing.
+        let wrong = PayOrder {
+            amount_cents: 1,
+            ..pay
+        };
+        let e = DecisionTest::new()
+            .given::<Order>("order-ord_1", &placed())
+            .given::<Product>("product-prd_1", &listed_product())
+            .when(&wrong, &ctx)
+            .unwrap_err();
+        assert_eq!(e.code, "amount_mismatch");
+    }
+
+    #[test]
+    fn approving_an_immediate_refund_releases_the_usable_instances_at_the_same_now() {
+        let seller = ctx_at("2026-11-23T09:00:00+08:00", customer());
+        let mut history = paid_at(10_000, 0);
+        history.extend(
+            Order::decide(
+                &Order::fold(&history),
+                &OrderCommand::SellerRefund {
+                    refund_id: "rfd_9".into(),
+                    kind: "full".into(),
+                    amount_cents: None,
+                    release: "immediate".into(),
+                    keep_reason: None,
+                    reason: "service stopped".into(),
+                },
+                &seller,
+            )
+            .unwrap(),
+        );
+        let opened = |i: u32, status| {
+            vec![InstanceEvent::InstanceOpened(InstanceOpened {
+                instance_id: format!("ins_1_{i}"),
+                order_id: "ord_1".into(),
+                product_id: "prd_1".into(),
+                seller_org_id: "org_s".into(),
+                customer_id: "cus_1".into(),
+                spec_id: "5g".into(),
+                trial: false,
+                status,
+                opened_at: at("2026-11-22T10:00:00+08:00"),
+                expires_at: None,
+            })]
+        };
+        let platform = ctx_at("2026-11-24T09:00:00+08:00", Actor::System);
+        let approve = DecideRefund {
+            order_id: "ord_1".into(),
+            command: OrderCommand::ApproveRefund {
+                refund_id: "rfd_9".into(),
+                approver: Approver::Platform,
+            },
+        };
+        let outcome = DecisionTest::new()
+            .given::<Order>("order-ord_1", &history)
+            .given::<Instance>("instance-ins_1_1", &opened(1, InstanceStatus::Active))
+            .when(&approve, &platform)
+            .unwrap();
+        let order: Vec<OrderEvent> = decoded(&outcome, "order-ord_1");
+        assert!(matches!(&order[..], [OrderEvent::RefundApproved(a)] if a.at == platform.now));
+        let released: Vec<InstanceEvent> = decoded(&outcome, "instance-ins_1_1");
+        assert!(
+            matches!(&released[..], [InstanceEvent::InstanceReleased(r)]
+                if r.at == platform.now && r.refund_id == "rfd_9"),
+            "{released:?}"
+        );
+        // The second instance never opened: nothing to release.
+        assert!(outcome.events_of("instance-ins_1_2").is_empty());
+    }
+}
