@@ -124,18 +124,14 @@ impl App {
                 None => (Arc::new(domain::SystemClock), None),
             };
         let ids: Arc<dyn IdGen> = Arc::new(domain::ids::RandomIdGen::new(Arc::clone(&clock)));
-        let directory = Projection::<Directory>::start(Arc::clone(&store), &config.data_dir)?;
-        let timers = Projection::<Timers>::start(Arc::clone(&store), &config.data_dir)?;
-        let products = Projection::<Products>::start(Arc::clone(&store), &config.data_dir)?;
-        let orders = Projection::<Orders>::start(Arc::clone(&store), &config.data_dir)?;
-        let instances = Projection::<Instances>::start(Arc::clone(&store), &config.data_dir)?;
-        let projections: Vec<Arc<dyn ProjectionControl>> = vec![
-            Arc::new(directory.clone()),
-            Arc::new(timers.clone()),
-            Arc::new(products.clone()),
-            Arc::new(orders.clone()),
-            Arc::new(instances.clone()),
-        ];
+        // Every registered read model starts here; handlers keep typed handles of theirs.
+        let running = projections::registry::Running::start(Arc::clone(&store), &config.data_dir)?;
+        let directory = running.handle::<Directory>()?;
+        let timers = running.handle::<Timers>()?;
+        let products = running.handle::<Products>()?;
+        let orders = running.handle::<Orders>()?;
+        let instances = running.handle::<Instances>()?;
+        let projections = running.controls();
         let files = FileStore::open(&config.data_dir)?;
         Ok(App(Arc::new(AppInner {
             data_dir: config.data_dir,
