@@ -30,7 +30,8 @@
 //! - [`error`] — [`DomainError`], the one refusal type of every decider, with its kind
 //!   (which fixes the HTTP status), stable code, message and details.
 //! - [`product`] — products: specs, review lifecycle, prices, commission, providers.
-//! - [`order`] — orders: placement, price changes, payment, cancellation, payment timeout.
+//! - [`order`] — orders: placement, price changes, payment, cancellation, payment timeout,
+//!   refunds and the after-sale, one module per concern; its cross-stream decisions.
 //! - [`platform`] — organisations, principals (token hashes only) and calendar years.
 //! - [`codec`] — [`EventCodec`] and [`event_enum!`]: events as (type name, schema version,
 //!   bincode payload) with upcasters. Invariant: stored bytes are never rewritten; decoding
