@@ -154,3 +154,29 @@ pub fn rebuild(
     let model = MODELS.iter().find(|m| m.name == name)?;
     Some((model.rebuild)(log, data_dir, check, progress))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_model_is_registered_once_and_started_with_a_typed_handle() {
+        let names = names();
+        let unique: std::collections::BTreeSet<_> = names.iter().collect();
+        assert_eq!(unique.len(), names.len(), "{names:?}");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let log = eventlog::SledLog::open(dir.path()).expect("open");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async {
+            let running = Running::start(Arc::new(log.clone()), dir.path()).expect("start");
+            let controls: Vec<_> = running.controls().iter().map(|c| c.name()).collect();
+            assert_eq!(controls, names);
+            assert!(running.handle::<crate::orders::Orders>().is_ok());
+        });
+        assert!(rebuild("nosuchmodel", &log, dir.path(), true, &mut |_, _| {}).is_none());
+        log.close().expect("close");
+    }
+}
