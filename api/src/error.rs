@@ -169,6 +169,7 @@ impl From<DomainError> for ApiError {
             ErrorKind::Validation | ErrorKind::Rule => StatusCode::UNPROCESSABLE_ENTITY,
             ErrorKind::InvalidState | ErrorKind::Conflict => StatusCode::CONFLICT,
             ErrorKind::NotFound => StatusCode::NOT_FOUND,
+            ErrorKind::Internal => return ApiError::internal("deciding", e.message),
         };
         let mut err = ApiError::new(status, e.code, e.message);
         for (k, v) in e.details {

@@ -10,7 +10,6 @@
 
 pub mod app;
 pub mod cli;
-pub mod commands;
 pub mod error;
 pub mod extract;
 pub mod listener;

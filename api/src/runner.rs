@@ -1,14 +1,19 @@
-//! The one command runner (STYLE.md §3): load the stream → fold `evolve` → `decide` → append
-//! with `Exact(version)` → on conflict retry a bounded number of times → answer. Idempotent
+//! The one command runner (STYLE.md §3): load the command's stream and every other stream its
+//! decision names (`domain::decision`, each folded by its aggregate from `domain::registry`)
+//! → build one `Context` (one `now`, the working-day calendar) → decide once → append every
+//! stream's events atomically with `Exact(version)` on each loaded stream and `NoStream` on
+//! each new one → on conflict retry the whole a bounded number of times → answer. Idempotent
 //! retries are answered from the log's idempotency record with the state as of the original
 //! append, so the answer is the original one and nothing is appended. No handler writes to
 //! the log any other way.
 
-use std::any::Any;
 use std::sync::{Arc, Mutex};
 
 use domain::codec::EventCodec;
-use domain::{Actor, Clock, Context, Decider, DomainError};
+use domain::decision::{AnyState, Decision, Outcome, Single, States, DECISION_STAGES_MAX};
+use domain::history::StoredEvent;
+use domain::registry::{aggregate_of, Aggregate};
+use domain::{Actor, Clock, Context, Decider, DomainError, WorkCalendar};
 use eventlog::generations::Generations;
 use eventlog::{
     AppendError, AppendRequest, Direction, EventStore, Expected, Idempotency, Metadata, NewEvent,
@@ -59,6 +64,108 @@ pub struct Runner {
     pub clock: Arc<dyn Clock>,
     pub tz: chrono_tz::Tz,
     pub states: Arc<StateCache>,
+    /// Where the context's working-day calendar comes from (the directory's calendar years).
+    pub calendar: Arc<dyn CalendarSource>,
+}
+
+/// The working-day calendar as of now, for every decision's `Context`.
+pub trait CalendarSource: Send + Sync {
+    fn calendar(&self) -> Arc<WorkCalendar>;
+}
+
+/// A calendar that never changes (tests, tools).
+pub struct FixedCalendar(pub Arc<WorkCalendar>);
+
+impl CalendarSource for FixedCalendar {
+    fn calendar(&self) -> Arc<WorkCalendar> {
+        Arc::clone(&self.0)
+    }
+}
+
+/// What a decision did, whatever the aggregate of its primary stream.
+pub struct ExecutedAny {
+    /// The primary's state after the command (`None` for a deduplicated retry: see `result`).
+    pub state: Option<AnyState>,
+    pub version: u64,
+    pub position: u64,
+    pub no_op: bool,
+    pub deduplicated: bool,
+    /// The original append of a deduplicated retry.
+    pub result: Option<eventlog::AppendResult>,
+}
+
+impl ExecutedAny {
+    fn deduplicated(result: eventlog::AppendResult) -> ExecutedAny {
+        ExecutedAny {
+            state: None,
+            version: 0,
+            position: result.last_position,
+            no_op: false,
+            deduplicated: true,
+            result: Some(result),
+        }
+    }
+}
+
+/// The atomic append of a decision's outcome: the primary first (its events, or its
+/// version as a guard), then every other stream with events, then the streams it guards;
+/// `Exact(version)` on each loaded stream, `NoStream` on each stream the decision creates.
+fn append_request(
+    meta: &CommandMeta,
+    primary: &str,
+    states: &States,
+    outcome: Outcome,
+    ctx: &Context,
+) -> AppendRequest {
+    let expected = |stream: &str| match states.version(stream) {
+        Some(v) => Expected::Exact(v),
+        None => Expected::NoStream,
+    };
+    let to_new = |events: Vec<domain::codec::EncodedEvent>| -> Vec<NewEvent> {
+        events
+            .into_iter()
+            .map(|e| NewEvent {
+                event_type: e.type_name.to_owned(),
+                schema_version: e.schema_version,
+                payload: e.payload,
+            })
+            .collect()
+    };
+    let mut streams = vec![StreamAppend {
+        stream_id: primary.to_owned(),
+        expected: expected(primary),
+        events: Vec::new(),
+    }];
+    for s in outcome.appends {
+        if s.stream_id == primary {
+            streams[0].events = to_new(s.events);
+        } else {
+            streams.push(StreamAppend {
+                expected: expected(&s.stream_id),
+                stream_id: s.stream_id,
+                events: to_new(s.events),
+            });
+        }
+    }
+    for g in outcome.guards {
+        if !streams.iter().any(|s| s.stream_id == g) {
+            streams.push(StreamAppend {
+                expected: expected(&g),
+                stream_id: g,
+                events: Vec::new(),
+            });
+        }
+    }
+    AppendRequest {
+        streams,
+        meta: Metadata {
+            actor: meta.actor.label(),
+            correlation_id: meta.correlation_id.clone(),
+            causation_id: meta.causation_id.clone(),
+            recorded_at_micros: ctx.now.as_micros(),
+        },
+        idempotency: meta.idempotency.clone(),
+    }
 }
 
 /// Folded states of recently loaded streams, so that a load folds only the events after the
@@ -82,12 +189,23 @@ impl Default for StateCache {
 struct CachedState {
     version: u64,
     position: u64,
-    state: Box<dyn Any + Send + Sync>,
+    state: AnyState,
 }
 
 impl StateCache {
     fn lock(&self) -> std::sync::MutexGuard<'_, Generations<String, CachedState>> {
         self.streams.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The cached fold of `stream_id`, copied by `aggregate`.
+    fn get_any(&self, stream_id: &str, aggregate: &Aggregate) -> Option<Loaded<AnyState>> {
+        let streams = self.lock();
+        let c = streams.get(stream_id)?;
+        Some(Loaded {
+            state: (aggregate.clone_state)(c.state.as_ref())?,
+            version: c.version,
+            position: c.position,
+        })
     }
 
     /// The cached fold of `stream_id`, if it was cached as an `S`.
@@ -110,6 +228,11 @@ impl StateCache {
         position: u64,
         state: S,
     ) {
+        self.put_any(stream_id, version, position, Box::new(state));
+    }
+
+    /// Like [`StateCache::put`] for a state already boxed (by its aggregate's entry).
+    fn put_any(&self, stream_id: &str, version: u64, position: u64, state: AnyState) {
         let mut streams = self.lock();
         if streams.get(stream_id).is_some_and(|c| c.version >= version) {
             return;
@@ -119,7 +242,7 @@ impl StateCache {
             CachedState {
                 version,
                 position,
-                state: Box::new(state),
+                state,
             },
         );
     }
@@ -214,8 +337,94 @@ impl Runner {
         }
     }
 
+    /// The context of a decision by `actor`: the time read once, the calendar as of now.
     pub fn context(&self, actor: &Actor) -> Context {
-        Context::new(self.clock.now(), actor.clone(), self.tz)
+        Context::with_calendar(self.clock.now(), actor.clone(), self.calendar.calendar())
+    }
+
+    /// Loads any stream, folded by the aggregate its prefix names in the registry, starting
+    /// from the cached fold when there is one. With `lenient`, a stream id the log would
+    /// refuse is a stream with no events (a decision then says what is unknown).
+    fn load_any(&self, stream_id: &str, lenient: bool) -> Result<Loaded<AnyState>, ApiError> {
+        let aggregate = aggregate_of(stream_id).ok_or_else(|| {
+            ApiError::internal("loading a stream", format!("no aggregate owns {stream_id}"))
+        })?;
+        if lenient && eventlog::validate_stream_id(stream_id).is_err() {
+            return Ok(Loaded {
+                state: (aggregate.initial)(),
+                version: 0,
+                position: 0,
+            });
+        }
+        let cached = self.states.get_any(stream_id, aggregate);
+        let cached = match cached {
+            // A recently written stream: the log knows its durable version without a read.
+            Some(c) if self.log.known_version(stream_id) == Some(c.version) => return Ok(c),
+            other => other,
+        };
+        let from_version = cached.as_ref().map_or(0, |c| c.version);
+        let mut loaded = cached.unwrap_or_else(|| Loaded {
+            state: (aggregate.initial)(),
+            version: 0,
+            position: 0,
+        });
+        loop {
+            let chunk = self.log.read_stream(
+                stream_id,
+                loaded.version + 1,
+                Direction::Forward,
+                LOAD_CHUNK_RECORDS,
+            )?;
+            if chunk.is_empty() {
+                break;
+            }
+            for r in &chunk {
+                let stored = StoredEvent {
+                    event_type: &r.event_type,
+                    schema_version: r.schema_version,
+                    payload: &r.payload,
+                };
+                loaded.state = (aggregate.apply)(loaded.state, &stored).map_err(|e| {
+                    ApiError::internal(
+                        "decoding a stored event",
+                        format!("{stream_id}@{}: {e}", r.version),
+                    )
+                })?;
+                loaded.version = r.version;
+                loaded.position = r.position;
+            }
+        }
+        if loaded.version > from_version {
+            if let Some(copy) = (aggregate.clone_state)(loaded.state.as_ref()) {
+                self.states
+                    .put_any(stream_id, loaded.version, loaded.position, copy);
+            }
+        }
+        Ok(loaded)
+    }
+
+    /// Loads the primary stream of `decision`, then the streams it names, stage by stage.
+    /// Returns the states and the primary's last position.
+    fn load_decision(
+        &self,
+        primary: &str,
+        decision: &dyn Decision,
+    ) -> Result<(States, u64), ApiError> {
+        let mut states = States::default();
+        let p = self.load_any(primary, false)?;
+        states.insert(primary.to_owned(), p.version, p.state);
+        for _ in 0..DECISION_STAGES_MAX {
+            let mut new = decision.streams(&states);
+            new.retain(|s| !states.contains(s));
+            if new.is_empty() {
+                break;
+            }
+            for s in new {
+                let l = self.load_any(&s, true)?;
+                states.insert(s, l.version, l.state);
+            }
+        }
+        Ok((states, p.position))
     }
 
     /// Runs `command` against one stream.
@@ -226,31 +435,54 @@ impl Runner {
         command: &D::Command,
     ) -> Result<Executed<D::State>, ApiError>
     where
-        D: Decider<Error = DomainError>,
+        D: Decider<Error = DomainError> + Send + Sync + 'static,
         D::Event: EventCodec,
-        D::Command: Clone,
+        D::Command: Clone + Send + Sync,
     {
-        self.execute_planned::<D, _>(meta, stream_id, || Ok((command.clone(), Vec::new())))
+        self.decide::<D>(meta, &Single::<D>::new(stream_id, command.clone()))
             .await
     }
 
-    /// Runs a command whose decision depends on other streams too. `plan` is called on every
-    /// attempt: it reads what it needs and returns the command plus the other streams'
-    /// appends (expectations, with or without events); all are appended atomically with the
-    /// command's events, so a decision is never based on a state that moved meanwhile.
-    pub async fn execute_planned<D, F>(
+    /// Runs a decision whose primary stream is of aggregate `D`, answering with its state.
+    pub async fn decide<D>(
         &self,
         meta: &CommandMeta,
-        stream_id: &str,
-        plan: F,
+        decision: &dyn Decision,
     ) -> Result<Executed<D::State>, ApiError>
     where
-        D: Decider<Error = DomainError>,
+        D: Decider,
         D::Event: EventCodec,
-        F: Fn() -> Result<(D::Command, Vec<StreamAppend>), ApiError>,
     {
+        let done = self.run(meta, decision).await?;
+        if let Some(result) = &done.result {
+            return self.state_as_of::<D>(&decision.primary(), result);
+        }
+        let state = done
+            .state
+            .and_then(|s| s.downcast::<D::State>().ok())
+            .ok_or_else(|| {
+                ApiError::internal(
+                    "running a command",
+                    format!("{} is not a stream of this aggregate", decision.primary()),
+                )
+            })?;
+        Ok(Executed {
+            state: *state,
+            version: done.version,
+            position: done.position,
+            no_op: done.no_op,
+            deduplicated: done.deduplicated,
+        })
+    }
+
+    /// Runs a decision of any aggregate (the scheduler's deadlines), with its metrics.
+    pub async fn run(
+        &self,
+        meta: &CommandMeta,
+        decision: &dyn Decision,
+    ) -> Result<ExecutedAny, ApiError> {
         let started = domain::clock::monotonic_now();
-        let result = self.execute_inner::<D, F>(meta, stream_id, plan).await;
+        let result = self.run_inner(meta, decision).await;
         let outcome = match &result {
             Ok(e) if e.deduplicated => "deduplicated",
             Ok(e) if e.no_op => "no_op",
@@ -263,92 +495,73 @@ impl Runner {
         result
     }
 
-    async fn execute_inner<D, F>(
+    async fn run_inner(
         &self,
         meta: &CommandMeta,
-        stream_id: &str,
-        plan: F,
-    ) -> Result<Executed<D::State>, ApiError>
-    where
-        D: Decider<Error = DomainError>,
-        D::Event: EventCodec,
-        F: Fn() -> Result<(D::Command, Vec<StreamAppend>), ApiError>,
-    {
-        if let Some(answer) = self.replay_idempotent::<D>(meta, stream_id)? {
-            return Ok(answer);
+        decision: &dyn Decision,
+    ) -> Result<ExecutedAny, ApiError> {
+        if let Some(result) = self.idempotent_result(meta)? {
+            return Ok(ExecutedAny::deduplicated(result));
         }
+        let primary = decision.primary();
         let mut last_version = 0;
         for _ in 0..COMMAND_ATTEMPTS_MAX {
-            let loaded = self.load::<D>(stream_id, u64::MAX)?;
-            let (command, others) = plan()?;
+            let (mut states, primary_position) = self.load_decision(&primary, decision)?;
+            let version = states.version(&primary).unwrap_or(0);
             let ctx = self.context(&meta.actor);
             if let Some(expected) = meta.if_match {
-                if expected != loaded.version {
+                if expected != version {
                     // API.md §1: field rules that need no state answer before 409.
-                    if let Err(e) = D::decide(&loaded.state, &command, &ctx) {
+                    if let Err(e) = decision.decide(&states, &ctx) {
                         if e.kind == domain::ErrorKind::Validation {
                             return Err(e.into());
                         }
                     }
-                    return Err(ApiError::version_conflict(loaded.version));
+                    return Err(ApiError::version_conflict(version));
                 }
             }
-            let events = D::decide(&loaded.state, &command, &ctx)?;
-            if events.is_empty() {
-                return Ok(Executed {
-                    state: loaded.state,
-                    version: loaded.version,
-                    position: loaded.position,
+            let mut outcome = decision.decide(&states, &ctx)?;
+            if outcome.is_empty() {
+                return Ok(ExecutedAny {
+                    state: states.remove(&primary),
+                    version,
+                    position: primary_position,
                     no_op: true,
                     deduplicated: false,
+                    result: None,
                 });
             }
-            let mut encoded = Vec::with_capacity(events.len());
-            for e in &events {
-                let enc = e.encode().map_err(|err| {
-                    ApiError::validation("body", "payload_size", format!("event too large: {err}"))
-                })?;
-                encoded.push(NewEvent {
-                    event_type: enc.type_name.to_owned(),
-                    schema_version: enc.schema_version,
-                    payload: enc.payload,
-                });
-            }
-            let mut streams = vec![StreamAppend {
-                stream_id: stream_id.to_owned(),
-                expected: Expected::Exact(loaded.version),
-                events: encoded,
-            }];
-            streams.extend(others);
-            let request = AppendRequest {
-                streams,
-                meta: Metadata {
-                    actor: meta.actor.label(),
-                    correlation_id: meta.correlation_id.clone(),
-                    causation_id: meta.causation_id.clone(),
-                    recorded_at_micros: ctx.now.as_micros(),
-                },
-                idempotency: meta.idempotency.clone(),
-            };
+            let own_events = outcome.events_of(&primary).len() as u64;
+            let state = outcome
+                .primary_state
+                .take()
+                .or_else(|| states.remove(&primary));
+            let request = append_request(meta, &primary, &states, outcome, &ctx);
             match self.log.append(request).await {
-                Ok(r) if r.deduplicated => {
-                    // A concurrent retry with the same key won: answer as it did.
-                    return self.state_as_of::<D>(stream_id, &r);
-                }
+                // A concurrent retry with the same key won: answer as it did.
+                Ok(r) if r.deduplicated => return Ok(ExecutedAny::deduplicated(r)),
                 Ok(r) => {
-                    let state = events.iter().fold(loaded.state, D::evolve);
-                    let version = r.version_of(stream_id).unwrap_or(loaded.version);
+                    let version = r.version_of(&primary).unwrap_or(version);
                     // Durable now: the next command on this stream starts from here. The
                     // command's stream goes first in the append, so its last event is at
                     // first_position + events - 1.
-                    let own_last = r.first_position + events.len() as u64 - 1;
-                    self.states.put(stream_id, version, own_last, state.clone());
-                    return Ok(Executed {
+                    if own_events > 0 {
+                        let copy = state
+                            .as_deref()
+                            .zip(aggregate_of(&primary))
+                            .and_then(|(s, a)| (a.clone_state)(s));
+                        if let Some(copy) = copy {
+                            let own_last = r.first_position + own_events - 1;
+                            self.states.put_any(&primary, version, own_last, copy);
+                        }
+                    }
+                    return Ok(ExecutedAny {
                         state,
                         version,
                         position: r.last_position,
                         no_op: false,
                         deduplicated: false,
+                        result: None,
                     });
                 }
                 Err(AppendError::Conflict {
@@ -356,7 +569,7 @@ impl Runner {
                     stream_id: conflicted,
                     ..
                 }) => {
-                    if meta.if_match.is_some() && conflicted == stream_id {
+                    if meta.if_match.is_some() && conflicted == primary {
                         return Err(ApiError::version_conflict(current));
                     }
                     last_version = current;
@@ -368,16 +581,11 @@ impl Runner {
         Err(ApiError::version_conflict(last_version).with("attempts", COMMAND_ATTEMPTS_MAX as u64))
     }
 
-    /// Answers a retried request from its idempotency record, if there is one.
-    fn replay_idempotent<D>(
+    /// The original result of a retried request, if its idempotency key was used.
+    fn idempotent_result(
         &self,
         meta: &CommandMeta,
-        stream_id: &str,
-    ) -> Result<Option<Executed<D::State>>, ApiError>
-    where
-        D: Decider,
-        D::Event: EventCodec,
-    {
+    ) -> Result<Option<eventlog::AppendResult>, ApiError> {
         let Some(idem) = &meta.idempotency else {
             return Ok(None);
         };
@@ -387,7 +595,7 @@ impl Runner {
         if fingerprint != idem.fingerprint {
             return Err(AppendError::IdempotencyKeyReused.into());
         }
-        self.state_as_of::<D>(stream_id, &result).map(Some)
+        Ok(Some(result))
     }
 
     /// The state a deduplicated command answers with: its stream as of the original append.
@@ -450,6 +658,7 @@ mod tests {
             )),
             tz: chrono_tz::Asia::Shanghai,
             states: Arc::default(),
+            calendar: Arc::new(FixedCalendar(Arc::default())),
         };
         let create = OrgCommand::Create {
             org_id: "org_1".into(),

@@ -1,5 +1,5 @@
-//! The deadline scheduler (SPEC.md §9): fires every due deadline of the timer projection as an
-//! ordinary command through the runner, as actor `system`, with the deadline id as
+//! The deadline scheduler (SPEC.md §9): fires every due deadline of the timer projection as the
+//! command its rule names in `domain::registry`, through the runner, as actor `system`, with the deadline id as
 //! correlation and causation and `deadline:<id>` as idempotency key — so even a retry after a
 //! crash appends nothing twice. Deadlines that fell due while the server was down fire at
 //! start-up. With the real clock a background task checks every second; with the simulated
@@ -8,9 +8,7 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use domain::deadline::{Deadline, DeadlineRule};
-use domain::instance::{Instance, InstanceCommand};
-use domain::order::{Order, OrderCommand};
+use domain::deadline::Deadline;
 use domain::{Actor, Timestamp};
 use projections::ProjectionControl;
 use sha2::{Digest, Sha256};
@@ -106,73 +104,17 @@ async fn fire(app: &App, d: &Deadline) -> Result<Option<u64>, ApiError> {
     };
     metrics::counter!("marketlog_deadlines_fired_total", "rule" => format!("{:?}", d.rule))
         .increment(1);
-    let done = match d.rule {
-        DeadlineRule::OrderPaymentTimeout => {
-            let cmd = OrderCommand::VoidForTimeout {
-                deadline_id: d.id.clone(),
-            };
-            outcome(
-                app.runner
-                    .execute::<Order>(&meta, &d.stream_id, &cmd)
-                    .await?,
-            )
-        }
-        DeadlineRule::RefundAutoApproval => {
-            let refund_id = d.id.rsplit('/').next().unwrap_or_default().to_owned();
-            let cmd = OrderCommand::AutoApproveRefund {
-                refund_id,
-                deadline_id: d.id.clone(),
-            };
-            let order_id = d.stream_id.strip_prefix("order-").unwrap_or_default();
-            outcome(crate::commands::decide_refund(&app.runner, &meta, order_id, cmd).await?)
-        }
-        DeadlineRule::ReviewDefault => {
-            let cmd = OrderCommand::DefaultReview {
-                review_id: app.ids.new_id(domain::ids::IdKind::Review),
-                deadline_id: d.id.clone(),
-            };
-            outcome(
-                app.runner
-                    .execute::<Order>(&meta, &d.stream_id, &cmd)
-                    .await?,
-            )
-        }
-        // Each rule is wired to its aggregate's command as that aggregate lands.
-        DeadlineRule::InstanceExpiry => {
-            let cmd = InstanceCommand::Expire {
-                deadline_id: d.id.clone(),
-            };
-            outcome(
-                app.runner
-                    .execute::<Instance>(&meta, &d.stream_id, &cmd)
-                    .await?,
-            )
-        }
-        DeadlineRule::InstanceClose => {
-            let cmd = InstanceCommand::Close {
-                deadline_id: d.id.clone(),
-            };
-            outcome(
-                app.runner
-                    .execute::<Instance>(&meta, &d.stream_id, &cmd)
-                    .await?,
-            )
-        }
-        DeadlineRule::NodeTimeout | DeadlineRule::PromotionWindow | DeadlineRule::QueueRecheck => {
-            return Err(ApiError::unavailable(format!(
-                "no command is wired for deadline rule {:?} yet",
-                d.rule
-            )))
-        }
-    };
-    let (no_op, position) = done;
-    Ok((!no_op).then_some(position))
-}
-
-/// (no-op?, position) of an executed command, whatever its aggregate.
-fn outcome<S>(e: crate::runner::Executed<S>) -> (bool, u64) {
+    // The registry maps the rule to its command (`domain::registry`).
+    let decision = domain::registry::deadline_decision(d, app.ids.as_ref()).ok_or_else(|| {
+        ApiError::unavailable(format!(
+            "no command is registered for deadline rule {}",
+            d.rule.as_str()
+        ))
+    })?;
+    let done = app.runner.run(&meta, decision.as_ref()).await?;
     // A deduplicated firing already happened: nothing new to wait for, pass it over.
-    (e.no_op || e.deduplicated, e.position)
+    let (no_op, position) = (done.no_op || done.deduplicated, done.position);
+    Ok((!no_op).then_some(position))
 }
 
 /// Fires late deadlines once at start-up; with the real clock keeps firing them as they fall

@@ -1,14 +1,15 @@
 //! The application state shared by every handler: the log, the runner, the clock, ids, the
 //! projections and the metrics handle.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use domain::{Clock, IdGen, SimulatedClock};
+use domain::{Clock, IdGen, SimulatedClock, WorkCalendar};
 use eventlog::{EventStore, FileStore, LogAdmin};
 use metrics_exporter_prometheus::PrometheusHandle;
-use projections::directory::Directory;
+use projections::directory::{CalendarRow, Directory};
 use projections::instances::Instances;
 use projections::orders::Orders;
 use projections::products::Products;
@@ -18,7 +19,45 @@ use projections::{Projection, ProjectionControl};
 
 use crate::error::ApiError;
 use crate::extract::{Body, Caller, CommandHeaders, MinPosition};
-use crate::runner::{CommandMeta, Runner};
+use crate::runner::{CalendarSource, CommandMeta, Runner};
+
+/// The working-day calendar of the directory's calendar years, for the runner's contexts;
+/// rebuilt only when those years change (a comparison of a few dates per command).
+struct DirectoryCalendar {
+    directory: Projection<Directory>,
+    tz: chrono_tz::Tz,
+    built: Mutex<Arc<(CalendarYears, Arc<WorkCalendar>)>>,
+}
+
+type CalendarYears = BTreeMap<i32, CalendarRow>;
+
+impl DirectoryCalendar {
+    fn new(directory: Projection<Directory>, tz: chrono_tz::Tz) -> DirectoryCalendar {
+        DirectoryCalendar {
+            directory,
+            tz,
+            built: Mutex::new(Arc::new((BTreeMap::new(), Arc::new(WorkCalendar::new(tz))))),
+        }
+    }
+}
+
+impl CalendarSource for DirectoryCalendar {
+    fn calendar(&self) -> Arc<WorkCalendar> {
+        let built = Arc::clone(&self.built.lock().unwrap_or_else(|e| e.into_inner()));
+        let (fresh, _) = self.directory.read(|d| {
+            (d.calendars != built.0)
+                .then(|| (d.calendars.clone(), Arc::new(d.work_calendar(self.tz))))
+        });
+        match fresh {
+            None => Arc::clone(&built.1),
+            Some(fresh) => {
+                let calendar = Arc::clone(&fresh.1);
+                *self.built.lock().unwrap_or_else(|e| e.into_inner()) = Arc::new(fresh);
+                calendar
+            }
+        }
+    }
+}
 
 /// Everything a handler may use. Cheap to clone.
 #[derive(Clone)]
@@ -112,18 +151,14 @@ impl App {
                 None => (Arc::new(domain::SystemClock), None),
             };
         let ids: Arc<dyn IdGen> = Arc::new(domain::ids::RandomIdGen::new(Arc::clone(&clock)));
-        let directory = Projection::<Directory>::start(Arc::clone(&store), &config.data_dir)?;
-        let timers = Projection::<Timers>::start(Arc::clone(&store), &config.data_dir)?;
-        let products = Projection::<Products>::start(Arc::clone(&store), &config.data_dir)?;
-        let orders = Projection::<Orders>::start(Arc::clone(&store), &config.data_dir)?;
-        let instances = Projection::<Instances>::start(Arc::clone(&store), &config.data_dir)?;
-        let projections: Vec<Arc<dyn ProjectionControl>> = vec![
-            Arc::new(directory.clone()),
-            Arc::new(timers.clone()),
-            Arc::new(products.clone()),
-            Arc::new(orders.clone()),
-            Arc::new(instances.clone()),
-        ];
+        // Every registered read model starts here; handlers keep typed handles of theirs.
+        let running = projections::registry::Running::start(Arc::clone(&store), &config.data_dir)?;
+        let directory = running.handle::<Directory>()?;
+        let timers = running.handle::<Timers>()?;
+        let products = running.handle::<Products>()?;
+        let orders = running.handle::<Orders>()?;
+        let instances = running.handle::<Instances>()?;
+        let projections = running.controls();
         let files = FileStore::open(&config.data_dir)?;
         Ok(App(Arc::new(AppInner {
             data_dir: config.data_dir,
@@ -132,6 +167,7 @@ impl App {
                 clock: Arc::clone(&clock),
                 tz: config.tz,
                 states: Arc::default(),
+                calendar: Arc::new(DirectoryCalendar::new(directory.clone(), config.tz)),
             },
             log: Arc::new(log),
             store,

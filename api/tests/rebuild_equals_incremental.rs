@@ -184,7 +184,7 @@ async fn run(steps: Vec<Step>) {
                 quantity,
             } => {
                 let id = app.ids.new_id(IdKind::Order);
-                let input = api::commands::PlaceInput {
+                let input = domain::order::PlaceOrder {
                     order_id: id.clone(),
                     customer_id: format!("cus_{c}"),
                     product_id: pid.clone(),
@@ -198,7 +198,9 @@ async fn run(steps: Vec<Step>) {
                     channel_ref: None,
                     remark: None,
                 };
-                if api::commands::place_order(&app.runner, &meta(customer(c)), &input)
+                if app
+                    .runner
+                    .decide::<Order>(&meta(customer(c)), &input)
                     .await
                     .is_ok()
                 {
@@ -230,9 +232,12 @@ async fn run(steps: Vec<Step>) {
                         .payable
                         .0;
                     let v = i64::from(voucher).min(payable);
-                    let _ =
-                        api::commands::pay_order(&app.runner, &meta(customer(0)), &o, payable, v)
-                            .await;
+                    let pay = domain::order::PayOrder {
+                        order_id: o.clone(),
+                        amount_cents: payable,
+                        voucher_cents: v,
+                    };
+                    let _ = app.runner.decide::<Order>(&meta(customer(0)), &pay).await;
                 }
             }
             Step::Cancel { order } => {
@@ -295,13 +300,14 @@ async fn run(steps: Vec<Step>) {
                                 reason: "no".into(),
                             }
                         };
-                        let _ = api::commands::decide_refund(
-                            &app.runner,
-                            &meta(seller.clone()),
-                            &o,
-                            cmd,
-                        )
-                        .await;
+                        let decide = domain::order::DecideRefund {
+                            order_id: o.clone(),
+                            command: cmd,
+                        };
+                        let _ = app
+                            .runner
+                            .decide::<Order>(&meta(seller.clone()), &decide)
+                            .await;
                     }
                 }
             }

@@ -4,8 +4,8 @@
 //! the state already moved on decides nothing — so a deadline fires at most once in effect,
 //! even when a restart makes the scheduler try it again.
 //!
-//! Each aggregate says which of its events start or stop deadlines by registering an effects
-//! function in [`effects_of`].
+//! Each aggregate says which of its events start or stop deadlines, and which command each
+//! of its rules fires, in its line of [`crate::registry::AGGREGATES`].
 
 use serde::{Deserialize, Serialize};
 
@@ -26,15 +26,19 @@ pub enum DeadlineRule {
     InstanceExpiry,
     /// Instance closes 7 days after expiry.
     InstanceClose,
-    /// A delivery node's timeout.
-    NodeTimeout,
-    /// A promotion's window opens or closes.
-    PromotionWindow,
-    /// A queued delivery project is re-examined.
-    QueueRecheck,
 }
 
 impl DeadlineRule {
+    /// Every rule, in declaration order. A rule exists only with the command it fires
+    /// (`crate::registry`); a variant is added together with that command.
+    pub const ALL: [DeadlineRule; 5] = [
+        DeadlineRule::OrderPaymentTimeout,
+        DeadlineRule::RefundAutoApproval,
+        DeadlineRule::ReviewDefault,
+        DeadlineRule::InstanceExpiry,
+        DeadlineRule::InstanceClose,
+    ];
+
     /// The rule's name, as serde writes it (snake case).
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -43,9 +47,6 @@ impl DeadlineRule {
             DeadlineRule::ReviewDefault => "review_default",
             DeadlineRule::InstanceExpiry => "instance_expiry",
             DeadlineRule::InstanceClose => "instance_close",
-            DeadlineRule::NodeTimeout => "node_timeout",
-            DeadlineRule::PromotionWindow => "promotion_window",
-            DeadlineRule::QueueRecheck => "queue_recheck",
         }
     }
 }
@@ -84,31 +85,26 @@ pub enum DeadlineEffect {
     Stop { id: String },
 }
 
-/// The deadline effects of a stored event, found by its stream kind and type. Event types
-/// that start or stop no clock have none.
+/// The deadline effects of a stored event, found through the aggregate registered for its
+/// stream kind ([`crate::registry`]). Event types that start or stop no clock have none.
 pub fn effects_of(
     stream_id: &str,
     event_type: &str,
     schema_version: u16,
     payload: &[u8],
 ) -> Result<Vec<DeadlineEffect>, CodecError> {
-    use crate::codec::EventCodec;
-    match crate::split_stream_id(stream_id) {
-        ("order", id) => {
-            let e = crate::order::OrderEvent::decode_payload(event_type, schema_version, payload)?;
-            Ok(crate::order::deadline_effects(&e, id))
-        }
-        ("instance", id) => {
-            let e = crate::instance::InstanceEvent::decode_payload(
-                event_type,
-                schema_version,
-                payload,
-            )?;
-            Ok(crate::instance::deadline_effects(&e, id))
-        }
-        // Aggregates register here as they gain deadlines; the others have none.
-        _ => Ok(Vec::new()),
-    }
+    let Some(aggregate) = crate::registry::aggregate_of(stream_id) else {
+        return Ok(Vec::new());
+    };
+    let (_, id) = crate::split_stream_id(stream_id);
+    (aggregate.deadline_effects)(
+        id,
+        &crate::history::StoredEvent {
+            event_type,
+            schema_version,
+            payload,
+        },
+    )
 }
 
 #[cfg(test)]
@@ -125,17 +121,7 @@ mod tests {
 
     #[test]
     fn rule_names_are_the_serde_names() {
-        use DeadlineRule::*;
-        for rule in [
-            OrderPaymentTimeout,
-            RefundAutoApproval,
-            ReviewDefault,
-            InstanceExpiry,
-            InstanceClose,
-            NodeTimeout,
-            PromotionWindow,
-            QueueRecheck,
-        ] {
+        for rule in DeadlineRule::ALL {
             assert_eq!(
                 serde_json::to_value(rule).unwrap(),
                 serde_json::Value::from(rule.as_str())

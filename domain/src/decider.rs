@@ -11,6 +11,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use std::sync::Arc;
+
+use crate::calendar::WorkCalendar;
 use crate::time::Timestamp;
 
 /// A pure aggregate: commands in, events out.
@@ -58,12 +61,27 @@ pub struct Context {
     pub actor: Actor,
     /// The marketplace zone, for business dates.
     pub tz: chrono_tz::Tz,
+    /// The working-day calendar (holidays, make-up working days) in `tz`, so that timeouts
+    /// in working days are decided here; shared, so a context stays cheap to build.
+    pub calendar: Arc<WorkCalendar>,
 }
 
 impl Context {
-    /// A context for `actor` at `now` in `tz`.
+    /// A context for `actor` at `now` in `tz`, with a calendar that knows no holidays
+    /// (Monday–Friday every year).
     pub fn new(now: Timestamp, actor: Actor, tz: chrono_tz::Tz) -> Context {
-        Context { now, actor, tz }
+        Context::with_calendar(now, actor, Arc::new(WorkCalendar::new(tz)))
+    }
+
+    /// A context for `actor` at `now` with the marketplace's working-day calendar (and its
+    /// zone).
+    pub fn with_calendar(now: Timestamp, actor: Actor, calendar: Arc<WorkCalendar>) -> Context {
+        Context {
+            now,
+            actor,
+            tz: calendar.tz,
+            calendar,
+        }
     }
 
     /// A context for the system itself (deadlines, automatic transitions).

@@ -16,6 +16,8 @@ pub enum ErrorKind {
     Rule,
     /// 404: the thing does not exist.
     NotFound,
+    /// 500: a decision broke its own contract (read a stream it did not load); a bug.
+    Internal,
 }
 
 /// A refusal with a stable machine code, a human message and details.
@@ -69,7 +71,17 @@ impl DomainError {
         }
     }
 
-    /// 404.
+    /// 500 `internal`: a bug in a decision, not a refusal.
+    pub fn internal(message: impl Into<String>) -> DomainError {
+        DomainError {
+            kind: ErrorKind::Internal,
+            code: "internal",
+            message: message.into(),
+            details: Vec::new(),
+        }
+    }
+
+    /// 404 naming what does not exist.
     pub fn not_found(what: &str) -> DomainError {
         DomainError {
             kind: ErrorKind::NotFound,

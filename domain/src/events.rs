@@ -1,11 +1,9 @@
 //! The registry of every event type, for readers that meet records of any stream (history,
 //! exports, the event feed): type name + schema version + payload → JSON.
 
-use crate::codec::{CodecError, EventCodec, JsonValue};
-use crate::instance::InstanceEvent;
-use crate::order::OrderEvent;
-use crate::platform::{CalendarEvent, ClockEvent, OrgEvent, PrincipalEvent};
-use crate::product::ProductEvent;
+use crate::codec::{CodecError, JsonValue};
+use crate::history::StoredEvent;
+use crate::registry::{aggregate_of_type, AGGREGATES};
 
 /// Decodes any known event to JSON; `None` when no aggregate knows the type name.
 pub fn decode_json(
@@ -13,42 +11,27 @@ pub fn decode_json(
     schema_version: u16,
     payload: &[u8],
 ) -> Option<Result<JsonValue, CodecError>> {
-    fn try_decode<E: EventCodec>(
-        t: &str,
-        v: u16,
-        p: &[u8],
-    ) -> Option<Result<JsonValue, CodecError>> {
-        E::TYPE_NAMES
-            .contains(&t)
-            .then(|| E::decode_payload(t, v, p).map(|e| e.payload_json()))
-    }
-    try_decode::<OrgEvent>(type_name, schema_version, payload)
-        .or_else(|| try_decode::<PrincipalEvent>(type_name, schema_version, payload))
-        .or_else(|| try_decode::<CalendarEvent>(type_name, schema_version, payload))
-        .or_else(|| try_decode::<ProductEvent>(type_name, schema_version, payload))
-        .or_else(|| try_decode::<OrderEvent>(type_name, schema_version, payload))
-        .or_else(|| try_decode::<InstanceEvent>(type_name, schema_version, payload))
-        .or_else(|| try_decode::<ClockEvent>(type_name, schema_version, payload))
+    let aggregate = aggregate_of_type(type_name)?;
+    Some((aggregate.decode_json)(&StoredEvent {
+        event_type: type_name,
+        schema_version,
+        payload,
+    }))
 }
 
 /// Every event type name the registry knows.
 pub fn type_names() -> Vec<&'static str> {
-    [
-        OrgEvent::TYPE_NAMES,
-        PrincipalEvent::TYPE_NAMES,
-        CalendarEvent::TYPE_NAMES,
-        ProductEvent::TYPE_NAMES,
-        OrderEvent::TYPE_NAMES,
-        InstanceEvent::TYPE_NAMES,
-        ClockEvent::TYPE_NAMES,
-    ]
-    .concat()
+    AGGREGATES
+        .iter()
+        .flat_map(|a| a.event_types.iter().copied())
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::platform::OrgCreated;
+    use crate::codec::EventCodec;
+    use crate::platform::{OrgCreated, OrgEvent};
 
     #[test]
     fn known_types_decode_to_json_and_unknown_ones_are_none() {

@@ -21,7 +21,8 @@ pub struct Step {
     pub state: JsonValue,
 }
 
-fn fold<D>(events: &[StoredEvent<'_>]) -> Result<Vec<Step>, CodecError>
+/// Replays `events` with `D`'s own `evolve`.
+pub fn fold<D>(events: &[StoredEvent<'_>]) -> Result<Vec<Step>, CodecError>
 where
     D: Decider,
     D::Event: EventCodec,
@@ -40,38 +41,19 @@ where
     Ok(out)
 }
 
-/// Replays the events of `stream_id` (in version order), dispatching on the stream kind.
-/// `None` when no aggregate owns that kind of stream.
+/// Replays the events of `stream_id` (in version order) with the aggregate registered for
+/// its kind. `None` when no aggregate owns that kind of stream.
 pub fn replay(
     stream_id: &str,
     events: &[StoredEvent<'_>],
 ) -> Option<Result<Vec<Step>, CodecError>> {
-    let (kind, _) = crate::split_stream_id(stream_id);
-    Some(match kind {
-        "order" => fold::<crate::order::Order>(events),
-        "product" => fold::<crate::product::Product>(events),
-        "org" => fold::<crate::platform::Org>(events),
-        "principal" => fold::<crate::platform::Principal>(events),
-        "calendar" => fold::<crate::platform::Calendar>(events),
-        "instance" => fold::<crate::instance::Instance>(events),
-        "clock" => fold::<crate::platform::SimClock>(events),
-        _ => return None,
-    })
+    crate::registry::aggregate_of(stream_id).map(|a| (a.replay)(events))
 }
 
-/// The stream id an auditor means: a bare order id (`ord_…`) is its order stream; anything
+/// The stream id an auditor means: a bare id (`ord_…`) is its aggregate's stream; anything
 /// else is taken as a stream id.
 pub fn stream_for(id_or_stream: &str) -> String {
-    match crate::ids::IdKind::of(id_or_stream) {
-        Some(crate::ids::IdKind::Order) => crate::order::order_stream(id_or_stream),
-        Some(crate::ids::IdKind::Product) => crate::product::product_stream(id_or_stream),
-        Some(crate::ids::IdKind::Instance) => crate::instance::instance_stream(id_or_stream),
-        Some(crate::ids::IdKind::Org) => crate::platform::org_stream(id_or_stream),
-        Some(crate::ids::IdKind::Principal | crate::ids::IdKind::Customer) => {
-            crate::platform::principal_stream(id_or_stream)
-        }
-        _ => id_or_stream.to_owned(),
-    }
+    crate::registry::stream_for(id_or_stream)
 }
 
 #[cfg(test)]

@@ -274,7 +274,7 @@ pub fn expiry(
         .map(|d| Timestamp::from_datetime(d.with_timezone(&chrono::Utc)))
 }
 
-/// The instance events a payment of `order` causes, at `now`: instances opened for new and
+/// Policy "a payment opens instances": the instance events a payment of `order` causes, at `now`: instances opened for new and
 /// trial orders; the named instance extended, converted or upgraded otherwise.
 /// `instance` is the named instance's current state (renewal, conversion, upgrade).
 pub fn on_payment(
@@ -407,6 +407,40 @@ pub fn deadline_effects(event: &InstanceEvent, instance_id: &str) -> Vec<Deadlin
             },
         ],
     }
+}
+
+/// The deadlines of a stored instance event (registry entry of the instance).
+pub fn stored_deadline_effects(
+    instance_id: &str,
+    e: &crate::history::StoredEvent<'_>,
+) -> Result<Vec<DeadlineEffect>, crate::codec::CodecError> {
+    use crate::codec::EventCodec;
+    let event = InstanceEvent::decode_payload(e.event_type, e.schema_version, e.payload)?;
+    Ok(deadline_effects(&event, instance_id))
+}
+
+/// The instance's deadline rules and the command each fires.
+pub static DEADLINE_RULES: &[(DeadlineRule, crate::registry::Fire)] = &[
+    (DeadlineRule::InstanceExpiry, fire_expiry),
+    (DeadlineRule::InstanceClose, fire_close),
+];
+
+fn fire_expiry(d: &Deadline, _ids: &dyn crate::ids::IdGen) -> Box<dyn crate::Decision> {
+    Box::new(crate::Single::<Instance>::new(
+        d.stream_id.clone(),
+        InstanceCommand::Expire {
+            deadline_id: d.id.clone(),
+        },
+    ))
+}
+
+fn fire_close(d: &Deadline, _ids: &dyn crate::ids::IdGen) -> Box<dyn crate::Decision> {
+    Box::new(crate::Single::<Instance>::new(
+        d.stream_id.clone(),
+        InstanceCommand::Close {
+            deadline_id: d.id.clone(),
+        },
+    ))
 }
 
 #[cfg(test)]

@@ -21,11 +21,17 @@
 //! - [`decider`] — the [`Decider`] trait every aggregate implements, [`Context`],
 //!   [`Actor`], [`Role`], and (with `testing`) the given/when/then helper. Invariant: decide
 //!   and evolve are pure.
+//! - [`decision`] — [`decision::Decision`]: commands decided over the states of several
+//!   streams with one context, their [`decision::Outcome`] (events per stream, encoded), and
+//!   (with `testing`) the given/when/then helper across streams.
+//! - [`registry`] — every aggregate in one list: stream prefix, event types, history fold,
+//!   deadline effects and the command each deadline rule fires.
 //! - [`deadline`] — deadlines as data: rules, started clocks, effects of events.
 //! - [`error`] — [`DomainError`], the one refusal type of every decider, with its kind
 //!   (which fixes the HTTP status), stable code, message and details.
 //! - [`product`] — products: specs, review lifecycle, prices, commission, providers.
-//! - [`order`] — orders: placement, price changes, payment, cancellation, payment timeout.
+//! - [`order`] — orders: placement, price changes, payment, cancellation, payment timeout,
+//!   refunds and the after-sale, one module per concern; its cross-stream decisions.
 //! - [`platform`] — organisations, principals (token hashes only) and calendar years.
 //! - [`text`] — which characters names, codes and free-text fields may hold. Invariant:
 //!   no stored text holds NUL, other control characters (free text: except line breaks and
@@ -39,6 +45,7 @@ pub mod clock;
 pub mod codec;
 pub mod deadline;
 pub mod decider;
+pub mod decision;
 pub mod error;
 pub mod events;
 pub mod history;
@@ -48,6 +55,7 @@ pub mod money;
 pub mod order;
 pub mod platform;
 pub mod product;
+pub mod registry;
 pub mod text;
 pub mod time;
 
@@ -55,6 +63,7 @@ pub use calendar::{TimeoutUnit, WorkCalendar, YearCalendar};
 pub use clock::{Clock, SimulatedClock, SystemClock};
 pub use codec::{CodecError, EventCodec};
 pub use decider::{Actor, Context, Decider, Role};
+pub use decision::{Decision, Outcome, Single, States};
 pub use error::{DomainError, ErrorKind};
 pub use ids::{IdGen, IdKind};
 pub use money::Cents;

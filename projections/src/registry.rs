@@ -1,15 +1,99 @@
-//! Every read model by name, for tools that rebuild or check them (replay-tool, the API).
+//! The one registry of read models: [`MODELS`] lists each once, and everything that needs
+//! every model goes through it — the server starts them all ([`Running::start`], which is
+//! also where handlers get their typed handles), `/v1/projections` lists and rebuilds them,
+//! and `replay-tool rebuild` rebuilds or checks them offline ([`rebuild`]).
 
+use std::any::Any;
 use std::path::Path;
+use std::sync::Arc;
 
 use eventlog::{EventStore, LogError};
 
 use crate::runtime::{
-    build, catch_up, checkpoint_name, load_checkpoint, store_checkpoint, ReadModel, VIEWS_DIR,
+    build, catch_up, checkpoint_name, load_checkpoint, store_checkpoint, Projection,
+    ProjectionControl, ReadModel, VIEWS_DIR,
 };
 
+/// One registered read model.
+pub struct Model {
+    /// `ReadModel::NAME`.
+    pub name: &'static str,
+    start: fn(Arc<dyn EventStore>, &Path) -> Result<Started, LogError>,
+    rebuild: RebuildFn,
+}
+
+type RebuildFn =
+    fn(&dyn EventStore, &Path, bool, &mut dyn FnMut(u64, u64)) -> Result<RebuildOutcome, LogError>;
+
+impl Model {
+    /// The entry of model `M`.
+    pub const fn of<M: ReadModel>() -> Model {
+        Model {
+            name: M::NAME,
+            start: start::<M>,
+            rebuild: one::<M>,
+        }
+    }
+}
+
+/// Every read model, in start and rebuild order. Adding one is one line here
+/// (ARCHITECTURE.md, "How to add").
+pub static MODELS: &[Model] = &[
+    Model::of::<crate::directory::Directory>(),
+    Model::of::<crate::timers::Timers>(),
+    Model::of::<crate::products::Products>(),
+    Model::of::<crate::orders::Orders>(),
+    Model::of::<crate::instances::Instances>(),
+];
+
 /// Names of every read model, in rebuild order.
-pub const NAMES: &[&str] = &["directory", "timers", "products", "orders", "instances"];
+pub fn names() -> Vec<&'static str> {
+    MODELS.iter().map(|m| m.name).collect()
+}
+
+/// A started model: its control (status, waits, rebuilds) and its typed handle.
+struct Started {
+    control: Arc<dyn ProjectionControl>,
+    handle: Box<dyn Any + Send + Sync>,
+}
+
+fn start<M: ReadModel>(log: Arc<dyn EventStore>, data_dir: &Path) -> Result<Started, LogError> {
+    let p = Projection::<M>::start(log, data_dir)?;
+    Ok(Started {
+        control: Arc::new(p.clone()),
+        handle: Box::new(p),
+    })
+}
+
+/// Every registered model, running on a live log.
+pub struct Running {
+    models: Vec<Started>,
+}
+
+impl Running {
+    /// Starts every model of [`MODELS`] from its checkpoint (or the beginning).
+    pub fn start(log: Arc<dyn EventStore>, data_dir: &Path) -> Result<Running, LogError> {
+        let models = MODELS
+            .iter()
+            .map(|m| (m.start)(Arc::clone(&log), data_dir))
+            .collect::<Result<_, _>>()?;
+        Ok(Running { models })
+    }
+
+    /// The controls of every model, in registry order (`/v1/projections`, waits).
+    pub fn controls(&self) -> Vec<Arc<dyn ProjectionControl>> {
+        self.models.iter().map(|m| Arc::clone(&m.control)).collect()
+    }
+
+    /// The typed handle of model `M`, for the handlers that read it.
+    pub fn handle<M: ReadModel>(&self) -> Result<Projection<M>, LogError> {
+        self.models
+            .iter()
+            .find_map(|m| m.handle.downcast_ref::<Projection<M>>())
+            .cloned()
+            .ok_or_else(|| LogError::Invalid(format!("read model {} is not registered", M::NAME)))
+    }
+}
 
 /// What an offline rebuild of one model found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,12 +158,32 @@ pub fn rebuild(
     check: bool,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Option<Result<RebuildOutcome, LogError>> {
-    Some(match name {
-        "directory" => one::<crate::directory::Directory>(log, data_dir, check, progress),
-        "timers" => one::<crate::timers::Timers>(log, data_dir, check, progress),
-        "products" => one::<crate::products::Products>(log, data_dir, check, progress),
-        "orders" => one::<crate::orders::Orders>(log, data_dir, check, progress),
-        "instances" => one::<crate::instances::Instances>(log, data_dir, check, progress),
-        _ => return None,
-    })
+    let model = MODELS.iter().find(|m| m.name == name)?;
+    Some((model.rebuild)(log, data_dir, check, progress))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_model_is_registered_once_and_started_with_a_typed_handle() {
+        let names = names();
+        let unique: std::collections::BTreeSet<_> = names.iter().collect();
+        assert_eq!(unique.len(), names.len(), "{names:?}");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let log = eventlog::SledLog::open(dir.path()).expect("open");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async {
+            let running = Running::start(Arc::new(log.clone()), dir.path()).expect("start");
+            let controls: Vec<_> = running.controls().iter().map(|c| c.name()).collect();
+            assert_eq!(controls, names);
+            assert!(running.handle::<crate::orders::Orders>().is_ok());
+        });
+        assert!(rebuild("nosuchmodel", &log, dir.path(), true, &mut |_, _| {}).is_none());
+        log.close().expect("close");
+    }
 }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use chrono_tz::Tz;
 use clap::builder::PossibleValuesParser;
 use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
-use projections::registry::NAMES;
+use projections::registry::names;
 
 use crate::time::{parse_rfc3339_micros, parse_timezone};
 
@@ -137,7 +137,7 @@ pub struct HistoryArgs {
 #[command(group(ArgGroup::new("models").required(true).args(["projection", "all"])))]
 pub struct RebuildArgs {
     /// The read model to rebuild.
-    #[arg(long, value_name = "NAME", value_parser = PossibleValuesParser::new(NAMES.iter().copied()))]
+    #[arg(long, value_name = "NAME", value_parser = PossibleValuesParser::new(names()))]
     pub projection: Option<String>,
     /// Rebuild every read model, in order.
     #[arg(long)]
@@ -153,7 +153,7 @@ impl RebuildArgs {
     pub fn names(&self) -> Vec<&str> {
         match &self.projection {
             Some(name) if !self.all => vec![name.as_str()],
-            _ => NAMES.to_vec(),
+            _ => names(),
         }
     }
 }

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use eventlog::datadir::LOG_DIR;
 use eventlog::{EventStore, LogError, SledLog};
-use projections::registry::{self, RebuildOutcome, NAMES};
+use projections::registry::{self, RebuildOutcome};
 use serde::Deserialize;
 
 use crate::error::ToolError;
@@ -40,7 +40,7 @@ pub const CHECK_IS_OFFLINE_ONLY: &str =
 fn unknown(name: &str) -> ToolError {
     ToolError::Usage(format!(
         "unknown projection {name:?}; known: {}",
-        NAMES.join(", ")
+        registry::names().join(", ")
     ))
 }
 
@@ -95,7 +95,7 @@ pub fn run_offline(
     show_progress: bool,
     out: &mut dyn Write,
 ) -> Result<Verdict, ToolError> {
-    if let Some(name) = names.iter().find(|n| !NAMES.contains(n)) {
+    if let Some(name) = names.iter().find(|n| !registry::names().contains(n)) {
         return Err(unknown(name));
     }
     check_data_dir(data_dir)?;
@@ -164,7 +164,9 @@ fn each_model(
                 writeln!(out, "{name}: DIFFERS at position {position}: {reason}")?;
                 verdict = Verdict::Finding;
             }
-            Err(LogError::Invalid(_)) if !NAMES.contains(name) => return Err(unknown(name)),
+            Err(LogError::Invalid(_)) if !registry::names().contains(name) => {
+                return Err(unknown(name))
+            }
             Err(e @ (LogError::Io(_) | LogError::Invalid(_))) => {
                 return Err(ToolError::Environment(format!(
                     "cannot rebuild {name}: {e}"
@@ -198,7 +200,7 @@ pub fn run_online(
     show_progress: bool,
     out: &mut dyn Write,
 ) -> Result<Verdict, ToolError> {
-    if let Some(name) = names.iter().find(|n| !NAMES.contains(n)) {
+    if let Some(name) = names.iter().find(|n| !registry::names().contains(n)) {
         return Err(unknown(name));
     }
     let server = Server::new(target)?;

@@ -11,7 +11,6 @@ use std::path::Path;
 use eventlog::SledLog;
 use fixture::{replay_tool, run_raw, snapshot};
 use live::{market, online, LiveApi, ADMIN};
-use projections::registry::NAMES;
 
 /// The bytes of every checkpoint under `views/`.
 fn views(data_dir: &Path) -> std::collections::BTreeMap<std::path::PathBuf, Vec<u8>> {
@@ -39,13 +38,13 @@ fn offline_rebuild_stores_checkpoints_that_check_equal() {
 
     let run = replay_tool(data, &["rebuild", "--all"]);
     assert_eq!(run.code, Some(0), "{run:?}");
-    let want: String = NAMES
+    let want: String = projections::registry::names()
         .iter()
         .map(|n| format!("rebuilt {n} to position {head}\n"))
         .collect();
     assert_eq!(run.stdout, want);
     assert_eq!(run.stderr, "");
-    for name in NAMES {
+    for name in projections::registry::names() {
         assert!(
             data.join("views").join(format!("{name}.snap")).is_file(),
             "{name}"
@@ -64,7 +63,7 @@ fn offline_rebuild_stores_checkpoints_that_check_equal() {
     let stored = views(data);
     let run = replay_tool(data, &["rebuild", "--all", "--check"]);
     assert_eq!(run.code, Some(0), "{run:?}");
-    let want: String = NAMES
+    let want: String = projections::registry::names()
         .iter()
         .map(|n| format!("{n}: equal at position {head}\n"))
         .collect();
@@ -84,7 +83,7 @@ fn offline_rebuild_stores_checkpoints_that_check_equal() {
     );
     assert_eq!(
         run.stdout.matches(": equal at position ").count(),
-        NAMES.len() - 1
+        projections::registry::names().len() - 1
     );
     assert!(
         !data.join("views").join("orders.snap").exists(),
@@ -193,7 +192,7 @@ fn online_rebuild_waits_until_the_model_runs_again() {
                 .0
         })
         .collect();
-    assert_eq!(names, NAMES, "{run:?}");
+    assert_eq!(names, projections::registry::names(), "{run:?}");
 
     // The rebuilt order list still answers as before.
     let client = reqwest::blocking::Client::new();
@@ -242,7 +241,7 @@ fn the_models_are_picked_by_exactly_one_flag() {
         assert!(!run.stderr.is_empty(), "{args:?}");
     }
     let run = replay_tool(dir.path(), &["rebuild", "--projection", "nosuchmodel"]);
-    for name in NAMES {
+    for name in projections::registry::names() {
         assert!(run.stderr.contains(name), "lists {name}: {run:?}");
     }
     let run = run_raw(&["rebuild", "--help"]);

@@ -8,7 +8,7 @@ use domain::codec::EventCodec;
 use domain::ids::IdKind;
 use domain::order::{
     order_stream, ChannelKind, Client, Order, OrderCommand, OrderEvent, OrderState, OrderStatus,
-    OrderType, VoidReason,
+    OrderType, PlaceOrder, VoidReason,
 };
 use domain::{Decider, Role};
 use eventlog::Direction;
@@ -56,6 +56,26 @@ pub struct CreateOrder {
     pub channel: Option<ChannelInput>,
     #[schema(max_length = 200)]
     pub remark: Option<String>,
+}
+
+impl CreateOrder {
+    /// The domain's placement command: the body as the wire shape of `PlaceOrder`.
+    pub fn into_command(self, order_id: String, customer_id: String) -> PlaceOrder {
+        PlaceOrder {
+            order_id,
+            customer_id,
+            product_id: self.product_id,
+            spec_id: self.spec_id,
+            quantity: self.quantity,
+            order_type: self.order_type,
+            instance_id: self.instance_id,
+            coupon_id: self.coupon_id,
+            client: self.client,
+            channel_kind: self.channel.as_ref().map(|c| c.kind.clone()),
+            channel_ref: self.channel.and_then(|c| c.reference),
+            remark: self.remark,
+        }
+    }
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -618,21 +638,8 @@ async fn create(
     let input: CreateOrder = body.json()?;
     let order_id = app.ids.new_id(IdKind::Order);
     let meta = app.command_meta(&caller, &headers, &body, "PlaceOrder")?;
-    let place = crate::commands::PlaceInput {
-        order_id: order_id.clone(),
-        customer_id: caller.id.clone(),
-        product_id: input.product_id,
-        spec_id: input.spec_id,
-        quantity: input.quantity,
-        order_type: input.order_type,
-        instance_id: input.instance_id,
-        coupon_id: input.coupon_id,
-        client: input.client,
-        channel_kind: input.channel.as_ref().map(|c| c.kind.clone()),
-        channel_ref: input.channel.and_then(|c| c.reference),
-        remark: input.remark,
-    };
-    let done = crate::commands::place_order(&app.runner, &meta, &place).await?;
+    let place = input.into_command(order_id.clone(), caller.id.clone());
+    let done = app.runner.decide::<Order>(&meta, &place).await?;
     let id = done
         .state
         .placed
@@ -728,14 +735,12 @@ async fn pay(
     load_for(&app, &caller, &[Role::Customer], &id)?;
     let input: Pay = body.json()?;
     let meta = app.command_meta(&caller, &headers, &body, "PayOrder")?;
-    let done = crate::commands::pay_order(
-        &app.runner,
-        &meta,
-        &id,
-        input.amount_cents,
-        input.voucher_cents.unwrap_or(0),
-    )
-    .await?;
+    let pay = domain::order::PayOrder {
+        order_id: id.clone(),
+        amount_cents: input.amount_cents,
+        voucher_cents: input.voucher_cents.unwrap_or(0),
+    };
+    let done = app.runner.decide::<Order>(&meta, &pay).await?;
     Ok(order_answer(&app, StatusCode::OK, &id, &done))
 }
 

@@ -191,12 +191,10 @@ async fn quote(
         .spec_id
         .ok_or_else(|| ApiError::bad_request("spec_id is required").with("field", "spec_id"))?;
     // Price exactly as placement would: run the order decider on a throw-away order.
-    let cmd = domain::order::OrderCommand::Place(Box::new(domain::order::PlaceOrder {
+    let place = domain::order::PlaceOrder {
         order_id: "ord_quote".into(),
         customer_id: caller.id.clone(),
         product_id: id.clone(),
-        product: product.state,
-        instance: None,
         spec_id,
         quantity: q.quantity.unwrap_or(1),
         order_type: q.order_type.unwrap_or_else(|| "new".into()),
@@ -206,11 +204,13 @@ async fn quote(
         channel_kind: None,
         channel_ref: None,
         remark: None,
-    }));
+    };
     let ctx = app.runner.context(&caller.actor());
-    let events = <domain::order::Order as domain::Decider>::decide(
+    let events = domain::order::place(
         &domain::order::OrderState::default(),
-        &cmd,
+        &place,
+        &product.state,
+        None,
         &ctx,
     )?;
     let Some(domain::order::OrderEvent::OrderPlaced(p)) = events.first() else {

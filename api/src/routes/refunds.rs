@@ -350,7 +350,11 @@ async fn decide(
         )
     };
     let meta = app.command_meta(&caller, &headers, &body, name)?;
-    let done = crate::commands::decide_refund(&app.runner, &meta, &order_id, cmd).await?;
+    let decide = domain::order::DecideRefund {
+        order_id: order_id.clone(),
+        command: cmd,
+    };
+    let done = app.runner.decide::<Order>(&meta, &decide).await?;
     let r = done
         .state
         .refund(&refund_id)

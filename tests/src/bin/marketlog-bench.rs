@@ -367,12 +367,18 @@ async fn command_inprocess(dir: &tempfile::TempDir, concurrency: usize, seconds:
             let runner = &m.app.runner;
             let pending = unpaid[t].lock().map(|mut g| g.take()).unwrap_or(None);
             if let Some(order_id) = pending {
-                return api::commands::pay_order(runner, &meta("PayOrder"), &order_id, 9_900, 0)
+                let pay = domain::order::PayOrder {
+                    order_id,
+                    amount_cents: 9_900,
+                    voucher_cents: 0,
+                };
+                return runner
+                    .decide::<domain::order::Order>(&meta("PayOrder"), &pay)
                     .await
                     .is_ok();
             }
             let order_id = m.app.ids.new_id(IdKind::Order);
-            let input = api::commands::PlaceInput {
+            let input = domain::order::PlaceOrder {
                 order_id: order_id.clone(),
                 customer_id: caller.id.clone(),
                 product_id: m.product_id.clone(),
@@ -386,7 +392,8 @@ async fn command_inprocess(dir: &tempfile::TempDir, concurrency: usize, seconds:
                 channel_ref: None,
                 remark: None,
             };
-            let placed = api::commands::place_order(runner, &meta("PlaceOrder"), &input)
+            let placed = runner
+                .decide::<domain::order::Order>(&meta("PlaceOrder"), &input)
                 .await
                 .is_ok();
             if placed {

@@ -1,0 +1,231 @@
+//! The order's commands that read or write other streams, as decisions over the states of
+//! every stream they name (one context, one `now`): placement (the product and the instance
+//! a renewal is for), payment (the instances it opens or changes) and refund decisions (the
+//! instances an immediate refund releases). Also the commands the order's deadline rules
+//! fire.
+
+use super::*;
+use crate::codec::{CodecError, EventCodec};
+use crate::decision::{Decision, Outcome, Single, States};
+use crate::history::StoredEvent;
+use crate::ids::{IdGen, IdKind};
+use crate::instance::{
+    instance_stream, instances_of, on_payment, Instance, InstanceEvent, InstanceReleased,
+};
+use crate::product::{product_stream, Product};
+use crate::registry::Fire;
+
+impl Decision for PlaceOrder {
+    fn primary(&self) -> String {
+        order_stream(&self.order_id)
+    }
+
+    fn streams(&self, _loaded: &States) -> Vec<String> {
+        let mut streams = vec![product_stream(&self.product_id)];
+        streams.extend(self.instance_id.as_deref().map(instance_stream));
+        streams
+    }
+
+    /// Prices from the product (and instance) as loaded; the append checks both are still
+    /// at those versions.
+    fn decide(&self, states: &States, ctx: &Context) -> Result<Outcome, DomainError> {
+        let pstream = product_stream(&self.product_id);
+        let product = states.get::<Product>(&pstream)?;
+        // A draft is invisible to customers: to them it does not exist.
+        if product.created.is_none() || product.status == ProductStatus::Draft {
+            return Err(DomainError::validation(
+                "product_id",
+                "unknown",
+                format!("product {} does not exist", self.product_id),
+            ));
+        }
+        let instance = match self.instance_id.as_deref() {
+            Some(id) => Some(states.get::<Instance>(&instance_stream(id))?),
+            None => None,
+        };
+        let stream = self.primary();
+        let order = states.get::<Order>(&stream)?;
+        let events = place(order, self, product, instance, ctx)?;
+        let mut outcome = Outcome::primary::<Order>(&stream, order, events)?;
+        outcome.guard(&pstream);
+        if let Some(id) = self.instance_id.as_deref() {
+            outcome.guard(&instance_stream(id));
+        }
+        Ok(outcome)
+    }
+}
+
+/// A customer pays an order; its instances open (new, trial) or change (renewal,
+/// conversion, upgrade) in the same atomic append.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PayOrder {
+    pub order_id: String,
+    pub amount_cents: i64,
+    pub voucher_cents: i64,
+}
+
+impl Decision for PayOrder {
+    fn primary(&self) -> String {
+        order_stream(&self.order_id)
+    }
+
+    /// The product (for the spec's duration; prices come from the order) and the instance
+    /// the order is for.
+    fn streams(&self, loaded: &States) -> Vec<String> {
+        let Ok(order) = loaded.get::<Order>(&self.primary()) else {
+            return Vec::new();
+        };
+        let Some(p) = &order.placed else {
+            return Vec::new();
+        };
+        let mut streams = vec![product_stream(&p.product_id)];
+        streams.extend(p.instance_id.as_deref().map(instance_stream));
+        streams
+    }
+
+    fn decide(&self, states: &States, ctx: &Context) -> Result<Outcome, DomainError> {
+        let stream = self.primary();
+        let order = states.get::<Order>(&stream)?;
+        let command = OrderCommand::Pay {
+            amount_cents: self.amount_cents,
+            voucher_cents: self.voucher_cents,
+        };
+        let events = Order::decide(order, &command, ctx)?;
+        let mut outcome = Outcome::primary::<Order>(&stream, order, events)?;
+        let Some(p) = order.placed.as_ref().filter(|_| !outcome.is_empty()) else {
+            return Ok(outcome);
+        };
+        let product = states.get::<Product>(&product_stream(&p.product_id))?;
+        let Some(spec) = product.spec(&p.spec_id) else {
+            return Ok(outcome);
+        };
+        let instance = match p.instance_id.as_deref() {
+            Some(id) => Some(states.get::<Instance>(&instance_stream(id))?),
+            None => None,
+        };
+        for (id, event) in on_payment(order, spec, instance, ctx.now, ctx.tz) {
+            outcome.append(&instance_stream(&id), &[event])?;
+        }
+        Ok(outcome)
+    }
+}
+
+/// A decision on a refund (approve, reject, auto-approve); an approval of a refund that
+/// releases immediately also releases the order's usable instances, atomically.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecideRefund {
+    pub order_id: String,
+    /// `ApproveRefund`, `RejectRefund` or `AutoApproveRefund`.
+    pub command: OrderCommand,
+}
+
+impl DecideRefund {
+    fn approved_refund_id(&self) -> Option<&str> {
+        match &self.command {
+            OrderCommand::ApproveRefund { refund_id, .. }
+            | OrderCommand::AutoApproveRefund { refund_id, .. } => Some(refund_id),
+            _ => None,
+        }
+    }
+}
+
+impl Decision for DecideRefund {
+    fn primary(&self) -> String {
+        order_stream(&self.order_id)
+    }
+
+    fn streams(&self, loaded: &States) -> Vec<String> {
+        let Ok(order) = loaded.get::<Order>(&self.primary()) else {
+            return Vec::new();
+        };
+        let releases = self
+            .approved_refund_id()
+            .and_then(|id| order.refund(id))
+            .is_some_and(|r| r.release == Release::Immediate);
+        if !releases {
+            return Vec::new();
+        }
+        instances_of(order)
+            .iter()
+            .map(|id| instance_stream(id))
+            .collect()
+    }
+
+    fn decide(&self, states: &States, ctx: &Context) -> Result<Outcome, DomainError> {
+        let stream = self.primary();
+        let order = states.get::<Order>(&stream)?;
+        let events = Order::decide(order, &self.command, ctx)?;
+        let released = events.iter().find_map(|e| match e {
+            OrderEvent::RefundApproved(a) if a.release == Release::Immediate => {
+                Some(a.refund_id.clone())
+            }
+            _ => None,
+        });
+        let mut outcome = Outcome::primary::<Order>(&stream, order, events)?;
+        let Some(refund_id) = released else {
+            return Ok(outcome);
+        };
+        for id in instances_of(order) {
+            let istream = instance_stream(&id);
+            let instance = states.get::<Instance>(&istream)?;
+            if instance.opened.is_none() || !instance.usable() {
+                continue;
+            }
+            let e = InstanceEvent::InstanceReleased(InstanceReleased {
+                at: ctx.now,
+                order_id: self.order_id.clone(),
+                refund_id: refund_id.clone(),
+            });
+            outcome.append(&istream, &[e])?;
+        }
+        Ok(outcome)
+    }
+}
+
+/// The deadlines of a stored order event (registry entry of the order).
+pub fn stored_deadline_effects(
+    order_id: &str,
+    e: &StoredEvent<'_>,
+) -> Result<Vec<DeadlineEffect>, CodecError> {
+    let event = OrderEvent::decode_payload(e.event_type, e.schema_version, e.payload)?;
+    Ok(deadline_effects(&event, order_id))
+}
+
+/// The order's deadline rules and the command each fires.
+pub static DEADLINE_RULES: &[(DeadlineRule, Fire)] = &[
+    (DeadlineRule::OrderPaymentTimeout, fire_payment_timeout),
+    (DeadlineRule::RefundAutoApproval, fire_refund_auto_approval),
+    (DeadlineRule::ReviewDefault, fire_review_default),
+];
+
+fn fire_payment_timeout(d: &Deadline, _ids: &dyn IdGen) -> Box<dyn Decision> {
+    Box::new(Single::<Order>::new(
+        d.stream_id.clone(),
+        OrderCommand::VoidForTimeout {
+            deadline_id: d.id.clone(),
+        },
+    ))
+}
+
+fn fire_refund_auto_approval(d: &Deadline, _ids: &dyn IdGen) -> Box<dyn Decision> {
+    // The deadline id ends with the refund id (`refund_deadline_id`).
+    let refund_id = d.id.rsplit('/').next().unwrap_or_default().to_owned();
+    let (_, order_id) = crate::split_stream_id(&d.stream_id);
+    Box::new(DecideRefund {
+        order_id: order_id.to_owned(),
+        command: OrderCommand::AutoApproveRefund {
+            refund_id,
+            deadline_id: d.id.clone(),
+        },
+    })
+}
+
+fn fire_review_default(d: &Deadline, ids: &dyn IdGen) -> Box<dyn Decision> {
+    Box::new(Single::<Order>::new(
+        d.stream_id.clone(),
+        OrderCommand::DefaultReview {
+            review_id: ids.new_id(IdKind::Review),
+            deadline_id: d.id.clone(),
+        },
+    ))
+}

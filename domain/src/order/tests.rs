@@ -1,0 +1,716 @@
+use super::*;
+use crate::decider::testing::DeciderTest;
+use crate::decider::Role;
+use crate::product::{ProductCreated, Spec};
+
+fn at(s: &str) -> Timestamp {
+    Timestamp::parse_rfc3339(s).unwrap()
+}
+fn ctx_at(now: &str, actor: Actor) -> Context {
+    Context::new(at(now), actor, chrono_tz::Asia::Shanghai)
+}
+fn customer() -> Actor {
+    Actor::Principal {
+        id: "cus_1".into(),
+        role: Role::Customer,
+        org_id: None,
+    }
+}
+fn product(status: ProductStatus) -> ProductState {
+    let spec = |id: &str, price, trial| Spec {
+        id: id.into(),
+        name: id.into(),
+        duration: 1,
+        unit: DurationUnit::Once,
+        price: Cents(price),
+        trial,
+        hidden: false,
+    };
+    ProductState {
+        created: Some(ProductCreated {
+            product_id: "prd_1".into(),
+            seller_org_id: "org_s".into(),
+            code: "MIG".into(),
+            name: "Data migration".into(),
+            category: "services".into(),
+            delivery: DeliveryKind::Saas,
+            delivery_days: 3,
+            warranty_days: 0,
+            flow_template_id: None,
+            specs: vec![spec("5g", 5_000, false), spec("try", 0, true)],
+        }),
+        status,
+        specs: vec![spec("5g", 5_000, false), spec("try", 0, true)],
+        commission_percent: None,
+        providers: vec![],
+    }
+}
+fn place_cmd(qty: u32) -> PlaceOrder {
+    PlaceOrder {
+        order_id: "ord_1".into(),
+        customer_id: "cus_1".into(),
+        product_id: "prd_1".into(),
+        spec_id: "5g".into(),
+        quantity: qty,
+        order_type: "new".into(),
+        instance_id: None,
+        coupon_id: None,
+        client: Some("web".into()),
+        channel_kind: None,
+        channel_ref: None,
+        remark: None,
+    }
+}
+fn placed() -> Vec<OrderEvent> {
+    place(
+        &OrderState::default(),
+        &place_cmd(2),
+        &product(ProductStatus::Listed),
+        None,
+        &ctx_at("2026-11-22T09:00:00+08:00", customer()),
+    )
+    .unwrap()
+}
+
+#[test]
+fn a_new_order_costs_spec_price_times_quantity_and_is_due_in_7_days() {
+    let e = placed();
+    let OrderEvent::OrderPlaced(p) = &e[0] else {
+        panic!("{e:?}")
+    };
+    assert_eq!((p.original, p.payable), (Cents(10_000), Cents(10_000)));
+    assert_eq!(p.payment_due_at, at("2026-11-29T09:00:00+08:00"));
+    assert_eq!(
+        deadline_effects(&e[0], "ord_1")[0],
+        DeadlineEffect::Start(Deadline {
+            id: "order-ord_1/order_payment_timeout/placed".into(),
+            due_at: p.payment_due_at,
+            stream_id: "order-ord_1".into(),
+            rule: DeadlineRule::OrderPaymentTimeout,
+        })
+    );
+}
+
+#[test]
+fn only_listed_products_can_be_ordered() {
+    let ctx = ctx_at("2026-11-22T09:00:00+08:00", customer());
+    let place_in = |status, qty| {
+        place(
+            &OrderState::default(),
+            &place_cmd(qty),
+            &product(status),
+            None,
+            &ctx,
+        )
+    };
+    let e = place_in(ProductStatus::Hidden, 1).unwrap_err();
+    assert!(
+        e.code == "invalid_state" && e.details[0].1 == "hidden",
+        "{e:?}"
+    );
+    let e = place_in(ProductStatus::Listed, 101).unwrap_err();
+    assert!(e.details[0].1 == "quantity", "{e:?}");
+}
+
+#[test]
+fn price_change_needs_an_unpaid_order_and_a_reason_and_records_old_and_new() {
+    let seller = Actor::Principal {
+        id: "prn_s".into(),
+        role: Role::IsvAdmin,
+        org_id: Some("org_s".into()),
+    };
+    let ctx = ctx_at("2026-11-22T10:00:00+08:00", seller);
+    DeciderTest::<Order>::given(placed())
+        .when(
+            OrderCommand::ChangePrice {
+                new_price_cents: 0,
+                reason: "testing my own product".into(),
+            },
+            &ctx,
+        )
+        .then_events(vec![OrderEvent::OrderPriceChanged(OrderPriceChanged {
+            old_payable: Cents(10_000),
+            new_payable: Cents(0),
+            reason: "testing my own product".into(),
+            changed_by: "prn_s:isv_admin".into(),
+            at: at("2026-11-22T10:00:00+08:00"),
+        })]);
+    DeciderTest::<Order>::given(placed())
+        .when(
+            OrderCommand::ChangePrice {
+                new_price_cents: 10,
+                reason: " ".into(),
+            },
+            &ctx,
+        )
+        .then_error(|e| e.code == "validation_failed");
+    let mut paid = placed();
+    paid.push(OrderEvent::OrderPaid(OrderPaid {
+        amount: Cents(10_000),
+        voucher: Cents(0),
+        cash: Cents(10_000),
+        at: at("2026-11-22T09:30:00+08:00"),
+        completed: true,
+    }));
+    DeciderTest::<Order>::given(paid)
+        .when(
+            OrderCommand::ChangePrice {
+                new_price_cents: 10,
+                reason: "late".into(),
+            },
+            &ctx,
+        )
+        .then_error(|e| e.code == "invalid_state" && e.details[0].1 == "paid");
+}
+
+#[test]
+fn payment_must_equal_the_payable_amount_and_splits_cash_and_voucher() {
+    let ctx = ctx_at("2026-11-22T11:00:00+08:00", customer());
+    DeciderTest::<Order>::given(placed())
+        .when(
+            OrderCommand::Pay {
+                amount_cents: 9_999,
+                voucher_cents: 0,
+            },
+            &ctx,
+        )
+        .then_error(|e| e.code == "amount_mismatch");
+    let state = DeciderTest::<Order>::given(placed())
+        .when(
+            OrderCommand::Pay {
+                amount_cents: 10_000,
+                voucher_cents: 3_000,
+            },
+            &ctx,
+        )
+        .then_events(vec![OrderEvent::OrderPaid(OrderPaid {
+            amount: Cents(10_000),
+            voucher: Cents(3_000),
+            cash: Cents(7_000),
+            at: at("2026-11-22T11:00:00+08:00"),
+            completed: true,
+        })]);
+    assert_eq!(state.completed_at, Some(at("2026-11-22T11:00:00+08:00")));
+}
+
+#[test]
+fn unpaid_order_is_voided_after_7_days_and_not_before() {
+    let early = ctx_at("2026-11-29T08:59:59+08:00", Actor::System);
+    DeciderTest::<Order>::given(placed())
+        .when(
+            OrderCommand::VoidForTimeout {
+                deadline_id: "d".into(),
+            },
+            &early,
+        )
+        .then_events(vec![]);
+    let due = ctx_at("2026-11-29T09:00:00+08:00", Actor::System);
+    DeciderTest::<Order>::given(placed())
+        .when(
+            OrderCommand::VoidForTimeout {
+                deadline_id: "d".into(),
+            },
+            &due,
+        )
+        .then_events(vec![OrderEvent::OrderVoided(OrderVoided {
+            reason: VoidReason::PaymentTimeout,
+            at: at("2026-11-29T09:00:00+08:00"),
+            deadline_id: Some("d".into()),
+        })]);
+    let mut cancelled = placed();
+    cancelled.push(OrderEvent::OrderVoided(OrderVoided {
+        reason: VoidReason::CancelledByCustomer,
+        at: at("2026-11-23T09:00:00+08:00"),
+        deadline_id: None,
+    }));
+    DeciderTest::<Order>::given(cancelled)
+        .when(
+            OrderCommand::VoidForTimeout {
+                deadline_id: "d".into(),
+            },
+            &due,
+        )
+        .then_events(vec![]);
+}
+
+fn paid_at(amount: i64, voucher: i64) -> Vec<OrderEvent> {
+    let mut e = placed();
+    e.push(OrderEvent::OrderPaid(OrderPaid {
+        amount: Cents(amount),
+        voucher: Cents(voucher),
+        cash: Cents(amount - voucher),
+        at: at("2026-11-22T10:00:00+08:00"),
+        completed: true,
+    }));
+    e
+}
+
+fn request(amount: Option<i64>) -> OrderCommand {
+    OrderCommand::RequestRefund {
+        refund_id: "rfd_1".into(),
+        amount_cents: amount,
+        reason: "not needed".into(),
+    }
+}
+
+#[test]
+fn a_customer_may_request_a_refund_within_5_days_of_payment() {
+    let ok = ctx_at("2026-11-27T10:00:00+08:00", customer());
+    let e = Order::decide(&Order::fold(&paid_at(10_000, 0)), &request(None), &ok).unwrap();
+    let OrderEvent::RefundRequested(r) = &e[0] else {
+        panic!()
+    };
+    assert_eq!(
+        (r.amount, r.auto_approve_at),
+        (Cents(10_000), Some(at("2026-11-30T10:00:00+08:00")))
+    );
+    DeciderTest::<Order>::given(paid_at(10_000, 0))
+        .when(
+            request(None),
+            &ctx_at("2026-11-27T10:00:01+08:00", customer()),
+        )
+        .then_error(|e| e.code == "refund_window_closed");
+    DeciderTest::<Order>::given(paid_at(10_000, 0))
+        .when(request(Some(10_001)), &ok)
+        .then_error(|e| e.code == "refund_exceeds_balance");
+    DeciderTest::<Order>::given(placed())
+        .when(request(None), &ok)
+        .then_error(|e| e.code == "invalid_state" && e.details[0].1 == "unpaid");
+}
+
+#[test]
+fn at_most_one_refund_is_open_per_order() {
+    let ctx = ctx_at("2026-11-23T10:00:00+08:00", customer());
+    let mut h = paid_at(10_000, 0);
+    h.extend(Order::decide(&Order::fold(&h), &request(Some(100)), &ctx).unwrap());
+    DeciderTest::<Order>::given(h)
+        .when(
+            OrderCommand::RequestRefund {
+                refund_id: "rfd_2".into(),
+                amount_cents: Some(100),
+                reason: "again".into(),
+            },
+            &ctx,
+        )
+        .then_error(|e| e.code == "invalid_state" && e.details[0].1 == "refund_open");
+}
+
+#[test]
+fn refund_request_is_approved_automatically_after_3_days_and_the_order_becomes_refunded() {
+    let ctx = ctx_at("2026-11-23T10:00:00+08:00", customer());
+    let mut h = paid_at(10_000, 3_000);
+    h.extend(Order::decide(&Order::fold(&h), &request(None), &ctx).unwrap());
+    let early = ctx_at("2026-11-26T09:59:59+08:00", Actor::System);
+    let auto = OrderCommand::AutoApproveRefund {
+        refund_id: "rfd_1".into(),
+        deadline_id: "d".into(),
+    };
+    DeciderTest::<Order>::given(h.clone())
+        .when(auto.clone(), &early)
+        .then_events(vec![]);
+    let due = ctx_at("2026-11-26T10:00:00+08:00", Actor::System);
+    let e = Order::decide(&Order::fold(&h), &auto, &due).unwrap();
+    let OrderEvent::RefundApproved(a) = &e[0] else {
+        panic!()
+    };
+    assert_eq!(
+        (a.cash, a.voucher, a.automatic, a.balance_after),
+        (Cents(7_000), Cents(3_000), true, Cents(0))
+    );
+    h.extend(e);
+    let s = Order::fold(&h);
+    assert_eq!(
+        (s.status, s.refunded),
+        (Some(OrderStatus::Refunded), Cents(10_000))
+    );
+    assert_eq!(
+        deadline_effects(&h[3], "ord_1")[0],
+        DeadlineEffect::Stop {
+            id: refund_deadline_id("ord_1", "rfd_1")
+        }
+    );
+}
+
+#[test]
+fn a_partial_refund_leaves_the_order_paid_with_a_balance() {
+    let seller = Actor::Principal {
+        id: "prn_s".into(),
+        role: Role::IsvAdmin,
+        org_id: Some("org_s".into()),
+    };
+    let mut h = paid_at(10_000, 0);
+    h.extend(
+        Order::decide(
+            &Order::fold(&h),
+            &request(Some(2_500)),
+            &ctx_at("2026-11-23T10:00:00+08:00", customer()),
+        )
+        .unwrap(),
+    );
+    h.extend(
+        Order::decide(
+            &Order::fold(&h),
+            &OrderCommand::ApproveRefund {
+                refund_id: "rfd_1".into(),
+                approver: Approver::Seller,
+            },
+            &ctx_at("2026-11-23T11:00:00+08:00", seller),
+        )
+        .unwrap(),
+    );
+    let s = Order::fold(&h);
+    assert_eq!(
+        (s.status, s.balance()),
+        (Some(OrderStatus::Paid), Cents(7_500))
+    );
+}
+
+#[test]
+fn a_seller_refund_goes_to_the_platform_and_keep_needs_a_reason() {
+    let seller = ctx_at(
+        "2026-12-30T10:00:00+08:00",
+        Actor::Principal {
+            id: "prn_s".into(),
+            role: Role::IsvAdmin,
+            org_id: Some("org_s".into()),
+        },
+    );
+    let cmd = |release: &str, keep: Option<&str>| OrderCommand::SellerRefund {
+        refund_id: "rfd_9".into(),
+        kind: "full".into(),
+        amount_cents: None,
+        release: release.into(),
+        keep_reason: keep.map(str::to_owned),
+        reason: "service stopped".into(),
+    };
+    DeciderTest::<Order>::given(paid_at(10_000, 0))
+        .when(cmd("keep", None), &seller)
+        .then_error(|e| e.details[0].1 == "keep_reason");
+    let s = DeciderTest::<Order>::given(paid_at(10_000, 0))
+        .when(cmd("immediate", None), &seller)
+        .then_events(vec![OrderEvent::RefundRequested(RefundRequested {
+            refund_id: "rfd_9".into(),
+            initiated_by: RefundInitiator::Seller,
+            kind: RefundKind::Full,
+            amount: Cents(10_000),
+            release: Release::Immediate,
+            keep_reason: None,
+            reason: "service stopped".into(),
+            requested_by: "prn_s:isv_admin".into(),
+            at: at("2026-12-30T10:00:00+08:00"),
+            auto_approve_at: None,
+        })]);
+    assert_eq!(
+        s.open_refund().map(|r| r.status),
+        Some(RefundStatus::PendingPlatform)
+    );
+    let mut h = paid_at(10_000, 0);
+    h.extend(Order::decide(&Order::fold(&h), &cmd("immediate", None), &seller).unwrap());
+    DeciderTest::<Order>::given(h)
+        .when(
+            OrderCommand::ApproveRefund {
+                refund_id: "rfd_9".into(),
+                approver: Approver::Seller,
+            },
+            &seller,
+        )
+        .then_error(|e| e.code == "invalid_state" && e.details[0].1 == "pending_platform");
+}
+
+#[test]
+fn the_invoice_amount_is_cash_paid_minus_cash_refunded_and_postage_follows_200_yuan() {
+    let ctx = ctx_at("2026-11-23T10:00:00+08:00", customer());
+    let inv = |id: &str| OrderCommand::RequestInvoice {
+        invoice_id: id.into(),
+        invoice_type: "ordinary".into(),
+        title: "Acme".into(),
+        tax_id: "91X".into(),
+        address: "Shanghai".into(),
+    };
+    let mut h = paid_at(10_000, 4_000);
+    h.extend(Order::decide(&Order::fold(&h), &request(Some(5_000)), &ctx).unwrap());
+    let seller = ctx_at(
+        "2026-11-23T11:00:00+08:00",
+        Actor::Principal {
+            id: "prn_s".into(),
+            role: Role::IsvAdmin,
+            org_id: Some("org_s".into()),
+        },
+    );
+    h.extend(
+        Order::decide(
+            &Order::fold(&h),
+            &OrderCommand::ApproveRefund {
+                refund_id: "rfd_1".into(),
+                approver: Approver::Seller,
+            },
+            &seller,
+        )
+        .unwrap(),
+    );
+    let e = Order::decide(&Order::fold(&h), &inv("inv_1"), &ctx).unwrap();
+    let OrderEvent::InvoiceRequested(r) = &e[0] else {
+        panic!()
+    };
+    // cash paid 6000; the 5000 refund returned 3000 cash (60 %) → 3000 left to invoice.
+    assert_eq!((r.amount, r.seller_pays_postage), (Cents(3_000), false));
+    h.extend(e);
+    DeciderTest::<Order>::given(h)
+        .when(inv("inv_2"), &ctx)
+        .then_error(|e| e.details[0].1 == "invoice_exists");
+    let big = paid_at(20_001, 0);
+    let e = Order::decide(&Order::fold(&big), &inv("inv_3"), &ctx).unwrap();
+    let OrderEvent::InvoiceRequested(r) = &e[0] else {
+        panic!()
+    };
+    assert!(r.seller_pays_postage);
+}
+
+#[test]
+fn review_is_defaulted_after_30_days_and_the_seller_replies_once_within_30_days() {
+    let h = paid_at(10_000, 0);
+    let def = OrderCommand::DefaultReview {
+        review_id: "rev_1".into(),
+        deadline_id: "d".into(),
+    };
+    DeciderTest::<Order>::given(h.clone())
+        .when(
+            def.clone(),
+            &ctx_at("2026-12-22T09:59:59+08:00", Actor::System),
+        )
+        .then_events(vec![]);
+    let s = DeciderTest::<Order>::given(h.clone())
+        .when(def, &ctx_at("2026-12-22T10:00:00+08:00", Actor::System))
+        .then_events(vec![OrderEvent::ReviewDefaulted(ReviewDefaulted {
+            review_id: "rev_1".into(),
+            at: at("2026-12-22T10:00:00+08:00"),
+            deadline_id: "d".into(),
+        })]);
+    assert!(s
+        .review
+        .as_ref()
+        .is_some_and(|r| r.default && r.quality == 5 && !r.bad_unhandled()));
+    let mut reviewed = h;
+    reviewed.push(OrderEvent::ReviewSubmitted(ReviewSubmitted {
+        review_id: "rev_2".into(),
+        quality: 3,
+        attitude: 5,
+        speed: 5,
+        comment: "slow".into(),
+        at: at("2026-11-24T10:00:00+08:00"),
+    }));
+    assert!(Order::fold(&reviewed)
+        .review
+        .as_deref()
+        .is_some_and(Review::bad_unhandled));
+    let seller = |t: &str| {
+        ctx_at(
+            t,
+            Actor::Principal {
+                id: "prn_s".into(),
+                role: Role::IsvAdmin,
+                org_id: Some("org_s".into()),
+            },
+        )
+    };
+    DeciderTest::<Order>::given(reviewed.clone())
+        .when(
+            OrderCommand::ReplyToReview {
+                text: "sorry".into(),
+            },
+            &seller("2026-12-24T10:00:01+08:00"),
+        )
+        .then_error(|e| e.details[0].1 == "reply_window_closed");
+    let s = DeciderTest::<Order>::given(reviewed)
+        .when(
+            OrderCommand::ReplyToReview {
+                text: "sorry".into(),
+            },
+            &seller("2026-12-24T10:00:00+08:00"),
+        )
+        .then_events(vec![OrderEvent::ReviewReplied(ReviewReplied {
+            review_id: "rev_2".into(),
+            text: "sorry".into(),
+            replied_by: "prn_s:isv_admin".into(),
+            at: at("2026-12-24T10:00:00+08:00"),
+        })]);
+    assert!(!s.review.as_deref().is_some_and(Review::bad_unhandled));
+}
+
+#[test]
+fn order_event_encodings_are_pinned() {
+    use crate::codec::EventCodec;
+    let hex = |b: Vec<u8>| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+    let e = placed();
+    let paid = OrderEvent::OrderPaid(OrderPaid {
+        amount: Cents(1),
+        voucher: Cents(0),
+        cash: Cents(1),
+        at: Timestamp::from_micros(1),
+        completed: false,
+    });
+    let actual = [
+        hex(e[0].encode_payload().unwrap()),
+        hex(paid.encode_payload().unwrap()),
+    ];
+    assert_eq!(actual, GOLDEN);
+}
+
+const GOLDEN: [&str; 2] = [
+    "056f72645f3100056375735f31056f72675f73057072645f31034d49470e44617461206d6967726174696f6e0102356702356701000002fb1027fb204efb204e000000010000fd008841fea5c10c00fd00c808a0bfc20c00",
+    "0200020200",
+];
+
+mod across_streams {
+    //! Given / when / then over every stream a decision names.
+
+    use super::*;
+    use crate::decision::testing::{decoded, DecisionTest};
+    use crate::instance::{Instance, InstanceEvent, InstanceOpened, InstanceStatus};
+    use crate::product::{Product, ProductEvent};
+
+    fn listed_product() -> Vec<ProductEvent> {
+        let ProductState {
+            created: Some(created),
+            ..
+        } = product(ProductStatus::Listed)
+        else {
+            unreachable!()
+        };
+        vec![
+            ProductEvent::ProductCreated(created),
+            ProductEvent::ProductStatusChanged(crate::product::ProductStatusChanged {
+                from: ProductStatus::Draft,
+                to: ProductStatus::Listed,
+                reason: None,
+            }),
+        ]
+    }
+
+    #[test]
+    fn placement_prices_from_the_product_it_loaded_and_guards_it() {
+        let ctx = ctx_at("2026-11-22T09:00:00+08:00", customer());
+        let outcome = DecisionTest::new()
+            .given::<Product>("product-prd_1", &listed_product())
+            .when(&place_cmd(2), &ctx)
+            .unwrap();
+        let events: Vec<OrderEvent> = decoded(&outcome, "order-ord_1");
+        assert_eq!(events, placed());
+        assert_eq!(outcome.guards, vec!["product-prd_1".to_owned()]);
+        let state = outcome.primary_state::<Order>().unwrap();
+        assert_eq!(state.payable, Cents(10_000));
+    }
+
+    #[test]
+    fn an_unknown_or_draft_product_is_an_unknown_product_id() {
+        let ctx = ctx_at("2026-11-22T09:00:00+08:00", customer());
+        let unknown = DecisionTest::new().when(&place_cmd(1), &ctx).unwrap_err();
+        assert_eq!(
+            (unknown.code, unknown.details[0].1.as_str()),
+            ("validation_failed", "product_id")
+        );
+        let draft = listed_product()[..1].to_vec();
+        let e = DecisionTest::new()
+            .given::<Product>("product-prd_1", &draft)
+            .when(&place_cmd(1), &ctx)
+            .unwrap_err();
+        assert_eq!(e.details[0].1, "product_id");
+    }
+
+    #[test]
+    fn a_payment_opens_one_instance_per_unit_at_the_same_now_as_the_payment() {
+        let ctx = ctx_at("2026-11-23T09:00:00+08:00", customer());
+        let pay = PayOrder {
+            order_id: "ord_1".into(),
+            amount_cents: 10_000,
+            voucher_cents: 0,
+        };
+        let outcome = DecisionTest::new()
+            .given::<Order>("order-ord_1", &placed())
+            .given::<Product>("product-prd_1", &listed_product())
+            .when(&pay, &ctx)
+            .unwrap();
+        let order: Vec<OrderEvent> = decoded(&outcome, "order-ord_1");
+        assert!(matches!(&order[..], [OrderEvent::OrderPaid(p)] if p.at == ctx.now));
+        for i in 1..=2 {
+            let stream = format!("instance-ins_1_{i}");
+            let opened: Vec<InstanceEvent> = decoded(&outcome, &stream);
+            assert!(
+                matches!(&opened[..], [InstanceEvent::InstanceOpened(o)]
+                    if o.opened_at == ctx.now && o.order_id == "ord_1"),
+                "{stream}: {opened:?}"
+            );
+        }
+        assert_eq!(outcome.appends.len(), 3);
+
+        // A refused payment opens nothing.
+        let wrong = PayOrder {
+            amount_cents: 1,
+            ..pay
+        };
+        let e = DecisionTest::new()
+            .given::<Order>("order-ord_1", &placed())
+            .given::<Product>("product-prd_1", &listed_product())
+            .when(&wrong, &ctx)
+            .unwrap_err();
+        assert_eq!(e.code, "amount_mismatch");
+    }
+
+    #[test]
+    fn approving_an_immediate_refund_releases_the_usable_instances_at_the_same_now() {
+        let seller = ctx_at("2026-11-23T09:00:00+08:00", customer());
+        let mut history = paid_at(10_000, 0);
+        history.extend(
+            Order::decide(
+                &Order::fold(&history),
+                &OrderCommand::SellerRefund {
+                    refund_id: "rfd_9".into(),
+                    kind: "full".into(),
+                    amount_cents: None,
+                    release: "immediate".into(),
+                    keep_reason: None,
+                    reason: "service stopped".into(),
+                },
+                &seller,
+            )
+            .unwrap(),
+        );
+        let opened = |i: u32, status| {
+            vec![InstanceEvent::InstanceOpened(InstanceOpened {
+                instance_id: format!("ins_1_{i}"),
+                order_id: "ord_1".into(),
+                product_id: "prd_1".into(),
+                seller_org_id: "org_s".into(),
+                customer_id: "cus_1".into(),
+                spec_id: "5g".into(),
+                trial: false,
+                status,
+                opened_at: at("2026-11-22T10:00:00+08:00"),
+                expires_at: None,
+            })]
+        };
+        let platform = ctx_at("2026-11-24T09:00:00+08:00", Actor::System);
+        let approve = DecideRefund {
+            order_id: "ord_1".into(),
+            command: OrderCommand::ApproveRefund {
+                refund_id: "rfd_9".into(),
+                approver: Approver::Platform,
+            },
+        };
+        let outcome = DecisionTest::new()
+            .given::<Order>("order-ord_1", &history)
+            .given::<Instance>("instance-ins_1_1", &opened(1, InstanceStatus::Active))
+            .when(&approve, &platform)
+            .unwrap();
+        let order: Vec<OrderEvent> = decoded(&outcome, "order-ord_1");
+        assert!(matches!(&order[..], [OrderEvent::RefundApproved(a)] if a.at == platform.now));
+        let released: Vec<InstanceEvent> = decoded(&outcome, "instance-ins_1_1");
+        assert!(
+            matches!(&released[..], [InstanceEvent::InstanceReleased(r)]
+                if r.at == platform.now && r.refund_id == "rfd_9"),
+            "{released:?}"
+        );
+        // The second instance never opened: nothing to release.
+        assert!(outcome.events_of("instance-ins_1_2").is_empty());
+    }
+}
