@@ -304,11 +304,27 @@ impl Runner {
         D: Decider,
         D::Event: EventCodec,
     {
-        let mut loaded = start.unwrap_or(Loaded {
+        let start = start.unwrap_or(Loaded {
             state: D::State::default(),
             version: 0,
             position: 0,
         });
+        self.fold_records(stream_id, start, to_version, |state, r| {
+            let event = D::Event::decode_payload(&r.event_type, r.schema_version, &r.payload)
+                .map_err(|e| e.to_string())?;
+            Ok(D::evolve(state, &event))
+        })
+    }
+
+    /// The one read loop of every load: applies each record of `stream_id` after
+    /// `loaded.version`, up to `to_version`, in chunks of [`LOAD_CHUNK_RECORDS`].
+    fn fold_records<S>(
+        &self,
+        stream_id: &str,
+        mut loaded: Loaded<S>,
+        to_version: u64,
+        mut apply: impl FnMut(S, &eventlog::Record) -> Result<S, String>,
+    ) -> Result<Loaded<S>, ApiError> {
         loop {
             let chunk = self.log.read_stream(
                 stream_id,
@@ -323,14 +339,12 @@ impl Runner {
                 if r.version > to_version {
                     return Ok(loaded);
                 }
-                let event = D::Event::decode_payload(&r.event_type, r.schema_version, &r.payload)
-                    .map_err(|e| {
+                loaded.state = apply(loaded.state, r).map_err(|e| {
                     ApiError::internal(
                         "decoding a stored event",
                         format!("{stream_id}@{}: {e}", r.version),
                     )
                 })?;
-                loaded.state = D::evolve(loaded.state, &event);
                 loaded.version = r.version;
                 loaded.position = r.position;
             }
@@ -363,37 +377,19 @@ impl Runner {
             other => other,
         };
         let from_version = cached.as_ref().map_or(0, |c| c.version);
-        let mut loaded = cached.unwrap_or_else(|| Loaded {
+        let start = cached.unwrap_or_else(|| Loaded {
             state: (aggregate.initial)(),
             version: 0,
             position: 0,
         });
-        loop {
-            let chunk = self.log.read_stream(
-                stream_id,
-                loaded.version + 1,
-                Direction::Forward,
-                LOAD_CHUNK_RECORDS,
-            )?;
-            if chunk.is_empty() {
-                break;
-            }
-            for r in &chunk {
-                let stored = StoredEvent {
-                    event_type: &r.event_type,
-                    schema_version: r.schema_version,
-                    payload: &r.payload,
-                };
-                loaded.state = (aggregate.apply)(loaded.state, &stored).map_err(|e| {
-                    ApiError::internal(
-                        "decoding a stored event",
-                        format!("{stream_id}@{}: {e}", r.version),
-                    )
-                })?;
-                loaded.version = r.version;
-                loaded.position = r.position;
-            }
-        }
+        let loaded = self.fold_records(stream_id, start, u64::MAX, |state, r| {
+            let stored = StoredEvent {
+                event_type: &r.event_type,
+                schema_version: r.schema_version,
+                payload: &r.payload,
+            };
+            (aggregate.apply)(state, &stored).map_err(|e| e.to_string())
+        })?;
         if loaded.version > from_version {
             if let Some(copy) = (aggregate.clone_state)(loaded.state.as_ref()) {
                 self.states
