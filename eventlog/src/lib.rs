@@ -18,7 +18,7 @@ pub mod guard;
 pub mod integrity;
 mod known_streams;
 mod record;
-mod sled_log;
+mod sled;
 mod subscription;
 pub mod verify;
 
@@ -37,7 +37,7 @@ pub use record::{
     chain_next, decode_value, split_value, stream_kind, validate_stream_id, Record,
     APPEND_EVENTS_MAX, GENESIS_CHAIN, PAYLOAD_BYTES_MAX, STREAM_ID_BYTES_MAX,
 };
-pub use sled_log::{Head, SledLog, WriterStats};
+pub use self::sled::{Head, SledLog, WriterStats};
 
 /// The on-disk layout of the `log` tree (key builders, chunk framing), for tools that must
 /// read or deliberately damage stored bytes, such as the tamper tests. Not for normal reads.
