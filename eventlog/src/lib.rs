@@ -16,7 +16,6 @@ pub mod files;
 pub mod generations;
 pub mod guard;
 pub mod integrity;
-mod known_streams;
 mod record;
 mod sled;
 mod subscription;
@@ -42,7 +41,7 @@ pub use record::{
 /// The on-disk layout of the `log` tree (key builders, chunk framing), for tools that must
 /// read or deliberately damage stored bytes, such as the tamper tests. Not for normal reads.
 pub mod layout {
-    pub use crate::record::{chunk, keys};
+    pub use crate::sled::{chunk, keys};
 }
 pub use subscription::{Batch, RecordSource, Subscription};
 

@@ -13,6 +13,9 @@
 //! - Readers never see past the durable head, even though sled shows a batch in memory before
 //!   it is flushed.
 
+pub mod chunk;
+pub mod keys;
+mod known_streams;
 mod known_versions;
 mod open;
 mod reads;
@@ -31,9 +34,9 @@ use async_trait::async_trait;
 use bincode::{Decode, Encode};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
+use self::known_streams::KnownStreams;
 use self::known_versions::KnownVersions;
 use self::open::{check_anchor, open_finding, tail_head};
-use self::reads::{chunk_key_position, split_chunk};
 use self::syncer::Syncer;
 use self::writer::Writer;
 use crate::anchor::{self, Anchor};
@@ -42,8 +45,7 @@ use crate::datadir::{DataDirLock, LOG_DIR};
 use crate::error::{AppendError, LogError};
 use crate::generations::Generations;
 use crate::integrity::{self, Finding, FoundBy, IntegrityStatus, ScanState};
-use crate::known_streams::KnownStreams;
-use crate::record::{chunk, keys, Record, GENESIS_CHAIN};
+use crate::record::{Record, GENESIS_CHAIN};
 use crate::subscription::{RecordSource, Subscription};
 use crate::{Direction, EventStore};
 

@@ -1,7 +1,8 @@
 //! The checks at open: the head from the log's last chunk, and the log against its head
 //! anchor. What they find opens the log fenced rather than failing the open.
 
-use super::{chunk_key_position, keys, split_chunk, Head, Inner};
+use super::reads::{chunk_key_position, split_chunk};
+use super::{keys, Head, Inner};
 use crate::anchor::Anchor;
 use crate::error::LogError;
 use crate::integrity::{Finding, FoundBy};
