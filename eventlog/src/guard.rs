@@ -9,7 +9,7 @@ use std::path::Path;
 use std::sync::Once;
 
 use crate::error::LogError;
-use crate::sled_log::SledLog;
+use crate::sled::SledLog;
 
 thread_local! {
     /// Set while this thread runs store code whose panics [`guarded`] reports itself.

@@ -16,14 +16,14 @@ pub mod files;
 pub mod generations;
 pub mod guard;
 pub mod integrity;
-mod known_streams;
 mod record;
-mod sled_log;
+mod sled;
 mod subscription;
 pub mod verify;
 
 use async_trait::async_trait;
 
+pub use self::sled::{Head, SledLog, WriterStats};
 pub use anchor::{read as read_anchor, Anchor, ANCHOR_FILE};
 pub use append::{
     AppendRequest, AppendResult, Expected, Idempotency, Metadata, NewEvent, StreamAppend,
@@ -37,12 +37,11 @@ pub use record::{
     chain_next, decode_value, split_value, stream_kind, validate_stream_id, Record,
     APPEND_EVENTS_MAX, GENESIS_CHAIN, PAYLOAD_BYTES_MAX, STREAM_ID_BYTES_MAX,
 };
-pub use sled_log::{Head, SledLog, WriterStats};
 
 /// The on-disk layout of the `log` tree (key builders, chunk framing), for tools that must
 /// read or deliberately damage stored bytes, such as the tamper tests. Not for normal reads.
 pub mod layout {
-    pub use crate::record::{chunk, keys};
+    pub use crate::sled::{chunk, keys};
 }
 pub use subscription::{Batch, RecordSource, Subscription};
 

@@ -1,4 +1,5 @@
-//! The record: what one event looks like on disk, and the key layout of the one sled tree.
+//! The record: what one event looks like on disk (the key layout of the sled `log` tree is
+//! in `sled::keys`, its chunk framing in `sled::chunk`).
 //!
 //! Stored value of a record = `body ‖ crc32c(body) (4 bytes BE) ‖ chain (32 bytes)` where
 //! `body` is the bincode encoding of [`RecordBody`] and
@@ -247,161 +248,9 @@ pub fn validate_stream_id(stream_id: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Records are stored in chunks: consecutive positions written in one group share one sled
-/// value, so a group costs one sequential insert per chunk plus one small stream-index insert
-/// per event (see ADR 0001). Chunk value =
-/// `count (u16 BE) ‖ count × length (u32 BE) ‖ the stored values of the records, in order`.
-pub mod chunk {
-    /// Most records in one chunk.
-    pub const RECORDS_MAX: usize = 32;
-    /// A chunk takes more records only while it stays below this size. sled writes any page
-    /// over ~128 KiB to a blob file it never fsyncs, and a leaf holds up to 17 values, so
-    /// chunks stay far below 128 KiB / 17 (one oversized record still gets a chunk of its
-    /// own; the writer fsyncs blob files after every group for that case).
-    pub const BYTES_TARGET: usize = 6 * 1024;
-
-    const COUNT_BYTES: usize = 2;
-    const LEN_BYTES: usize = 4;
-
-    /// Builds one chunk from stored record values.
-    pub fn encode(values: &[Vec<u8>]) -> Vec<u8> {
-        let body: usize = values.iter().map(Vec::len).sum();
-        let mut out = Vec::with_capacity(COUNT_BYTES + LEN_BYTES * values.len() + body);
-        out.extend_from_slice(&(values.len() as u16).to_be_bytes());
-        for v in values {
-            out.extend_from_slice(&(v.len() as u32).to_be_bytes());
-        }
-        for v in values {
-            out.extend_from_slice(v);
-        }
-        out
-    }
-
-    /// The stored record values of a chunk, or why its framing is broken.
-    pub fn split(chunk: &[u8]) -> Result<Vec<&[u8]>, String> {
-        let Some((count, rest)) = chunk.split_first_chunk::<COUNT_BYTES>() else {
-            return Err("chunk shorter than its header".into());
-        };
-        let count = u16::from_be_bytes(*count) as usize;
-        if count == 0 || count > RECORDS_MAX {
-            return Err(format!("chunk claims {count} records"));
-        }
-        if rest.len() < count * LEN_BYTES {
-            return Err("chunk shorter than its length table".into());
-        }
-        let (table, mut data) = rest.split_at(count * LEN_BYTES);
-        let mut out = Vec::with_capacity(count);
-        for len in table.chunks_exact(LEN_BYTES) {
-            let len = u32::from_be_bytes([len[0], len[1], len[2], len[3]]) as usize;
-            if len > data.len() {
-                return Err("chunk record runs past the end of the chunk".into());
-            }
-            let (value, tail) = data.split_at(len);
-            out.push(value);
-            data = tail;
-        }
-        if !data.is_empty() {
-            return Err("trailing bytes after the chunk's records".into());
-        }
-        Ok(out)
-    }
-}
-
-/// Key layout of the single `log` tree. One tree, so that one `Batch` commits a whole group
-/// atomically (sled batches are per tree).
-pub mod keys {
-    /// `c ‖ first position BE` → a chunk of consecutive records (see [`super::chunk`]).
-    pub const CHUNK: u8 = b'c';
-    /// `s ‖ stream id ‖ 0x00 ‖ version BE` → position BE ‖ first position of its chunk BE.
-    pub const STREAM: u8 = b's';
-    /// `i ‖ idempotency key` → encoded idempotency entry.
-    pub const IDEMPOTENCY: u8 = b'i';
-    /// `m ‖ name` → metadata (format version).
-    pub const META: u8 = b'm';
-
-    pub fn chunk(first_position: u64) -> [u8; 9] {
-        let mut k = [0u8; 9];
-        k[0] = CHUNK;
-        k[1..].copy_from_slice(&first_position.to_be_bytes());
-        k
-    }
-
-    /// First position encoded in a chunk key.
-    pub fn position_of_chunk_key(key: &[u8]) -> Option<u64> {
-        if key.len() != 9 || key[0] != CHUNK {
-            return None;
-        }
-        u64_of(&key[1..])
-    }
-
-    pub fn stream_prefix(stream_id: &str) -> Vec<u8> {
-        let mut k = Vec::with_capacity(stream_id.len() + 10);
-        k.push(STREAM);
-        k.extend_from_slice(stream_id.as_bytes());
-        k.push(0);
-        k
-    }
-
-    pub fn stream(stream_id: &str, version: u64) -> Vec<u8> {
-        let mut k = stream_prefix(stream_id);
-        k.extend_from_slice(&version.to_be_bytes());
-        k
-    }
-
-    /// (stream id bytes, version) of a stream index key, or None if `key` is not one
-    /// (`s ‖ id ‖ 0x00 ‖ version BE`).
-    pub fn split_stream_key(key: &[u8]) -> Option<(&[u8], u64)> {
-        let rest = key.strip_prefix(&[STREAM])?;
-        let (id_and_separator, version) = rest.split_at_checked(rest.len().checked_sub(8)?)?;
-        let (separator, id) = id_and_separator.split_last()?;
-        (*separator == 0).then_some((id, u64_of(version)?))
-    }
-
-    /// Value of a stream index entry: the record's position and its chunk's first position.
-    pub fn stream_entry(position: u64, chunk_first: u64) -> [u8; 16] {
-        let mut v = [0u8; 16];
-        v[..8].copy_from_slice(&position.to_be_bytes());
-        v[8..].copy_from_slice(&chunk_first.to_be_bytes());
-        v
-    }
-
-    /// (position, chunk first position) from a stream index value.
-    pub fn parse_stream_entry(value: &[u8]) -> Option<(u64, u64)> {
-        if value.len() != 16 {
-            return None;
-        }
-        let (position, chunk_first) = (u64_of(&value[..8])?, u64_of(&value[8..])?);
-        (chunk_first <= position && position - chunk_first < super::chunk::RECORDS_MAX as u64)
-            .then_some((position, chunk_first))
-    }
-
-    pub fn idempotency(key: &str) -> Vec<u8> {
-        let mut k = Vec::with_capacity(key.len() + 1);
-        k.push(IDEMPOTENCY);
-        k.extend_from_slice(key.as_bytes());
-        k
-    }
-
-    pub fn u64_of(bytes: &[u8]) -> Option<u64> {
-        let arr: [u8; 8] = bytes.try_into().ok()?;
-        Some(u64::from_be_bytes(arr))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_stream_key_splits_into_its_id_and_version_and_nothing_else_does() {
-        let key = keys::stream("order-1", 7);
-        assert_eq!(keys::split_stream_key(&key), Some((&b"order-1"[..], 7)));
-        assert_eq!(keys::split_stream_key(&keys::chunk(7)), None);
-        assert_eq!(keys::split_stream_key(b"sorder-2"), None);
-        let mut no_separator = key.clone();
-        no_separator[8] = b'x';
-        assert_eq!(keys::split_stream_key(&no_separator), None);
-    }
 
     fn body() -> RecordBody {
         RecordBody {
@@ -470,32 +319,6 @@ mod tests {
     }
 
     const GOLDEN_RECORD_HEX: &str = "070b6f726465722d6f72645f3102094f726465725061696401fd0060be0216c10c000e6375735f313a637573746f6d657205636f725f31057265715f3103010203821434b6824591ce345524da4db67a00188881142a2171b262780c00cf74c08cab3bc6af";
-
-    #[test]
-    fn chunks_round_trip_and_reject_broken_framing() {
-        let values = vec![vec![1u8, 2, 3], vec![], vec![9u8; 300]];
-        let c = chunk::encode(&values);
-        let split = chunk::split(&c).unwrap();
-        assert_eq!(split, values.iter().map(Vec::as_slice).collect::<Vec<_>>());
-        assert!(chunk::split(&c[..c.len() - 1]).is_err(), "truncated");
-        let mut longer = c.clone();
-        longer.push(0);
-        assert!(chunk::split(&longer).is_err(), "trailing byte");
-        assert!(chunk::split(&[0, 0]).is_err(), "empty chunk");
-        assert!(chunk::split(&[0]).is_err(), "no header");
-        let mut huge = c.clone();
-        huge[2..6].copy_from_slice(&u32::MAX.to_be_bytes());
-        assert!(chunk::split(&huge).is_err(), "length past the end");
-    }
-
-    #[test]
-    fn stream_entries_name_a_chunk_that_can_hold_them() {
-        let v = keys::stream_entry(40, 33);
-        assert_eq!(keys::parse_stream_entry(&v), Some((40, 33)));
-        assert_eq!(keys::parse_stream_entry(&keys::stream_entry(33, 40)), None);
-        assert_eq!(keys::parse_stream_entry(&keys::stream_entry(100, 1)), None);
-        assert_eq!(keys::parse_stream_entry(&v[..8]), None);
-    }
 
     #[test]
     fn stream_ids_are_restricted() {

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use crate::anchor::Anchor;
 use crate::error::LogError;
 use crate::record::{chain_next, decode_value, split_value, Record, GENESIS_CHAIN};
-use crate::sled_log::SledLog;
+use crate::sled::SledLog;
 use crate::EventStore;
 
 /// Records read per verification step.

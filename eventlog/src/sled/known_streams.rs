@@ -19,8 +19,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use fastbloom::AtomicBloomFilter;
 
+use super::keys;
 use crate::error::LogError;
-use crate::record::keys;
 
 /// Bits in the filter: 8 MiB.
 const FILTER_BITS: usize = 1 << 26;
