@@ -520,9 +520,7 @@ async fn field_rules_answer_422_naming_the_field_before_state_rules() {
     };
     // An invoice of the paid order, rejected: issuing it is refused by state, after the
     // field rule of `tracking`.
-    let invoice = |title: &str, tax_id: &str, address: &str| {
-        json!({"type": "ordinary", "title": title, "tax_id": tax_id, "address": address})
-    };
+    let invoice = |title: &str, tax_id: &str, address: &str| json!({"type": "ordinary", "title": title, "tax_id": tax_id, "address": address});
     let rejected = api
         .post_as(
             &ann,
