@@ -46,10 +46,49 @@ pub async fn prune_idempotency_keys(app: &App) -> u64 {
     }
 }
 
+/// The error a deadline pass answers on a fenced log: no command can append, so firing would
+/// only fail once per deadline.
+pub fn fenced(status: &eventlog::IntegrityStatus) -> Option<ApiError> {
+    let f = status.finding.as_ref()?;
+    Some(ApiError::store_fenced(f.position, &f.reason))
+}
+
+/// What the background scheduler does with one tick, given the log's integrity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pass {
+    Run,
+    /// The log is fenced: skip; `warn` on the first skipped tick only, so a fenced server
+    /// does not log a failed append per deadline per second.
+    Hold {
+        warn: bool,
+    },
+}
+
+/// Remembers whether the operator was already told that deadlines are held.
+#[derive(Debug, Default)]
+pub struct FenceNotice {
+    told: bool,
+}
+
+impl FenceNotice {
+    pub fn pass(&mut self, status: &eventlog::IntegrityStatus) -> Pass {
+        if status.finding.is_none() {
+            return Pass::Run;
+        }
+        let warn = !self.told;
+        self.told = true;
+        Pass::Hold { warn }
+    }
+}
+
 /// Fires every deadline due at or before `now` and returns the log position the caller must
-/// wait for before answering (every event the firing appended is at or below it).
+/// wait for before answering (every event the firing appended is at or below it). On a fenced
+/// log it fires nothing and answers 503 `store_fenced`.
 pub async fn fire_due(app: &App, now: Timestamp) -> Result<u64, ApiError> {
     let _one_pass = app.scheduler_pass.lock().await;
+    if let Some(e) = fenced(&app.log.integrity()) {
+        return Err(e);
+    }
     let mut passed_over: HashSet<String> = HashSet::new();
     // Deadlines started by events already in the log must be visible before we look.
     app.wait_for(&app.timers, MinPosition(Some(app.store.head())))
@@ -123,13 +162,25 @@ pub fn spawn(app: App) {
     tokio::spawn(async move {
         let mut shutdown = app.shutdown.subscribe();
         let mut ticks: u64 = 0;
+        let mut notice = FenceNotice::default();
         loop {
             if ticks.is_multiple_of(PRUNE_EVERY_TICKS) {
                 prune_idempotency_keys(&app).await;
             }
             ticks += 1;
-            if let Err(e) = fire_due(&app, app.clock.now()).await {
-                tracing::warn!(code = e.code, message = %e.message, "deadline pass failed");
+            let status = app.log.integrity();
+            match notice.pass(&status) {
+                Pass::Run => {
+                    if let Err(e) = fire_due(&app, app.clock.now()).await {
+                        tracing::warn!(code = e.code, message = %e.message, "deadline pass failed");
+                    }
+                }
+                Pass::Hold { warn: true } => {
+                    if let Some(e) = fenced(&status) {
+                        tracing::warn!(message = %e.message, "deadlines are held until the log is repaired");
+                    }
+                }
+                Pass::Hold { warn: false } => {}
             }
             if app.simulated.is_some() {
                 return; // advances fire the rest
@@ -145,4 +196,34 @@ pub fn spawn(app: App) {
 /// Position of the timer projection (for tests and metrics).
 pub fn timers_position(app: &App) -> u64 {
     app.timers.position()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use eventlog::{Finding, FoundBy, IntegrityStatus, ScanState};
+
+    fn status(finding: Option<Finding>) -> IntegrityStatus {
+        IntegrityStatus {
+            finding,
+            scan: ScanState::NotStarted,
+        }
+    }
+
+    #[test]
+    fn a_fenced_log_holds_every_pass_and_warns_once() {
+        let damaged = status(Some(Finding {
+            position: 2_717,
+            reason: "the log ends at position 2716".into(),
+            found_by: FoundBy::Scan,
+        }));
+        let mut notice = FenceNotice::default();
+        assert_eq!(notice.pass(&status(None)), Pass::Run);
+        assert_eq!(notice.pass(&damaged), Pass::Hold { warn: true });
+        assert_eq!(notice.pass(&damaged), Pass::Hold { warn: false });
+        assert_eq!(notice.pass(&damaged), Pass::Hold { warn: false });
+        let e = fenced(&damaged).expect("fenced");
+        assert_eq!((e.status.as_u16(), e.code), (503, "store_fenced"));
+        assert!(fenced(&status(None)).is_none());
+    }
 }

@@ -501,6 +501,44 @@ async fn field_rules_answer_422_naming_the_field_before_state_rules() {
     };
     let o = |id: &str, tail: &str| format!("/v1/orders/{id}/{tail}");
     let p = |tail: &str| format!("/v1/products/{product}/{tail}");
+    // A product customers cannot see yet (a draft) and one that does not exist: a field rule
+    // of placement still answers first, not the "unknown product_id" that needs the product.
+    let draft = api
+        .call("POST", "/v1/products")
+        .token(&seller)
+        .json(&spec(json!(1)))
+        .send()
+        .await
+        .expect(StatusCode::CREATED)["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let place_on = |product_id: &str, extra: Value| {
+        let mut b = place(extra);
+        b["product_id"] = json!(product_id);
+        b
+    };
+    // An invoice of the paid order, rejected: issuing it is refused by state, after the
+    // field rule of `tracking`.
+    let invoice = |title: &str, tax_id: &str, address: &str| json!({"type": "ordinary", "title": title, "tax_id": tax_id, "address": address});
+    let rejected = api
+        .post_as(
+            &ann,
+            &o(&paid, "invoice-requests"),
+            invoice("Acme Ltd", "91X", "1 Main St"),
+        )
+        .await
+        .expect(StatusCode::CREATED)["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    api.post_as(
+        &seller,
+        &format!("/v1/invoices/{rejected}/reject"),
+        json!({"reason": "wrong title"}),
+    )
+    .await
+    .expect(StatusCode::OK);
     let cases: Vec<(&str, &str, String, Value, &str)> = vec![
         // Amounts: negative or zero where zero is no amount at all.
         (
@@ -615,6 +653,41 @@ async fn field_rules_answer_422_naming_the_field_before_state_rules() {
             "/v1/orders".into(),
             place(json!({"quantity": 101})),
             "quantity",
+        ),
+        (
+            "ann",
+            "POST",
+            "/v1/orders".into(),
+            place_on(&draft, json!({"quantity": 0})),
+            "quantity",
+        ),
+        (
+            "ann",
+            "POST",
+            "/v1/orders".into(),
+            place_on(&draft, json!({"quantity": 101})),
+            "quantity",
+        ),
+        (
+            "ann",
+            "POST",
+            "/v1/orders".into(),
+            place_on("prd_unknown", json!({"quantity": 0})),
+            "quantity",
+        ),
+        (
+            "ann",
+            "POST",
+            "/v1/orders".into(),
+            place_on("prd_unknown", json!({"order_type": "gift"})),
+            "order_type",
+        ),
+        (
+            "ann",
+            "POST",
+            "/v1/orders".into(),
+            place_on(&draft, json!({"remark": "call me\u{7}"})),
+            "remark",
         ),
         (
             "ann",
@@ -738,6 +811,34 @@ async fn field_rules_answer_422_naming_the_field_before_state_rules() {
             place(json!({"channel": {"kind": "distribution", "ref": "a\tb"}})),
             "channel.ref",
         ),
+        (
+            "ann",
+            "POST",
+            o(&unpaid, "invoice-requests"),
+            invoice("Acme\nLtd", "91X", "1 Main St"),
+            "title",
+        ),
+        (
+            "ann",
+            "POST",
+            o(&unpaid, "invoice-requests"),
+            invoice("Acme Ltd", "91\tX", "1 Main St"),
+            "tax_id",
+        ),
+        (
+            "ann",
+            "POST",
+            o(&unpaid, "invoice-requests"),
+            invoice("Acme Ltd", "91X\u{202E}", "1 Main St"),
+            "tax_id",
+        ),
+        (
+            "seller",
+            "POST",
+            format!("/v1/invoices/{rejected}/issue"),
+            json!({"tracking": "SF\n123"}),
+            "tracking",
+        ),
         // Free text: line breaks and tabs are fine (below), other controls are not.
         (
             "ann",
@@ -766,6 +867,13 @@ async fn field_rules_answer_422_naming_the_field_before_state_rules() {
             o(&unpaid, "change-price"),
             json!({"new_price_cents": 1, "reason": "x\u{85}"}),
             "reason",
+        ),
+        (
+            "ann",
+            "POST",
+            o(&unpaid, "invoice-requests"),
+            invoice("Acme Ltd", "91X", "1 Main St\u{0}"),
+            "address",
         ),
     ];
     for (who, method, uri, body, field) in cases {
@@ -798,6 +906,16 @@ async fn field_rules_answer_422_naming_the_field_before_state_rules() {
         .send()
         .await
         .expect(StatusCode::CREATED);
+    // An invoice address is free text: it may span lines.
+    let requested = api
+        .post_as(
+            &ann,
+            &o(&paid, "invoice-requests"),
+            invoice("Acme Ltd", "91X", "Room 1\nBuilding 2"),
+        )
+        .await
+        .expect(StatusCode::CREATED);
+    assert_eq!(requested["address"], "Room 1\nBuilding 2");
 }
 
 /// `Bearer` is matched case-insensitively (RFC 9110); two `Authorization` headers are refused.

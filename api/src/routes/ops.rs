@@ -201,6 +201,11 @@ async fn advance_clock(
         ));
     }
     let _one_at_a_time = app.clock_advance.lock().await;
+    // Before the clock moves: on a fenced log nothing could fire, and a clock advanced in
+    // memory but never recorded would be a partial success.
+    if let Some(e) = crate::scheduler::fenced(&app.log.integrity()) {
+        return Err(e);
+    }
     let from = app.clock.now();
     let now = sim.advance(input.seconds);
     // Recorded, so that a restart resumes from here (time never goes backwards).

@@ -59,8 +59,9 @@ pub(super) fn request_invoice(
             ))
         }
     };
-    require_text("title", title, 200)?;
-    require_text("tax_id", tax_id, 64)?;
+    // A title and tax id are printed on the invoice as one line: names, not free text.
+    require_name("title", title, 200)?;
+    require_name("tax_id", tax_id, 64)?;
     require_text("address", address, 500)?;
     require_paid_or_refunded(state)?;
     if let Some(open) = state
@@ -99,7 +100,7 @@ pub(super) fn issue_invoice(
     tracking: &str,
     ctx: &Context,
 ) -> Result<Vec<OrderEvent>, DomainError> {
-    require_text("tracking", tracking, 200)?;
+    require_name("tracking", tracking, 200)?;
     let inv = requested_invoice(state, invoice_id)?;
     Ok(vec![OrderEvent::InvoiceIssued(InvoiceIssued {
         invoice_id: inv.id.clone(),

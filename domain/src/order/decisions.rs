@@ -29,6 +29,8 @@ impl Decision for PlaceOrder {
     /// Prices from the product (and instance) as loaded; the append checks both are still
     /// at those versions.
     fn decide(&self, states: &States, ctx: &Context) -> Result<Outcome, DomainError> {
+        // API.md §1: a field rule answers before any rule that reads the product's state.
+        field_rules(self)?;
         let pstream = product_stream(&self.product_id);
         let product = states.get::<Product>(&pstream)?;
         // A draft is invisible to customers: to them it does not exist.

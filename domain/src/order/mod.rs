@@ -13,7 +13,7 @@ use crate::decider::{Actor, Context, Decider};
 use crate::error::{require_text, DomainError};
 use crate::money::Cents;
 use crate::product::{DeliveryKind, DurationUnit, ProductState, ProductStatus};
-use crate::text::{require_printable, TextKind};
+use crate::text::{require_name, require_printable, TextKind};
 use crate::time::Timestamp;
 
 pub const QUANTITY_MAX: u32 = 100;

@@ -102,7 +102,7 @@ pub fn place(
 }
 
 /// What the field rules of a placement make of its strings.
-struct Fields {
+pub(super) struct Fields {
     order_type: OrderType,
     client: Option<Client>,
     channel_kind: ChannelKind,
@@ -110,7 +110,7 @@ struct Fields {
 
 /// The rules that need no state (422 before anything else, API.md §1). Longer than most: one
 /// check per field in the order API.md lists them; splitting it would hide that order.
-fn field_rules(p: &PlaceOrder) -> Result<Fields, DomainError> {
+pub(super) fn field_rules(p: &PlaceOrder) -> Result<Fields, DomainError> {
     let order_type = OrderType::parse(&p.order_type).ok_or_else(|| {
         DomainError::validation(
             "order_type",

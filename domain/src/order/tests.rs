@@ -618,6 +618,30 @@ mod across_streams {
     }
 
     #[test]
+    fn field_rules_answer_before_the_product_is_looked_at() {
+        let ctx = ctx_at("2026-11-22T09:00:00+08:00", customer());
+        let draft = listed_product()[..1].to_vec();
+        let mut bad_type = place_cmd(1);
+        bad_type.order_type = "gift".into();
+        let mut bad_remark = place_cmd(1);
+        bad_remark.remark = Some("call\u{7}".into());
+        for (cmd, field) in [
+            (place_cmd(0), "quantity"),
+            (place_cmd(QUANTITY_MAX + 1), "quantity"),
+            (bad_type, "order_type"),
+            (bad_remark, "remark"),
+        ] {
+            let unknown = DecisionTest::new().when(&cmd, &ctx).unwrap_err();
+            assert_eq!(unknown.details[0].1, field, "unknown product: {unknown:?}");
+            let on_draft = DecisionTest::new()
+                .given::<Product>("product-prd_1", &draft)
+                .when(&cmd, &ctx)
+                .unwrap_err();
+            assert_eq!(on_draft.details[0].1, field, "draft product: {on_draft:?}");
+        }
+    }
+
+    #[test]
     fn a_payment_opens_one_instance_per_unit_at_the_same_now_as_the_payment() {
         let ctx = ctx_at("2026-11-23T09:00:00+08:00", customer());
         let pay = PayOrder {
