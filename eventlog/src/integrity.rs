@@ -71,15 +71,18 @@ pub(crate) trait ScanSource: Send + Sync {
     fn raw(&self, from: u64, limit: usize) -> Result<Vec<(u64, Vec<u8>)>, crate::LogError>;
     /// The position the stream index names for (stream, version), if any.
     fn indexed(&self, stream_id: &str, version: u64) -> Result<Option<u64>, crate::LogError>;
+    /// Entries of the stream index that name a position at or below `target`, or that do not
+    /// parse (walked in key order, as stream reads walk it).
+    fn index_entries_upto(&self, target: u64) -> Result<u64, crate::LogError>;
     fn fence(&self, finding: Finding);
     fn set_scan(&self, state: ScanState);
 }
 
 /// Walks positions 1..=`target` checking CRC, chain, gap-free positions, the anchor's chain
-/// hash and each record's stream index entry (what stream reads go through), and fences the
-/// log at the first problem. Stream versions are not checked here: that needs a map of every
-/// stream (memory a server should not spend in the background); `replay-tool verify` checks
-/// them, and that the index holds nothing else.
+/// hash and each record's stream index entry (what stream reads go through), then walks the
+/// index in key order and counts one entry per record; it fences the log at the first
+/// problem. Stream versions are not checked here: that needs a map of every stream (memory a
+/// server should not spend in the background); `replay-tool verify` checks them.
 pub(crate) fn scan(
     source: &dyn ScanSource,
     target: u64,
@@ -168,6 +171,25 @@ pub(crate) fn scan(
             checked: v.checked(),
             target,
         });
+    }
+    // Every record has its entry (checked above by key); walking the index in key order, as a
+    // stream read does, must meet exactly as many: sled can answer a key lookup while a damaged
+    // leaf hides entries from range scans, and a stream read would then skip events.
+    let problem = match source.index_entries_upto(target) {
+        Ok(entries) if entries == target => None,
+        Ok(entries) => Some(format!(
+            "stream index holds {entries} entries for {target} records"
+        )),
+        Err(e) => Some(format!("cannot walk the stream index: {e}")),
+    };
+    if let Some(reason) = problem {
+        source.fence(Finding {
+            position: target + 1,
+            reason,
+            found_by: FoundBy::Scan,
+        });
+        source.set_scan(finished(v.checked()));
+        return;
     }
     tracing::info!(
         records = v.checked(),

@@ -346,6 +346,17 @@ impl ScanSource for Inner {
             .map(|(position, _)| position))
     }
 
+    fn index_entries_upto(&self, target: u64) -> Result<u64, LogError> {
+        let mut entries = 0u64;
+        for kv in self.tree.scan_prefix([keys::STREAM]) {
+            let (_, value) = kv?;
+            if keys::parse_stream_entry(&value).is_none_or(|(position, _)| position <= target) {
+                entries += 1;
+            }
+        }
+        Ok(entries)
+    }
+
     fn fence(&self, finding: Finding) {
         Inner::fence(self, finding);
     }
