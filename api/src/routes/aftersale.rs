@@ -12,15 +12,15 @@ use domain::ids::IdKind;
 use domain::order::{
     order_stream, Invoice, InvoiceStatus, InvoiceType, Order, OrderCommand, OrderState, Review,
 };
-use domain::Role;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::access;
 use crate::error::ApiError;
 use crate::extract::{Body, Caller, CommandHeaders, MinPosition};
 use crate::paging::{page, PageQuery};
 use crate::respond;
-use crate::routes::orders::{held_list, load_for, order_holding, Held, HeldListQuery};
+use crate::routes::held::{held_list, load_for, order_holding, Held, HeldListQuery};
 use crate::routes::{Doc, Routes};
 use crate::state::App;
 
@@ -279,8 +279,8 @@ async fn request_invoice(
     Path(order_id): Path<String>,
     body: Body,
 ) -> Result<Response, ApiError> {
-    caller.require(&[Role::Customer])?;
-    load_for(&app, &caller, &[caller.role], &order_id)?;
+    access::REQUEST_INVOICE.check(&caller)?;
+    load_for(&app, &caller, &order_id)?;
     let input: InvoiceRequest = body.json()?;
     let invoice_id = app.ids.new_id(IdKind::Invoice);
     let cmd = OrderCommand::RequestInvoice {
@@ -315,9 +315,8 @@ async fn decide_invoice(
     body: Body,
     issue: bool,
 ) -> Result<Response, ApiError> {
-    caller.require(&[Role::IsvAdmin])?;
     let order_id = order_holding(&app, &invoice_id, "invoice", |s| &s.invoice_orders).await?;
-    load_for(&app, &caller, &[caller.role], &order_id)?;
+    load_for(&app, &caller, &order_id)?;
     let (name, cmd) = if issue {
         (
             "IssueInvoice",
@@ -358,6 +357,7 @@ async fn issue(
     Path(id): Path<String>,
     body: Body,
 ) -> Result<Response, ApiError> {
+    access::ISSUE_INVOICE.check(&caller)?;
     decide_invoice(app, caller, headers, id, body, true).await
 }
 
@@ -368,6 +368,7 @@ async fn reject(
     Path(id): Path<String>,
     body: Body,
 ) -> Result<Response, ApiError> {
+    access::REJECT_INVOICE.check(&caller)?;
     decide_invoice(app, caller, headers, id, body, false).await
 }
 
@@ -384,12 +385,7 @@ async fn invoices(
     min: MinPosition,
     q: Result<Query<HeldListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
-    caller.require(&[
-        Role::IsvAdmin,
-        Role::Customer,
-        Role::Platform,
-        Role::Auditor,
-    ])?;
+    access::LIST_INVOICES.check(&caller)?;
     held_list::<_, InvoicePage>(&app, &caller, min, q, &INVOICES).await
 }
 
@@ -400,8 +396,8 @@ async fn review(
     Path(order_id): Path<String>,
     body: Body,
 ) -> Result<Response, ApiError> {
-    caller.require(&[Role::Customer])?;
-    load_for(&app, &caller, &[caller.role], &order_id)?;
+    access::REVIEW.check(&caller)?;
+    load_for(&app, &caller, &order_id)?;
     let input: ReviewInput = body.json()?;
     let cmd = OrderCommand::Review {
         review_id: app.ids.new_id(IdKind::Review),
@@ -434,9 +430,9 @@ async fn reply(
     Path(review_id): Path<String>,
     body: Body,
 ) -> Result<Response, ApiError> {
-    caller.require(&[Role::IsvAdmin])?;
+    access::REPLY_REVIEW.check(&caller)?;
     let order_id = order_holding(&app, &review_id, "review", |s| &s.review_orders).await?;
-    load_for(&app, &caller, &[caller.role], &order_id)?;
+    load_for(&app, &caller, &order_id)?;
     let input: Reply = body.json()?;
     let meta = app.command_meta(&caller, &headers, &body, "ReplyToReview")?;
     let done = app
@@ -475,6 +471,7 @@ async fn reviews(
     min: MinPosition,
     q: Result<Query<ReviewQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
+    access::LIST_REVIEWS.check(&caller)?;
     let q = crate::extract::query(q)?;
     let (limit, after) = PageQuery::bounds(q.limit, q.cursor.as_deref())?;
     app.wait_for(&app.orders, min).await?;
@@ -500,7 +497,7 @@ async fn reviews(
                     let mut item = review_view(&app, oid, &row.state, r, row.version);
                     // Reviews are public; which order (and so which customer's purchase) one
                     // is about is for the order's parties only (ARCHITECTURE.md, api).
-                    if !super::orders::party(&caller, &row.state) {
+                    if !access::sees_order(&caller, &row.state) {
                         item.order_id = None;
                     }
                     (rid.clone(), item)

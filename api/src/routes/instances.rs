@@ -3,10 +3,10 @@
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use domain::instance::{InstanceState, InstanceStatus};
-use domain::Role;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::access;
 use crate::error::ApiError;
 use crate::extract::{Caller, MinPosition};
 use crate::paging::{page, PageQuery};
@@ -92,35 +92,18 @@ fn instance_view(app: &App, id: &str, s: &InstanceState, version: u64) -> Option
     })
 }
 
-fn owner(caller: &Caller, s: &InstanceState) -> bool {
-    let Some(o) = &s.opened else { return false };
-    match caller.role {
-        Role::Platform | Role::Auditor => true,
-        Role::Customer => o.customer_id == caller.id,
-        Role::IsvAdmin => caller.org_id.as_deref() == Some(o.seller_org_id.as_str()),
-        _ => false,
-    }
-}
-
-const READERS: &[Role] = &[
-    Role::Customer,
-    Role::IsvAdmin,
-    Role::Platform,
-    Role::Auditor,
-];
-
 async fn detail(
     State(app): State<App>,
     caller: Caller,
     min: MinPosition,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    caller.require(READERS)?;
+    access::GET_INSTANCE.check(&caller)?;
     app.wait_for(&app.instances, min).await?;
     let (found, position) = app.instances.read(|s| {
         s.by_id
             .get(&id)
-            .filter(|r| owner(&caller, &r.state))
+            .filter(|r| access::sees_instance(&caller, &r.state))
             .and_then(|r| instance_view(&app, &r.id, &r.state, r.version))
     });
     let view = found.ok_or_else(|| ApiError::not_found("instance"))?;
@@ -142,16 +125,16 @@ async fn list(
     min: MinPosition,
     q: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
-    caller.require(READERS)?;
+    access::LIST_INSTANCES.check(&caller)?;
     let q = crate::extract::query(q)?;
     let (limit, after) = PageQuery::bounds(q.limit, q.cursor.as_deref())?;
     app.wait_for(&app.instances, min).await?;
     let ((items, next), position) = app.instances.read(|s| {
-        let rows = crate::routes::orders::scoped(&caller, &s.by_id, &s.by_party, after.as_deref())
+        let rows = access::scoped(&caller, &s.by_id, &s.by_party, after.as_deref())
             .map(|(_, r)| r)
             .filter(|r| {
                 let o = r.state.opened.as_ref();
-                owner(&caller, &r.state)
+                access::sees_instance(&caller, &r.state)
                     && q.order_id
                         .as_deref()
                         .is_none_or(|w| r.state.orders.iter().any(|x| x == w))

@@ -8,13 +8,14 @@ use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
-use domain::{Role, Timestamp};
+use domain::Timestamp;
 use eventlog::{Direction, Record};
 use futures::Stream;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
+use crate::access;
 use crate::error::ApiError;
 use crate::extract::{query, Caller};
 use crate::paging::{bad_cursor, limit_within, PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX};
@@ -24,8 +25,6 @@ use crate::state::App;
 
 /// Records a type-filtered `/v1/events` page scans at most before it answers.
 pub const TYPE_FILTER_SCAN_RECORDS_MAX: usize = 20_000;
-
-const LOG_READERS: &[Role] = &[Role::Auditor, Role::Analyst, Role::Platform];
 
 /// One event as the API shows it (the same shape everywhere events are shown).
 #[derive(Debug, Serialize, ToSchema)]
@@ -130,7 +129,7 @@ async fn stream(
     Path(stream_id): Path<String>,
     q: Result<Query<StreamQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
-    caller.require(&[Role::Auditor, Role::Platform])?;
+    access::STREAM.check(&caller)?;
     let q = query(q)?;
     if eventlog::validate_stream_id(&stream_id).is_err()
         || app.store.stream_version(&stream_id)? == 0
@@ -181,7 +180,7 @@ async fn events(
     caller: Caller,
     q: Result<Query<EventsQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
-    caller.require(LOG_READERS)?;
+    access::EVENTS.check(&caller)?;
     let q = query(q)?;
     let limit = limit_within(q.limit, PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX)?;
     let raw = match q.include.as_deref() {
@@ -245,7 +244,7 @@ async fn live(
     headers: HeaderMap,
     q: Result<Query<LiveQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
-    caller.require(LOG_READERS)?;
+    access::EVENTS_LIVE.check(&caller)?;
     let q = query(q)?;
     let resume = match headers
         .get("last-event-id")

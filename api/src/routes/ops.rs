@@ -4,12 +4,12 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use domain::Role;
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use utoipa::ToSchema;
 
+use crate::access;
 use crate::error::ApiError;
 use crate::extract::{Body, Caller, CommandHeaders};
 use crate::respond;
@@ -18,14 +18,6 @@ use crate::state::App;
 
 /// Longest single clock advance: ten years.
 pub const CLOCK_ADVANCE_SECONDS_MAX: u64 = 10 * 366 * 24 * 3600;
-
-const STAFF_ROLES: &[Role] = &[
-    Role::Platform,
-    Role::IsvAdmin,
-    Role::IsvStaff,
-    Role::Auditor,
-    Role::Analyst,
-];
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ProjectionView {
@@ -140,7 +132,7 @@ fn projection_view(info: projections::ProjectionInfo) -> ProjectionView {
 }
 
 async fn list_projections(State(app): State<App>, caller: Caller) -> Result<Response, ApiError> {
-    caller.require(STAFF_ROLES)?;
+    access::PROJECTIONS.check(&caller)?;
     let head = app.store.head();
     let items: Vec<ProjectionView> = app
         .projections
@@ -162,7 +154,7 @@ async fn rebuild(
     caller: Caller,
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
-    caller.require(&[Role::Platform, Role::Analyst])?;
+    access::REBUILD.check(&caller)?;
     let p = app
         .projection(&name)
         .ok_or_else(|| ApiError::not_found("projection"))?;
@@ -191,7 +183,7 @@ async fn advance_clock(
     let Some(sim) = app.simulated.clone() else {
         return Err(ApiError::not_found("route"));
     };
-    caller.require(&[Role::Platform])?;
+    access::ADVANCE_CLOCK.check(&caller)?;
     let input: AdvanceClock = body.json()?;
     if input.seconds == 0 || input.seconds > CLOCK_ADVANCE_SECONDS_MAX {
         return Err(ApiError::validation(

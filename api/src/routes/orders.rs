@@ -10,7 +10,7 @@ use domain::order::{
     order_stream, ChannelKind, Client, Order, OrderCommand, OrderEvent, OrderState, OrderStatus,
     OrderType, PlaceOrder, VoidReason,
 };
-use domain::{Decider, Role};
+use domain::Decider;
 use eventlog::Direction;
 use projections::orders::OrderFilter;
 use serde::{Deserialize, Serialize};
@@ -18,10 +18,12 @@ use serde_json::Value;
 use std::borrow::Cow;
 use utoipa::ToSchema;
 
+use crate::access::{self, Scope};
 use crate::error::ApiError;
 use crate::extract::{Body, Caller, CommandHeaders, MinPosition};
 use crate::paging::{encode_cursor, PageQuery};
 use crate::respond;
+use crate::routes::held::load_for;
 use crate::routes::log::EventView;
 use crate::routes::products::parse_time;
 use crate::routes::{Doc, Routes};
@@ -518,123 +520,13 @@ fn order_answer(
     }
 }
 
-/// Whose records a caller may list.
-pub(crate) enum Scope<'a> {
-    /// Everyone's (platform, auditor).
-    All,
-    /// One party's: a customer's own, or those of a seller org's products.
-    Party(&'a str),
-    /// Nobody's.
-    Nothing,
-}
-
-pub(crate) fn scope(caller: &Caller) -> Scope<'_> {
-    match caller.role {
-        Role::Platform | Role::Auditor => Scope::All,
-        Role::Customer => Scope::Party(&caller.id),
-        Role::IsvAdmin => caller
-            .org_id
-            .as_deref()
-            .map_or(Scope::Nothing, Scope::Party),
-        _ => Scope::Nothing,
-    }
-}
-
-/// The entries of `map` the caller may list — all of them, or those `index` files under the
-/// caller's party — after the cursor `after`, in id order: a seek into the caller's own
-/// records, not a scan of everyone's.
-pub(crate) fn scoped<'a, V>(
-    caller: &'a Caller,
-    map: &'a std::collections::BTreeMap<String, V>,
-    index: &'a projections::party::PartyIndex,
-    after: Option<&'a str>,
-) -> Box<dyn Iterator<Item = (&'a String, &'a V)> + 'a> {
-    match scope(caller) {
-        Scope::All => Box::new(crate::paging::seek(map, after)),
-        Scope::Party(party) => Box::new(
-            index
-                .after(party, after)
-                .filter_map(|id| map.get_key_value(id)),
-        ),
-        Scope::Nothing => Box::new(std::iter::empty()),
-    }
-}
-
-/// May `caller` see this order? (Everyone else gets 404.)
-pub(crate) fn party(caller: &Caller, s: &OrderState) -> bool {
-    let Some(p) = &s.placed else { return false };
-    match caller.role {
-        Role::Platform | Role::Auditor => true,
-        Role::Customer => p.customer_id == caller.id,
-        Role::IsvAdmin => caller.org_id.as_deref() == Some(p.seller_org_id.as_str()),
-        _ => false,
-    }
-}
-
-/// Query of a list of things orders hold (refunds, invoices): paging, then filters.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct HeldListQuery {
-    status: Option<String>,
-    order_id: Option<String>,
-    limit: Option<usize>,
-    cursor: Option<String>,
-}
-
-/// A kind of thing orders hold and list on their own (refunds, invoices).
-pub(crate) struct Held<T: 'static, V: 'static> {
-    /// Thing id → order id, and the ids of the things of each party's orders.
-    pub index: for<'s> fn(
-        &'s projections::orders::OrdersState,
-    ) -> (
-        &'s std::collections::BTreeMap<String, String>,
-        &'s projections::party::PartyIndex,
-    ),
-    /// The thing in its order's state (`None` if the order does not hold it).
-    pub find: for<'s> fn(&'s OrderState, &str) -> Option<&'s T>,
-    /// Its status, as the `status` filter names it.
-    pub status: fn(&T) -> &'static str,
-    /// Its answer, given its order id and that order's version.
-    pub view: fn(&App, &str, &T, u64) -> V,
-}
-
-/// One page of the `held` things of the orders `caller` may see, in id order, filtered by
-/// `order_id` and `status` (the refund and invoice lists).
-pub(crate) async fn held_list<T, P: respond::Page>(
-    app: &App,
-    caller: &Caller,
-    min: MinPosition,
-    q: Result<Query<HeldListQuery>, axum::extract::rejection::QueryRejection>,
-    held: &Held<T, P::Item>,
-) -> Result<Response, ApiError> {
-    let q = crate::extract::query(q)?;
-    let (limit, after) = PageQuery::bounds(q.limit, q.cursor.as_deref())?;
-    app.wait_for(&app.orders, min).await?;
-    let ((items, next), position) = app.orders.read(|s| {
-        let (orders_of, by_party) = (held.index)(s);
-        let rows = scoped(caller, orders_of, by_party, after.as_deref())
-            .filter(|(_, o)| q.order_id.as_deref().is_none_or(|w| w == o.as_str()))
-            .filter_map(|(id, oid)| {
-                let row = s.by_id.get(oid)?;
-                let thing = (held.find)(&row.state, id)?;
-                let keep = party(caller, &row.state)
-                    && q.status
-                        .as_deref()
-                        .is_none_or(|st| st == (held.status)(thing));
-                keep.then(|| (id.clone(), (held.view)(app, oid, thing, row.version)))
-            });
-        crate::paging::page(rows, after.as_deref(), limit)
-    });
-    Ok(respond::list::<P>(items, next, position))
-}
-
 async fn create(
     State(app): State<App>,
     caller: Caller,
     headers: CommandHeaders,
     body: Body,
 ) -> Result<Response, ApiError> {
-    caller.require(&[Role::Customer])?;
+    access::PLACE_ORDER.check(&caller)?;
     let input: CreateOrder = body.json()?;
     let order_id = app.ids.new_id(IdKind::Order);
     let meta = app.command_meta(&caller, &headers, &body, "PlaceOrder")?;
@@ -647,41 +539,6 @@ async fn create(
         .map(|p| p.order_id.clone())
         .unwrap_or(order_id);
     Ok(order_answer(&app, StatusCode::CREATED, &id, &done))
-}
-
-/// The order that holds a refund, invoice or review (they live in their order's stream),
-/// found through `index` of the orders model; waits briefly for the model if the id is new.
-pub(crate) async fn order_holding(
-    app: &App,
-    id: &str,
-    what: &str,
-    index: fn(&projections::orders::OrdersState) -> &std::collections::BTreeMap<String, String>,
-) -> Result<String, ApiError> {
-    let find = || app.orders.read(|s| index(s).get(id).cloned()).0;
-    if let Some(o) = find() {
-        return Ok(o);
-    }
-    app.caught_up(&app.orders).await;
-    find().ok_or_else(|| ApiError::not_found(what))
-}
-
-/// Loads an order the caller is a party to (else 404), checking the role first (403).
-pub(crate) fn load_for(
-    app: &App,
-    caller: &Caller,
-    roles: &[Role],
-    id: &str,
-) -> Result<domain::order::OrderState, ApiError> {
-    caller.require(roles)?;
-    let stream = order_stream(id);
-    if eventlog::validate_stream_id(&stream).is_err() {
-        return Err(ApiError::not_found("order"));
-    }
-    let l = app.runner.load::<Order>(&stream, u64::MAX)?;
-    if !party(caller, &l.state) {
-        return Err(ApiError::not_found("order"));
-    }
-    Ok(l.state)
 }
 
 async fn run(
@@ -708,7 +565,8 @@ async fn change_price(
     Path(id): Path<String>,
     body: Body,
 ) -> Result<Response, ApiError> {
-    load_for(&app, &caller, &[Role::IsvAdmin], &id)?;
+    access::CHANGE_PRICE.check(&caller)?;
+    load_for(&app, &caller, &id)?;
     let input: ChangePrice = body.json()?;
     run(
         &app,
@@ -732,7 +590,8 @@ async fn pay(
     Path(id): Path<String>,
     body: Body,
 ) -> Result<Response, ApiError> {
-    load_for(&app, &caller, &[Role::Customer], &id)?;
+    access::PAY.check(&caller)?;
+    load_for(&app, &caller, &id)?;
     let input: Pay = body.json()?;
     let meta = app.command_meta(&caller, &headers, &body, "PayOrder")?;
     let pay = domain::order::PayOrder {
@@ -751,7 +610,8 @@ async fn cancel(
     Path(id): Path<String>,
     body: Body,
 ) -> Result<Response, ApiError> {
-    load_for(&app, &caller, &[Role::Customer], &id)?;
+    access::CANCEL.check(&caller)?;
+    load_for(&app, &caller, &id)?;
     run(
         &app,
         &caller,
@@ -764,24 +624,17 @@ async fn cancel(
     .await
 }
 
-const READERS: &[Role] = &[
-    Role::Customer,
-    Role::IsvAdmin,
-    Role::Auditor,
-    Role::Platform,
-];
-
 async fn detail(
     State(app): State<App>,
     caller: Caller,
     min: MinPosition,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    caller.require(READERS)?;
+    access::GET_ORDER.check(&caller)?;
     app.wait_for(&app.orders, min).await?;
     let (row, position) = app.orders.read(|s| s.by_id.get(&id).cloned());
     let row = row
-        .filter(|r| party(&caller, &r.state))
+        .filter(|r| access::sees_order(&caller, &r.state))
         .ok_or_else(|| ApiError::not_found("order"))?;
     let view = order_view(&app, &row.id, &row.state, row.version, None)
         .ok_or_else(|| ApiError::not_found("order"))?;
@@ -793,7 +646,8 @@ async fn history(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    load_for(&app, &caller, READERS, &id)?;
+    access::ORDER_HISTORY.check(&caller)?;
+    load_for(&app, &caller, &id)?;
     let stream = order_stream(&id);
     let mut state = OrderState::default();
     let mut events = Vec::new();
@@ -860,10 +714,12 @@ fn filter_for(caller: &Caller, q: &ListQuery) -> Result<OrderFilter, ApiError> {
         completed_to: parse_time("completed_to", &q.completed_to)?,
         ..OrderFilter::default()
     };
-    match caller.role {
-        Role::Customer => f.party_customer_id = Some(caller.id.clone()),
-        Role::IsvAdmin => f.seller_org_id = Some(caller.org_id.clone().unwrap_or_default()),
-        _ => {}
+    match access::scope(caller) {
+        Scope::All => {}
+        Scope::Customer(id) => f.party_customer_id = Some(id.to_owned()),
+        Scope::Seller(org) => f.seller_org_id = Some(org.to_owned()),
+        // An org no seller has: the list is empty.
+        Scope::Nothing => f.seller_org_id = Some(String::new()),
     }
     Ok(f)
 }
@@ -880,7 +736,7 @@ async fn list(
     min: MinPosition,
     q: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
-    caller.require(READERS)?;
+    access::LIST_ORDERS.check(&caller)?;
     let q = list_query(q)?;
     let filter = filter_for(&caller, &q)?;
     let (limit, after) = PageQuery::bounds(q.limit, q.cursor.as_deref())?;
@@ -907,7 +763,7 @@ async fn export_csv(
     min: MinPosition,
     q: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
-    caller.require(READERS)?;
+    access::EXPORT_ORDERS.check(&caller)?;
     let q = list_query(q)?;
     let filter = filter_for(&caller, &q)?;
     let paging = PageQuery {

@@ -13,6 +13,7 @@ use domain::Role;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::access;
 use crate::error::ApiError;
 use crate::extract::{token_sha256, Body, Caller, CommandHeaders, MinPosition};
 use crate::respond;
@@ -175,7 +176,7 @@ async fn create_org(
     headers: CommandHeaders,
     body: Body,
 ) -> Result<Response, ApiError> {
-    caller.require(&[Role::Platform])?;
+    access::CREATE_ORG.check(&caller)?;
     let input: CreateOrg = body.json()?;
     let org_id = app.ids.new_id(IdKind::Org);
     let meta = app.command_meta(&caller, &headers, &body, "CreateOrg")?;
@@ -202,7 +203,7 @@ async fn create_principal(
     headers: CommandHeaders,
     body: Body,
 ) -> Result<Response, ApiError> {
-    caller.require(&[Role::Platform])?;
+    access::CREATE_PRINCIPAL.check(&caller)?;
     let input: CreatePrincipal = body.json()?;
     let role = match Role::from_name(&input.role) {
         Some(Role::IsvStaff) => {
@@ -291,7 +292,7 @@ async fn revoke_principal(
     Path(id): Path<String>,
     body: Body,
 ) -> Result<Response, ApiError> {
-    caller.require(&[Role::Platform])?;
+    access::REVOKE_PRINCIPAL.check(&caller)?;
     let (known, _) = app.directory.read(|d| d.principals.contains_key(&id));
     if !known {
         return Err(ApiError::not_found("principal"));
@@ -312,6 +313,7 @@ async fn me(
     caller: Caller,
     min: MinPosition,
 ) -> Result<Response, ApiError> {
+    access::ME.check(&caller)?;
     app.wait_for(&app.directory, min).await?;
     let view = MeView {
         id: caller.id,
@@ -342,7 +344,7 @@ async fn put_calendar(
     Path(year): Path<String>,
     body: Body,
 ) -> Result<Response, ApiError> {
-    caller.require(&[Role::Platform])?;
+    access::PUT_CALENDAR.check(&caller)?;
     let year = parse_year(&year)?;
     let input: PutCalendar = body.json()?;
     let cmd = CalendarCommand::Set {
@@ -368,10 +370,11 @@ async fn put_calendar(
 
 async fn get_calendar(
     State(app): State<App>,
-    _caller: Caller,
+    caller: Caller,
     min: MinPosition,
     Path(year): Path<String>,
 ) -> Result<Response, ApiError> {
+    access::GET_CALENDAR.check(&caller)?;
     let year = parse_year(&year)?;
     app.wait_for(&app.directory, min).await?;
     let (row, position) = app.directory.read(|d| d.calendars.get(&year).cloned());

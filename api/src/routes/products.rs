@@ -8,10 +8,11 @@ use domain::product::{
     product_stream, DeliveryKind, DurationUnit, NewSpec, Product, ProductCommand, ProductState,
     ProductStatus, ProviderLink,
 };
-use domain::{Role, Timestamp};
+use domain::Timestamp;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::access;
 use crate::error::ApiError;
 use crate::extract::{Body, Caller, CommandHeaders, MinPosition};
 use crate::paging::{page, PageQuery};
@@ -172,17 +173,14 @@ async fn quote(
     Path(id): Path<String>,
     q: Result<Query<QuoteQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
-    caller.require(&[Role::Customer, Role::IsvAdmin])?;
+    access::QUOTE.check(&caller)?;
     let stream = product_stream(&id);
     if eventlog::validate_stream_id(&stream).is_err() {
         return Err(ApiError::not_found("product"));
     }
     let product = app.runner.load::<Product>(&stream, u64::MAX)?;
-    let own = product.state.seller_org_id().is_some()
-        && product.state.seller_org_id() == caller.org_id.as_deref();
-    if product.state.created.is_none()
-        || (caller.role == Role::IsvAdmin && !own)
-        || !visible(&caller, &product.state)
+    if !access::acts_on_product(&caller, &access::QUOTE, &product.state)
+        || !access::sees_product(&caller, &product.state)
     {
         return Err(ApiError::not_found("product"));
     }
@@ -393,22 +391,13 @@ fn product_answer(
     Ok(respond::command(status, &view, done.version))
 }
 
-/// May `caller` see this product at all? (Others' drafts are invisible: 404.)
-pub fn visible(caller: &Caller, s: &ProductState) -> bool {
-    match caller.role {
-        Role::Platform | Role::Auditor | Role::Analyst => true,
-        Role::IsvAdmin | Role::IsvStaff if s.seller_org_id() == caller.org_id.as_deref() => true,
-        _ => s.status == ProductStatus::Listed,
-    }
-}
-
 async fn create(
     State(app): State<App>,
     caller: Caller,
     headers: CommandHeaders,
     body: Body,
 ) -> Result<Response, ApiError> {
-    caller.require(&[Role::IsvAdmin])?;
+    access::CREATE_PRODUCT.check(&caller)?;
     let input: CreateProduct = body.json()?;
     let org = caller
         .org_id
@@ -452,13 +441,6 @@ async fn create(
     product_answer(StatusCode::CREATED, &id, &done)
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Who {
-    Seller,
-    Platform,
-    SellerOrPlatform,
-}
-
 /// Runs a product command after the role (403) and tenancy (404) checks.
 /// What every product action carries.
 struct Ctx<'a> {
@@ -476,21 +458,14 @@ async fn act(
         body,
     }: Ctx<'_>,
     id: &str,
-    who: Who,
+    rule: &access::Rule,
     name: &'static str,
     cmd: impl FnOnce() -> Result<ProductCommand, ApiError>,
 ) -> Result<Response, ApiError> {
-    let roles: &[Role] = match who {
-        Who::Seller => &[Role::IsvAdmin],
-        Who::Platform => &[Role::Platform],
-        Who::SellerOrPlatform => &[Role::IsvAdmin, Role::Platform],
-    };
-    caller.require(roles)?;
+    rule.check(caller)?;
     let stream = product_stream(id);
     let current = app.runner.load::<Product>(&stream, u64::MAX)?;
-    let own = current.state.seller_org_id().is_some()
-        && current.state.seller_org_id() == caller.org_id.as_deref();
-    if current.state.created.is_none() || (caller.role == Role::IsvAdmin && !own) {
+    if !access::acts_on_product(caller, rule, &current.state) {
         return Err(ApiError::not_found("product"));
     }
     let command = cmd()?;
@@ -517,7 +492,7 @@ async fn submit(
             body: &body,
         },
         &id,
-        Who::Seller,
+        &access::SUBMIT_PRODUCT,
         "SubmitProduct",
         || Ok(ProductCommand::Submit),
     )
@@ -538,7 +513,7 @@ async fn approve(
             body: &body,
         },
         &id,
-        Who::Platform,
+        &access::APPROVE_PRODUCT,
         "ApproveProduct",
         || Ok(ProductCommand::Approve),
     )
@@ -560,7 +535,7 @@ async fn reject(
             body: &body,
         },
         &id,
-        Who::Platform,
+        &access::REJECT_PRODUCT,
         "RejectProduct",
         || {
             Ok(ProductCommand::Reject {
@@ -585,7 +560,7 @@ async fn hide(
             body: &body,
         },
         &id,
-        Who::Seller,
+        &access::HIDE_PRODUCT,
         "HideProduct",
         || Ok(ProductCommand::Hide),
     )
@@ -606,7 +581,7 @@ async fn unhide(
             body: &body,
         },
         &id,
-        Who::Seller,
+        &access::UNHIDE_PRODUCT,
         "UnhideProduct",
         || Ok(ProductCommand::Unhide),
     )
@@ -627,7 +602,7 @@ async fn delist(
             body: &body,
         },
         &id,
-        Who::Platform,
+        &access::DELIST_PRODUCT,
         "DelistProduct",
         || Ok(ProductCommand::Delist),
     )
@@ -649,7 +624,7 @@ async fn spec_price(
             body: &body,
         },
         &id,
-        Who::Seller,
+        &access::SPEC_PRICE,
         "ChangeSpecPrice",
         || {
             let p: SpecPrice = b.json()?;
@@ -677,7 +652,7 @@ async fn spec_hide(
             body: &body,
         },
         &id,
-        Who::Seller,
+        &access::SPEC_HIDE,
         "HideSpec",
         || {
             Ok(ProductCommand::SetSpecHidden {
@@ -703,7 +678,7 @@ async fn spec_unhide(
             body: &body,
         },
         &id,
-        Who::Seller,
+        &access::SPEC_UNHIDE,
         "UnhideSpec",
         || {
             Ok(ProductCommand::SetSpecHidden {
@@ -730,7 +705,7 @@ async fn distribution(
             body: &body,
         },
         &id,
-        Who::Seller,
+        &access::DISTRIBUTION,
         "SetDistribution",
         || {
             Ok(ProductCommand::SetDistribution {
@@ -766,7 +741,7 @@ async fn providers(
             body: &body,
         },
         &id,
-        Who::SellerOrPlatform,
+        &access::PROVIDERS,
         "SetProviders",
         || {
             let p: Providers = b.json()?;
@@ -804,6 +779,7 @@ async fn list(
     min: MinPosition,
     q: Result<Query<PageQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
+    access::LIST_PRODUCTS.check(&caller)?;
     let q = crate::extract::query(q)?;
     let (limit, after) = (q.limit()?, q.after()?);
     app.wait_for(&app.products, min).await?;
@@ -811,7 +787,7 @@ async fn list(
         page(
             crate::paging::seek(&s.by_id, after.as_deref())
                 .map(|(_, r)| r)
-                .filter(|r| visible(&caller, &r.state))
+                .filter(|r| access::sees_product(&caller, &r.state))
                 .filter_map(|r| Some((r.id.clone(), product_view(&r.id, &r.state, r.version)?))),
             after.as_deref(),
             limit,
@@ -826,11 +802,12 @@ async fn detail(
     min: MinPosition,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
+    access::GET_PRODUCT.check(&caller)?;
     app.wait_for(&app.products, min).await?;
     let (found, position) = app.products.read(|s| {
         s.by_id
             .get(&id)
-            .filter(|r| visible(&caller, &r.state))
+            .filter(|r| access::sees_product(&caller, &r.state))
             .and_then(|r| product_view(&r.id, &r.state, r.version))
     });
     let view = found.ok_or_else(|| ApiError::not_found("product"))?;

@@ -14,10 +14,11 @@ use domain::Role;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::access;
 use crate::error::ApiError;
 use crate::extract::{Body, Caller, CommandHeaders, MinPosition};
 use crate::respond;
-use crate::routes::orders::{held_list, load_for, order_holding, party, Held, HeldListQuery};
+use crate::routes::held::{held_list, load_for, order_holding, Held, HeldListQuery};
 use crate::routes::{Doc, Routes};
 use crate::state::App;
 
@@ -256,8 +257,8 @@ async fn request(
     Path(order_id): Path<String>,
     body: Body,
 ) -> Result<Response, ApiError> {
-    caller.require(&[Role::Customer])?;
-    load_for(&app, &caller, &[caller.role], &order_id)?;
+    access::REQUEST_REFUND.check(&caller)?;
+    load_for(&app, &caller, &order_id)?;
     let input: RefundRequest = body.json()?;
     let refund_id = app.ids.new_id(IdKind::Refund);
     let cmd = OrderCommand::RequestRefund {
@@ -287,8 +288,8 @@ async fn seller_refund(
     Path(order_id): Path<String>,
     body: Body,
 ) -> Result<Response, ApiError> {
-    caller.require(&[Role::IsvAdmin])?;
-    load_for(&app, &caller, &[caller.role], &order_id)?;
+    access::SELLER_REFUND.check(&caller)?;
+    load_for(&app, &caller, &order_id)?;
     let input: SellerRefund = body.json()?;
     let refund_id = app.ids.new_id(IdKind::Refund);
     let cmd = OrderCommand::SellerRefund {
@@ -322,9 +323,8 @@ async fn decide(
     body: Body,
     approve: bool,
 ) -> Result<Response, ApiError> {
-    caller.require(&[Role::IsvAdmin, Role::Platform])?;
     let order_id = order_holding(&app, &refund_id, "refund", |s| &s.refund_orders).await?;
-    load_for(&app, &caller, &[caller.role], &order_id)?;
+    load_for(&app, &caller, &order_id)?;
     let input: Decision = body.json()?;
     let approver = if caller.role == Role::Platform {
         Approver::Platform
@@ -369,6 +369,7 @@ async fn approve(
     Path(id): Path<String>,
     body: Body,
 ) -> Result<Response, ApiError> {
+    access::APPROVE_REFUND.check(&caller)?;
     decide(app, caller, headers, id, body, true).await
 }
 
@@ -379,15 +380,9 @@ async fn reject(
     Path(id): Path<String>,
     body: Body,
 ) -> Result<Response, ApiError> {
+    access::REJECT_REFUND.check(&caller)?;
     decide(app, caller, headers, id, body, false).await
 }
-
-const READERS: &[Role] = &[
-    Role::IsvAdmin,
-    Role::Platform,
-    Role::Customer,
-    Role::Auditor,
-];
 
 async fn detail(
     State(app): State<App>,
@@ -395,13 +390,14 @@ async fn detail(
     min: MinPosition,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    caller.require(READERS)?;
+    access::GET_REFUND.check(&caller)?;
     app.wait_for(&app.orders, min).await?;
     let (found, position) = app.orders.read(|s| {
         let order_id = s.refund_orders.get(&id)?;
         let row = s.by_id.get(order_id)?;
         let refund = row.state.refund(&id)?;
-        party(&caller, &row.state).then(|| refund_view(&app, order_id, refund, row.version))
+        access::sees_order(&caller, &row.state)
+            .then(|| refund_view(&app, order_id, refund, row.version))
     });
     let view = found.ok_or_else(|| ApiError::not_found("refund"))?;
     Ok(respond::read(&view, Some(view.version), position))
@@ -420,6 +416,6 @@ async fn list(
     min: MinPosition,
     q: Result<Query<HeldListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
-    caller.require(READERS)?;
+    access::LIST_REFUNDS.check(&caller)?;
     held_list::<_, RefundPage>(&app, &caller, min, q, &REFUNDS).await
 }
