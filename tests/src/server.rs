@@ -100,6 +100,8 @@ pub struct Launch {
     pub simulated_clock: Option<String>,
     /// More `MARKETLOG_<NAME>` options (e.g. timeouts), set on the process.
     pub env: Vec<(String, String)>,
+    /// A program that runs the server (e.g. `prlimit --fsize=N --`), which must exec it.
+    pub wrapper: Vec<String>,
 }
 
 impl Launch {
@@ -110,7 +112,15 @@ impl Launch {
             admin_token: Some(ADMIN_TOKEN.to_owned()),
             simulated_clock: Some(SIMULATED_START.to_owned()),
             env: Vec::new(),
+            wrapper: Vec::new(),
         }
+    }
+
+    /// Runs the server under `program args… <marketlog>`; the program must exec it, so the
+    /// pid is the server's.
+    pub fn wrapped_in(mut self, program: &[&str]) -> Launch {
+        self.wrapper = program.iter().map(|a| (*a).to_owned()).collect();
+        self
     }
 
     /// Sets an option through its environment variable, e.g. `MARKETLOG_SHUTDOWN_DEADLINE_MS`.
@@ -137,7 +147,14 @@ impl Launch {
 
     /// Starts the server; `Err` with its exit status and output if it exits before listening.
     pub fn spawn(&self) -> Result<Server, Exited> {
-        let mut cmd = Command::new(marketlog_binary());
+        let mut cmd = match self.wrapper.split_first() {
+            Some((program, args)) => {
+                let mut cmd = Command::new(program);
+                cmd.args(args).arg(marketlog_binary());
+                cmd
+            }
+            None => Command::new(marketlog_binary()),
+        };
         cmd.arg("serve")
             .arg("--data")
             .arg(&self.data)
