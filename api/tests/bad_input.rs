@@ -396,7 +396,7 @@ async fn every_documented_route_never_answers_5xx_on_bad_input() {
     ] {
         tokens.push(api.create_principal(role, org).await.1);
     }
-    let doc = api.call("GET", "/v1/openapi.json").send().await.json();
+    let doc = api.openapi().await;
     let mut routes: Vec<(String, String)> = Vec::new();
     for (path, item) in doc["paths"].as_object().unwrap() {
         for method in item.as_object().unwrap().keys() {

@@ -1340,11 +1340,7 @@ async fn unrouted(api: &Api, method: &str, path: &str) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn openapi_documents_every_served_route_with_responses() {
     let api = Api::new().await;
-    let doc = api
-        .call("GET", "/v1/openapi.json")
-        .send()
-        .await
-        .expect(StatusCode::OK);
+    let doc = api.openapi().await;
     assert!(
         doc["openapi"].as_str().unwrap().starts_with("3."),
         "{}",
@@ -1428,11 +1424,7 @@ fn open_objects(v: &Value, at: &str, out: &mut Vec<String>) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn openapi_document_is_valid_openapi_3_1_with_closed_schemas() {
     let api = Api::new().await;
-    let doc = api
-        .call("GET", "/v1/openapi.json")
-        .send()
-        .await
-        .expect(StatusCode::OK);
+    let doc = api.openapi().await;
     assert_eq!(doc["openapi"], "3.1.0");
     let problems = openapi_problems(&doc);
     assert!(
@@ -1462,11 +1454,7 @@ async fn openapi_document_is_valid_openapi_3_1_with_closed_schemas() {
 async fn openapi_limits_are_the_domains_limits() {
     use domain::{calendar, order, platform, product};
     let api = Api::new().await;
-    let doc = api
-        .call("GET", "/v1/openapi.json")
-        .send()
-        .await
-        .expect(StatusCode::OK);
+    let doc = api.openapi().await;
     let schemas = &doc["components"]["schemas"];
     // utoipa takes the limits as literals; these are the constants the domain checks.
     let cases: &[(&str, &str, &str, f64)] = &[
@@ -1605,11 +1593,7 @@ async fn openapi_limits_are_the_domains_limits() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn openapi_validator_rejects_a_document_of_the_wrong_version() {
     let api = Api::new().await;
-    let mut doc = api
-        .call("GET", "/v1/openapi.json")
-        .send()
-        .await
-        .expect(StatusCode::OK);
+    let mut doc = api.openapi().await;
     doc["openapi"] = json!("3.0.3");
     doc["paths"]["/v1/orgs"]["post"]["responses"] = json!("none");
     let problems = openapi_problems(&doc);
@@ -1654,11 +1638,7 @@ async fn the_contract_check_rejects_what_the_document_does_not_say() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn openapi_documents_itself() {
     let api = Api::new().await;
-    let doc = api
-        .call("GET", "/v1/openapi.json")
-        .send()
-        .await
-        .expect(StatusCode::OK);
+    let doc = api.openapi().await;
     assert!(doc["paths"]["/v1/openapi.json"]["get"]["responses"].is_object());
 }
 

@@ -73,6 +73,14 @@ impl Api {
     }
 
     /// A request to `uri`, without a token until [`Call::token`] adds one.
+    /// The served OpenAPI document (`GET /v1/openapi.json`, 200).
+    pub async fn openapi(&self) -> Value {
+        self.call("GET", "/v1/openapi.json")
+            .send()
+            .await
+            .expect(StatusCode::OK)
+    }
+
     pub fn call(&self, method: &str, uri: &str) -> Call<'_> {
         Call {
             api: self,
