@@ -54,6 +54,7 @@ pub mod instance;
 pub mod money;
 pub mod order;
 pub mod platform;
+pub mod pricing;
 pub mod product;
 pub mod registry;
 pub mod text;
