@@ -26,17 +26,23 @@ pub enum DeadlineRule {
     InstanceExpiry,
     /// Instance closes 7 days after expiry.
     InstanceClose,
+    /// A promotion's window opens.
+    PromotionStart,
+    /// A promotion's window closes.
+    PromotionEnd,
 }
 
 impl DeadlineRule {
     /// Every rule, in declaration order. A rule exists only with the command it fires
     /// (`crate::registry`); a variant is added together with that command.
-    pub const ALL: [DeadlineRule; 5] = [
+    pub const ALL: [DeadlineRule; 7] = [
         DeadlineRule::OrderPaymentTimeout,
         DeadlineRule::RefundAutoApproval,
         DeadlineRule::ReviewDefault,
         DeadlineRule::InstanceExpiry,
         DeadlineRule::InstanceClose,
+        DeadlineRule::PromotionStart,
+        DeadlineRule::PromotionEnd,
     ];
 
     /// The rule's name, as serde writes it (snake case).
@@ -47,6 +53,8 @@ impl DeadlineRule {
             DeadlineRule::ReviewDefault => "review_default",
             DeadlineRule::InstanceExpiry => "instance_expiry",
             DeadlineRule::InstanceClose => "instance_close",
+            DeadlineRule::PromotionStart => "promotion_start",
+            DeadlineRule::PromotionEnd => "promotion_end",
         }
     }
 }

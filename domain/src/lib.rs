@@ -56,6 +56,8 @@ pub mod order;
 pub mod platform;
 pub mod pricing;
 pub mod product;
+pub mod promotion;
+pub mod purchases;
 pub mod registry;
 pub mod text;
 pub mod time;

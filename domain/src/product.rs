@@ -7,9 +7,20 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::codec::{CodecError, EventCodec};
+use crate::deadline::{Deadline, DeadlineEffect, DeadlineRule};
 use crate::decider::{Context, Decider, Role};
+use crate::decision::{Decision, Single};
 use crate::error::{require_text, DomainError};
+use crate::history::StoredEvent;
+use crate::ids::IdGen;
 use crate::money::Cents;
+use crate::pricing::{PromotionStatus, PromotionTerms};
+pub use crate::promotion::{
+    Promotion, PromotionCommand, PromotionCreated, PromotionDeleted, PromotionEdited,
+    PromotionEnded, PromotionPublished, PromotionStarted,
+};
+use crate::registry::Fire;
 use crate::text::require_name;
 
 pub const SPECS_MAX: usize = 20;
@@ -178,6 +189,12 @@ crate::event_enum! {
         SpecVisibilityChanged(SpecVisibilityChanged) version 1,
         DistributionCommissionSet(DistributionCommissionSet) version 1,
         ProvidersSet(ProvidersSet) version 1,
+        PromotionCreated(PromotionCreated) version 1,
+        PromotionEdited(PromotionEdited) version 1,
+        PromotionPublished(PromotionPublished) version 1,
+        PromotionDeleted(PromotionDeleted) version 1,
+        PromotionStarted(PromotionStarted) version 1,
+        PromotionEnded(PromotionEnded) version 1,
     }
 }
 
@@ -188,6 +205,8 @@ pub struct ProductState {
     pub specs: Vec<Spec>,
     pub commission_percent: Option<u32>,
     pub providers: Vec<ProviderLink>,
+    /// In creation order (ties between equal savings go to the earliest).
+    pub promotions: Vec<Promotion>,
 }
 
 impl ProductState {
@@ -196,6 +215,18 @@ impl ProductState {
     }
     pub fn seller_org_id(&self) -> Option<&str> {
         self.created.as_ref().map(|c| c.seller_org_id.as_str())
+    }
+    pub fn promotion(&self, promotion_id: &str) -> Option<&Promotion> {
+        self.promotions.iter().find(|p| p.terms.id == promotion_id)
+    }
+    /// The terms of every promotion not deleted, in creation order: what pricing chooses
+    /// from.
+    pub fn promotion_terms(&self) -> Vec<PromotionTerms> {
+        self.promotions
+            .iter()
+            .filter(|p| p.terms.status != PromotionStatus::Deleted)
+            .map(|p| p.terms.clone())
+            .collect()
     }
 }
 
@@ -247,6 +278,8 @@ pub enum ProductCommand {
     SetProviders {
         providers: Vec<ProviderLink>,
     },
+    /// Promotions live in the product's stream (ADR 0006): `promotion.rs` decides them.
+    Promotion(PromotionCommand),
 }
 
 #[derive(Debug)]
@@ -454,11 +487,15 @@ impl Decider for Product {
                 specs: out,
             })]);
         }
+        if let C::Promotion(PromotionCommand::Create { input, .. }) = command {
+            // Field rules answer before the product's existence (API.md §1).
+            crate::promotion::check_fields(input)?;
+        }
         if state.created.is_none() {
             return Err(DomainError::not_found("product"));
         }
-        let _ = ctx;
         match command {
+            C::Promotion(p) => crate::promotion::decide(state, p, ctx),
             C::Create { .. } => Ok(Vec::new()),
             C::Submit => transition(state, &[S::Draft], S::UnderReview, None),
             C::Approve => transition(state, &[S::UnderReview], S::Listed, None),
@@ -566,9 +603,58 @@ impl Decider for Product {
                 state.commission_percent = Some(e.commission_percent)
             }
             ProductEvent::ProvidersSet(e) => state.providers = e.providers.clone(),
+            ProductEvent::PromotionCreated(_)
+            | ProductEvent::PromotionEdited(_)
+            | ProductEvent::PromotionPublished(_)
+            | ProductEvent::PromotionDeleted(_)
+            | ProductEvent::PromotionStarted(_)
+            | ProductEvent::PromotionEnded(_) => {
+                crate::promotion::evolve(&mut state.promotions, event)
+            }
         }
         state
     }
+}
+
+/// The deadlines of a stored product event (registry entry of the product).
+pub fn stored_deadline_effects(
+    product_id: &str,
+    e: &StoredEvent<'_>,
+) -> Result<Vec<DeadlineEffect>, CodecError> {
+    let event = ProductEvent::decode_payload(e.event_type, e.schema_version, e.payload)?;
+    Ok(crate::promotion::deadline_effects(&event, product_id))
+}
+
+/// The product's deadline rules (a promotion's window) and the command each fires.
+pub static DEADLINE_RULES: &[(DeadlineRule, Fire)] = &[
+    (DeadlineRule::PromotionStart, fire_promotion_start),
+    (DeadlineRule::PromotionEnd, fire_promotion_end),
+];
+
+/// The promotion a window deadline is of: its id ends with the promotion id
+/// (`promotion::window_deadline_id`).
+fn promotion_of(d: &Deadline) -> String {
+    d.id.rsplit('/').next().unwrap_or_default().to_owned()
+}
+
+fn fire_promotion_start(d: &Deadline, _ids: &dyn IdGen) -> Box<dyn Decision> {
+    Box::new(Single::<Product>::new(
+        d.stream_id.clone(),
+        ProductCommand::Promotion(PromotionCommand::Start {
+            promotion_id: promotion_of(d),
+            deadline_id: d.id.clone(),
+        }),
+    ))
+}
+
+fn fire_promotion_end(d: &Deadline, _ids: &dyn IdGen) -> Box<dyn Decision> {
+    Box::new(Single::<Product>::new(
+        d.stream_id.clone(),
+        ProductCommand::Promotion(PromotionCommand::End {
+            promotion_id: promotion_of(d),
+            deadline_id: d.id.clone(),
+        }),
+    ))
 }
 
 /// Roles that act on products as their seller.

@@ -125,7 +125,11 @@ pub static AGGREGATES: &[Aggregate] = &[
         &[IdKind::Principal, IdKind::Customer],
     ),
     Aggregate::of::<crate::platform::Calendar>("calendar", &[]),
-    Aggregate::of::<crate::product::Product>("product", &[IdKind::Product]),
+    Aggregate::of::<crate::product::Product>("product", &[IdKind::Product]).deadlines(
+        crate::product::stored_deadline_effects,
+        crate::product::DEADLINE_RULES,
+    ),
+    Aggregate::of::<crate::purchases::Purchases>("purchases", &[]),
     Aggregate::of::<crate::order::Order>("order", &[IdKind::Order]).deadlines(
         crate::order::stored_deadline_effects,
         crate::order::DEADLINE_RULES,

@@ -32,11 +32,15 @@ use domain::platform::{
     CalendarEvent, CalendarSet, ClockEvent, OrgCreated, OrgEvent, PrincipalCreated, PrincipalEvent,
     PrincipalRevoked, SimulatedClockAdvanced,
 };
+use domain::pricing::{AppliedCoupon, AppliedPromotion, Conditions, PromotionKind, SpecDuration};
 use domain::product::{
     DeliveryKind, DistributionCommissionSet, DurationUnit, ProductCreated, ProductEvent,
-    ProductPriceChanged, ProductStatus, ProductStatusChanged, ProviderLink, ProvidersSet, Spec,
-    SpecVisibilityChanged,
+    ProductPriceChanged, ProductStatus, ProductStatusChanged, PromotionCreated, PromotionDeleted,
+    PromotionEdited, PromotionEnded, PromotionPublished, PromotionStarted, ProviderLink,
+    ProvidersSet, Spec, SpecVisibilityChanged,
 };
+use domain::promotion::PromotionFields;
+use domain::purchases::{ProductPurchased, PurchasesEvent};
 use domain::{Cents, Role, Timestamp};
 
 /// One pinned encoding.
@@ -160,15 +164,55 @@ fn order_placed() -> OrderPlaced {
         remark: Some("invoice to HQ".into()),
         placed_at: ts("2026-11-22T09:00:00+08:00"),
         payment_due_at: ts("2026-11-29T09:00:00+08:00"),
+        promotion: Some(AppliedPromotion {
+            id: "prm_1".into(),
+            name: "双十一".into(),
+            saving: Cents(50_000),
+        }),
+        coupon: Some(AppliedCoupon {
+            id: "cpn_1".into(),
+            campaign_id: "cpc_1".into(),
+            saving: Cents(9_970),
+        }),
     }
 }
 
+/// Schema 1 of `OrderPlaced` (before promotions and coupons): the bytes stay readable, as an
+/// order with neither.
+#[test]
+fn order_placed_v1_bytes_decode_with_no_promotion_and_no_coupon() {
+    let without = OrderPlaced {
+        promotion: None,
+        coupon: None,
+        ..order_placed()
+    };
+    let minimal = OrderPlaced {
+        order_type: OrderType::New,
+        instance_id: None,
+        channel: Channel {
+            kind: ChannelKind::OnlineStore,
+            reference: None,
+        },
+        commission_percent: None,
+        client: None,
+        remark: None,
+        ..without.clone()
+    };
+    for (hex, expected) in [(V1_FULL, without), (V1_MINIMAL, minimal)] {
+        let decoded = OrderEvent::decode_payload("OrderPlaced", 1, &unhex(hex));
+        assert_eq!(decoded, Ok(OrderEvent::OrderPlaced(expected)));
+    }
+}
+
+const V1_FULL: &str = "0e6f72645f30316a64713778336b3201056375735f37056f72675f73057072645f31034d49470ce695b0e68daee8bf81e7a7bb01057370635f7906596561726c7901020110696e735f30316a64713778336b325f3103fcb8190600fc284d1200fca47810000201066473745f3432011e0101010d696e766f69636520746f204851fd008841fea5c10c00fd00c808a0bfc20c00";
+const V1_MINIMAL: &str = "0e6f72645f30316a64713778336b3200056375735f37056f72675f73057072645f31034d49470ce695b0e68daee8bf81e7a7bb01057370635f7906596561726c7901020003fcb8190600fc284d1200fca47810000000000000fd008841fea5c10c00fd00c808a0bfc20c00";
+
 fn order_cases() -> Vec<Golden<OrderEvent>> {
     vec![
-        golden("OrderPlaced", 1, order_placed(), "0e6f72645f30316a64713778336b3201056375735f37056f72675f73057072645f31034d49470ce695b0e68daee8bf81e7a7bb01057370635f7906596561726c7901020110696e735f30316a64713778336b325f3103fcb8190600fc284d1200fca47810000201066473745f3432011e0101010d696e766f69636520746f204851fd008841fea5c10c00fd00c808a0bfc20c00"),
+        golden("OrderPlaced", 2, order_placed(), "0e6f72645f30316a64713778336b3201056375735f37056f72675f73057072645f31034d49470ce695b0e68daee8bf81e7a7bb01057370635f7906596561726c7901020110696e735f30316a64713778336b325f3103fcb8190600fc284d1200fca47810000201066473745f3432011e0101010d696e766f69636520746f204851fd008841fea5c10c00fd00c808a0bfc20c00010570726d5f3109e58f8ce58d81e4b880fca0860100010563706e5f31056370635f31fbe44d"),
         golden(
             "OrderPlaced",
-            1,
+            2,
             OrderPlaced {
                 order_type: OrderType::New,
                 instance_id: None,
@@ -179,9 +223,11 @@ fn order_cases() -> Vec<Golden<OrderEvent>> {
                 commission_percent: None,
                 client: None,
                 remark: None,
+                promotion: None,
+                coupon: None,
                 ..order_placed()
             },
-            "0e6f72645f30316a64713778336b3200056375735f37056f72675f73057072645f31034d49470ce695b0e68daee8bf81e7a7bb01057370635f7906596561726c7901020003fcb8190600fc284d1200fca47810000000000000fd008841fea5c10c00fd00c808a0bfc20c00",
+            "0e6f72645f30316a64713778336b3200056375735f37056f72675f73057072645f31034d49470ce695b0e68daee8bf81e7a7bb01057370635f7906596561726c7901020003fcb8190600fc284d1200fca47810000000000000fd008841fea5c10c00fd00c808a0bfc20c000000",
         ),
         golden(
             "OrderPriceChanged",
@@ -504,7 +550,118 @@ fn product_cases() -> Vec<Golden<ProductEvent>> {
             },
             "02066f72675f703103c8066f72675f70320132",
         ),
+        golden(
+            "PromotionCreated",
+            1,
+            PromotionCreated {
+                promotion_id: "prm_1".into(),
+                terms: promotion_fields(),
+                created_by: "prn_s".into(),
+                at: ts("2026-11-01T09:00:00+08:00"),
+            },
+            "0570726d5f3109e58f8ce58d81e4b88001fb5203fd00c05d57dcbf0c00fd00800c9304c00c0002057370635f6d057370635f79020004010202000201010201010570726e5f73fd00c8eb1859be0c00",
+        ),
+        golden(
+            "PromotionEdited",
+            1,
+            PromotionEdited {
+                promotion_id: "prm_1".into(),
+                terms: PromotionFields {
+                    kind: PromotionKind::Reduce {
+                        reduce: Cents(1_000),
+                    },
+                    spec_ids: vec![],
+                    conditions: Conditions::default(),
+                    ..promotion_fields()
+                },
+                edited_by: "prn_s".into(),
+                at: ts("2026-11-02T09:00:00+08:00"),
+            },
+            "0570726d5f3109e58f8ce58d81e4b88000fbd007fd00c05d57dcbf0c00fd00800c9304c00c00000000000000000570726e5f73fd00889a5481be0c00",
+        ),
+        golden(
+            "PromotionPublished",
+            1,
+            PromotionPublished {
+                promotion_id: "prm_1".into(),
+                by: "prn_s".into(),
+                at: ts("2026-11-03T09:00:00+08:00"),
+            },
+            "0570726d5f310570726e5f73fd00484990a9be0c00",
+        ),
+        golden(
+            "PromotionDeleted",
+            1,
+            PromotionDeleted {
+                promotion_id: "prm_1".into(),
+                by: "prn_s".into(),
+                at: ts("2026-11-04T09:00:00+08:00"),
+            },
+            "0570726d5f310570726e5f73fd0008f8cbd1be0c00",
+        ),
+        golden(
+            "PromotionStarted",
+            1,
+            PromotionStarted {
+                promotion_id: "prm_1".into(),
+                deadline_id: "product-prd_1/promotion_start/prm_1".into(),
+                at: ts("2026-11-11T00:00:00+08:00"),
+            },
+            "0570726d5f312370726f647563742d7072645f312f70726f6d6f74696f6e5f73746172742f70726d5f31fd00c05d57dcbf0c00",
+        ),
+        golden(
+            "PromotionEnded",
+            1,
+            PromotionEnded {
+                promotion_id: "prm_1".into(),
+                deadline_id: "product-prd_1/promotion_end/prm_1".into(),
+                at: ts("2026-11-12T00:00:00+08:00"),
+            },
+            "0570726d5f312170726f647563742d7072645f312f70726f6d6f74696f6e5f656e642f70726d5f31fd00800c9304c00c00",
+        ),
     ]
+}
+
+fn promotion_fields() -> PromotionFields {
+    PromotionFields {
+        name: "双十一".into(),
+        kind: PromotionKind::Discount { pay_permille: 850 },
+        starts_at: ts("2026-11-11T00:00:00+08:00"),
+        ends_at: ts("2026-11-12T00:00:00+08:00"),
+        spec_ids: vec!["spc_m".into(), "spc_y".into()],
+        conditions: Conditions {
+            order_types: vec![OrderType::New, OrderType::Upgrade],
+            min_quantity: Some(2),
+            clients: vec![Client::Web, Client::Api],
+            durations: vec![SpecDuration {
+                duration: 1,
+                unit: DurationUnit::Year,
+            }],
+            first_purchase_only: true,
+            real_name_only: true,
+        },
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Purchases
+
+fn purchases_cases() -> Vec<Golden<PurchasesEvent>> {
+    vec![golden(
+        "ProductPurchased",
+        1,
+        ProductPurchased {
+            product_id: "prd_1".into(),
+            order_id: "ord_01jdq7x3k2".into(),
+            at: ts("2026-11-22T10:00:00+08:00"),
+        },
+        "057072645f310e6f72645f30316a64713778336b32fd00d068aba7c10c00",
+    )]
+}
+
+#[test]
+fn purchases_event_encodings_are_pinned() {
+    assert_pinned(&purchases_cases());
 }
 
 #[test]
@@ -735,6 +892,7 @@ fn every_registered_event_type_has_golden_bytes() {
         uncovered(&principal_cases()),
         uncovered(&calendar_cases()),
         uncovered(&clock_cases()),
+        uncovered(&purchases_cases()),
     ]
     .concat();
     assert!(missing.is_empty(), "no golden bytes for {missing:?}");
@@ -747,6 +905,7 @@ fn every_registered_event_type_has_golden_bytes() {
         covered(&principal_cases()),
         covered(&calendar_cases()),
         covered(&clock_cases()),
+        covered(&purchases_cases()),
     ]
     .into_iter()
     .flatten()

@@ -12,7 +12,9 @@ use crate::ids::{IdGen, IdKind};
 use crate::instance::{
     instance_stream, instances_of, on_payment, Instance, InstanceEvent, InstanceReleased,
 };
+use crate::platform::{principal_stream, Principal};
 use crate::product::{product_stream, Product};
+use crate::purchases::{purchases_stream, Purchases, PurchasesCommand};
 use crate::registry::Fire;
 
 impl Decision for PlaceOrder {
@@ -20,14 +22,26 @@ impl Decision for PlaceOrder {
         order_stream(&self.order_id)
     }
 
-    fn streams(&self, _loaded: &States) -> Vec<String> {
+    /// The product and the instance first; once the product is loaded, the customer's
+    /// principal and purchases, but only when a live promotion of the product asks for
+    /// real-name verification or a first purchase.
+    fn streams(&self, loaded: &States) -> Vec<String> {
         let mut streams = vec![product_stream(&self.product_id)];
         streams.extend(self.instance_id.as_deref().map(instance_stream));
+        if let Ok(product) = loaded.get::<Product>(&streams[0]) {
+            let (first, real_name) = conditions_named(product);
+            if real_name {
+                streams.push(principal_stream(&self.customer_id));
+            }
+            if first {
+                streams.push(purchases_stream(&self.customer_id));
+            }
+        }
         streams
     }
 
-    /// Prices from the product (and instance) as loaded; the append checks both are still
-    /// at those versions.
+    /// Prices from the product (and instance, and the customer's streams a promotion's
+    /// conditions need) as loaded; the append checks they are all still at those versions.
     fn decide(&self, states: &States, ctx: &Context) -> Result<Outcome, DomainError> {
         // API.md §1: a field rule answers before any rule that reads the product's state.
         field_rules(self)?;
@@ -47,14 +61,65 @@ impl Decision for PlaceOrder {
         };
         let stream = self.primary();
         let order = states.get::<Order>(&stream)?;
-        let events = place(order, self, product, instance, ctx)?;
+        let (buyer, read) = buyer_of(&self.customer_id, product, states)?;
+        let events = place(order, self, product, instance, &buyer, None, ctx)?;
         let mut outcome = Outcome::primary::<Order>(&stream, order, events)?;
         outcome.guard(&pstream);
+        for s in read {
+            outcome.guard(&s);
+        }
         if let Some(id) = self.instance_id.as_deref() {
             outcome.guard(&instance_stream(id));
         }
         Ok(outcome)
     }
+}
+
+/// Whether a live promotion of `product` is for first purchases only, and whether one is
+/// for real-name-verified customers only.
+pub fn conditions_named(product: &ProductState) -> (bool, bool) {
+    let live = || product.promotions.iter().filter(|p| p.live());
+    (
+        live().any(|p| p.terms.conditions.first_purchase_only),
+        live().any(|p| p.terms.conditions.real_name_only),
+    )
+}
+
+/// The customer as pricing sees them, from the streams `conditions_named` asked for (and
+/// which they are); the facts of a stream not loaded change no price.
+pub fn buyer_of(
+    customer_id: &str,
+    product: &ProductState,
+    states: &States,
+) -> Result<(Buyer, Vec<String>), DomainError> {
+    let (first, real_name) = conditions_named(product);
+    let mut buyer = Buyer::CUSTOMER_UNCONDITIONED;
+    let mut read = Vec::new();
+    if real_name {
+        let stream = principal_stream(customer_id);
+        let principal = states.get::<Principal>(&stream)?;
+        buyer.real_name_verified = principal
+            .created
+            .as_ref()
+            .is_some_and(|c| c.real_name_verified);
+        read.push(stream);
+    }
+    if first {
+        let stream = purchases_stream(customer_id);
+        buyer.first_purchase = states
+            .get::<Purchases>(&stream)?
+            .first_purchase(&product_id_of(product));
+        read.push(stream);
+    }
+    Ok((buyer, read))
+}
+
+fn product_id_of(product: &ProductState) -> String {
+    product
+        .created
+        .as_ref()
+        .map(|c| c.product_id.clone())
+        .unwrap_or_default()
 }
 
 /// A customer pays an order; its instances open (new, trial) or change (renewal,
@@ -82,6 +147,7 @@ impl Decision for PayOrder {
         };
         let mut streams = vec![product_stream(&p.product_id)];
         streams.extend(p.instance_id.as_deref().map(instance_stream));
+        streams.push(purchases_stream(&p.customer_id));
         streams
     }
 
@@ -97,6 +163,19 @@ impl Decision for PayOrder {
         let Some(p) = order.placed.as_ref().filter(|_| !outcome.is_empty()) else {
             return Ok(outcome);
         };
+        // The customer's first payment for this product enters their purchases.
+        let pstream = purchases_stream(&p.customer_id);
+        let purchased = Purchases::decide(
+            states.get::<Purchases>(&pstream)?,
+            &PurchasesCommand::Record {
+                product_id: p.product_id.clone(),
+                order_id: p.order_id.clone(),
+            },
+            ctx,
+        )?;
+        if !purchased.is_empty() {
+            outcome.append(&pstream, &purchased)?;
+        }
         let product = states.get::<Product>(&product_stream(&p.product_id))?;
         let Some(spec) = product.spec(&p.spec_id) else {
             return Ok(outcome);

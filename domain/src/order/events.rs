@@ -1,6 +1,8 @@
 //! The order's stored events and the value types they carry.
 
 use super::*;
+use crate::codec::{from_payload_bytes, to_payload_bytes, CodecError};
+use crate::pricing::{AppliedCoupon, AppliedPromotion};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -150,6 +152,73 @@ pub struct OrderPlaced {
     pub placed_at: Timestamp,
     /// When the 7-day payment timeout voids the order if it is still unpaid.
     pub payment_due_at: Timestamp,
+    /// The promotion the line got (schema 2; `None` for orders placed before promotions).
+    pub promotion: Option<AppliedPromotion>,
+    /// The coupon the line got (schema 2).
+    pub coupon: Option<AppliedCoupon>,
+}
+
+/// `OrderPlaced` as schema version 1 stored it (before promotions and coupons).
+#[derive(Deserialize)]
+struct OrderPlacedV1 {
+    order_id: String,
+    order_type: OrderType,
+    customer_id: String,
+    seller_org_id: String,
+    product_id: String,
+    product_code: String,
+    product_name: String,
+    delivery: DeliveryKind,
+    spec_id: String,
+    spec_name: String,
+    duration: u32,
+    unit: DurationUnit,
+    instance_id: Option<String>,
+    quantity: u32,
+    unit_price: Cents,
+    original: Cents,
+    payable: Cents,
+    channel: Channel,
+    commission_percent: Option<u32>,
+    client: Option<Client>,
+    remark: Option<String>,
+    placed_at: Timestamp,
+    payment_due_at: Timestamp,
+}
+
+/// Schema 1 → 2: an order placed before promotions and coupons got neither.
+fn order_placed_v1_to_v2(bytes: &[u8]) -> Result<Vec<u8>, CodecError> {
+    let old: OrderPlacedV1 = from_payload_bytes("OrderPlaced", 1, bytes)?;
+    to_payload_bytes(
+        "OrderPlaced",
+        &OrderPlaced {
+            order_id: old.order_id,
+            order_type: old.order_type,
+            customer_id: old.customer_id,
+            seller_org_id: old.seller_org_id,
+            product_id: old.product_id,
+            product_code: old.product_code,
+            product_name: old.product_name,
+            delivery: old.delivery,
+            spec_id: old.spec_id,
+            spec_name: old.spec_name,
+            duration: old.duration,
+            unit: old.unit,
+            instance_id: old.instance_id,
+            quantity: old.quantity,
+            unit_price: old.unit_price,
+            original: old.original,
+            payable: old.payable,
+            channel: old.channel,
+            commission_percent: old.commission_percent,
+            client: old.client,
+            remark: old.remark,
+            placed_at: old.placed_at,
+            payment_due_at: old.payment_due_at,
+            promotion: None,
+            coupon: None,
+        },
+    )
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -351,7 +420,7 @@ crate::event_enum! {
     /// and "refunded ≤ paid" are single-stream invariants).
     #[derive(Debug, Clone, PartialEq, Eq)]
     pub enum OrderEvent {
-        OrderPlaced(OrderPlaced) version 1,
+        OrderPlaced(OrderPlaced) version 2 upcasters { 1 => order_placed_v1_to_v2 },
         OrderPriceChanged(OrderPriceChanged) version 1,
         OrderPaid(OrderPaid) version 1,
         OrderVoided(OrderVoided) version 1,

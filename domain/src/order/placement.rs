@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::instance::InstanceState;
+use crate::pricing::{self, CouponOffer, Line, Priced, SpecDuration, Viewer};
 
 /// A customer's order as placed: the one input of a placement, from the route's body to the
 /// decision ([`Decision`](crate::decision::Decision) in `decisions.rs`).
@@ -22,13 +23,38 @@ pub struct PlaceOrder {
     pub remark: Option<String>,
 }
 
-/// The placement of `p` on `state` (a new order), priced from `product_state` and, for a
-/// renewal, conversion or upgrade, the named `instance`. Also the price quote of a product.
+/// What pricing knows of the one who asks, beyond the order: who they are to the product
+/// and the facts the promotion conditions name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Buyer {
+    pub viewer: Viewer,
+    /// The customer has never paid for this product (`purchases-<customer>`).
+    pub first_purchase: bool,
+    /// The customer's principal is real-name verified.
+    pub real_name_verified: bool,
+}
+
+impl Buyer {
+    /// A customer whose streams were not needed: no live promotion of the product has a
+    /// first-purchase or real-name condition, so these facts change no price.
+    pub const CUSTOMER_UNCONDITIONED: Buyer = Buyer {
+        viewer: Viewer::Customer,
+        first_purchase: false,
+        real_name_verified: false,
+    };
+}
+
+/// The placement of `p` on `state` (a new order), priced from `product_state` (its specs
+/// and promotions) and, for a renewal, conversion or upgrade, the named `instance`, with the
+/// coupon `coupon` offers (what its holder's wallet says of `p.coupon_id`). Also the price
+/// quote of a product.
 pub fn place(
     state: &OrderState,
     p: &PlaceOrder,
     product_state: &ProductState,
     instance: Option<&InstanceState>,
+    buyer: &Buyer,
+    coupon: Option<&CouponOffer<'_>>,
     ctx: &Context,
 ) -> Result<Vec<OrderEvent>, DomainError> {
     // Field rules that need no state first (422), then state (409), then state rules (422).
@@ -45,13 +71,30 @@ pub fn place(
     }
     let (product, spec) = orderable_spec(product_state, p, order_type)?;
     let unit_price = unit_price(product_state, instance, p, order_type, spec)?;
-    if p.coupon_id.is_some() {
+    if p.coupon_id.is_some() && coupon.is_none() {
         return Err(DomainError::rule(
             "coupon_not_applicable",
             "this coupon does not belong to the customer",
         )
         .with("rule", "not_owner"));
     }
+    let original = Cents(unit_price.0.saturating_mul(i64::from(p.quantity)));
+    let line = Line {
+        seller_org_id: &product.seller_org_id,
+        product_id: &p.product_id,
+        spec_id: &spec.id,
+        duration: SpecDuration {
+            duration: spec.duration,
+            unit: spec.unit,
+        },
+        order_type,
+        quantity: p.quantity,
+        client,
+        original,
+        first_purchase: buyer.first_purchase,
+        real_name_verified: buyer.real_name_verified,
+    };
+    let priced = price_line(&line, product_state, buyer.viewer, coupon, ctx.now)?;
     let commission_percent = match channel_kind {
         ChannelKind::Distribution => Some(product_state.commission_percent.ok_or_else(|| {
             DomainError::rule(
@@ -60,12 +103,6 @@ pub fn place(
             )
         })?),
         _ => None,
-    };
-    let original = Cents(unit_price.0.saturating_mul(i64::from(p.quantity)));
-    let payable = if order_type == OrderType::Trial {
-        spec.price
-    } else {
-        original
     };
     let placed_at = ctx.now;
     Ok(vec![OrderEvent::OrderPlaced(OrderPlaced {
@@ -84,8 +121,8 @@ pub fn place(
         instance_id: p.instance_id.clone(),
         quantity: p.quantity,
         unit_price,
-        original,
-        payable,
+        original: priced.original,
+        payable: priced.payable,
         channel: Channel {
             kind: channel_kind,
             reference: p
@@ -98,7 +135,22 @@ pub fn place(
         remark: p.remark.clone().filter(|r| !r.trim().is_empty()),
         placed_at,
         payment_due_at: placed_at.plus_days(PAYMENT_TIMEOUT_DAYS),
+        promotion: priced.promotion,
+        coupon: priced.coupon,
     })])
+}
+
+/// The price of an order line: the product's promotions (those `viewer` sees), then the
+/// offered coupon, by the one pricing function the quote uses too. A trial line is never
+/// discounted (`pricing::scenario_of`), so it costs its trial spec's price.
+pub fn price_line(
+    line: &Line<'_>,
+    product: &ProductState,
+    viewer: Viewer,
+    coupon: Option<&CouponOffer<'_>>,
+    now: Timestamp,
+) -> Result<Priced, DomainError> {
+    pricing::price(line, &product.promotion_terms(), coupon, now, viewer)
 }
 
 /// What the field rules of a placement make of its strings.

@@ -43,6 +43,7 @@ fn product(status: ProductStatus) -> ProductState {
         specs: vec![spec("5g", 5_000, false), spec("try", 0, true)],
         commission_percent: None,
         providers: vec![],
+        promotions: vec![],
     }
 }
 fn place_cmd(qty: u32) -> PlaceOrder {
@@ -66,6 +67,8 @@ fn placed() -> Vec<OrderEvent> {
         &OrderState::default(),
         &place_cmd(2),
         &product(ProductStatus::Listed),
+        None,
+        &Buyer::CUSTOMER_UNCONDITIONED,
         None,
         &ctx_at("2026-11-22T09:00:00+08:00", customer()),
     )
@@ -99,6 +102,8 @@ fn only_listed_products_can_be_ordered() {
             &OrderState::default(),
             &place_cmd(qty),
             &product(status),
+            None,
+            &Buyer::CUSTOMER_UNCONDITIONED,
             None,
             &ctx,
         )
@@ -557,7 +562,7 @@ fn order_event_encodings_are_pinned() {
 }
 
 const GOLDEN: [&str; 2] = [
-    "056f72645f3100056375735f31056f72675f73057072645f31034d49470e44617461206d6967726174696f6e0102356702356701000002fb1027fb204efb204e000000010000fd008841fea5c10c00fd00c808a0bfc20c00",
+    "056f72645f3100056375735f31056f72675f73057072645f31034d49470e44617461206d6967726174696f6e0102356702356701000002fb1027fb204efb204e000000010000fd008841fea5c10c00fd00c808a0bfc20c000000",
     "0200020200",
 ];
 
@@ -665,7 +670,14 @@ mod across_streams {
                 "{stream}: {opened:?}"
             );
         }
-        assert_eq!(outcome.appends.len(), 3);
+        // The first payment for the product enters the customer's purchases.
+        let purchased: Vec<crate::purchases::PurchasesEvent> = decoded(&outcome, "purchases-cus_1");
+        assert!(
+            matches!(&purchased[..], [crate::purchases::PurchasesEvent::ProductPurchased(p)]
+                if p.product_id == "prd_1" && p.order_id == "ord_1" && p.at == ctx.now),
+            "{purchased:?}"
+        );
+        assert_eq!(outcome.appends.len(), 4);
 
         // A refused payment opens nothing.
         let wrong = PayOrder {
