@@ -539,7 +539,8 @@ mod tests {
         let mut deleted = base.clone();
         deleted.status = PromotionStatus::Deleted;
         assert!(!promotion_applies(&deleted, &l, t(15), Viewer::Seller));
-        let cases: Vec<(&str, Box<dyn Fn(&mut PromotionTerms)>)> = vec![
+        type Change = Box<dyn Fn(&mut PromotionTerms)>;
+        let cases: Vec<(&str, Change)> = vec![
             ("spec", Box::new(|p| p.spec_ids = vec!["s2".into()])),
             (
                 "order type",
