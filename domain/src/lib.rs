@@ -32,6 +32,8 @@
 //! - [`product`] — products: specs, review lifecycle, prices, commission, providers.
 //! - [`order`] — orders: placement, price changes, payment, cancellation, payment timeout,
 //!   refunds and the after-sale, one module per concern; its cross-stream decisions.
+//! - [`coupon`] — coupon campaigns, their stock, customers' wallets; claims, grants,
+//!   auto-grants. Invariant: never more granted than issued, nor than a customer's limit.
 //! - [`platform`] — organisations, principals (token hashes only) and calendar years.
 //! - [`text`] — which characters names, codes and free-text fields may hold. Invariant:
 //!   no stored text holds NUL, other control characters (free text: except line breaks and
@@ -43,6 +45,7 @@
 pub mod calendar;
 pub mod clock;
 pub mod codec;
+pub mod coupon;
 pub mod deadline;
 pub mod decider;
 pub mod decision;

@@ -139,6 +139,10 @@ pub static AGGREGATES: &[Aggregate] = &[
         crate::instance::DEADLINE_RULES,
     ),
     Aggregate::of::<crate::platform::SimClock>("clock", &[]),
+    Aggregate::of::<crate::coupon::Campaign>("campaign", &[IdKind::Campaign]),
+    Aggregate::of::<crate::coupon::CouponStock>("stock", &[]),
+    Aggregate::of::<crate::coupon::Wallet>("wallet", &[]),
+    Aggregate::of::<crate::coupon::AutoGrantIndex>("autogrant", &[]),
 ];
 
 /// The aggregate that owns `stream_id` (by its prefix).

@@ -17,6 +17,11 @@ use std::fmt::Debug;
 
 use chrono::NaiveDate;
 use domain::codec::{to_payload_bytes, EventCodec};
+use domain::coupon::{
+    AutoGrantIndexEvent, AutoGrantWindow, CampaignAutoGrantAdded, CampaignCreated, CampaignEvent,
+    CampaignVoided, CouponGranted, CouponRedeemed, CouponReleased, CouponStockDrawn, StockEvent,
+    StockGrant, Via, WalletEvent,
+};
 use domain::events;
 use domain::instance::{
     InstanceClosed, InstanceEvent, InstanceExpired, InstanceExtended, InstanceOpened,
@@ -32,7 +37,10 @@ use domain::platform::{
     CalendarEvent, CalendarSet, ClockEvent, OrgCreated, OrgEvent, PrincipalCreated, PrincipalEvent,
     PrincipalRevoked, SimulatedClockAdvanced,
 };
-use domain::pricing::{AppliedCoupon, AppliedPromotion, Conditions, PromotionKind, SpecDuration};
+use domain::pricing::{
+    AppliedCoupon, AppliedPromotion, Conditions, CouponKind, CouponScope, CouponTerms,
+    PromotionKind, SpecDuration,
+};
 use domain::product::{
     DeliveryKind, DistributionCommissionSet, DurationUnit, ProductCreated, ProductEvent,
     ProductPriceChanged, ProductStatus, ProductStatusChanged, PromotionCreated, PromotionDeleted,
@@ -865,6 +873,168 @@ fn platform_event_encodings_are_pinned() {
 }
 
 // ---------------------------------------------------------------------------------------
+// Coupons
+
+fn campaign_created() -> CampaignCreated {
+    CampaignCreated {
+        campaign_id: "cpc_01jdq7x3k2".into(),
+        seller_org_id: "org_s".into(),
+        name: "双十一".into(),
+        scope: CouponScope::Products(vec!["prd_1".into(), "prd_2".into()]),
+        kind: CouponKind::Threshold {
+            threshold: Cents(10_000),
+            reduce: Cents(1_500),
+        },
+        scenarios: vec![OrderType::New, OrderType::Upgrade],
+        per_customer_limit: 2,
+        valid_from: ts("2026-11-01T00:00:00+08:00"),
+        valid_until: ts("2026-12-01T00:00:00+08:00"),
+        total_quantity: 1_000,
+        show_in_store: true,
+        auto_grant: Some(AutoGrantWindow {
+            product_ids: vec!["prd_3".into()],
+            purchased_from: ts("2026-11-01T00:00:00+08:00"),
+            purchased_until: ts("2026-11-12T00:00:00+08:00"),
+        }),
+        created_by: "prn_s:isv_admin".into(),
+        at: ts("2026-10-30T10:00:00+08:00"),
+    }
+}
+
+fn coupon_terms() -> CouponTerms {
+    CouponTerms {
+        campaign_id: "cpc_01jdq7x3k2".into(),
+        seller_org_id: "org_s".into(),
+        scope: CouponScope::Store,
+        kind: CouponKind::Discount { pay_permille: 850 },
+        scenarios: vec![OrderType::Renewal],
+        valid_from: ts("2026-11-01T00:00:00+08:00"),
+        valid_until: ts("2026-12-01T00:00:00+08:00"),
+    }
+}
+
+fn campaign_cases() -> Vec<Golden<CampaignEvent>> {
+    vec![
+        golden("CampaignCreated", 1, campaign_created(), "0e6370635f30316a64713778336b32056f72675f7309e58f8ce58d81e4b8800102057072645f31057072645f3201fb204efbb80b02000402fd00408a024abe0c00fd00c0040101c30c00fbe803010101057072645f33fd00408a024abe0c00fd00800c9304c00c000f70726e5f733a6973765f61646d696efd0090b54e0abe0c00"),
+        golden(
+            "CampaignCreated",
+            1,
+            CampaignCreated {
+                scope: CouponScope::Store,
+                kind: CouponKind::Discount { pay_permille: 900 },
+                show_in_store: false,
+                auto_grant: None,
+                ..campaign_created()
+            },
+            "0e6370635f30316a64713778336b32056f72675f7309e58f8ce58d81e4b8800000fb840302000402fd00408a024abe0c00fd00c0040101c30c00fbe80300000f70726e5f733a6973765f61646d696efd0090b54e0abe0c00",
+        ),
+        golden(
+            "CampaignVoided",
+            1,
+            CampaignVoided {
+                by: "prn_s:isv_admin".into(),
+                at: ts("2026-11-05T10:00:00+08:00"),
+            },
+            "0f70726e5f733a6973765f61646d696efd0010ceb4fbbe0c00",
+        ),
+    ]
+}
+
+fn autogrant_cases() -> Vec<Golden<AutoGrantIndexEvent>> {
+    vec![golden(
+        "CampaignAutoGrantAdded",
+        1,
+        CampaignAutoGrantAdded {
+            campaign_id: "cpc_01jdq7x3k2".into(),
+        },
+        "0e6370635f30316a64713778336b32",
+    )]
+}
+
+fn stock_cases() -> Vec<Golden<StockEvent>> {
+    let grants = vec![
+        StockGrant {
+            coupon_id: "cpn_a1".into(),
+            customer_id: "cus_7".into(),
+        },
+        StockGrant {
+            coupon_id: "cpn_a2".into(),
+            customer_id: "cus_8".into(),
+        },
+    ];
+    let drawn = |via: Via| CouponStockDrawn {
+        grants: grants.clone(),
+        via,
+        at: ts("2026-11-05T10:00:00+08:00"),
+    };
+    vec![
+        golden("CouponStockDrawn", 1, drawn(Via::Claim), "020663706e5f6131056375735f370663706e5f6132056375735f3800fd0010ceb4fbbe0c00"),
+        golden(
+            "CouponStockDrawn",
+            1,
+            drawn(Via::Grant {
+                by: "prn_s:isv_admin".into(),
+            }),
+            "020663706e5f6131056375735f370663706e5f6132056375735f38010f70726e5f733a6973765f61646d696efd0010ceb4fbbe0c00",
+        ),
+        golden(
+            "CouponStockDrawn",
+            1,
+            drawn(Via::AutoGrant {
+                order_id: "ord_01jdq7x3k2".into(),
+            }),
+            "020663706e5f6131056375735f370663706e5f6132056375735f38020e6f72645f30316a64713778336b32fd0010ceb4fbbe0c00",
+        ),
+    ]
+}
+
+fn wallet_cases() -> Vec<Golden<WalletEvent>> {
+    vec![
+        golden(
+            "CouponGranted",
+            1,
+            CouponGranted {
+                coupon_id: "cpn_a1".into(),
+                customer_id: "cus_7".into(),
+                terms: coupon_terms(),
+                via: Via::Claim,
+                at: ts("2026-11-05T10:00:00+08:00"),
+            },
+            "0663706e5f6131056375735f370e6370635f30316a64713778336b32056f72675f730000fb52030101fd00408a024abe0c00fd00c0040101c30c0000fd0010ceb4fbbe0c00",
+        ),
+        golden(
+            "CouponRedeemed",
+            1,
+            CouponRedeemed {
+                coupon_id: "cpn_a1".into(),
+                order_id: "ord_01jdq7x3k2".into(),
+                saving: Cents(1_500),
+                at: ts("2026-11-06T10:00:00+08:00"),
+            },
+            "0663706e5f61310e6f72645f30316a64713778336b32fbb80bfd00d07cf023bf0c00",
+        ),
+        golden(
+            "CouponReleased",
+            1,
+            CouponReleased {
+                coupon_id: "cpn_a1".into(),
+                order_id: "ord_01jdq7x3k2".into(),
+                at: ts("2026-11-07T10:00:00+08:00"),
+            },
+            "0663706e5f61310e6f72645f30316a64713778336b32fd00902b2c4cbf0c00",
+        ),
+    ]
+}
+
+#[test]
+fn coupon_event_encodings_are_pinned() {
+    assert_pinned(&campaign_cases());
+    assert_pinned(&autogrant_cases());
+    assert_pinned(&stock_cases());
+    assert_pinned(&wallet_cases());
+}
+
+// ---------------------------------------------------------------------------------------
 // Coverage
 
 fn covered<E: EventCodec>(cases: &[Golden<E>]) -> BTreeSet<&'static str> {
@@ -893,6 +1063,10 @@ fn every_registered_event_type_has_golden_bytes() {
         uncovered(&calendar_cases()),
         uncovered(&clock_cases()),
         uncovered(&purchases_cases()),
+        uncovered(&campaign_cases()),
+        uncovered(&autogrant_cases()),
+        uncovered(&stock_cases()),
+        uncovered(&wallet_cases()),
     ]
     .concat();
     assert!(missing.is_empty(), "no golden bytes for {missing:?}");
@@ -906,6 +1080,10 @@ fn every_registered_event_type_has_golden_bytes() {
         covered(&calendar_cases()),
         covered(&clock_cases()),
         covered(&purchases_cases()),
+        covered(&campaign_cases()),
+        covered(&autogrant_cases()),
+        covered(&stock_cases()),
+        covered(&wallet_cases()),
     ]
     .into_iter()
     .flatten()
