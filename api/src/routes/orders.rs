@@ -612,16 +612,14 @@ async fn cancel(
 ) -> Result<Response, ApiError> {
     access::CANCEL.check(&caller)?;
     load_for(&app, &caller, &id)?;
-    run(
-        &app,
-        &caller,
-        &headers,
-        &body,
-        &id,
-        "CancelOrder",
-        OrderCommand::Cancel,
-    )
-    .await
+    let meta = app.command_meta(&caller, &headers, &body, "CancelOrder")?;
+    // The order's coupon, if any, goes back to the customer's wallet in the same append.
+    let cancel = domain::order::VoidOrder {
+        order_id: id.clone(),
+        command: OrderCommand::Cancel,
+    };
+    let done = app.runner.decide::<Order>(&meta, &cancel).await?;
+    Ok(order_answer(&app, StatusCode::OK, &id, &done))
 }
 
 async fn detail(

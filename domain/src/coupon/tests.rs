@@ -557,6 +557,8 @@ fn paid_order(order_id: &str, product_id: &str, paid_at: Timestamp) -> Vec<Order
             unit_price: Cents(100),
             original: Cents(100),
             payable: Cents(100),
+            promotion: None,
+            coupon: None,
             channel: Channel {
                 kind: ChannelKind::OnlineStore,
                 reference: None,

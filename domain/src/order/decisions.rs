@@ -37,6 +37,11 @@ impl Decision for PlaceOrder {
                 streams.push(purchases_stream(&self.customer_id));
             }
         }
+        streams.extend(coupons::redemption_streams(
+            &self.customer_id,
+            self.coupon_id.as_deref(),
+            loaded,
+        ));
         streams
     }
 
@@ -62,8 +67,16 @@ impl Decision for PlaceOrder {
         let stream = self.primary();
         let order = states.get::<Order>(&stream)?;
         let (buyer, read) = buyer_of(&self.customer_id, product, states)?;
-        let events = place(order, self, product, instance, &buyer, None, ctx)?;
+        let offer = match self.coupon_id.as_deref() {
+            Some(id) => Some(coupons::offer_of(&self.customer_id, id, states)?),
+            None => None,
+        };
+        let events = place(order, self, product, instance, &buyer, offer.as_ref(), ctx)?;
+        let redemption = coupons::Redemption::of(&events);
         let mut outcome = Outcome::primary::<Order>(&stream, order, events)?;
+        if let Some(r) = redemption {
+            r.add_to(&mut outcome)?;
+        }
         outcome.guard(&pstream);
         for s in read {
             outcome.guard(&s);
@@ -280,12 +293,13 @@ pub static DEADLINE_RULES: &[(DeadlineRule, Fire)] = &[
 ];
 
 fn fire_payment_timeout(d: &Deadline, _ids: &dyn IdGen) -> Box<dyn Decision> {
-    Box::new(Single::<Order>::new(
-        d.stream_id.clone(),
-        OrderCommand::VoidForTimeout {
+    let (_, order_id) = crate::split_stream_id(&d.stream_id);
+    Box::new(VoidOrder {
+        order_id: order_id.to_owned(),
+        command: OrderCommand::VoidForTimeout {
             deadline_id: d.id.clone(),
         },
-    ))
+    })
 }
 
 fn fire_refund_auto_approval(d: &Deadline, _ids: &dyn IdGen) -> Box<dyn Decision> {

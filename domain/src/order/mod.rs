@@ -28,6 +28,7 @@ pub fn order_stream(order_id: &str) -> String {
 }
 
 mod aftersale;
+mod coupons;
 mod deadlines;
 mod decisions;
 mod events;
@@ -40,6 +41,7 @@ mod state;
 mod tests;
 
 pub use aftersale::*;
+pub use coupons::VoidOrder;
 pub use deadlines::*;
 pub use decisions::*;
 pub use events::*;
