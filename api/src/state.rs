@@ -168,6 +168,7 @@ impl App {
                 tz: config.tz,
                 states: Arc::default(),
                 calendar: Arc::new(DirectoryCalendar::new(directory.clone(), config.tz)),
+                locks: Arc::default(),
             },
             log: Arc::new(log),
             store,
