@@ -54,3 +54,23 @@ fn sixty_four_parallel_price_changes_of_one_product_all_succeed_in_turn() {
     assert_eq!(product["version"].as_u64(), Some(before + RACERS));
     s.stop();
 }
+
+/// The policy runner follows the log (`GET /v1/health` `policies_position`), and a clock
+/// advance answers only once it has reacted to everything the advance appended.
+#[test]
+fn a_clock_advance_answers_once_the_policies_reacted_to_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path());
+    s.market();
+    let advanced = s
+        .post("/v1/admin/clock/advance", &json!({"seconds": 3600}))
+        .expect(200);
+    let position = advanced["position"].as_u64().unwrap();
+    let health = s.send("GET", "/v1/health", None, &[], None).expect(200);
+    let policies = health["policies_position"].as_u64().unwrap();
+    assert!(
+        policies >= position,
+        "policies at {policies}, advance at {position}"
+    );
+    s.stop();
+}
