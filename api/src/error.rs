@@ -106,6 +106,18 @@ impl ApiError {
         .with("reason", reason)
     }
 
+    /// A command that kept finding a stream it reads (not one it writes) changed under it;
+    /// retrying it is safe (API.md §1: without If-Match this is never a 409).
+    pub fn busy(stream_id: &str, attempts: u64) -> ApiError {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "busy",
+            format!("{stream_id} kept changing while the command was decided; retry it"),
+        )
+        .with("stream", stream_id)
+        .with("attempts", attempts)
+    }
+
     pub fn unavailable(message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
     }

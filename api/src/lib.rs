@@ -1,5 +1,5 @@
 //! The `marketlog` service: HTTP API (axum), the one command runner, projections wiring, the
-//! deadline scheduler, `serve`.
+//! deadline scheduler, the policy runner, `serve`.
 //!
 //! Architecture invariant: handlers never write to the log except through [`runner::Runner`];
 //! the conventions of API.md §1 (auth, roles, errors, idempotency, If-Match, X-Min-Position,
@@ -15,6 +15,7 @@ pub mod error;
 pub mod extract;
 pub mod listener;
 pub mod paging;
+pub mod policies;
 pub mod respond;
 pub mod routes;
 pub mod runner;

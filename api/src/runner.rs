@@ -2,12 +2,20 @@
 //! decision names (`domain::decision`, each folded by its aggregate from `domain::registry`)
 //! → build one `Context` (one `now`, the working-day calendar) → decide once → append every
 //! stream's events atomically with `Exact(version)` on each loaded stream and `NoStream` on
-//! each new one → on conflict retry the whole a bounded number of times → answer. Idempotent
+//! each new one → answer. Commands are serialised per stream (`locks`): a command holds the
+//! streams it appends to from its load to its durable append, so an expectation on them
+//! cannot fail and a command without `If-Match` never answers `version_conflict` (API.md §1);
+//! only a stream it merely guards can move, which it retries (bounded: 503 `busy`). Idempotent
 //! retries are answered from the log's idempotency record with the state as of the original
 //! append, so the answer is the original one and nothing is appended. No handler writes to
 //! the log any other way.
 
+mod locks;
+
+use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
+
+pub use locks::{Locked, StreamLocks};
 
 use domain::codec::EventCodec;
 use domain::decision::{AnyState, Decision, Outcome, Single, States, DECISION_STAGES_MAX};
@@ -22,8 +30,14 @@ use eventlog::{
 
 use crate::error::ApiError;
 
-/// Attempts of one command before it gives up on contention.
-pub const COMMAND_ATTEMPTS_MAX: usize = 8;
+/// Times one command may find a stream it only guards moved (a product edited while an
+/// order of it was decided) before it answers 503 `busy`: far more than a guarded stream
+/// changes during one command, so it never answers in practice.
+pub const GUARD_CONFLICT_ATTEMPTS_MAX: u64 = 100;
+/// Times one command may lock a wider set of streams because its decision appends to
+/// streams it did not hold (each round adds at least one stream; a decision that appends
+/// beyond its primary needs one).
+pub const LOCK_ROUNDS_MAX: u64 = 8;
 /// Records read per step while loading a stream.
 pub const LOAD_CHUNK_RECORDS: usize = 1_000;
 /// Streams whose folded state the runner keeps, per generation (`eventlog::generations`).
@@ -66,6 +80,20 @@ pub struct Runner {
     pub states: Arc<StateCache>,
     /// Where the context's working-day calendar comes from (the directory's calendar years).
     pub calendar: Arc<dyn CalendarSource>,
+    /// The streams commands hold from load to durable append (`locks`).
+    pub locks: Arc<StreamLocks>,
+}
+
+/// What one attempt of a command came to.
+enum Attempt {
+    Done(ExecutedAny),
+    /// The outcome appends to these streams, not all held: lock them and decide again.
+    Unheld(Vec<String>),
+    /// A stream of the append moved since it was loaded.
+    Conflict {
+        stream_id: String,
+        current: u64,
+    },
 }
 
 /// The working-day calendar as of now, for every decision's `Context`.
@@ -496,85 +524,120 @@ impl Runner {
         meta: &CommandMeta,
         decision: &dyn Decision,
     ) -> Result<ExecutedAny, ApiError> {
-        if let Some(result) = self.idempotent_result(meta)? {
-            return Ok(ExecutedAny::deduplicated(result));
-        }
         let primary = decision.primary();
-        let mut last_version = 0;
-        for _ in 0..COMMAND_ATTEMPTS_MAX {
-            let (mut states, primary_position) = self.load_decision(&primary, decision)?;
-            let version = states.version(&primary).unwrap_or(0);
-            let ctx = self.context(&meta.actor);
-            if let Some(expected) = meta.if_match {
-                if expected != version {
-                    // API.md §1: field rules that need no state answer before 409.
-                    if let Err(e) = decision.decide(&states, &ctx) {
-                        if e.kind == domain::ErrorKind::Validation {
-                            return Err(e.into());
+        // The primary first; then every stream a decision appends to (`locks`).
+        let mut wanted = BTreeSet::from([primary.clone()]);
+        let mut guard_conflicts = 0;
+        for _ in 0..LOCK_ROUNDS_MAX {
+            let held = self.locks.lock(&wanted).await;
+            // Under the lock: a concurrent duplicate that appended first is durable now.
+            if let Some(result) = self.idempotent_result(meta)? {
+                return Ok(ExecutedAny::deduplicated(result));
+            }
+            loop {
+                match self.attempt(meta, decision, &primary, &held).await? {
+                    Attempt::Done(done) => return Ok(done),
+                    Attempt::Unheld(streams) => {
+                        wanted.extend(streams);
+                        break;
+                    }
+                    Attempt::Conflict { stream_id, current } => {
+                        if meta.if_match.is_some() && stream_id == primary {
+                            return Err(ApiError::version_conflict(current));
+                        }
+                        guard_conflicts += 1;
+                        if guard_conflicts >= GUARD_CONFLICT_ATTEMPTS_MAX {
+                            return Err(ApiError::busy(&stream_id, guard_conflicts));
                         }
                     }
-                    return Err(ApiError::version_conflict(version));
                 }
             }
-            let mut outcome = decision.decide(&states, &ctx)?;
-            if outcome.is_empty() {
-                return Ok(ExecutedAny {
-                    state: states.remove(&primary),
+        }
+        Err(ApiError::busy(&primary, LOCK_ROUNDS_MAX))
+    }
+
+    /// Loads, decides and appends once while `held` is locked. Every stream the outcome
+    /// appends to must be held (else nothing is appended: the caller locks them and asks
+    /// again); a stream only guarded may have moved meanwhile (a conflict to retry).
+    async fn attempt(
+        &self,
+        meta: &CommandMeta,
+        decision: &dyn Decision,
+        primary: &str,
+        held: &Locked<'_>,
+    ) -> Result<Attempt, ApiError> {
+        let (mut states, primary_position) = self.load_decision(primary, decision)?;
+        let version = states.version(primary).unwrap_or(0);
+        let ctx = self.context(&meta.actor);
+        if let Some(expected) = meta.if_match {
+            if expected != version {
+                // API.md §1: field rules that need no state answer before 409.
+                if let Err(e) = decision.decide(&states, &ctx) {
+                    if e.kind == domain::ErrorKind::Validation {
+                        return Err(e.into());
+                    }
+                }
+                return Err(ApiError::version_conflict(version));
+            }
+        }
+        let mut outcome = decision.decide(&states, &ctx)?;
+        if outcome.is_empty() {
+            return Ok(Attempt::Done(ExecutedAny {
+                state: states.remove(primary),
+                version,
+                position: primary_position,
+                no_op: true,
+                deduplicated: false,
+                result: None,
+            }));
+        }
+        let appended = || outcome.appends.iter().map(|s| s.stream_id.as_str());
+        if !held.covers(appended()) {
+            return Ok(Attempt::Unheld(appended().map(str::to_owned).collect()));
+        }
+        let own_events = outcome.events_of(primary).len() as u64;
+        let after = outcome.primary_state.take();
+        // The request is built while the primary's loaded version is still in `states`.
+        let request = append_request(meta, primary, &states, outcome, &ctx);
+        // Without events of its own the primary is as loaded; with events, only the
+        // decision knows its state after them.
+        let state = match after {
+            Some(after) => Some(after),
+            None if own_events == 0 => states.remove(primary),
+            None => None,
+        };
+        match self.log.append(request).await {
+            // A concurrent retry with the same key won: answer as it did.
+            Ok(r) if r.deduplicated => Ok(Attempt::Done(ExecutedAny::deduplicated(r))),
+            Ok(r) => {
+                let version = r.version_of(primary).unwrap_or(version);
+                // Durable now: the next command on this stream starts from here. The
+                // command's stream goes first in the append, so its last event is at
+                // first_position + events - 1.
+                if own_events > 0 {
+                    let copy = state
+                        .as_deref()
+                        .zip(aggregate_of(primary))
+                        .and_then(|(s, a)| (a.clone_state)(s));
+                    if let Some(copy) = copy {
+                        let own_last = r.first_position + own_events - 1;
+                        self.states.put_any(primary, version, own_last, copy);
+                    }
+                }
+                Ok(Attempt::Done(ExecutedAny {
+                    state,
                     version,
-                    position: primary_position,
-                    no_op: true,
+                    position: r.last_position,
+                    no_op: false,
                     deduplicated: false,
                     result: None,
-                });
+                }))
             }
-            let own_events = outcome.events_of(&primary).len() as u64;
-            let state = outcome
-                .primary_state
-                .take()
-                .or_else(|| states.remove(&primary));
-            let request = append_request(meta, &primary, &states, outcome, &ctx);
-            match self.log.append(request).await {
-                // A concurrent retry with the same key won: answer as it did.
-                Ok(r) if r.deduplicated => return Ok(ExecutedAny::deduplicated(r)),
-                Ok(r) => {
-                    let version = r.version_of(&primary).unwrap_or(version);
-                    // Durable now: the next command on this stream starts from here. The
-                    // command's stream goes first in the append, so its last event is at
-                    // first_position + events - 1.
-                    if own_events > 0 {
-                        let copy = state
-                            .as_deref()
-                            .zip(aggregate_of(&primary))
-                            .and_then(|(s, a)| (a.clone_state)(s));
-                        if let Some(copy) = copy {
-                            let own_last = r.first_position + own_events - 1;
-                            self.states.put_any(&primary, version, own_last, copy);
-                        }
-                    }
-                    return Ok(ExecutedAny {
-                        state,
-                        version,
-                        position: r.last_position,
-                        no_op: false,
-                        deduplicated: false,
-                        result: None,
-                    });
-                }
-                Err(AppendError::Conflict {
-                    current,
-                    stream_id: conflicted,
-                    ..
-                }) => {
-                    if meta.if_match.is_some() && conflicted == primary {
-                        return Err(ApiError::version_conflict(current));
-                    }
-                    last_version = current;
-                    continue;
-                }
-                Err(e) => return Err(e.into()),
-            }
+            Err(AppendError::Conflict {
+                current, stream_id, ..
+            }) => Ok(Attempt::Conflict { stream_id, current }),
+            Err(e) => Err(e.into()),
         }
-        Err(ApiError::version_conflict(last_version).with("attempts", COMMAND_ATTEMPTS_MAX as u64))
     }
 
     /// The original result of a retried request, if its idempotency key was used.
@@ -628,7 +691,9 @@ impl Runner {
 mod tests {
     use super::*;
     use domain::codec::EventCodec;
-    use domain::platform::{Org, OrgCommand, OrgCreated, OrgEvent};
+    use domain::platform::{
+        calendar_stream, Calendar, CalendarCommand, Org, OrgCommand, OrgCreated, OrgEvent,
+    };
     use domain::{SimulatedClock, Timestamp};
     use eventlog::SledLog;
 
@@ -643,6 +708,188 @@ mod tests {
         }
     }
 
+    fn runner_on(log: &SledLog) -> Runner {
+        Runner {
+            log: Arc::new(log.clone()),
+            clock: Arc::new(SimulatedClock::new(
+                Timestamp::parse_rfc3339("2026-11-23T09:00:00+08:00").expect("time"),
+            )),
+            tz: chrono_tz::Asia::Shanghai,
+            states: Arc::default(),
+            calendar: Arc::new(FixedCalendar(Arc::default())),
+            locks: Arc::default(),
+        }
+    }
+
+    fn set_meta() -> CommandMeta {
+        CommandMeta {
+            command: "SetCalendar",
+            ..meta()
+        }
+    }
+
+    /// A calendar of 2027 whose one holiday is the `day`-th day of the year: each command
+    /// changes the calendar, so each appends one event.
+    fn set_2027(day: u64) -> CalendarCommand {
+        let holiday =
+            chrono::NaiveDate::from_ymd_opt(2027, 1, 1).expect("date") + chrono::Days::new(day);
+        CalendarCommand::Set {
+            year: 2027,
+            holidays: vec![holiday],
+            workdays: Vec::new(),
+        }
+    }
+
+    /// Sets the calendars of 2027 (its primary) and 2028 in one append: a decision that
+    /// appends to a stream besides its primary.
+    struct SetBoth(u64);
+
+    impl Decision for SetBoth {
+        fn primary(&self) -> String {
+            calendar_stream(2027)
+        }
+
+        fn streams(&self, _loaded: &States) -> Vec<String> {
+            vec![calendar_stream(2028)]
+        }
+
+        fn decide(&self, states: &States, ctx: &Context) -> Result<Outcome, DomainError> {
+            let both = [2027, 2028].map(|year| {
+                let holiday = chrono::NaiveDate::from_ymd_opt(year, 1, 1).expect("date")
+                    + chrono::Days::new(self.0);
+                (year, holiday)
+            });
+            let mut outcome = Outcome::default();
+            for (year, holiday) in both {
+                let stream = calendar_stream(year);
+                let state = states.get::<Calendar>(&stream)?;
+                let command = CalendarCommand::Set {
+                    year,
+                    holidays: vec![holiday],
+                    workdays: Vec::new(),
+                };
+                let events = Calendar::decide(state, &command, ctx)?;
+                outcome.append(&stream, &events)?;
+            }
+            Ok(outcome)
+        }
+    }
+
+    /// API.md §1: however many commands race on one stream, none without If-Match answers
+    /// `version_conflict`; each appends, one after the other.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sixty_four_racing_commands_on_one_stream_all_append_in_turn() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let log = SledLog::open(dir.path()).expect("open");
+        let runner = runner_on(&log);
+        let tasks: Vec<_> = (0..64)
+            .map(|day| {
+                let runner = runner.clone();
+                tokio::spawn(async move {
+                    runner
+                        .execute::<Calendar>(&set_meta(), &calendar_stream(2027), &set_2027(day))
+                        .await
+                        .map(|done| (done.version, done.no_op))
+                        .map_err(|e| e.code)
+                })
+            })
+            .collect();
+        let mut versions = Vec::new();
+        for t in tasks {
+            let (version, no_op) = t.await.expect("task").expect("every command succeeds");
+            assert!(!no_op);
+            versions.push(version);
+        }
+        versions.sort_unstable();
+        assert_eq!(versions, (1..=64).collect::<Vec<u64>>());
+        assert_eq!(
+            log.stream_version(&calendar_stream(2027)).expect("version"),
+            64
+        );
+        assert!(runner.locks.is_empty(), "the lock map keeps no stream");
+        log.close().expect("close");
+    }
+
+    /// A decision appending beyond its primary locks what it appends to before appending, so
+    /// it neither conflicts with single commands on that stream nor waits for them forever.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_decision_over_two_streams_races_single_commands_on_its_second_stream() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let log = SledLog::open(dir.path()).expect("open");
+        let runner = runner_on(&log);
+        let mut tasks = Vec::new();
+        for day in 0..16 {
+            let r = runner.clone();
+            tasks.push(tokio::spawn(async move {
+                r.run(&set_meta(), &SetBoth(day))
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| format!("{} {:?}", e.code, e.details))
+            }));
+            let r = runner.clone();
+            tasks.push(tokio::spawn(async move {
+                let command = CalendarCommand::Set {
+                    year: 2028,
+                    holidays: Vec::new(),
+                    workdays: vec![
+                        chrono::NaiveDate::from_ymd_opt(2028, 12, 1).expect("date")
+                            + chrono::Days::new(day),
+                    ],
+                };
+                r.execute::<Calendar>(&set_meta(), &calendar_stream(2028), &command)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| format!("{} {:?}", e.code, e.details))
+            }));
+        }
+        for t in tasks {
+            t.await.expect("task").expect("every command succeeds");
+        }
+        assert_eq!(log.stream_version(&calendar_stream(2027)).expect("v"), 16);
+        assert_eq!(log.stream_version(&calendar_stream(2028)).expect("v"), 32);
+        assert!(runner.locks.is_empty());
+        log.close().expect("close");
+    }
+
+    #[tokio::test]
+    async fn an_if_match_that_does_not_match_still_answers_version_conflict() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let log = SledLog::open(dir.path()).expect("open");
+        let runner = runner_on(&log);
+        let stream = calendar_stream(2027);
+        for day in 0..2 {
+            runner
+                .execute::<Calendar>(&set_meta(), &stream, &set_2027(day))
+                .await
+                .expect("set");
+        }
+        let stale = CommandMeta {
+            if_match: Some(1),
+            ..set_meta()
+        };
+        let e = runner
+            .execute::<Calendar>(&stale, &stream, &set_2027(9))
+            .await
+            .err()
+            .expect("a stale If-Match is refused");
+        assert_eq!((e.status.as_u16(), e.code), (409, "version_conflict"));
+        assert_eq!(
+            e.details.get("current_version"),
+            Some(&serde_json::json!(2))
+        );
+        let current = CommandMeta {
+            if_match: Some(2),
+            ..set_meta()
+        };
+        let done = runner
+            .execute::<Calendar>(&current, &stream, &set_2027(9))
+            .await
+            .expect("a matching If-Match appends");
+        assert_eq!(done.version, 3);
+        assert!(runner.locks.is_empty());
+        log.close().expect("close");
+    }
+
     #[tokio::test]
     async fn a_cached_state_still_folds_every_event_appended_after_it() {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -655,6 +902,7 @@ mod tests {
             tz: chrono_tz::Asia::Shanghai,
             states: Arc::default(),
             calendar: Arc::new(FixedCalendar(Arc::default())),
+            locks: Arc::default(),
         };
         let create = OrgCommand::Create {
             org_id: "org_1".into(),

@@ -57,6 +57,7 @@ pub async fn serve(opts: ServeOptions) -> Result<(), ServeError> {
     }
     bootstrap_admin(&app, opts.admin_token.as_deref()).await?;
     crate::scheduler::spawn(app.clone());
+    crate::policies::spawn(app.clone())?;
 
     let listener = tokio::net::TcpListener::bind(&opts.listen)
         .await

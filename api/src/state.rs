@@ -86,6 +86,8 @@ pub struct AppInner {
     pub clock_advance: tokio::sync::Mutex<()>,
     /// One deadline-firing pass at a time.
     pub scheduler_pass: tokio::sync::Mutex<()>,
+    /// Where the policy runner stands (`policies::spawn` starts it).
+    pub policies: Arc<crate::policies::PolicyStatus>,
     /// Set to true when the server starts shutting down (ends SSE streams).
     pub shutdown: tokio::sync::watch::Sender<bool>,
 }
@@ -168,6 +170,7 @@ impl App {
                 tz: config.tz,
                 states: Arc::default(),
                 calendar: Arc::new(DirectoryCalendar::new(directory.clone(), config.tz)),
+                locks: Arc::default(),
             },
             log: Arc::new(log),
             store,
@@ -185,6 +188,7 @@ impl App {
             metrics: config.metrics,
             clock_advance: tokio::sync::Mutex::new(()),
             scheduler_pass: tokio::sync::Mutex::new(()),
+            policies: Arc::default(),
             shutdown: tokio::sync::watch::channel(false).0,
         })))
     }

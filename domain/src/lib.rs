@@ -27,6 +27,8 @@
 //! - [`registry`] — every aggregate in one list: stream prefix, event types, history fold,
 //!   deadline effects and the command each deadline rule fires.
 //! - [`deadline`] — deadlines as data: rules, started clocks, effects of events.
+//! - [`policy`] — [`policy::Policy`]: decisions that react to stored events, every one in
+//!   [`policy::POLICIES`]. Invariant: reacting is pure and the decisions are idempotent.
 //! - [`error`] — [`DomainError`], the one refusal type of every decider, with its kind
 //!   (which fixes the HTTP status), stable code, message and details.
 //! - [`product`] — products: specs, review lifecycle, prices, commission, providers.
@@ -57,6 +59,7 @@ pub mod instance;
 pub mod money;
 pub mod order;
 pub mod platform;
+pub mod policy;
 pub mod pricing;
 pub mod product;
 pub mod promotion;

@@ -118,9 +118,11 @@ impl AppendRequest {
                 "an append carries 1..={APPEND_EVENTS_MAX} events, got {n}"
             ));
         }
-        for (i, s) in self.streams.iter().enumerate() {
+        // A set, not a scan of the streams before: an append names up to 1,000 streams.
+        let mut named = std::collections::HashSet::with_capacity(self.streams.len());
+        for s in &self.streams {
             validate_stream_id(&s.stream_id).map_err(AppendError::Invalid)?;
-            if self.streams[..i].iter().any(|o| o.stream_id == s.stream_id) {
+            if !named.insert(s.stream_id.as_str()) {
                 return invalid(format!("stream {} named twice in one append", s.stream_id));
             }
             for e in &s.events {

@@ -19,8 +19,9 @@ pub const STREAM_ID_BYTES_MAX: usize = 128;
 pub const PAYLOAD_BYTES_MAX: usize = 64 * 1024;
 /// Most events in one append (all streams together).
 pub const APPEND_EVENTS_MAX: usize = 1_000;
-/// Most streams in one append.
-pub const APPEND_STREAMS_MAX: usize = 64;
+/// Most streams in one append: as many as events, so an append of one event per stream
+/// (a batch grant: the stock stream and one wallet per customer) is bounded by the events.
+pub const APPEND_STREAMS_MAX: usize = APPEND_EVENTS_MAX;
 /// Longest event type name.
 pub const EVENT_TYPE_BYTES_MAX: usize = 128;
 /// Longest actor, correlation or causation id.

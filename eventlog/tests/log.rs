@@ -167,6 +167,59 @@ async fn multi_stream_appends_commit_all_or_nothing() {
     assert_eq!(log.head(), 4);
 }
 
+/// A batch grant: the stock stream and 500 wallets (the longest stream ids) in one append.
+/// One wrong expectation writes nothing; the right ones write all 501 events, and a retry
+/// with the same key is answered from its idempotency entry (which names all 501 streams).
+#[tokio::test(flavor = "multi_thread")]
+async fn an_append_over_501_streams_commits_all_or_nothing_and_deduplicates() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = SledLog::open(dir.path()).unwrap();
+    log.append(single("stock-c", Expected::NoStream, 1))
+        .await
+        .unwrap();
+    let wallet = |i: usize| format!("wallet-{i:0>121}");
+    assert_eq!(wallet(0).len(), 128);
+    let grant = |stock_expected| AppendRequest {
+        streams: std::iter::once(StreamAppend {
+            stream_id: "stock-c".into(),
+            expected: stock_expected,
+            events: vec![ev("CouponsGranted", b"500")],
+        })
+        .chain((0..500).map(|i| StreamAppend {
+            stream_id: wallet(i),
+            expected: Expected::NoStream,
+            events: vec![ev("CouponGranted", b"w")],
+        }))
+        .collect(),
+        meta: meta(5),
+        idempotency: Some(Idempotency {
+            key: "grant-1".into(),
+            fingerprint: [3; 32],
+        }),
+    };
+    assert!(matches!(
+        log.append(grant(Expected::Exact(2))).await,
+        Err(AppendError::Conflict { .. })
+    ));
+    assert_eq!(log.head(), 1);
+    assert_eq!(log.stream_version(&wallet(0)).unwrap(), 0);
+    assert_eq!(log.stream_version(&wallet(499)).unwrap(), 0);
+
+    let ok = log.append(grant(Expected::Exact(1))).await.unwrap();
+    assert_eq!((ok.first_position, ok.last_position), (2, 502));
+    assert_eq!(ok.streams.len(), 501);
+    assert_eq!(ok.version_of("stock-c"), Some(2));
+    assert_eq!(log.stream_version(&wallet(499)).unwrap(), 1);
+
+    let again = log.append(grant(Expected::Exact(1))).await.unwrap();
+    assert!(again.deduplicated);
+    assert_eq!(again.streams.len(), 501);
+    assert_eq!(log.head(), 502);
+    let (_, stored) = log.idempotency_result("grant-1").unwrap().unwrap();
+    assert_eq!(stored.last_position, 502);
+    verify_clean(&log, dir.path());
+}
+
 /// A stream only guarded (no events of its own, as an order placement guards its product) is
 /// checked against its true version every time, also after it was written in between: the
 /// writer remembers versions it read, and writing must move what it remembers.

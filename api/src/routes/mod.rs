@@ -236,7 +236,10 @@ fn error_statuses(method: &str, path: &str, doc: &Doc) -> Vec<(u16, &'static str
         out.push((404, "not_found: unknown, or another tenant's"));
     }
     if method != "GET" {
-        out.push((409, "invalid_state or version_conflict"));
+        out.push((
+            409,
+            "invalid_state, or version_conflict (only when If-Match was sent)",
+        ));
     }
     if doc.request.is_some() || doc.raw_request.is_some() {
         out.push((413, "payload_too_large"));
@@ -247,7 +250,14 @@ fn error_statuses(method: &str, path: &str, doc: &Doc) -> Vec<(u16, &'static str
             "validation_failed, idempotency_key_reused or a domain rule",
         ));
     }
-    out.push((503, "unavailable or projection_lagging"));
+    out.push((
+        503,
+        if method == "GET" {
+            "unavailable or projection_lagging"
+        } else {
+            "unavailable, store_fenced, projection_lagging, or busy (a stream the command reads kept changing: retry)"
+        },
+    ));
     out
 }
 

@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::time::Duration;
 use utoipa::ToSchema;
 
 use crate::access;
@@ -60,6 +61,9 @@ pub struct HealthView {
     pub log_position: u64,
     /// Each projection's position.
     pub projections: BTreeMap<String, u64>,
+    /// Every policy (`domain::policy::POLICIES`) has reacted to every event up to here;
+    /// null when the policy runner does not run.
+    pub policies_position: Option<u64>,
     pub integrity: IntegrityView,
 }
 
@@ -109,7 +113,7 @@ pub fn routes(r: Routes) -> Routes {
     use axum::routing::{get, post};
     r.add("GET", "/v1/projections", get(list_projections), Doc::new("each projection: name, position, lag, status", "any staff role").answers::<ProjectionList>(200))
         .add("POST", "/v1/projections/{name}/rebuild", post(rebuild), Doc::new("blue/green rebuild: builds beside the live model and swaps when caught up; progress at GET /v1/projections", "platform, analyst").answers::<ProjectionView>(202))
-        .add("POST", "/v1/admin/clock/advance", post(advance_clock), Doc::new("simulated clock only (else 404): advance, fire every due deadline, answer once every projection applied them", "platform").body::<AdvanceClock>().answers::<ClockView>(200))
+        .add("POST", "/v1/admin/clock/advance", post(advance_clock), Doc::new("simulated clock only (else 404): advance, fire every due deadline, answer once every policy reacted to what they appended and every projection applied all of it", "platform").body::<AdvanceClock>().answers::<ClockView>(200))
         .add("GET", "/v1/health", get(health), Doc::new("liveness and positions", "none").answers::<HealthView>(200))
         .add("GET", "/metrics", get(metrics_text), Doc::new("Prometheus metrics", "none").raw_answer(200, "text/plain"))
 }
@@ -212,8 +216,21 @@ async fn advance_clock(
             &cmd,
         )
         .await?;
-    let position = crate::scheduler::fire_due(&app, now).await?;
+    let fired = crate::scheduler::fire_due(&app, now).await?;
     crate::scheduler::prune_idempotency_keys(&app).await;
+    // What the firing appended may call for policy decisions: answer once they are made
+    // too, and every projection applied all of it.
+    if !app
+        .policies
+        .wait_for(
+            fired,
+            Duration::from_millis(projections::runtime::MIN_POSITION_WAIT_MS_MAX),
+        )
+        .await
+    {
+        return Err(ApiError::projection_lagging("policies", fired));
+    }
+    let position = app.store.head();
     app.wait_all(position).await?;
     Ok(axum::Json(ClockView {
         now: app.time(now),
@@ -243,6 +260,7 @@ async fn health(State(app): State<App>) -> Response {
         status,
         log_position: head,
         projections,
+        policies_position: app.policies.position(),
         integrity,
     })
     .into_response()

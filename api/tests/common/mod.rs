@@ -68,6 +68,7 @@ impl Api {
         api::serve::bootstrap_admin(&app, Some(ADMIN))
             .await
             .unwrap();
+        api::policies::spawn(app.clone()).unwrap();
         let router = api::app::router(app.clone());
         Api { app, router, dir }
     }

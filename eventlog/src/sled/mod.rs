@@ -719,7 +719,14 @@ fn anchor_loop(inner: &Inner, stop: &std::sync::mpsc::Receiver<()>) {
     }
 }
 
+/// Largest encoded idempotency entry: its fingerprint and result, whose stream list names up
+/// to `APPEND_STREAMS_MAX` streams (each id ≤ `STREAM_ID_BYTES_MAX` bytes plus its length and
+/// version varints, < 16 bytes). An entry over the limit would not decode, so a retry of the
+/// widest appends would append again.
+pub const IDEMPOTENCY_ENTRY_BYTES_MAX: usize =
+    256 + crate::record::APPEND_STREAMS_MAX * (crate::record::STREAM_ID_BYTES_MAX + 16);
+
 /// Encoding of idempotency entries, with a decode limit (corrupt prefixes cannot allocate).
 fn idempotency_config() -> impl bincode::config::Config {
-    bincode::config::standard().with_limit::<4096>()
+    bincode::config::standard().with_limit::<IDEMPOTENCY_ENTRY_BYTES_MAX>()
 }
