@@ -178,6 +178,30 @@ pub const PROVIDERS: Rule = rule(
     ProductSeller,
 );
 
+// §6 promotions: the seller's isv_admin writes (the product the body or the promotion names
+// must be its own: 404 otherwise); platform and auditor read every one.
+pub const CREATE_PROMOTION: Rule = rule("POST", "/v1/promotions", &[IsvAdmin], Open);
+pub const LIST_PROMOTIONS: Rule = rule(
+    "GET",
+    "/v1/promotions",
+    &[IsvAdmin, Platform, Auditor],
+    ProductSeller,
+);
+pub const GET_PROMOTION: Rule = rule(
+    "GET",
+    "/v1/promotions/{id}",
+    &[IsvAdmin, Platform, Auditor],
+    ProductSeller,
+);
+pub const EDIT_PROMOTION: Rule = rule("PUT", "/v1/promotions/{id}", &[IsvAdmin], ProductSeller);
+pub const PUBLISH_PROMOTION: Rule = rule(
+    "POST",
+    "/v1/promotions/{id}/publish",
+    &[IsvAdmin],
+    ProductSeller,
+);
+pub const DELETE_PROMOTION: Rule =
+    rule("DELETE", "/v1/promotions/{id}", &[IsvAdmin], ProductSeller);
 // §5 orders
 pub const PLACE_ORDER: Rule = rule("POST", "/v1/orders", &[Customer], Open);
 pub const LIST_ORDERS: Rule = rule("GET", "/v1/orders", ORDER_READERS, OrderParties);
@@ -291,6 +315,12 @@ pub const RULES: &[Rule] = &[
     SPEC_UNHIDE,
     DISTRIBUTION,
     PROVIDERS,
+    CREATE_PROMOTION,
+    LIST_PROMOTIONS,
+    GET_PROMOTION,
+    EDIT_PROMOTION,
+    PUBLISH_PROMOTION,
+    DELETE_PROMOTION,
     PLACE_ORDER,
     LIST_ORDERS,
     EXPORT_ORDERS,

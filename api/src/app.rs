@@ -56,6 +56,7 @@ pub fn router(app: App) -> Router {
     let routes = [
         routes::platform::routes,
         routes::products::routes,
+        routes::promotions::routes,
         routes::orders::routes,
         routes::refunds::routes,
         routes::aftersale::routes,

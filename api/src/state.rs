@@ -13,6 +13,7 @@ use projections::directory::{CalendarRow, Directory};
 use projections::instances::Instances;
 use projections::orders::Orders;
 use projections::products::Products;
+use projections::promotions::Promotions;
 use projections::runtime::MIN_POSITION_WAIT_MS_MAX;
 use projections::timers::Timers;
 use projections::{Projection, ProjectionControl};
@@ -78,6 +79,7 @@ pub struct AppInner {
     pub directory: Projection<Directory>,
     pub timers: Projection<Timers>,
     pub products: Projection<Products>,
+    pub promotions: Projection<Promotions>,
     pub orders: Projection<Orders>,
     pub instances: Projection<Instances>,
     pub projections: Vec<Arc<dyn ProjectionControl>>,
@@ -158,6 +160,7 @@ impl App {
         let directory = running.handle::<Directory>()?;
         let timers = running.handle::<Timers>()?;
         let products = running.handle::<Products>()?;
+        let promotions = running.handle::<Promotions>()?;
         let orders = running.handle::<Orders>()?;
         let instances = running.handle::<Instances>()?;
         let projections = running.controls();
@@ -182,6 +185,7 @@ impl App {
             directory,
             timers,
             products,
+            promotions,
             orders,
             instances,
             projections,

@@ -117,6 +117,34 @@ const API_MD: &[(&str, &str, &str, Option<&[Role]>)] = {
             "customer; isv_admin of the seller",
             Some(&[Customer, IsvAdmin, Auditor, Platform]),
         ),
+        ("POST", "/v1/promotions", "isv_admin", Some(&[IsvAdmin])),
+        ("PUT", "/v1/promotions/{id}", "isv_admin", Some(&[IsvAdmin])),
+        (
+            "POST",
+            "/v1/promotions/{id}/publish",
+            "isv_admin",
+            Some(&[IsvAdmin]),
+        ),
+        (
+            "DELETE",
+            "/v1/promotions/{id}",
+            "isv_admin",
+            Some(&[IsvAdmin]),
+        ),
+        (
+            "GET",
+            "/v1/promotions",
+            "isv_admin",
+            Some(&[IsvAdmin, Auditor, Platform]),
+        ),
+        // Not a row of API.md §6, which lists only the list: the read of one promotion,
+        // with the roles of the list.
+        (
+            "GET",
+            "/v1/promotions/{id}",
+            "isv_admin",
+            Some(&[IsvAdmin, Auditor, Platform]),
+        ),
         ("POST", "/v1/orders", "customer", Some(&[Customer])),
         (
             "POST",
@@ -360,6 +388,7 @@ struct Ids {
     review: String,
     instance: String,
     principal: String,
+    promotion: String,
 }
 
 async fn created(api: &Api, token: &str, uri: &str, body: Value) -> String {
@@ -450,6 +479,14 @@ async fn setup(api: &Api) -> (Cast, Ids) {
         .as_str()
         .unwrap()
         .to_owned();
+    let promotion = created(
+        api,
+        &acme,
+        "/v1/promotions",
+        json!({"product_id": product, "name": "Spring", "kind": "reduce", "reduce_cents": 100,
+               "starts_at": "2026-01-01T00:00:00+08:00", "ends_at": "2036-01-01T00:00:00+08:00"}),
+    )
+    .await;
     let cast = Cast {
         own: vec![
             (Role::Platform, ADMIN.to_owned()),
@@ -470,6 +507,7 @@ async fn setup(api: &Api) -> (Cast, Ids) {
         review,
         instance,
         principal,
+        promotion,
     };
     (cast, ids)
 }
@@ -484,6 +522,7 @@ fn uri(rule: &Rule, ids: &Ids) -> String {
         Some("reviews") => ids.review.as_str(),
         Some("instances") => ids.instance.as_str(),
         Some("principals") => ids.principal.as_str(),
+        Some("promotions") => ids.promotion.as_str(),
         _ => "",
     };
     rule.path

@@ -12,6 +12,7 @@ pub mod instances;
 pub mod orders;
 pub mod party;
 pub mod products;
+pub mod promotions;
 pub mod registry;
 pub mod runtime;
 pub mod timers;

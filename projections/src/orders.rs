@@ -292,7 +292,7 @@ pub struct Orders;
 
 impl ReadModel for Orders {
     const NAME: &'static str = "orders";
-    const VERSION: u32 = 4;
+    const VERSION: u32 = 5;
     type State = OrdersState;
 
     fn apply(state: &mut OrdersState, r: &Record) -> Result<(), ApplyError> {

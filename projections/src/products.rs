@@ -29,7 +29,7 @@ pub struct Products;
 
 impl ReadModel for Products {
     const NAME: &'static str = "products";
-    const VERSION: u32 = 1;
+    const VERSION: u32 = 2;
     type State = ProductsState;
 
     fn apply(state: &mut ProductsState, r: &Record) -> Result<(), ApplyError> {

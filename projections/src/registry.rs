@@ -42,6 +42,7 @@ pub static MODELS: &[Model] = &[
     Model::of::<crate::directory::Directory>(),
     Model::of::<crate::timers::Timers>(),
     Model::of::<crate::products::Products>(),
+    Model::of::<crate::promotions::Promotions>(),
     Model::of::<crate::orders::Orders>(),
     Model::of::<crate::instances::Instances>(),
 ];

@@ -10,6 +10,7 @@ pub mod ops;
 pub mod orders;
 pub mod platform;
 pub mod products;
+pub mod promotions;
 pub mod refunds;
 
 use axum::routing::MethodRouter;

@@ -277,7 +277,7 @@ pub fn order_view<'a>(
         client: p.client,
         commission_percent: p.commission_percent,
         completed_at: s.completed_at.map(|t| app.time(t)),
-        coupon: None,
+        coupon: p.coupon.as_ref().map(CouponView::from),
         created_at: app.time(p.placed_at),
         customer_id: Cow::Borrowed(&p.customer_id),
         delivery_id: None,
@@ -307,7 +307,7 @@ pub fn order_view<'a>(
         product_code: Cow::Borrowed(&p.product_code),
         product_id: Cow::Borrowed(&p.product_id),
         product_name: Cow::Borrowed(&p.product_name),
-        promotion: None,
+        promotion: p.promotion.as_ref().map(PromotionView::from),
         quantity: p.quantity,
         refunded_cents: s.refunded.0,
         remark: p.remark.as_deref().map(Cow::Borrowed),
@@ -497,6 +497,16 @@ pub struct PromotionView {
     pub saving_cents: i64,
 }
 
+impl From<&domain::pricing::AppliedPromotion> for PromotionView {
+    fn from(p: &domain::pricing::AppliedPromotion) -> PromotionView {
+        PromotionView {
+            id: p.id.clone(),
+            name: p.name.clone(),
+            saving_cents: p.saving.0,
+        }
+    }
+}
+
 /// The coupon redeemed with an order or a quote (API.md §5).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CouponView {
@@ -504,6 +514,16 @@ pub struct CouponView {
     pub campaign_id: String,
     #[schema(minimum = 0)]
     pub saving_cents: i64,
+}
+
+impl From<&domain::pricing::AppliedCoupon> for CouponView {
+    fn from(c: &domain::pricing::AppliedCoupon) -> CouponView {
+        CouponView {
+            id: c.id.clone(),
+            campaign_id: c.campaign_id.clone(),
+            saving_cents: c.saving.0,
+        }
+    }
 }
 
 /// A command's answer about an order (see [`respond::command`]), serialized straight from

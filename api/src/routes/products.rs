@@ -149,9 +149,9 @@ pub struct ProductView {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct QuoteView {
     pub original_cents: i64,
-    /// Promotions come with their issue; null until then.
+    /// The promotion that saves the most on the line, if any applies.
     pub promotion: Option<PromotionView>,
-    /// Coupons come with their issue; null until then.
+    /// The coupon `coupon_id` names, once it applies.
     pub coupon: Option<CouponView>,
     pub payable_cents: i64,
 }
@@ -203,12 +203,25 @@ async fn quote(
         channel_ref: None,
         remark: None,
     };
+    let buyer = quote_buyer(&app, &caller, &product.state)?;
+    // The coupon takes the slot placement gives it; until wallets exist no customer holds one.
+    let coupon = place
+        .coupon_id
+        .as_deref()
+        .map(|coupon_id| domain::pricing::CouponOffer {
+            coupon_id,
+            terms: None,
+            used: false,
+            campaign_void: false,
+        });
     let ctx = app.runner.context(&caller.actor());
     let events = domain::order::place(
         &domain::order::OrderState::default(),
         &place,
         &product.state,
         None,
+        &buyer,
+        coupon.as_ref(),
         &ctx,
     )?;
     let Some(domain::order::OrderEvent::OrderPlaced(p)) = events.first() else {
@@ -216,11 +229,47 @@ async fn quote(
     };
     let view = QuoteView {
         original_cents: p.original.0,
-        promotion: None,
-        coupon: None,
+        promotion: p.promotion.as_ref().map(PromotionView::from),
+        coupon: p.coupon.as_ref().map(CouponView::from),
         payable_cents: p.payable.0,
     };
     Ok(respond::read(&view, None, product.position))
+}
+
+/// Who asks for a quote, as pricing sees them. A customer is read from the same streams
+/// placement reads (its principal, its purchases), and only when a live promotion's
+/// conditions name them; the seller's own quote also sees `pre_published` promotions and
+/// previews them for a first-time, real-name-verified customer.
+fn quote_buyer(
+    app: &App,
+    caller: &Caller,
+    product: &ProductState,
+) -> Result<domain::order::Buyer, ApiError> {
+    if caller.role != domain::Role::Customer {
+        return Ok(domain::order::Buyer {
+            viewer: domain::pricing::Viewer::Seller,
+            first_purchase: true,
+            real_name_verified: true,
+        });
+    }
+    let mut states = domain::States::default();
+    let (first, real_name) = domain::order::conditions_named(product);
+    if real_name {
+        let stream = domain::platform::principal_stream(&caller.id);
+        let loaded = app
+            .runner
+            .load::<domain::platform::Principal>(&stream, u64::MAX)?;
+        states.insert(stream, loaded.version, Box::new(loaded.state));
+    }
+    if first {
+        let stream = domain::purchases::purchases_stream(&caller.id);
+        let loaded = app
+            .runner
+            .load::<domain::purchases::Purchases>(&stream, u64::MAX)?;
+        states.insert(stream, loaded.version, Box::new(loaded.state));
+    }
+    let (buyer, _) = domain::order::buyer_of(&caller.id, product, &states)?;
+    Ok(buyer)
 }
 
 crate::page!(
@@ -250,7 +299,7 @@ pub fn routes(r: Routes) -> Routes {
             .answers::<ProductPage>(200),
     )
             .add("GET", "/v1/products/{id}", get(detail), Doc::new("one product", "any").answers::<ProductView>(200))
-        .add("GET", "/v1/products/{id}/quote", get(quote), Doc::new("the price of an order line before placing it: spec price × quantity (promotions and coupons apply once they exist: `promotion` and `coupon` are null until then)", "customer; isv_admin of the seller").query("spec_id", "required").query("quantity", "1..=100, default 1").query("order_type", "default new").query("coupon_id", "optional").query("client", "optional").answers::<QuoteView>(200))
+        .add("GET", "/v1/products/{id}/quote", get(quote), Doc::new("the price of an order line before placing it, by the pricing placement uses: spec price × quantity, the best promotion (the seller also sees `pre_published` ones), then the coupon", "customer; isv_admin of the seller").query("spec_id", "required").query("quantity", "1..=100, default 1").query("order_type", "default new").query("coupon_id", "optional").query("client", "optional").answers::<QuoteView>(200))
     .add(
         "POST",
         "/v1/products/{id}/submit",
