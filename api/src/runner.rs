@@ -427,6 +427,13 @@ impl Runner {
         Ok(loaded)
     }
 
+    /// The outcome `decision` would have now, decided over the same streams as if it ran,
+    /// without appending anything: the quote prices a line exactly as placement would.
+    pub fn preview(&self, actor: &Actor, decision: &dyn Decision) -> Result<Outcome, ApiError> {
+        let (states, _) = self.load_decision(&decision.primary(), decision)?;
+        Ok(decision.decide(&states, &self.context(actor))?)
+    }
+
     /// Loads the primary stream of `decision`, then the streams it names, stage by stage.
     /// Returns the states and the primary's last position.
     fn load_decision(

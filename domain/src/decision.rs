@@ -180,6 +180,17 @@ impl Outcome {
             .map_or(&[], |s| &s.events)
     }
 
+    /// The events for `stream_id`, decoded as `E` (a preview reading what it would append).
+    pub fn decoded<E: EventCodec>(
+        &self,
+        stream_id: &str,
+    ) -> Result<Vec<E>, crate::codec::CodecError> {
+        self.events_of(stream_id)
+            .iter()
+            .map(|e| E::decode_payload(e.type_name, e.schema_version, &e.payload))
+            .collect()
+    }
+
     /// The primary's state after the decision, as aggregate `D`'s state.
     pub fn primary_state<D: Decider>(&self) -> Option<&D::State> {
         self.primary_state.as_ref()?.downcast_ref::<D::State>()

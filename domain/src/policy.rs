@@ -38,7 +38,11 @@ impl Policy {
 }
 
 /// Every policy of the marketplace (ARCHITECTURE.md, "How to add a policy").
-pub static POLICIES: &[Policy] = &[];
+pub static POLICIES: &[Policy] = &[Policy {
+    name: "coupon_auto_grant",
+    event_types: &["OrderPaid"],
+    react: |event, stream_id| Ok(crate::coupon::on_order_paid(stream_id, event)),
+}];
 
 #[cfg(test)]
 mod tests {

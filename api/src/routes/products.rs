@@ -203,27 +203,41 @@ async fn quote(
         channel_ref: None,
         remark: None,
     };
-    let buyer = quote_buyer(&app, &caller, &product.state)?;
-    // The coupon takes the slot placement gives it; until wallets exist no customer holds one.
-    let coupon = place
-        .coupon_id
-        .as_deref()
-        .map(|coupon_id| domain::pricing::CouponOffer {
-            coupon_id,
-            terms: None,
-            used: false,
-            campaign_void: false,
-        });
-    let ctx = app.runner.context(&caller.actor());
-    let events = domain::order::place(
-        &domain::order::OrderState::default(),
-        &place,
-        &product.state,
-        None,
-        &buyer,
-        coupon.as_ref(),
-        &ctx,
-    )?;
+    let events: Vec<domain::order::OrderEvent> = if caller.role == domain::Role::Customer {
+        // The placement decision itself, over the streams it would read (the customer's
+        // principal, purchases, wallet and the coupon's campaign), appending nothing.
+        let outcome = app.runner.preview(&caller.actor(), &place)?;
+        outcome
+            .decoded::<domain::order::OrderEvent>(&domain::Decision::primary(&place))
+            .map_err(|e| ApiError::internal("quote", e.to_string()))?
+    } else {
+        // The seller's own preview: pre_published promotions too, for a first-time,
+        // real-name-verified customer; a seller holds no coupons.
+        let buyer = domain::order::Buyer {
+            viewer: domain::pricing::Viewer::Seller,
+            first_purchase: true,
+            real_name_verified: true,
+        };
+        let coupon = place
+            .coupon_id
+            .as_deref()
+            .map(|coupon_id| domain::pricing::CouponOffer {
+                coupon_id,
+                terms: None,
+                used: false,
+                campaign_void: false,
+            });
+        let ctx = app.runner.context(&caller.actor());
+        domain::order::place(
+            &domain::order::OrderState::default(),
+            &place,
+            &product.state,
+            None,
+            &buyer,
+            coupon.as_ref(),
+            &ctx,
+        )?
+    };
     let Some(domain::order::OrderEvent::OrderPlaced(p)) = events.first() else {
         return Err(ApiError::internal("quote", "placement decided no event"));
     };
@@ -234,42 +248,6 @@ async fn quote(
         payable_cents: p.payable.0,
     };
     Ok(respond::read(&view, None, product.position))
-}
-
-/// Who asks for a quote, as pricing sees them. A customer is read from the same streams
-/// placement reads (its principal, its purchases), and only when a live promotion's
-/// conditions name them; the seller's own quote also sees `pre_published` promotions and
-/// previews them for a first-time, real-name-verified customer.
-fn quote_buyer(
-    app: &App,
-    caller: &Caller,
-    product: &ProductState,
-) -> Result<domain::order::Buyer, ApiError> {
-    if caller.role != domain::Role::Customer {
-        return Ok(domain::order::Buyer {
-            viewer: domain::pricing::Viewer::Seller,
-            first_purchase: true,
-            real_name_verified: true,
-        });
-    }
-    let mut states = domain::States::default();
-    let (first, real_name) = domain::order::conditions_named(product);
-    if real_name {
-        let stream = domain::platform::principal_stream(&caller.id);
-        let loaded = app
-            .runner
-            .load::<domain::platform::Principal>(&stream, u64::MAX)?;
-        states.insert(stream, loaded.version, Box::new(loaded.state));
-    }
-    if first {
-        let stream = domain::purchases::purchases_stream(&caller.id);
-        let loaded = app
-            .runner
-            .load::<domain::purchases::Purchases>(&stream, u64::MAX)?;
-        states.insert(stream, loaded.version, Box::new(loaded.state));
-    }
-    let (buyer, _) = domain::order::buyer_of(&caller.id, product, &states)?;
-    Ok(buyer)
 }
 
 crate::page!(
