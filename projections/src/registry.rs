@@ -44,6 +44,7 @@ pub static MODELS: &[Model] = &[
     Model::of::<crate::products::Products>(),
     Model::of::<crate::orders::Orders>(),
     Model::of::<crate::instances::Instances>(),
+    Model::of::<crate::coupons::Coupons>(),
 ];
 
 /// Names of every read model, in rebuild order.
