@@ -629,7 +629,10 @@ async fn grant(
             })
             .unwrap_or_default()
     };
-    let granted_customers: BTreeSet<&str> = granted.iter().map(|(_, c)| c.as_str()).collect();
+    // Results follow `known` in order (a customer named twice has two); a repeat answered
+    // from its idempotency key has none, and its refusals are told from the stock as of then.
+    let mut results = results.iter();
+    let mut unclaimed: Vec<&str> = granted.iter().map(|(_, c)| c.as_str()).collect();
     let left = campaign
         .state
         .created
@@ -639,9 +642,10 @@ async fn grant(
     for c in &input.customer_ids {
         let code = if !live.contains(c) {
             Some("unknown_customer")
-        } else if let Some(r) = results.iter().find(|r| &r.customer_id == c) {
+        } else if let Some(r) = results.next() {
             r.refused
-        } else if granted_customers.contains(c.as_str()) {
+        } else if let Some(i) = unclaimed.iter().position(|g| *g == c.as_str()) {
+            unclaimed.swap_remove(i);
             None
         } else if left == 0 {
             Some("sold_out")
