@@ -19,8 +19,10 @@ pub const STREAM_ID_BYTES_MAX: usize = 128;
 pub const PAYLOAD_BYTES_MAX: usize = 64 * 1024;
 /// Most events in one append (all streams together).
 pub const APPEND_EVENTS_MAX: usize = 1_000;
-/// Most streams in one append.
-pub const APPEND_STREAMS_MAX: usize = 64;
+/// Most streams in one append (events or expectations): as many as it may hold events, so
+/// a batch coupon grant — the stock, up to 500 wallets and the campaign it guards — is one
+/// atomic append (ADR 0006).
+pub const APPEND_STREAMS_MAX: usize = 1_000;
 /// Longest event type name.
 pub const EVENT_TYPE_BYTES_MAX: usize = 128;
 /// Longest actor, correlation or causation id.
