@@ -9,6 +9,7 @@
 //! as every role, on its own tenant's records and on another's, and checks it against the
 //! role columns of API.md.
 
+use domain::coupon::CampaignState;
 use domain::instance::InstanceState;
 use domain::order::OrderState;
 use domain::product::ProductState;
@@ -38,6 +39,8 @@ pub enum Tenancy {
     OrderParties,
     /// A product's seller: its isv_admin acts on (and quotes) its own products only.
     ProductSeller,
+    /// A coupon campaign's seller: its isv_admin reaches its own campaigns only.
+    CampaignSeller,
 }
 
 impl Tenancy {
@@ -46,7 +49,7 @@ impl Tenancy {
         match self {
             Tenancy::Open => &[],
             Tenancy::OrderParties => &[Role::Customer, Role::IsvAdmin],
-            Tenancy::ProductSeller => &[Role::IsvAdmin],
+            Tenancy::ProductSeller | Tenancy::CampaignSeller => &[Role::IsvAdmin],
         }
     }
 }
@@ -102,7 +105,7 @@ const fn public(method: &'static str, path: &'static str) -> Rule {
 }
 
 use Role::{Analyst, Auditor, Customer, IsvAdmin, IsvStaff, Platform};
-use Tenancy::{Open, OrderParties, ProductSeller};
+use Tenancy::{CampaignSeller, Open, OrderParties, ProductSeller};
 
 /// Every role (routes any authenticated principal may call).
 const ANY: &[Role] = &Role::ALL;
@@ -276,6 +279,42 @@ pub const REPLY_REVIEW: Rule = rule("POST", "/v1/reviews/{id}/reply", &[IsvAdmin
 /// Reviews are public; which order one is about is for that order's parties ([`sees_order`]).
 pub const LIST_REVIEWS: Rule = rule("GET", "/v1/reviews", ANY, Open);
 
+// §6 coupons. Campaign reads: the seller's isv_admin (its own), platform and auditor (every
+// GET); the list also serves customers (the campaigns claimable in the store).
+pub const CREATE_CAMPAIGN: Rule = rule("POST", "/v1/coupon-campaigns", &[IsvAdmin], Open);
+pub const LIST_CAMPAIGNS: Rule = rule(
+    "GET",
+    "/v1/coupon-campaigns",
+    &[IsvAdmin, Customer, Platform, Auditor],
+    CampaignSeller,
+);
+pub const GET_CAMPAIGN: Rule = rule(
+    "GET",
+    "/v1/coupon-campaigns/{id}",
+    &[IsvAdmin, Platform, Auditor],
+    CampaignSeller,
+);
+pub const CAMPAIGN_COUPONS: Rule = rule(
+    "GET",
+    "/v1/coupon-campaigns/{id}/coupons",
+    &[IsvAdmin, Platform, Auditor],
+    CampaignSeller,
+);
+pub const CLAIM_COUPON: Rule = rule("POST", "/v1/coupon-campaigns/{id}/claim", &[Customer], Open);
+pub const GRANT_COUPONS: Rule = rule(
+    "POST",
+    "/v1/coupon-campaigns/{id}/grant",
+    &[IsvAdmin],
+    CampaignSeller,
+);
+pub const VOID_CAMPAIGN: Rule = rule(
+    "POST",
+    "/v1/coupon-campaigns/{id}/void",
+    &[IsvAdmin],
+    CampaignSeller,
+);
+pub const MY_COUPONS: Rule = rule("GET", "/v1/me/coupons", &[Customer], Open);
+
 // §9 log and operations
 pub const STREAM: Rule = rule("GET", "/v1/streams/{stream_id}", &[Auditor, Platform], Open);
 pub const EVENTS: Rule = rule("GET", "/v1/events", LOG_READERS, Open);
@@ -344,6 +383,14 @@ pub const RULES: &[Rule] = &[
     REVIEW,
     REPLY_REVIEW,
     LIST_REVIEWS,
+    CREATE_CAMPAIGN,
+    LIST_CAMPAIGNS,
+    GET_CAMPAIGN,
+    CAMPAIGN_COUPONS,
+    CLAIM_COUPON,
+    GRANT_COUPONS,
+    VOID_CAMPAIGN,
+    MY_COUPONS,
     STREAM,
     EVENTS,
     EVENTS_LIVE,
@@ -425,6 +472,15 @@ pub fn owns_product(caller: &Caller, s: &ProductState) -> bool {
 pub fn acts_on_product(caller: &Caller, rule: &Rule, s: &ProductState) -> bool {
     let bound = rule.tenancy.bound_roles().contains(&caller.role);
     s.created.is_some() && (!bound || owns_product(caller, s))
+}
+
+/// May `caller` reach this campaign under `rule` (its [`Tenancy`])? A campaign that does
+/// not exist is nobody's; another org's is invisible to an isv_admin.
+pub fn reaches_campaign(caller: &Caller, rule: &Rule, s: &CampaignState) -> bool {
+    let bound = rule.tenancy.bound_roles().contains(&caller.role);
+    s.created
+        .as_ref()
+        .is_some_and(|c| !bound || caller.org_id.as_deref() == Some(c.seller_org_id.as_str()))
 }
 
 /// Whose records a caller may list.

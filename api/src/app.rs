@@ -61,6 +61,7 @@ pub fn router(app: App) -> Router {
         routes::refunds::routes,
         routes::aftersale::routes,
         routes::instances::routes,
+        routes::coupons::routes,
         routes::log::routes,
         routes::ops::routes,
     ]

@@ -9,6 +9,7 @@ use std::time::Duration;
 use domain::{Clock, IdGen, SimulatedClock, WorkCalendar};
 use eventlog::{EventStore, FileStore, LogAdmin};
 use metrics_exporter_prometheus::PrometheusHandle;
+use projections::coupons::Coupons;
 use projections::directory::{CalendarRow, Directory};
 use projections::instances::Instances;
 use projections::orders::Orders;
@@ -82,6 +83,7 @@ pub struct AppInner {
     pub promotions: Projection<Promotions>,
     pub orders: Projection<Orders>,
     pub instances: Projection<Instances>,
+    pub coupons: Projection<Coupons>,
     pub projections: Vec<Arc<dyn ProjectionControl>>,
     pub metrics: PrometheusHandle,
     /// Serialises clock advances (each answers after its deadlines fired).
@@ -163,6 +165,7 @@ impl App {
         let promotions = running.handle::<Promotions>()?;
         let orders = running.handle::<Orders>()?;
         let instances = running.handle::<Instances>()?;
+        let coupons = running.handle::<Coupons>()?;
         let projections = running.controls();
         let files = FileStore::open(&config.data_dir)?;
         Ok(App(Arc::new(AppInner {
@@ -188,6 +191,7 @@ impl App {
             promotions,
             orders,
             instances,
+            coupons,
             projections,
             metrics: config.metrics,
             clock_advance: tokio::sync::Mutex::new(()),

@@ -254,6 +254,51 @@ const API_MD: &[(&str, &str, &str, Option<&[Role]>)] = {
         ),
         ("GET", "/v1/reviews", "any", Some(ANY)),
         (
+            "POST",
+            "/v1/coupon-campaigns",
+            "isv_admin",
+            Some(&[IsvAdmin]),
+        ),
+        (
+            "POST",
+            "/v1/coupon-campaigns/{id}/claim",
+            "customer",
+            Some(&[Customer]),
+        ),
+        (
+            "POST",
+            "/v1/coupon-campaigns/{id}/grant",
+            "isv_admin",
+            Some(&[IsvAdmin]),
+        ),
+        (
+            "POST",
+            "/v1/coupon-campaigns/{id}/void",
+            "isv_admin",
+            Some(&[IsvAdmin]),
+        ),
+        (
+            "GET",
+            "/v1/coupon-campaigns/{id}",
+            "isv_admin",
+            Some(&[IsvAdmin, Auditor, Platform]),
+        ),
+        ("GET", "/v1/me/coupons", "customer", Some(&[Customer])),
+        // Not in API.md §6 (routes may be added): a campaign's coupons for its seller, and
+        // the campaign list, which also shows customers what they can claim in the store.
+        (
+            "GET",
+            "/v1/coupon-campaigns/{id}/coupons",
+            "(added) isv_admin (own), auditor, platform",
+            Some(&[IsvAdmin, Auditor, Platform]),
+        ),
+        (
+            "GET",
+            "/v1/coupon-campaigns",
+            "(added) isv_admin (own), customer (claimable), auditor, platform",
+            Some(&[IsvAdmin, Customer, Auditor, Platform]),
+        ),
+        (
             "GET",
             "/v1/streams/{stream_id}",
             "auditor, platform",
@@ -379,7 +424,8 @@ impl Cast {
 }
 
 /// Records named by the paths: Ann's paid order of Acme's product with a refund request, an
-/// invoice request, a review and its instance; a principal to revoke.
+/// invoice request, a review and its instance; a principal to revoke; Acme's coupon
+/// campaign.
 struct Ids {
     product: String,
     order: String,
@@ -389,6 +435,7 @@ struct Ids {
     instance: String,
     principal: String,
     promotion: String,
+    campaign: String,
 }
 
 async fn created(api: &Api, token: &str, uri: &str, body: Value) -> String {
@@ -487,6 +534,22 @@ async fn setup(api: &Api) -> (Cast, Ids) {
                "starts_at": "2026-01-01T00:00:00+08:00", "ends_at": "2036-01-01T00:00:00+08:00"}),
     )
     .await;
+    let campaign = created(
+        api,
+        &acme,
+        "/v1/coupon-campaigns",
+        json!({"name": "C", "scope": "store", "kind": "discount", "pay_permille": 900,
+               "per_customer_limit": 5, "valid_from": "2026-11-01T00:00:00+08:00",
+               "valid_until": "2027-01-01T00:00:00+08:00", "total_quantity": 100,
+               "scenarios": ["new"], "show_in_store": true}),
+    )
+    .await;
+    // The campaign's reads come from its read model.
+    assert!(
+        api.app
+            .wait_all_quietly(api.head().await, Duration::from_secs(5))
+            .await
+    );
     let cast = Cast {
         own: vec![
             (Role::Platform, ADMIN.to_owned()),
@@ -508,6 +571,7 @@ async fn setup(api: &Api) -> (Cast, Ids) {
         instance,
         principal,
         promotion,
+        campaign,
     };
     (cast, ids)
 }
@@ -523,6 +587,7 @@ fn uri(rule: &Rule, ids: &Ids) -> String {
         Some("instances") => ids.instance.as_str(),
         Some("principals") => ids.principal.as_str(),
         Some("promotions") => ids.promotion.as_str(),
+        Some("coupon-campaigns") => ids.campaign.as_str(),
         _ => "",
     };
     rule.path

@@ -7,6 +7,7 @@
 //! Architecture invariant: projections never write to the log; everything here can be thrown
 //! away and rebuilt from it, and a rebuilt model equals the incrementally built one.
 
+pub mod coupons;
 pub mod directory;
 pub mod instances;
 pub mod orders;

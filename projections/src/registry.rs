@@ -45,6 +45,7 @@ pub static MODELS: &[Model] = &[
     Model::of::<crate::promotions::Promotions>(),
     Model::of::<crate::orders::Orders>(),
     Model::of::<crate::instances::Instances>(),
+    Model::of::<crate::coupons::Coupons>(),
 ];
 
 /// Names of every read model, in rebuild order.

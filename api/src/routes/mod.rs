@@ -3,6 +3,7 @@
 //! miss a route.
 
 pub mod aftersale;
+pub mod coupons;
 pub mod held;
 pub mod instances;
 pub mod log;

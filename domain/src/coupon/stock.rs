@@ -60,6 +60,9 @@ crate::event_enum! {
 pub struct StockState {
     /// Coupons handed out so far (never given back: a released coupon returns to its owner).
     pub granted: u32,
+    /// The latest draw: what a batch grant answers, also when it is repeated with its
+    /// idempotency key (the answer is this state as of that draw).
+    pub last: Option<CouponStockDrawn>,
 }
 
 impl StockState {
@@ -91,6 +94,7 @@ impl Decider for CouponStock {
             StockEvent::CouponStockDrawn(e) => {
                 let n = u32::try_from(e.grants.len()).unwrap_or(u32::MAX);
                 state.granted = state.granted.saturating_add(n);
+                state.last = Some(e.clone());
             }
         }
         state

@@ -74,6 +74,9 @@ pub struct WalletState {
     pub per_campaign: BTreeMap<String, u32>,
     /// (campaign, order) pairs that already auto-granted, so a re-run grants nothing.
     pub auto_granted: BTreeSet<(String, String)>,
+    /// The coupon granted last: what a claim answers, also when it is repeated with its
+    /// idempotency key (the answer is this state as of that claim).
+    pub last_granted: Option<String>,
 }
 
 impl WalletState {
@@ -109,6 +112,7 @@ impl Decider for Wallet {
                         .insert((campaign.clone(), order_id.clone()));
                 }
                 *state.per_campaign.entry(campaign).or_insert(0) += 1;
+                state.last_granted = Some(e.coupon_id.clone());
                 state.coupons.insert(
                     e.coupon_id.clone(),
                     HeldCoupon {
