@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# The benchmark command (BENCHMARKS.md). Runs Marketlog's scenarios and the raw sled
-# group-commit limit of ../shared/peer/run.sh on this machine and prints one JSON line per
-# run plus `ratio` lines (only the ratios count).
+# The benchmark command (BENCHMARKS.md). Runs Marketlog's scenarios and the peers of
+# ../shared/peer/run.sh (the raw sled group-commit limit; cqrs-es + postgres-es in the full
+# run) on this machine and prints one JSON line per run plus `ratio` lines (only the ratios
+# count).
 #   tests/bench.sh [--quick] [--only SCENARIO]
 #
-# This disk's fsync speed drifts by 2-4x within minutes, so a limit measured once at the start
-# says little about a run eight minutes later. Every one of our runs is therefore sandwiched
-# between two runs of the sled limit at the same concurrency, and its ratio is taken against
+# This disk's fsync speed drifts by 2-4x within minutes, so a reference measured once at the
+# start says little about a run eight minutes later. Every run of ours that has a target is
+# therefore sandwiched between two runs of its reference (the sled limit at the same
+# concurrency, cqrs-es, `log_append` at 64 or `http_floor`), and its ratio is taken against
 # the mean of those two neighbours (`marketlog-bench --report`).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -26,7 +28,7 @@ SECS=8
 [[ $QUICK == 1 ]] && SECS=1
 
 cargo build --release --quiet -p marketlog-tests --bin marketlog-bench >&2
-BIN=$ROOT/target/release/marketlog-bench
+BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release/marketlog-bench
 ALL=$(mktemp)
 trap 'rm -f "$ALL"' EXIT
 
@@ -36,10 +38,11 @@ if [[ -x $PEER ]]; then
 else
     echo "bench.sh: $PEER not found; ratios against the peer are skipped" >&2
 fi
-# peer sled|cqrs "LEVELS": one run of the reference at those concurrency levels.
+# peer sled|cqrs "LEVELS": one run of the reference at those concurrency levels. The peer
+# builds into and runs from its own target/ dir, so our CARGO_TARGET_DIR must not reach it.
 peer() {
     [[ $have_peer == 1 ]] || return 0
-    ONLY=$1 CONCURRENCY=$2 BENCH_SECONDS=$SECS "$PEER" | tee -a "$ALL"
+    env -u CARGO_TARGET_DIR ONLY=$1 CONCURRENCY=$2 BENCH_SECONDS=$SECS "$PEER" | tee -a "$ALL"
 }
 # ours SCENARIO [LEVELS]: one run of our scenario.
 ours() {
@@ -49,27 +52,46 @@ ours() {
 }
 want() { [[ -z $ONLY || $ONLY == "$1" ]]; }
 
-# cqrs-es + postgres-es once (it installs PostgreSQL from Debian if missing); the full run only.
-# PEER_ONLY=sled skips it, PEER_ONLY=cqrs forces it in --quick.
+# cqrs-es + postgres-es runs in the full run only (it installs PostgreSQL from Debian if
+# missing); PEER_ONLY=sled skips it, PEER_ONLY=cqrs forces it in --quick.
 PEER_ONLY=${PEER_ONLY:-$([[ $QUICK == 1 ]] && echo sled || echo all)}
-if [[ $PEER_ONLY != sled ]] && want command_inprocess; then
-    peer cqrs "1 16 64"
-fi
+cqrs() { [[ $PEER_ONLY != sled ]] && peer cqrs "$1"; return 0; }
+
 if want log_append; then
-    for c in 1 16 64 256; do
+    for c in 1 16 256; do
         peer sled "$c"
         ours log_append "$c"
         peer sled "$c"
     done
 fi
-# The scenarios at 64 share their neighbours: limit, scenario, limit, scenario, …, limit.
-first=1
-for s in log_append_multi command_inprocess http_commands; do
-    if want "$s"; then
-        [[ $first == 1 ]] && peer sled 64
-        first=0
-        if [[ $s == command_inprocess ]]; then ours "$s" 1,16,64; else ours "$s"; fi
-        peer sled 64
+# At 64 log_append is also the reference of log_append_multi, so the two alternate: limit,
+# log_append, limit, log_append_multi, log_append, limit.
+if want log_append || want log_append_multi; then
+    want log_append && peer sled 64
+    ours log_append 64
+    if want log_append_multi; then
+        want log_append && peer sled 64
+        ours log_append_multi
+        ours log_append 64
     fi
-done
+    want log_append && peer sled 64
+fi
+# command_inprocess: at 1 against the sled limit at 1, at 64 against cqrs-es (no target at 16).
+if want command_inprocess; then
+    peer sled 1
+    ours command_inprocess 1
+    peer sled 1
+    ours command_inprocess 16
+    cqrs 64
+    ours command_inprocess 64
+    cqrs 64
+fi
+# http_commands against the floor of the same server stack, one on either side.
+if want http_commands || want http_floor; then
+    ours http_floor
+    if want http_commands; then
+        ours http_commands
+        ours http_floor
+    fi
+fi
 "$BIN" --report "$ALL"
