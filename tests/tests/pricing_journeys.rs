@@ -96,8 +96,19 @@ fn order_body(m: &Market, quantity: u32, coupon: Option<&str>) -> Value {
     b
 }
 
-fn my_coupon(server: &Server, token: &str, id: &str) -> Option<Value> {
-    let page = send(server, "GET", "/v1/me/coupons?limit=500", token, None).expect(200);
+/// The customer's coupon `id` as `GET /v1/me/coupons` shows it once the read model has
+/// applied the log up to `min_position` (read-your-writes).
+fn my_coupon(server: &Server, token: &str, id: &str, min_position: u64) -> Option<Value> {
+    let min = min_position.to_string();
+    let page = server
+        .send(
+            "GET",
+            "/v1/me/coupons?limit=500",
+            Some(token),
+            &[("X-Min-Position", &min)],
+            None,
+        )
+        .expect(200);
     page["items"]
         .as_array()
         .expect("items")
@@ -193,7 +204,7 @@ fn a_promotion_and_a_threshold_coupon_are_quoted_and_charged_alike_and_the_histo
     assert_eq!(placed["payable"], 7500, "{placed}");
 
     assert_eq!(
-        my_coupon(&server, &m.customer, &coupon).expect("held")["status"],
+        my_coupon(&server, &m.customer, &coupon, server.head()).expect("held")["status"],
         "used"
     );
     let s = stats(&server, &m, &campaign);
@@ -252,7 +263,7 @@ fn a_cancelled_order_gives_its_coupon_back_and_a_coupon_raced_by_two_orders_is_u
     )
     .expect(200);
     assert_eq!(
-        my_coupon(&server, &m.customer, &coupon).expect("held")["status"],
+        my_coupon(&server, &m.customer, &coupon, server.head()).expect("held")["status"],
         "unused"
     );
     let s = stats(&server, &m, &campaign);
