@@ -14,7 +14,8 @@
 //! The checkpoint is `data/views/policies.json`: each policy's position, written every
 //! [`POLICY_CHECKPOINT_INTERVAL_MS`] while it moves and on shutdown (not once per event). A
 //! policy not in it is new and starts at the log's head: it reacts to what happens from its
-//! deployment on, not to the whole history.
+//! deployment on, not to the whole history. An unreadable checkpoint (damage) re-runs every
+//! policy from the log's start, like a damaged projection checkpoint rebuilds.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -118,17 +119,20 @@ impl PolicyRunner {
         let dir = data_dir.join(projections::runtime::VIEWS_DIR);
         std::fs::create_dir_all(&dir)?;
         let path = dir.join(POLICIES_CHECKPOINT_FILE);
+        let head = log.head();
         let stored: Checkpoint = match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
-                LogError::Store(format!(
-                    "the policy checkpoint {} is unreadable ({e}); remove it to restart every policy at the log's head",
-                    path.display()
-                ))
-            })?,
+            Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_else(|e| {
+                // Like a damaged projection checkpoint: start over rather than refuse to
+                // serve. From the log's start, not its head: the decisions are idempotent,
+                // so re-running them costs time, while skipping would lose effects.
+                tracing::warn!(checkpoint = %path.display(), error = %e, "the policy checkpoint is unreadable; every policy re-runs from the start of the log");
+                Checkpoint {
+                    policies: policies.iter().map(|p| (p.name.to_owned(), 0)).collect(),
+                }
+            }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Checkpoint::default(),
             Err(e) => return Err(e.into()),
         };
-        let head = log.head();
         let mut new = false;
         let positions: BTreeMap<&'static str, u64> = policies
             .iter()
@@ -570,6 +574,26 @@ mod tests {
         let reached = policies.run_to_head().await.expect("run");
         assert_eq!(reached, 2);
         // The first reaction was refused (nothing appended), the second appended.
+        assert_eq!(f.version_2029(), 1);
+        f.log.close().expect("close");
+    }
+
+    #[tokio::test]
+    async fn an_unreadable_checkpoint_re_runs_from_the_start_and_appends_nothing_twice() {
+        let f = Fixture::new();
+        let mut policies = f.policies();
+        f.set_2027(vec![1], "cor_1").await;
+        policies.run_to_head().await.expect("run");
+        assert_eq!(f.version_2029(), 1);
+        let path = f
+            .dir
+            .path()
+            .join(projections::runtime::VIEWS_DIR)
+            .join(POLICIES_CHECKPOINT_FILE);
+        std::fs::write(path, b"{\"pol\x00").expect("damage");
+        let mut rerun = f.policies();
+        assert_eq!(rerun.position(), 0);
+        rerun.run_to_head().await.expect("rerun");
         assert_eq!(f.version_2029(), 1);
         f.log.close().expect("close");
     }

@@ -877,8 +877,7 @@ mod tests {
         let e = runner
             .execute::<Calendar>(&stale, &stream, &set_2027(9))
             .await
-            .err()
-            .expect("a stale If-Match is refused");
+            .expect_err("a stale If-Match is refused");
         assert_eq!((e.status.as_u16(), e.code), (409, "version_conflict"));
         assert_eq!(
             e.details.get("current_version"),
