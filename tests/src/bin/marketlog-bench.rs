@@ -229,6 +229,7 @@ async fn log_append_multi(dir: &tempfile::TempDir, concurrency: usize, seconds: 
 /// A marketplace with one listed product and `customers` customers, served in-process.
 struct Market {
     app: api::state::App,
+    seller_org_id: String,
     product_id: String,
     customers: Vec<api::extract::Caller>,
     customer_tokens: Vec<String>,
@@ -281,7 +282,7 @@ async fn market(dir: &std::path::Path, customers: usize) -> Market {
     let ps = product_stream(&product_id);
     let create = ProductCommand::Create {
         product_id: product_id.clone(),
-        seller_org_id: org,
+        seller_org_id: org.clone(),
         code: "B".into(),
         name: "Bench product".into(),
         category: "c".into(),
@@ -335,6 +336,7 @@ async fn market(dir: &std::path::Path, customers: usize) -> Market {
     let _ = app.wait_all(app.store.head()).await;
     Market {
         app,
+        seller_org_id: org,
         product_id,
         customers: callers,
         customer_tokens: tokens,
@@ -549,6 +551,115 @@ async fn http_commands(dir: &tempfile::TempDir, concurrency: usize, seconds: f64
     let app = m.app.clone();
     let _ = tokio::task::spawn_blocking(move || app.log.close()).await;
     out
+}
+
+/// `coupon_claim_race`: `concurrency` customers claim coupons of one campaign over HTTP until
+/// it is sold out (BENCHMARKS.md, concurrency invariants). Every claim is decided — 201, or
+/// 409 `sold_out` once the stock is gone — and exactly `stock` coupons are granted; claims
+/// per second measure how fast one campaign's stock stream takes claims (ADR 0006: one durable
+/// append after the other).
+async fn coupon_claim_race(
+    dir: &tempfile::TempDir,
+    concurrency: usize,
+    stock: u32,
+) -> serde_json::Value {
+    use domain::coupon::{CreateCampaign, KindName, ScopeName};
+    use domain::ids::IdKind;
+    let m = market(
+        &dir.path().join(format!("claims_{concurrency}")),
+        concurrency,
+    )
+    .await;
+    let campaign_id = m.app.ids.new_id(IdKind::Campaign);
+    let today = m.app.clock.now();
+    let create = CreateCampaign {
+        campaign_id: campaign_id.clone(),
+        seller_org_id: m.seller_org_id.clone(),
+        name: "race".into(),
+        scope: ScopeName::Store,
+        product_ids: Vec::new(),
+        kind: KindName::Discount,
+        pay_permille: Some(900),
+        threshold_cents: None,
+        reduce_cents: None,
+        per_customer_limit: domain::coupon::PER_CUSTOMER_LIMIT_MAX,
+        valid_from: today.plus_seconds(-86_400),
+        valid_until: today.plus_days(30),
+        total_quantity: stock,
+        scenarios: vec![domain::order::OrderType::New],
+        show_in_store: true,
+        auto_grant: None,
+    };
+    let meta = api::runner::CommandMeta {
+        actor: domain::Actor::System,
+        correlation_id: "bench".into(),
+        causation_id: "bench".into(),
+        idempotency: None,
+        if_match: None,
+        command: "CreateCampaign",
+    };
+    m.app.runner.run(&meta, &create).await.expect("campaign");
+    let _ = m.app.wait_all(m.app.store.head()).await;
+    let server = BenchServer::start(&m.app).await;
+    let connections = server.connections(concurrency).await;
+    let before = LogFigures::now(m.app.log.as_ref());
+    let path = Arc::new(format!("/v1/coupon-campaigns/{campaign_id}/claim"));
+    let started = now();
+    let mut tasks = Vec::with_capacity(concurrency);
+    for t in 0..concurrency {
+        let (connections, path) = (Arc::clone(&connections), Arc::clone(&path));
+        let auth = format!("Bearer {}", m.customer_tokens[t]);
+        tasks.push(tokio::spawn(async move {
+            let (mut granted, mut sold_out, mut errors) = (Vec::new(), 0u64, 0u64);
+            let mut conn = connections[t].lock().await;
+            loop {
+                let s = now();
+                match request(&mut conn, "POST", &path, &auth, bytes::Bytes::new()).await {
+                    Some((201, _)) => granted.push(s.elapsed()),
+                    Some((409, body)) if body.windows(8).any(|w| w == b"sold_out") => {
+                        sold_out += 1;
+                        break;
+                    }
+                    _ => {
+                        errors += 1;
+                        break;
+                    }
+                }
+            }
+            (granted, sold_out, errors)
+        }));
+    }
+    let (mut latencies, mut sold_out, mut errors) = (Vec::new(), 0, 0);
+    for t in tasks {
+        if let Ok((l, s, e)) = t.await {
+            latencies.extend(l);
+            sold_out += s;
+            errors += e;
+        }
+    }
+    let mut out = Outcome {
+        scenario: "coupon_claim_race".into(),
+        concurrency,
+        ops: latencies.len() as u64,
+        events: latencies.len() as u64 * 2,
+        seconds: started.elapsed().as_secs_f64(),
+        latencies,
+        errors,
+        groups: None,
+        log_events: None,
+        disk_write_bytes: None,
+        cpu_seconds: None,
+    };
+    before.since(m.app.log.as_ref(), &mut out);
+    let granted = out.ops;
+    let mut line = out.to_json();
+    line["stock"] = serde_json::json!(stock);
+    line["sold_out_answers"] = serde_json::json!(sold_out);
+    line["granted_equals_stock"] = serde_json::json!(granted == u64::from(stock));
+    server.stop();
+    let app = m.app.clone();
+    let _ = tokio::task::spawn_blocking(move || app.log.close()).await;
+    line
 }
 
 /// A client's HTTP/1.1 keep-alive connection to the bench server.
@@ -788,6 +899,10 @@ fn main() {
     }
     if wanted("http_commands") {
         emit(rt.block_on(http_commands(&dir, 64, seconds)));
+    }
+    if wanted("coupon_claim_race") {
+        let stock = if args.quick { 300 } else { 3_000 };
+        println!("{}", rt.block_on(coupon_claim_race(&dir, 64, stock)));
     }
     drop(rt);
     if args.keep {
