@@ -101,7 +101,7 @@ pub enum Command {
     /// as of the chosen point (time travel).
     ///
     /// The state is folded with the aggregate's own rules, from the stored bytes; a stream
-    /// kind no aggregate owns (campaign, delivery, …) shows its events with `state: null`.
+    /// kind no aggregate owns (delivery, …) shows its events with `state: null`.
     /// Online (--url) the stream is read from GET /v1/streams/{id}?include=raw and every
     /// record is decoded from its stored bytes, so the output is the same as offline.
     History(HistoryArgs),
@@ -119,7 +119,7 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct HistoryArgs {
     /// An order id (ord_…), another entity id the tool knows (prd_, ins_, org_, principal
-    /// ids), or a stream id such as campaign-cpc_….
+    /// ids), or a stream id such as legacy-lgc_….
     #[arg(value_name = "ORDER-ID|STREAM-ID")]
     pub id: String,
     /// Stop at the last event recorded at or before this time (RFC 3339 with offset).

@@ -274,10 +274,10 @@ mod tests {
 
     fn source() -> MemorySource {
         let mut records = vec![
-            record(1, "campaign-cpc_1", 1, "CampaignCreated"),
+            record(1, "legacy-lgc_1", 1, "LegacyOpened"),
             record(2, "order-ord_1", 1, "OrderPlaced"),
-            record(3, "campaign-cpc_1", 2, "CouponRedeemed"),
-            record(4, "campaign-cpc_1", 3, "CouponRedeemed"),
+            record(3, "legacy-lgc_1", 2, "LegacyNoted"),
+            record(4, "legacy-lgc_1", 3, "LegacyNoted"),
         ];
         records[3].correlation_id = "cor_4".into();
         MemorySource { records, step: 2 }
@@ -299,44 +299,42 @@ mod tests {
     #[test]
     fn cuts_are_prefixes_of_the_stream() {
         let s = source();
-        let all = read(&s, "campaign-cpc_1", Cut::End).unwrap().unwrap();
+        let all = read(&s, "legacy-lgc_1", Cut::End).unwrap().unwrap();
         assert_eq!(
             all.iter().map(|r| r.position).collect::<Vec<_>>(),
             [1, 3, 4]
         );
-        let two = read(&s, "campaign-cpc_1", Cut::Version(2))
-            .unwrap()
-            .unwrap();
+        let two = read(&s, "legacy-lgc_1", Cut::Version(2)).unwrap().unwrap();
         assert_eq!(two.len(), 2);
-        let at = read(&s, "campaign-cpc_1", Cut::Time(3_000_000))
+        let at = read(&s, "legacy-lgc_1", Cut::Time(3_000_000))
             .unwrap()
             .unwrap();
         assert_eq!(at.len(), 2);
-        let before = read(&s, "campaign-cpc_1", Cut::Time(0)).unwrap().unwrap();
+        let before = read(&s, "legacy-lgc_1", Cut::Time(0)).unwrap().unwrap();
         assert!(
             before.is_empty(),
             "the stream exists, nothing before the cut"
         );
-        assert!(read(&s, "campaign-cpc_9", Cut::End).unwrap().is_none());
+        assert!(read(&s, "legacy-lgc_9", Cut::End).unwrap().is_none());
     }
 
     #[test]
     fn unowned_kinds_show_events_without_state() {
-        let shown = text(&["campaign-cpc_1", "--to-version", "3"]).unwrap();
+        let shown = text(&["legacy-lgc_1", "--to-version", "3"]).unwrap();
         let lines: Vec<&str> = shown.lines().collect();
         assert_eq!(
             lines[0],
-            "#1 @1 1970-01-01T00:00:01+00:00 CampaignCreated v1 by system (correlation -, causation -)"
+            "#1 @1 1970-01-01T00:00:01+00:00 LegacyOpened v1 by system (correlation -, causation -)"
         );
         assert_eq!(lines[1], "  data: null");
         assert_eq!(lines[2], "  state: null");
         assert_eq!(
             lines[6],
-            "#3 @4 1970-01-01T00:00:04+00:00 CouponRedeemed v1 by system (correlation cor_4, causation -)"
+            "#3 @4 1970-01-01T00:00:04+00:00 LegacyNoted v1 by system (correlation cor_4, causation -)"
         );
         assert_eq!(lines[9], "state as of version 3: null");
-        let e = text(&["campaign-cpc_9"]).unwrap_err();
-        assert!(matches!(e, ToolError::Usage(ref m) if m == "no stream campaign-cpc_9"));
+        let e = text(&["legacy-lgc_9"]).unwrap_err();
+        assert!(matches!(e, ToolError::Usage(ref m) if m == "no stream legacy-lgc_9"));
     }
 
     #[test]

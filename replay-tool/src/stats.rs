@@ -157,7 +157,7 @@ mod tests {
             records: vec![
                 record(1, "order-a", 1, "OrderPlaced"),
                 record(2, "order-a", 2, "OrderPaid"),
-                record(3, "campaign-c", 1, "CampaignCreated"),
+                record(3, "legacy-c", 1, "LegacyOpened"),
                 record(4, "order-b", 1, "OrderPlaced"),
                 record(5, "noprefix", 1, "Odd"),
             ],
@@ -171,7 +171,7 @@ mod tests {
             .iter()
             .map(|(k, n)| (k.as_str(), *n))
             .collect();
-        assert_eq!(kinds, vec![("campaign", 1), ("noprefix", 1), ("order", 2)]);
+        assert_eq!(kinds, vec![("legacy", 1), ("noprefix", 1), ("order", 2)]);
         assert_eq!(stats.first_at_micros, Some(1_000_000));
         assert_eq!(stats.last_at_micros, Some(5_000_000));
     }

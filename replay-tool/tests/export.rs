@@ -12,9 +12,9 @@ const EXPECTED: [(&str, u64, &str, &str); 12] = [
     ("order-ord_1", 1, "OrderPlaced", "2026-11-22T08:00:00+08:00"),
     ("order-ord_1", 2, "OrderPaid", "2026-11-22T09:00:00+08:00"),
     (
-        "campaign-cpc_1",
+        "legacy-lgc_1",
         1,
-        "CampaignCreated",
+        "LegacyOpened",
         "2026-11-22T10:00:00+08:00",
     ),
     (
@@ -43,9 +43,9 @@ const EXPECTED: [(&str, u64, &str, &str); 12] = [
         "2026-11-22T14:00:00+08:00",
     ),
     (
-        "campaign-cpc_1",
+        "legacy-lgc_1",
         2,
-        "CouponRedeemed",
+        "LegacyNoted",
         "2026-11-22T15:00:00+08:00",
     ),
     (

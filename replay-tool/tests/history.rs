@@ -72,7 +72,7 @@ fn history_is_the_same_offline_and_online_and_travels_in_time() {
         200,
     );
     let unknown_online = online(&url, &m.auditor, &["history", "ord_nosuchorder"]);
-    let unknown_kind_online = online(&url, ADMIN, &["history", "campaign-cpc_nosuch"]);
+    let unknown_kind_online = online(&url, ADMIN, &["history", "legacy-lgc_nosuch"]);
 
     let dir = api.stop();
     for (args, on) in compared.iter().zip(&online_runs) {
@@ -204,11 +204,11 @@ fn history_is_the_same_offline_and_online_and_travels_in_time() {
         ),
         (
             unknown_kind_online,
-            "replay-tool: no stream campaign-cpc_nosuch\n",
+            "replay-tool: no stream legacy-lgc_nosuch\n",
         ),
         (
-            replay_tool(dir.path(), &["history", "campaign-cpc_nosuch"]),
-            "replay-tool: no stream campaign-cpc_nosuch\n",
+            replay_tool(dir.path(), &["history", "legacy-lgc_nosuch"]),
+            "replay-tool: no stream legacy-lgc_nosuch\n",
         ),
         (
             replay_tool(dir.path(), &["history", "Not A Stream!"]),
@@ -280,14 +280,14 @@ fn streams_no_aggregate_owns_show_events_without_state() {
     build(dir.path(), STANDARD);
     let run = replay_tool(
         dir.path(),
-        &["--timezone", "UTC", "history", "campaign-cpc_1"],
+        &["--timezone", "UTC", "history", "legacy-lgc_1"],
     );
     assert_eq!(run.code, Some(0), "{run:?}");
     assert_eq!(
         run.stdout,
-        "#1 @3 2026-11-22T02:00:00+00:00 CampaignCreated v2 by system (correlation cor_2, causation req_2)\n  \
+        "#1 @3 2026-11-22T02:00:00+00:00 LegacyOpened v2 by system (correlation cor_2, causation req_2)\n  \
          data: null\n  state: null\n\
-         #2 @9 2026-11-22T07:00:00+00:00 CouponRedeemed v2 by cus_1:customer (correlation cor_7, causation req_7)\n  \
+         #2 @9 2026-11-22T07:00:00+00:00 LegacyNoted v2 by cus_1:customer (correlation cor_7, causation req_7)\n  \
          data: null\n  state: null\n\
          state as of version 2: null\n"
     );

@@ -13,7 +13,7 @@ fn every_read_only_command(data_dir: &std::path::Path, out_dir: &std::path::Path
         &["stats", "--json"],
         &["export", "--format", "jsonl", "--type", "OrderPaid"],
         &["export", "--format", "csv", "--out", csv.to_str().unwrap()],
-        &["history", "campaign-cpc_1"],
+        &["history", "legacy-lgc_1"],
         &["history", "ord_1", "--json"],
         &["history", "delivery-dlv_1", "--to-version", "2"],
         &["history", "ord_nosuch"],

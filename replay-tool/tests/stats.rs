@@ -56,8 +56,8 @@ fn json_stats_count_types_kinds_size_and_times() {
             "first_at": "2026-11-22T08:00:00+08:00",
             "last_at": "2026-11-22T18:00:00+08:00",
             "events_per_type": {
-                "CampaignCreated": 1,
-                "CouponRedeemed": 1,
+                "LegacyOpened": 1,
+                "LegacyNoted": 1,
                 "DeliveryNodeCompleted": 2,
                 "DeliveryStarted": 1,
                 "OrderPaid": 2,
@@ -65,7 +65,7 @@ fn json_stats_count_types_kinds_size_and_times() {
                 "PriceChanged": 1,
                 "RefundRequested": 1,
             },
-            "streams_per_kind": {"campaign": 1, "delivery": 1, "order": 3},
+            "streams_per_kind": {"legacy": 1, "delivery": 1, "order": 3},
         })
     );
     assert!(size > 1000);
@@ -85,17 +85,17 @@ log size: {size} bytes
 first event at: 2026-11-22T00:00:00+00:00
 last event at: 2026-11-22T10:00:00+00:00
 events per type:
-  CampaignCreated        1
-  CouponRedeemed         1
   DeliveryNodeCompleted  2
   DeliveryStarted        1
+  LegacyNoted            1
+  LegacyOpened           1
   OrderPaid              2
   OrderPlaced            3
   PriceChanged           1
   RefundRequested        1
 streams per kind:
-  campaign  1
   delivery  1
+  legacy    1
   order     3
 "
     );
