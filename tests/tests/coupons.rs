@@ -162,23 +162,10 @@ fn claim_race() -> BTreeMap<String, usize> {
     tally(codes.into_iter().map(|(_, c)| c))
 }
 
+/// API.md §1: without `If-Match` the server resolves the race itself: the runner's
+/// per-stream locks (ADR 0006) make racing claims queue, so each gets its decision.
 #[test]
-fn sixty_four_customers_racing_for_ten_coupons_get_exactly_ten() {
-    let t = claim_race();
-    assert_eq!(t.get("granted"), Some(&10), "{t:?}");
-    assert!(
-        t.keys()
-            .all(|c| ["granted", "sold_out", "version_conflict"].contains(&c.as_str())),
-        "{t:?}"
-    );
-}
-
-/// API.md §1: without `If-Match` the server resolves the race itself. The runner's
-/// per-stream locks (ADR 0006) make racing claims queue; until they are merged, a claim may
-/// exhaust the runner's retries and answer `version_conflict`.
-#[test]
-#[ignore = "needs the runner's per-stream locks of ADR 0006 (a parallel change)"]
-fn racing_claims_never_answer_version_conflict() {
+fn sixty_four_customers_racing_for_ten_coupons_get_exactly_ten_and_every_other_claim_is_sold_out() {
     let t = claim_race();
     assert_eq!(
         t,
@@ -202,10 +189,9 @@ fn one_customers_parallel_claims_stop_at_its_limit() {
     });
     let t = tally(codes.iter().map(|(_, c)| c.clone()));
     assert_eq!(t.get("granted"), Some(&2), "{t:?}");
-    // `version_conflict` only until the runner's per-stream locks are merged (see below).
     assert!(
         t.keys()
-            .all(|c| ["granted", "limit_reached", "version_conflict"].contains(&c.as_str())),
+            .all(|c| ["granted", "limit_reached"].contains(&c.as_str())),
         "{t:?}"
     );
     let mine = read(&server, token, "/v1/me/coupons");
@@ -244,30 +230,23 @@ fn a_grant_to_500_customers_racing_with_claims_never_over_issues() {
                 .collect::<Vec<_>>(),
         )
     });
-    // Until the runner's per-stream locks are merged a racer may exhaust its retries
-    // (`version_conflict`, nothing appended); every other answer is a decision.
+    // Every answer is a decision: racers queue on the stock and wallet streams.
     assert!(
-        claims.iter().all(|(_, c)| {
-            ["granted", "sold_out", "limit_reached", "version_conflict"].contains(&c.as_str())
-        }),
+        claims
+            .iter()
+            .all(|(_, c)| ["granted", "sold_out", "limit_reached"].contains(&c.as_str())),
         "{claims:?}"
     );
     let claimed = codes_granted(&claims);
-    let granted = if grant.status == 200 {
-        let g = grant.json();
-        let granted = g["granted"].as_array().unwrap().len();
-        let refused = g["refused"].as_array().unwrap().len();
-        assert_eq!(granted + refused, 500);
-        assert_eq!(
-            granted + claimed,
-            total as usize,
-            "demand exceeds supply: all issued, none more"
-        );
-        granted
-    } else {
-        grant.error(409, "version_conflict");
-        0
-    };
+    let g = grant.expect(200);
+    let granted = g["granted"].as_array().unwrap().len();
+    let refused = g["refused"].as_array().unwrap().len();
+    assert_eq!(granted + refused, 500);
+    assert_eq!(
+        granted + claimed,
+        total as usize,
+        "demand exceeds supply: all issued, none more"
+    );
     let issued = granted + claimed;
     assert!(issued <= total as usize);
     let c = read(&server, &acme, &format!("/v1/coupon-campaigns/{id}"));
