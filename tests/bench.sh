@@ -94,4 +94,8 @@ if want http_commands || want http_floor; then
         ours http_floor
     fi
 fi
+# coupon_claim_race: claims on one campaign queue on its stock stream (ADR 0006); no peer.
+if want coupon_claim_race; then
+    "$BIN" "${ARGS[@]}" --only coupon_claim_race | tee -a "$ALL"
+fi
 "$BIN" --report "$ALL"

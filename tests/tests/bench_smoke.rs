@@ -34,6 +34,13 @@ fn the_quick_benchmark_runs_every_scenario_without_errors() {
     assert_eq!(runs("command_inprocess"), vec![1, 16, 64]);
     assert_eq!(runs("http_floor"), vec![64]);
     assert_eq!(runs("http_commands"), vec![64]);
+    assert_eq!(runs("coupon_claim_race"), vec![64]);
+    let race = lines
+        .iter()
+        .find(|l| l["scenario"] == "coupon_claim_race")
+        .unwrap();
+    assert_eq!(race["granted_equals_stock"], true, "{race}");
+    assert_eq!(race["ops"], race["stock"], "{race}");
     for l in &lines {
         assert!(l["ops"].as_u64().unwrap() > 0, "{l}");
         assert_eq!(l["errors"], 0, "{l}");

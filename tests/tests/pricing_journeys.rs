@@ -3,7 +3,7 @@
 //! a voided order releasing its coupon, one coupon raced by two orders, and the auto-grant
 //! policy granting once per qualifying purchase, also across a restart.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use marketlog_tests::server::{Launch, Market, Server, ADMIN_TOKEN};
 use serde_json::{json, Value};
@@ -385,7 +385,7 @@ fn paying_for_a_required_product_auto_grants_one_coupon_once_even_across_a_resta
 /// The customer's coupons once there are at least `n` (the policy runner reacts in the
 /// background), failing after [`POLICY_WAIT`].
 fn wait_for_coupons(server: &Server, token: &str, n: usize) -> Vec<Value> {
-    let started = Instant::now();
+    let started = domain::clock::monotonic_now();
     loop {
         let page = send(server, "GET", "/v1/me/coupons?limit=500", token, None).expect(200);
         let items = page["items"].as_array().cloned().unwrap_or_default();

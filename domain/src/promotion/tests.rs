@@ -887,6 +887,43 @@ mod quote_equals_placement {
             )
     }
 
+    /// A coupon of campaign `cpc_1` of the product's seller: either kind, store-wide or for
+    /// this or another product, for some order types, valid for part of the month.
+    fn arb_coupon() -> impl Strategy<Value = pricing::CouponTerms> {
+        (
+            prop_oneof![
+                (PAY_PERMILLE_MIN..=PAY_PERMILLE_MAX)
+                    .prop_map(|p| pricing::CouponKind::Discount { pay_permille: p }),
+                (1i64..=300_000, 0i64..=300_000).prop_map(|(t, r)| {
+                    pricing::CouponKind::Threshold {
+                        threshold: Cents(t),
+                        reduce: Cents(r.clamp(1, t)),
+                    }
+                }),
+            ],
+            prop_oneof![
+                Just(pricing::CouponScope::Store),
+                Just(pricing::CouponScope::Products(vec!["prd_1".into()])),
+                Just(pricing::CouponScope::Products(vec!["prd_2".into()])),
+            ],
+            proptest::sample::subsequence(
+                vec![OrderType::New, OrderType::Renewal, OrderType::Upgrade],
+                1..=3,
+            ),
+            1u32..=15,
+            1u32..=15,
+        )
+            .prop_map(|(kind, scope, scenarios, from, len)| pricing::CouponTerms {
+                campaign_id: "cpc_1".into(),
+                seller_org_id: "org_s".into(),
+                scope,
+                kind,
+                scenarios,
+                valid_from: day(from),
+                valid_until: day(from + len),
+            })
+    }
+
     proptest! {
         #[test]
         fn the_quote_is_what_placement_charges(
@@ -895,6 +932,7 @@ mod quote_equals_placement {
             now_day in 1u32..=28,
             client in prop_oneof![Just("web"), Just("mobile"), Just("api")],
             purchased_before in any::<bool>(),
+            coupon in proptest::option::of(arb_coupon()),
         ) {
             let mut commands = Vec::new();
             for (i, (input, publish)) in inputs.iter().enumerate() {
@@ -917,12 +955,32 @@ mod quote_equals_placement {
             let mut cmd = order(quantity);
             cmd.client = Some(client.into());
             let now = day(now_day);
-            let outcome = DecisionTest::new()
+            // A coupon in the customer's wallet, of a live campaign, or none.
+            let wallet: Vec<crate::coupon::WalletEvent> = coupon
+                .iter()
+                .map(|terms| {
+                    crate::coupon::WalletEvent::CouponGranted(crate::coupon::CouponGranted {
+                        coupon_id: "cpn_1".into(),
+                        customer_id: "cus_1".into(),
+                        terms: terms.clone(),
+                        via: crate::coupon::Via::Claim,
+                        at: day(1),
+                    })
+                })
+                .collect();
+            cmd.coupon_id = coupon.as_ref().map(|_| "cpn_1".to_owned());
+            let decided = DecisionTest::new()
                 .given::<Product>("product-prd_1", &product)
                 .given::<crate::purchases::Purchases>("purchases-cus_1", &purchases)
-                .when(&cmd, &customer(now))
-                .unwrap();
-            let p = placed(&outcome);
+                .given::<crate::coupon::Wallet>("wallet-cus_1", &wallet)
+                .given::<crate::coupon::Campaign>("campaign-cpc_1", &[])
+                .when(&cmd, &customer(now));
+            let offer = coupon.as_ref().map(|terms| pricing::CouponOffer {
+                coupon_id: "cpn_1",
+                terms: Some(terms),
+                used: false,
+                campaign_void: false,
+            });
             // The quote: the same line, priced by the one pricing function.
             let state = Product::fold(&product);
             let line = Line {
@@ -937,15 +995,35 @@ mod quote_equals_placement {
                 first_purchase: !purchased_before,
                 real_name_verified: false,
             };
-            let quoted = pricing::price(&line, &state.promotion_terms(), None, now, Viewer::Customer)
-                .unwrap();
+            let quoted = pricing::price(&line, &state.promotion_terms(), offer.as_ref(), now, Viewer::Customer);
+            let (quoted, outcome) = match (quoted, decided) {
+                (Ok(q), Ok(o)) => (q, o),
+                (Err(q), Err(o)) => {
+                    // A coupon that cannot apply is refused alike, by the same rule.
+                    prop_assert_eq!(q.code, o.code);
+                    prop_assert_eq!(&q.details, &o.details);
+                    return Ok(());
+                }
+                (q, o) => {
+                    let placement_ok = o.is_ok();
+                    let message = format!("quote {q:?}, placement ok: {placement_ok}");
+                    return Err(TestCaseError::fail(message));
+                }
+            };
+            let p = placed(&outcome);
             prop_assert_eq!(quoted.original, p.original);
             prop_assert_eq!(&quoted.promotion, &p.promotion);
+            prop_assert_eq!(&quoted.coupon, &p.coupon);
             prop_assert_eq!(quoted.payable, p.payable);
             prop_assert_eq!(
-                p.payable.0 + p.promotion.as_ref().map_or(0, |x| x.saving.0),
+                p.payable.0
+                    + p.promotion.as_ref().map_or(0, |x| x.saving.0)
+                    + p.coupon.as_ref().map_or(0, |x| x.saving.0),
                 p.original.0
             );
+            // The coupon is redeemed in the same append, exactly when the order got it.
+            let redeemed = outcome.events_of("wallet-cus_1").len();
+            prop_assert_eq!(redeemed, usize::from(p.coupon.is_some()));
         }
     }
 }
