@@ -710,7 +710,8 @@ fn offer_redeem_and_release_follow_the_wallet_and_the_campaign() {
 }
 
 // ---------------------------------------------------------------------------------------
-// Model-based: claims, batch grants, voids and clock moves.
+// Model-based: claims, batch grants, redemptions by orders, order voids, campaign voids and
+// clock moves (expiry).
 
 #[derive(Debug, Clone)]
 enum Step {
@@ -718,6 +719,11 @@ enum Step {
     Grant(Vec<usize>),
     Void,
     Advance(i64),
+    /// The customer places an order with one of their unused coupons (or, holding none, a
+    /// coupon they do not own).
+    Redeem(usize),
+    /// The customer cancels their latest unpaid order that holds a coupon.
+    Cancel(usize),
 }
 
 fn step() -> impl Strategy<Value = Step> {
@@ -726,15 +732,78 @@ fn step() -> impl Strategy<Value = Step> {
         2 => prop::collection::vec(0..4usize, 1..6).prop_map(Step::Grant),
         1 => Just(Step::Void),
         1 => (1..10i64).prop_map(Step::Advance),
+        3 => (0..4usize).prop_map(Step::Redeem),
+        2 => (0..4usize).prop_map(Step::Cancel),
     ]
 }
 
-/// The model: remaining stock, per-customer counts, void, time.
+/// A listed product `prd_1` of the campaign's seller with one spec of 100 yuan.
+fn listed_product() -> Vec<ProductEvent> {
+    let ProductEvent::ProductCreated(mut created) = product("prd_1", "org_s") else {
+        unreachable!()
+    };
+    created.specs = vec![crate::product::Spec {
+        id: "m".into(),
+        name: "monthly".into(),
+        duration: 1,
+        unit: DurationUnit::Month,
+        price: Cents(10_000),
+        trial: false,
+        hidden: false,
+    }];
+    vec![
+        ProductEvent::ProductCreated(created),
+        ProductEvent::ProductStatusChanged(crate::product::ProductStatusChanged {
+            from: crate::product::ProductStatus::Draft,
+            to: crate::product::ProductStatus::Listed,
+            reason: None,
+        }),
+    ]
+}
+
+/// The model: remaining stock, per-customer counts, coupons held by live orders, void, time.
 struct Model {
     left: u32,
     counts: [u32; 4],
+    /// Per customer, the orders (unpaid, holding a coupon) in placement order.
+    orders: [Vec<String>; 4],
+    /// Per customer, coupons that stayed with a voided order (it could not come back).
+    stuck: [u32; 4],
     void: bool,
     day: i64,
+}
+
+impl Model {
+    fn used(&self, c: usize) -> u32 {
+        self.orders[c].len() as u32 + self.stuck[c]
+    }
+
+    /// What placing an order with one of customer `c`'s coupons answers (valid until day
+    /// `until`).
+    fn redeem(&mut self, c: usize, until: i64, order_id: &str) -> &'static str {
+        if self.counts[c] == self.used(c) {
+            "not_owner"
+        } else if self.void {
+            "void"
+        } else if self.day >= until {
+            "expired"
+        } else {
+            self.orders[c].push(order_id.to_owned());
+            "ok"
+        }
+    }
+
+    /// Whether cancelling customer `c`'s latest coupon order gives its coupon back.
+    fn cancel(&mut self, c: usize, until: i64) -> Option<bool> {
+        self.orders[c].last()?;
+        let back = !self.void && self.day < until;
+        // The order is voided either way; its coupon stays used when it cannot come back.
+        let order = self.orders[c].pop();
+        if !back {
+            self.stuck[c] += 1;
+        }
+        order.map(|_| back)
+    }
 }
 
 impl Model {
@@ -770,7 +839,16 @@ proptest! {
         let mut campaign = vec![created_event(&c)];
         let mut stock: Vec<StockEvent> = Vec::new();
         let mut wallets: [Vec<WalletEvent>; 4] = Default::default();
-        let mut model = Model { left: total, counts: [0; 4], void: false, day: 1 };
+        let mut model = Model {
+            left: total,
+            counts: [0; 4],
+            orders: Default::default(),
+            stuck: [0; 4],
+            void: false,
+            day: 1,
+        };
+        let product = listed_product();
+        let mut orders: std::collections::BTreeMap<String, Vec<OrderEvent>> = Default::default();
         let mut next = 0;
         let customer_id = |i: usize| format!("cus_{i}");
         for s in steps {
@@ -834,6 +912,67 @@ proptest! {
                     model.void = true;
                 }
                 Step::Advance(days) => model.day += days,
+                Step::Redeem(i) => {
+                    next += 1;
+                    let order_id = format!("ord_{next}");
+                    let held = Wallet::fold(&wallets[i]);
+                    let coupon_id = held
+                        .coupons
+                        .iter()
+                        // A coupon that stayed with a voided order keeps its `redeemed_by`.
+                        .find(|(_, c)| c.redeemed_by.is_none())
+                        .map_or_else(|| "cpn_none".to_owned(), |(id, _)| id.clone());
+                    let place = crate::order::PlaceOrder {
+                        order_id: order_id.clone(),
+                        customer_id: customer_id(i),
+                        product_id: "prd_1".into(),
+                        spec_id: "m".into(),
+                        quantity: 1,
+                        order_type: "new".into(),
+                        instance_id: None,
+                        coupon_id: Some(coupon_id),
+                        client: None,
+                        channel_kind: None,
+                        channel_ref: None,
+                        remark: None,
+                    };
+                    let r = world()
+                        .given::<crate::product::Product>("product-prd_1", &product)
+                        .when(&place, &customer(t(model.day), &customer_id(i)));
+                    let expected = model.redeem(i, until, &order_id);
+                    match r {
+                        Ok(out) => {
+                            prop_assert_eq!(expected, "ok");
+                            let placed = decoded::<OrderEvent>(&out, &format!("order-{order_id}"));
+                            orders.insert(order_id, placed);
+                            wallets[i].extend(decoded::<WalletEvent>(&out, &wallet_stream(&customer_id(i))));
+                        }
+                        Err(e) => {
+                            prop_assert_eq!(e.code, "coupon_not_applicable");
+                            let rule = e.details.iter().find(|(k, _)| *k == "rule").map(|(_, v)| v.as_str());
+                            prop_assert_eq!(rule, Some(expected));
+                        }
+                    }
+                }
+                Step::Cancel(i) => {
+                    let Some(order_id) = model.orders[i].last().cloned() else {
+                        continue;
+                    };
+                    let back = model.cancel(i, until).expect("an order to cancel");
+                    let cancel = crate::order::VoidOrder {
+                        order_id: order_id.clone(),
+                        command: crate::order::OrderCommand::Cancel,
+                    };
+                    let stream = format!("order-{order_id}");
+                    let out = world()
+                        .given::<crate::order::Order>(&stream, &orders[&order_id])
+                        .when(&cancel, &customer(t(model.day), &customer_id(i)))
+                        .expect("an unpaid order can be cancelled");
+                    let released = decoded::<WalletEvent>(&out, &wallet_stream(&customer_id(i)));
+                    prop_assert_eq!(released.len(), usize::from(back));
+                    wallets[i].extend(released);
+                    orders.insert(order_id, Vec::new());
+                }
             }
             let granted = CouponStock::fold(&stock).granted;
             prop_assert!(granted <= total, "over-issued: {} of {}", granted, total);
@@ -842,6 +981,8 @@ proptest! {
                 let w = Wallet::fold(events);
                 prop_assert_eq!(w.count_of("cpc_1"), model.counts[i]);
                 prop_assert!(w.count_of("cpc_1") <= limit);
+                let used = w.coupons.values().filter(|c| c.redeemed_by.is_some()).count() as u32;
+                prop_assert_eq!(used, model.used(i), "coupons held by orders");
             }
         }
     }
