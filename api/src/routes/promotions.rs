@@ -346,22 +346,12 @@ async fn publish(
     Path(id): Path<String>,
     body: Body,
 ) -> Result<Response, ApiError> {
-    access::PUBLISH_PROMOTION.check(&caller)?;
-    let product_id = sellers_product(&app, &caller, &id).await?;
-    let command = PromotionCommand::Publish {
-        promotion_id: id.clone(),
+    let act = Act {
+        rule: &access::PUBLISH_PROMOTION,
+        name: "PublishPromotion",
+        command: |promotion_id| PromotionCommand::Publish { promotion_id },
     };
-    let done = run(
-        &app,
-        &caller,
-        &headers,
-        &body,
-        &product_id,
-        "PublishPromotion",
-        command,
-    )
-    .await?;
-    answer(&app, StatusCode::OK, &product_id, &id, done)
+    act.run(&app, &caller, &headers, id, &body).await
 }
 
 async fn delete(
@@ -371,22 +361,36 @@ async fn delete(
     Path(id): Path<String>,
     body: Body,
 ) -> Result<Response, ApiError> {
-    access::DELETE_PROMOTION.check(&caller)?;
-    let product_id = sellers_product(&app, &caller, &id).await?;
-    let command = PromotionCommand::Delete {
-        promotion_id: id.clone(),
+    let act = Act {
+        rule: &access::DELETE_PROMOTION,
+        name: "DeletePromotion",
+        command: |promotion_id| PromotionCommand::Delete { promotion_id },
     };
-    let done = run(
-        &app,
-        &caller,
-        &headers,
-        &body,
-        &product_id,
-        "DeletePromotion",
-        command,
-    )
-    .await?;
-    answer(&app, StatusCode::OK, &product_id, &id, done)
+    act.run(&app, &caller, &headers, id, &body).await
+}
+
+/// A promotion command that names nothing but the promotion (publish, delete).
+struct Act {
+    rule: &'static access::Rule,
+    name: &'static str,
+    command: fn(String) -> PromotionCommand,
+}
+
+impl Act {
+    async fn run(
+        &self,
+        app: &App,
+        caller: &Caller,
+        headers: &CommandHeaders,
+        id: String,
+        body: &Body,
+    ) -> Result<Response, ApiError> {
+        self.rule.check(caller)?;
+        let product_id = sellers_product(app, caller, &id).await?;
+        let command = (self.command)(id.clone());
+        let done = run(app, caller, headers, body, &product_id, self.name, command).await?;
+        answer(app, StatusCode::OK, &product_id, &id, done)
+    }
 }
 
 /// May `caller` see the promotions of a product sold by `seller_org_id`?
