@@ -109,12 +109,14 @@ fn the_best_published_promotion_is_quoted_and_charged_until_its_window_ends() {
     assert_eq!(order["original_cents"], 10000);
     assert_eq!(order["coupon"], Value::Null);
     let id = order["id"].as_str().unwrap().to_owned();
+    // Read models answer once they have applied the log up to the head (read-your-writes).
+    let head = || server.head().to_string();
     let view = server
         .send(
             "GET",
             &format!("/v1/orders/{id}"),
             Some(&m.customer),
-            &[],
+            &[("X-Min-Position", &head())],
             None,
         )
         .expect(200);
@@ -144,7 +146,7 @@ fn the_best_published_promotion_is_quoted_and_charged_until_its_window_ends() {
                 "GET",
                 &format!("/v1/promotions{query}"),
                 Some(token),
-                &[],
+                &[("X-Min-Position", &head())],
                 None,
             )
             .expect(200)["items"]
@@ -184,7 +186,7 @@ fn the_best_published_promotion_is_quoted_and_charged_until_its_window_ends() {
             "GET",
             &format!("/v1/promotions/{reduce_id}"),
             Some(&m.seller),
-            &[],
+            &[("X-Min-Position", &head())],
             None,
         )
         .expect(200);
