@@ -121,6 +121,13 @@ pub struct CouponTerms {
     pub valid_until: Timestamp,
 }
 
+impl CouponTerms {
+    /// Whether the coupon is usable at `now` (its validity window).
+    pub fn valid_at(&self, now: Timestamp) -> bool {
+        self.valid_from <= now && now < self.valid_until
+    }
+}
+
 /// A coupon offered for a line, with what its holder's and campaign's streams say about it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CouponOffer<'a> {
@@ -131,6 +138,18 @@ pub struct CouponOffer<'a> {
     pub used: bool,
     /// Its campaign has been voided.
     pub campaign_void: bool,
+}
+
+impl<'a> CouponOffer<'a> {
+    /// A coupon the customer does not hold (pricing refuses it as `not_owner`).
+    pub fn not_held(coupon_id: &'a str) -> CouponOffer<'a> {
+        CouponOffer {
+            coupon_id,
+            terms: None,
+            used: false,
+            campaign_void: false,
+        }
+    }
 }
 
 /// Why a coupon cannot apply: `details.rule` of `coupon_not_applicable`, checked in this
@@ -230,15 +249,18 @@ pub fn scenario_of(order_type: OrderType) -> Option<OrderType> {
     }
 }
 
+/// What paying `pay_permille` of `amount` (≥ 0) saves: the rest, rounded half-up once.
+fn discount_saving(amount: Cents, pay_permille: u32) -> Cents {
+    let pays = apply_permille(amount, pay_permille).0.clamp(0, amount.0);
+    Cents(amount.0 - pays)
+}
+
 /// What `kind` saves on `amount` (≥ 0, ≤ amount).
 pub fn promotion_saving(kind: PromotionKind, amount: Cents) -> Cents {
     let amount = amount.at_least_zero();
     match kind {
         PromotionKind::Reduce { reduce } => Cents(reduce.0.clamp(0, amount.0)),
-        PromotionKind::Discount { pay_permille } => {
-            let pays = apply_permille(amount, pay_permille).0.clamp(0, amount.0);
-            Cents(amount.0 - pays)
-        }
+        PromotionKind::Discount { pay_permille } => discount_saving(amount, pay_permille),
     }
 }
 
@@ -247,10 +269,7 @@ pub fn promotion_saving(kind: PromotionKind, amount: Cents) -> Cents {
 pub fn coupon_saving(kind: CouponKind, amount: Cents) -> Option<Cents> {
     let amount = amount.at_least_zero();
     match kind {
-        CouponKind::Discount { pay_permille } => {
-            let pays = apply_permille(amount, pay_permille).0.clamp(0, amount.0);
-            Some(Cents(amount.0 - pays))
-        }
+        CouponKind::Discount { pay_permille } => Some(discount_saving(amount, pay_permille)),
         CouponKind::Threshold { threshold, reduce } => {
             (amount >= threshold).then(|| Cents(reduce.0.clamp(0, amount.0)))
         }
@@ -327,7 +346,7 @@ pub fn apply_coupon(
     if offer.campaign_void {
         return Err(CouponRule::Void.refusal(id, "its campaign was voided".into()));
     }
-    if now < t.valid_from || now >= t.valid_until {
+    if !t.valid_at(now) {
         return Err(CouponRule::Expired.refusal(
             id,
             format!("it is valid from {} until {}", t.valid_from, t.valid_until),

@@ -96,10 +96,10 @@ fn order_body(m: &Market, quantity: u32, coupon: Option<&str>) -> Value {
     b
 }
 
-/// The customer's coupon `id` as `GET /v1/me/coupons` shows it once the read model has
-/// applied the log up to `min_position` (read-your-writes).
-fn my_coupon(server: &Server, token: &str, id: &str, min_position: u64) -> Option<Value> {
-    let min = min_position.to_string();
+/// The customer's coupons as `GET /v1/me/coupons` shows them once the read model has
+/// applied the log up to its head (read-your-writes).
+fn my_coupons(server: &Server, token: &str) -> Vec<Value> {
+    let min = server.head().to_string();
     let page = server
         .send(
             "GET",
@@ -109,12 +109,14 @@ fn my_coupon(server: &Server, token: &str, id: &str, min_position: u64) -> Optio
             None,
         )
         .expect(200);
-    page["items"]
-        .as_array()
-        .expect("items")
-        .iter()
+    page["items"].as_array().cloned().unwrap_or_default()
+}
+
+/// The customer's coupon `id`, read as [`my_coupons`] reads.
+fn my_coupon(server: &Server, token: &str, id: &str) -> Option<Value> {
+    my_coupons(server, token)
+        .into_iter()
         .find(|c| c["id"] == id)
-        .cloned()
 }
 
 fn stats(server: &Server, m: &Market, campaign: &str) -> Value {
@@ -204,7 +206,7 @@ fn a_promotion_and_a_threshold_coupon_are_quoted_and_charged_alike_and_the_histo
     assert_eq!(placed["payable"], 7500, "{placed}");
 
     assert_eq!(
-        my_coupon(&server, &m.customer, &coupon, server.head()).expect("held")["status"],
+        my_coupon(&server, &m.customer, &coupon).expect("held")["status"],
         "used"
     );
     let s = stats(&server, &m, &campaign);
@@ -263,7 +265,7 @@ fn a_cancelled_order_gives_its_coupon_back_and_a_coupon_raced_by_eight_orders_is
     )
     .expect(200);
     assert_eq!(
-        my_coupon(&server, &m.customer, &coupon, server.head()).expect("held")["status"],
+        my_coupon(&server, &m.customer, &coupon).expect("held")["status"],
         "unused"
     );
     let s = stats(&server, &m, &campaign);
@@ -395,15 +397,5 @@ fn coupons_after_policies(server: &Server, token: &str) -> Vec<Value> {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
-    let min = server.head().to_string();
-    let page = server
-        .send(
-            "GET",
-            "/v1/me/coupons?limit=500",
-            Some(token),
-            &[("X-Min-Position", &min)],
-            None,
-        )
-        .expect(200);
-    page["items"].as_array().cloned().unwrap_or_default()
+    my_coupons(server, token)
 }

@@ -218,15 +218,6 @@ async fn quote(
             first_purchase: true,
             real_name_verified: true,
         };
-        let coupon = place
-            .coupon_id
-            .as_deref()
-            .map(|coupon_id| domain::pricing::CouponOffer {
-                coupon_id,
-                terms: None,
-                used: false,
-                campaign_void: false,
-            });
         let ctx = app.runner.context(&caller.actor());
         domain::order::place(
             &domain::order::OrderState::default(),
@@ -234,7 +225,7 @@ async fn quote(
             &product.state,
             None,
             &buyer,
-            coupon.as_ref(),
+            None,
             &ctx,
         )?
     };

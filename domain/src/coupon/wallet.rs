@@ -147,12 +147,14 @@ pub fn offer<'a>(
     coupon_id: &'a str,
     campaign_void: bool,
 ) -> CouponOffer<'a> {
-    let held = wallet.coupons.get(coupon_id);
-    CouponOffer {
-        coupon_id,
-        terms: held.map(|c| &c.terms),
-        used: held.is_some_and(|c| c.redeemed_by.is_some()),
-        campaign_void,
+    match wallet.coupons.get(coupon_id) {
+        Some(c) => CouponOffer {
+            coupon_id,
+            terms: Some(&c.terms),
+            used: c.redeemed_by.is_some(),
+            campaign_void,
+        },
+        None => CouponOffer::not_held(coupon_id),
     }
 }
 
@@ -177,7 +179,7 @@ pub fn release(
     now: Timestamp,
 ) -> Option<WalletEvent> {
     let held = wallet.coupons.get(coupon_id)?;
-    let valid = held.terms.valid_from <= now && now < held.terms.valid_until;
+    let valid = held.terms.valid_at(now);
     (held.redeemed_by.as_deref() == Some(order_id) && valid && !campaign.is_void()).then(|| {
         WalletEvent::CouponReleased(CouponReleased {
             coupon_id: coupon_id.to_owned(),

@@ -6,7 +6,7 @@
 use super::*;
 use crate::coupon::{campaign_stream, wallet, wallet_stream, Campaign, Wallet};
 use crate::decision::{Decision, Outcome, States};
-use crate::pricing::CouponOffer;
+use crate::pricing::{AppliedCoupon, CouponOffer};
 
 /// The streams a placement naming `coupon_id` reads: the customer's wallet, then (once the
 /// wallet is loaded and holds the coupon) the coupon's campaign.
@@ -76,6 +76,12 @@ impl Redemption {
     }
 }
 
+/// The placement of `order` and the coupon it got, if any.
+fn placed_coupon(order: &OrderState) -> Option<(&OrderPlaced, &AppliedCoupon)> {
+    let p = order.placed.as_ref()?;
+    Some((p, p.coupon.as_ref()?))
+}
+
 /// Voiding an unpaid order — the customer cancels (`OrderCommand::Cancel`) or the 7-day rule
 /// fires (`OrderCommand::VoidForTimeout`) — and giving its coupon back in the same append.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,11 +99,7 @@ impl Decision for VoidOrder {
         let Ok(order) = loaded.get::<Order>(&self.primary()) else {
             return Vec::new();
         };
-        let Some((p, c)) = order
-            .placed
-            .as_ref()
-            .and_then(|p| Some((p, p.coupon.as_ref()?)))
-        else {
+        let Some((p, c)) = placed_coupon(order) else {
             return Vec::new();
         };
         vec![
@@ -114,12 +116,7 @@ impl Decision for VoidOrder {
             .iter()
             .any(|e| matches!(e, OrderEvent::OrderVoided(_)));
         let mut outcome = Outcome::primary::<Order>(&stream, order, events)?;
-        let coupon = order
-            .placed
-            .as_ref()
-            .and_then(|p| Some((p, p.coupon.as_ref()?)))
-            .filter(|_| voided);
-        let Some((p, c)) = coupon else {
+        let Some((p, c)) = placed_coupon(order).filter(|_| voided) else {
             return Ok(outcome);
         };
         let wstream = wallet_stream(&p.customer_id);

@@ -71,13 +71,9 @@ pub fn place(
     }
     let (product, spec) = orderable_spec(product_state, p, order_type)?;
     let unit_price = unit_price(product_state, instance, p, order_type, spec)?;
-    if p.coupon_id.is_some() && coupon.is_none() {
-        return Err(DomainError::rule(
-            "coupon_not_applicable",
-            "this coupon does not belong to the customer",
-        )
-        .with("rule", "not_owner"));
-    }
+    // A coupon named but offered by no wallet (the seller's own quote) is not the buyer's.
+    let not_held = p.coupon_id.as_deref().map(CouponOffer::not_held);
+    let coupon = coupon.or(not_held.as_ref());
     let original = Cents(unit_price.0.saturating_mul(i64::from(p.quantity)));
     let line = Line {
         seller_org_id: &product.seller_org_id,
