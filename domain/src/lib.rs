@@ -34,6 +34,7 @@
 //! - [`product`] — products: specs, review lifecycle, prices, commission, providers.
 //! - [`order`] — orders: placement, price changes, payment, cancellation, payment timeout,
 //!   refunds and the after-sale, one module per concern; its cross-stream decisions.
+//! - [`delivery`] — the delivery center: flow templates, projects, assignment, queues.
 //! - [`coupon`] — coupon campaigns, their stock, customers' wallets; claims, grants,
 //!   auto-grants. Invariant: never more granted than issued, nor than a customer's limit.
 //! - [`platform`] — organisations, principals (token hashes only) and calendar years.
@@ -51,6 +52,7 @@ pub mod coupon;
 pub mod deadline;
 pub mod decider;
 pub mod decision;
+pub mod delivery;
 pub mod error;
 pub mod events;
 pub mod history;

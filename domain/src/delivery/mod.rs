@@ -1,0 +1,10 @@
+//! The delivery center (SPEC §8): flow templates, delivery projects, assignment, capacity,
+//! queues. A paid order of a `manual` product starts a delivery project that walks the nodes
+//! of the product's flow template; every node transition is an event.
+//!
+//! - [`node`] — the node model shared by templates and projects: node types, sides, roles,
+//!   timeouts (tenths of a day, working or calendar days, an action), notification rules.
+//!   Invariant: a project walks a *copy* of its template's nodes taken when it starts, so a
+//!   project's history never depends on a template's later life.
+
+pub mod node;
