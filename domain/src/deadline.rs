@@ -30,12 +30,14 @@ pub enum DeadlineRule {
     PromotionStart,
     /// A promotion's window closes.
     PromotionEnd,
+    /// A delivery node's timeout runs out (SPEC §8; per node entry).
+    DeliveryNodeTimeout,
 }
 
 impl DeadlineRule {
     /// Every rule, in declaration order. A rule exists only with the command it fires
     /// (`crate::registry`); a variant is added together with that command.
-    pub const ALL: [DeadlineRule; 7] = [
+    pub const ALL: [DeadlineRule; 8] = [
         DeadlineRule::OrderPaymentTimeout,
         DeadlineRule::RefundAutoApproval,
         DeadlineRule::ReviewDefault,
@@ -43,6 +45,7 @@ impl DeadlineRule {
         DeadlineRule::InstanceClose,
         DeadlineRule::PromotionStart,
         DeadlineRule::PromotionEnd,
+        DeadlineRule::DeliveryNodeTimeout,
     ];
 
     /// The rule's name, as serde writes it (snake case).
@@ -55,6 +58,7 @@ impl DeadlineRule {
             DeadlineRule::InstanceClose => "instance_close",
             DeadlineRule::PromotionStart => "promotion_start",
             DeadlineRule::PromotionEnd => "promotion_end",
+            DeadlineRule::DeliveryNodeTimeout => "delivery_node_timeout",
         }
     }
 }

@@ -143,6 +143,10 @@ pub static AGGREGATES: &[Aggregate] = &[
     Aggregate::of::<crate::coupon::CouponStock>("stock", &[]),
     Aggregate::of::<crate::coupon::Wallet>("wallet", &[]),
     Aggregate::of::<crate::coupon::AutoGrantIndex>("autogrant", &[]),
+    Aggregate::of::<crate::delivery::project::Delivery>("delivery", &[IdKind::Delivery]).deadlines(
+        crate::delivery::project::stored_deadline_effects,
+        crate::delivery::project::DEADLINE_RULES,
+    ),
 ];
 
 /// The aggregate that owns `stream_id` (by its prefix).

@@ -16,11 +16,23 @@ use std::collections::BTreeSet;
 use std::fmt::Debug;
 
 use chrono::NaiveDate;
+use domain::calendar::TimeoutUnit;
 use domain::codec::{to_payload_bytes, EventCodec};
 use domain::coupon::{
     AutoGrantIndexEvent, AutoGrantWindow, CampaignAutoGrantAdded, CampaignCreated, CampaignEvent,
     CampaignVoided, CouponGranted, CouponRedeemed, CouponReleased, CouponStockDrawn, StockEvent,
     StockGrant, Via, WalletEvent,
+};
+use domain::delivery::node::{
+    AssignRule, FlowNode, Node, NodeTimeout, NodeType, Notification, NotifyTrigger, Recipient,
+    Side, TimeoutAction,
+};
+use domain::delivery::project::{
+    CancelReason, DeliveryCancelled, DeliveryCompleted, DeliveryEvent, DeliveryPaused,
+    DeliveryQueued, DeliveryResumed, DeliveryStarted, FileAttached, MessagePosted, NodeCompleted,
+    NodeEntered, NodeRejected, NodeTimedOut, NotePosted, OperatorAssigned, OperatorHow, Party,
+    ProviderAssigned, ProviderChanged, ProviderHow, QueueReason, RequirementForm,
+    RequirementSubmitted, WeightPick,
 };
 use domain::events;
 use domain::instance::{
@@ -1035,6 +1047,357 @@ fn coupon_event_encodings_are_pinned() {
 }
 
 // ---------------------------------------------------------------------------------------
+// Deliveries
+
+fn delivery_flow() -> Vec<FlowNode> {
+    let node = |id: &str, node_type| Node {
+        id: id.into(),
+        node_type,
+        name: id.into(),
+        side: None,
+        role: None,
+        rejectable: false,
+        upload_required: false,
+        assign_rule: None,
+        labels: Vec::new(),
+        timeout: None,
+        children: Vec::new(),
+        notifications: Vec::new(),
+    };
+    vec![
+        FlowNode {
+            node: node("assign_provider", NodeType::AssignProvider),
+            container_id: None,
+        },
+        FlowNode {
+            node: Node {
+                side: Some(Side::Provider),
+                role: Some("delivery_specialist".into()),
+                rejectable: true,
+                upload_required: true,
+                assign_rule: Some(AssignRule::DepartmentFirst),
+                labels: vec!["Start".into()],
+                timeout: Some(NodeTimeout {
+                    tenths: 25,
+                    unit: TimeoutUnit::WorkingDays,
+                    action: TimeoutAction::CancelAndRefund,
+                }),
+                notifications: vec![Notification {
+                    recipient: Recipient::Operator,
+                    trigger: NotifyTrigger::Entered,
+                    template: "{order_id} is yours".into(),
+                }],
+                ..node("start", NodeType::Generic)
+            },
+            container_id: Some("box".into()),
+        },
+    ]
+}
+
+fn delivery_cases() -> Vec<Golden<DeliveryEvent>> {
+    vec![
+        golden(
+            "DeliveryStarted",
+            1,
+            DeliveryStarted {
+                delivery_id: "dlv_01jdq7x3k2".into(),
+                order_id: "ord_01jdq7x3k2".into(),
+                product_id: "prd_1".into(),
+                customer_id: "cus_7".into(),
+                seller_org_id: "org_s".into(),
+                template_id: "tpl_standard_manual".into(),
+                flow: delivery_flow(),
+                at: ts("2026-11-23T08:15:00+08:00"),
+            },
+            "0e646c765f30316a64713778336b320e6f72645f30316a64713778336b32057072645f31056375735f37056f72675f731374706c5f7374616e646172645f6d616e75616c020f61737369676e5f70726f7669646572000f61737369676e5f70726f766964657200000000000000000000057374617274060573746172740100011364656c69766572795f7370656369616c69737401010101010553746172740119000100010100137b6f726465725f69647d20697320796f7572730103626f78fd00d212f8ccc10c00",
+        ),
+        golden(
+            "ProviderAssigned",
+            1,
+            ProviderAssigned {
+                org_id: "org_p".into(),
+                how: ProviderHow::Weighted,
+                weight_pick: Some(WeightPick {
+                    pick: 7,
+                    total_weight: 10,
+                }),
+            },
+            "056f72675f700001070a",
+        ),
+        golden(
+            "ProviderAssigned",
+            1,
+            ProviderAssigned {
+                org_id: "org_p".into(),
+                how: ProviderHow::Dispatched,
+                weight_pick: None,
+            },
+            "056f72675f700100",
+        ),
+        golden(
+            "DeliveryQueued",
+            1,
+            DeliveryQueued {
+                node_id: "assign_order".into(),
+                reason: QueueReason::StaffCapacityFull,
+                since: ts("2026-11-23T08:15:00+08:00"),
+            },
+            "0c61737369676e5f6f7264657203fd00d212f8ccc10c00",
+        ),
+        golden(
+            "NodeEntered",
+            1,
+            NodeEntered {
+                node_id: "start".into(),
+                index: 3,
+                seq: 4,
+                at: ts("2026-11-23T08:15:00+08:00"),
+                due_at: Some(ts("2026-12-08T08:15:00+08:00")),
+            },
+            "0573746172740304fd00d212f8ccc10c0001fd0012507728c40c00",
+        ),
+        golden(
+            "NodeEntered",
+            1,
+            NodeEntered {
+                node_id: "submit".into(),
+                index: 1,
+                seq: 2,
+                at: ts("2026-11-23T08:15:00+08:00"),
+                due_at: None,
+            },
+            "067375626d69740102fd00d212f8ccc10c0000",
+        ),
+        golden(
+            "OperatorAssigned",
+            1,
+            OperatorAssigned {
+                node_id: "assign_order".into(),
+                role: "delivery_specialist".into(),
+                staff_id: "stf_2".into(),
+                name: "Li Lei".into(),
+                department: "ops".into(),
+                how: OperatorHow::Changed,
+                previous: Some("stf_1".into()),
+                remark: Some("on leave".into()),
+            },
+            "0c61737369676e5f6f726465721364656c69766572795f7370656369616c697374057374665f32064c69204c6569036f70730401057374665f3101086f6e206c65617665",
+        ),
+        golden(
+            "OperatorAssigned",
+            1,
+            OperatorAssigned {
+                node_id: "claim".into(),
+                role: "designer".into(),
+                staff_id: "stf_1".into(),
+                name: "Han Meimei".into(),
+                department: "design".into(),
+                how: OperatorHow::Claimed,
+                previous: None,
+                remark: None,
+            },
+            "05636c61696d0864657369676e6572057374665f310a48616e204d65696d65690664657369676e020000",
+        ),
+        golden(
+            "RequirementSubmitted",
+            1,
+            RequirementSubmitted {
+                node_id: "submit".into(),
+                form: RequirementForm {
+                    contact_name: "Zhang San".into(),
+                    phone: "+86 138 0000 0000".into(),
+                    email: "zs@example.com".into(),
+                    address: "1 Road, Hangzhou".into(),
+                    description: "a shop\nwith payments".into(),
+                    file_ids: vec!["fil_1".into()],
+                },
+            },
+            "067375626d6974095a68616e672053616e112b383620313338203030303020303030300e7a73406578616d706c652e636f6d103120526f61642c2048616e677a686f7514612073686f700a77697468207061796d656e7473010566696c5f31",
+        ),
+        golden(
+            "NodeCompleted",
+            1,
+            NodeCompleted {
+                node_id: "done".into(),
+                seq: 5,
+                by: Party::Staff("stf_2".into()),
+                note: Some("deployed".into()),
+                file_ids: vec!["fil_1".into(), "fil_2".into()],
+                delivery_info: Some("admin / s3cret".into()),
+            },
+            "04646f6e650502057374665f3201086465706c6f796564020566696c5f310566696c5f32010e61646d696e202f20733363726574",
+        ),
+        golden(
+            "NodeCompleted",
+            1,
+            NodeCompleted {
+                node_id: "assign_provider".into(),
+                seq: 1,
+                by: Party::System,
+                note: None,
+                file_ids: Vec::new(),
+                delivery_info: None,
+            },
+            "0f61737369676e5f70726f76696465720100000000",
+        ),
+        golden(
+            "NodeRejected",
+            1,
+            NodeRejected {
+                node_id: "confirm".into(),
+                seq: 6,
+                by: Party::Customer("cus_7".into()),
+                back_to: "done".into(),
+                reason: "the login fails".into(),
+            },
+            "07636f6e6669726d0601056375735f3704646f6e650f746865206c6f67696e206661696c73",
+        ),
+        golden(
+            "NodeTimedOut",
+            1,
+            NodeTimedOut {
+                node_id: "start".into(),
+                seq: 4,
+                action: TimeoutAction::Advance,
+                due_at: ts("2026-12-08T08:15:00+08:00"),
+            },
+            "0573746172740400fd0012507728c40c00",
+        ),
+        golden(
+            "DeliveryPaused",
+            1,
+            DeliveryPaused {
+                seq: 4,
+                remark: "customer away".into(),
+                at: ts("2026-11-24T08:15:00+08:00"),
+                remaining_micros: Some(86_400_000_000),
+            },
+            "040d637573746f6d65722061776179fd0092c133f5c10c0001fd00c0ae3b28000000",
+        ),
+        golden(
+            "DeliveryPaused",
+            1,
+            DeliveryPaused {
+                seq: 4,
+                remark: "customer away".into(),
+                at: ts("2026-11-24T08:15:00+08:00"),
+                remaining_micros: None,
+            },
+            "040d637573746f6d65722061776179fd0092c133f5c10c0000",
+        ),
+        golden(
+            "DeliveryResumed",
+            1,
+            DeliveryResumed {
+                seq: 4,
+                remark: "back".into(),
+                at: ts("2026-11-25T08:15:00+08:00"),
+                due_at: Some(ts("2026-11-26T08:15:00+08:00")),
+            },
+            "04046261636bfd0052706f1dc20c0001fd00121fab45c20c00",
+        ),
+        golden(
+            "ProviderChanged",
+            1,
+            ProviderChanged {
+                seq: 4,
+                from: Some("org_p".into()),
+                to: "org_q".into(),
+                remark: "too slow".into(),
+            },
+            "0401056f72675f70056f72675f7108746f6f20736c6f77",
+        ),
+        golden(
+            "DeliveryCancelled",
+            1,
+            DeliveryCancelled {
+                seq: 4,
+                reason: CancelReason::Refunded,
+                refund_order: false,
+                refund_id: Some("rfd_2".into()),
+                remark: None,
+                at: ts("2026-11-25T10:00:00+08:00"),
+            },
+            "04010001057266645f3200fd0010755e20c20c00",
+        ),
+        golden(
+            "DeliveryCancelled",
+            1,
+            DeliveryCancelled {
+                seq: 4,
+                reason: CancelReason::PlatformClose,
+                refund_order: true,
+                refund_id: None,
+                remark: Some("fraud".into()),
+                at: ts("2026-11-25T10:00:00+08:00"),
+            },
+            "0400010001056672617564fd0010755e20c20c00",
+        ),
+        golden(
+            "DeliveryCompleted",
+            1,
+            DeliveryCompleted {
+                at: ts("2026-12-20T10:00:00+08:00"),
+            },
+            "fd00d085320ec60c00",
+        ),
+        golden(
+            "MessagePosted",
+            1,
+            MessagePosted {
+                message_id: "msg_1".into(),
+                text: "hello".into(),
+                by: Party::Customer("cus_7".into()),
+            },
+            "056d73675f310568656c6c6f01056375735f37",
+        ),
+        golden(
+            "NotePosted",
+            1,
+            NotePosted {
+                note_id: "nte_1".into(),
+                text: "slow customer".into(),
+                by: Party::Admin("prn_1".into()),
+            },
+            "056e74655f310d736c6f7720637573746f6d6572030570726e5f31",
+        ),
+        golden(
+            "FileAttached",
+            1,
+            FileAttached {
+                file_id: "fil_1".into(),
+                name: "contract.pdf".into(),
+                size: 1_024,
+                sha256: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08".into(),
+                content_type: "application/pdf".into(),
+                node_id: Some("upload".into()),
+                by: Party::Staff("stf_1".into()),
+            },
+            "0566696c5f310c636f6e74726163742e706466fb000440396638366430383138383463376436353961326665616130633535616430313561336266346631623262306238323263643135643663313562306630306130380f6170706c69636174696f6e2f706466010675706c6f616402057374665f31",
+        ),
+        golden(
+            "FileAttached",
+            1,
+            FileAttached {
+                file_id: "fil_2".into(),
+                name: "notes.txt".into(),
+                size: 5,
+                sha256: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08".into(),
+                content_type: "text/plain".into(),
+                node_id: None,
+                by: Party::Customer("cus_7".into()),
+            },
+            "0566696c5f32096e6f7465732e7478740540396638366430383138383463376436353961326665616130633535616430313561336266346631623262306238323263643135643663313562306630306130380a746578742f706c61696e0001056375735f37",
+        ),
+    ]
+}
+
+#[test]
+fn delivery_event_encodings_are_pinned() {
+    assert_pinned(&delivery_cases());
+}
+
+// ---------------------------------------------------------------------------------------
 // Coverage
 
 fn covered<E: EventCodec>(cases: &[Golden<E>]) -> BTreeSet<&'static str> {
@@ -1067,6 +1430,7 @@ fn every_registered_event_type_has_golden_bytes() {
         uncovered(&autogrant_cases()),
         uncovered(&stock_cases()),
         uncovered(&wallet_cases()),
+        uncovered(&delivery_cases()),
     ]
     .concat();
     assert!(missing.is_empty(), "no golden bytes for {missing:?}");
@@ -1084,6 +1448,7 @@ fn every_registered_event_type_has_golden_bytes() {
         covered(&autogrant_cases()),
         covered(&stock_cases()),
         covered(&wallet_cases()),
+        covered(&delivery_cases()),
     ]
     .into_iter()
     .flatten()
@@ -1241,6 +1606,74 @@ fn enums_stored_in_payloads_keep_their_variant_indices() {
             InstanceStatus::Expired => 3,
             InstanceStatus::Closed => 4,
             InstanceStatus::Released => 5,
+        },
+    );
+    assert_tags(
+        &[
+            ProviderHow::Weighted,
+            ProviderHow::Dispatched,
+            ProviderHow::Changed,
+            ProviderHow::SellerDefault,
+        ],
+        |v| match v {
+            ProviderHow::Weighted => 0,
+            ProviderHow::Dispatched => 1,
+            ProviderHow::Changed => 2,
+            ProviderHow::SellerDefault => 3,
+        },
+    );
+    assert_tags(
+        &[
+            OperatorHow::RuleProviderFirst,
+            OperatorHow::RuleDepartmentFirst,
+            OperatorHow::Claimed,
+            OperatorHow::Dispatched,
+            OperatorHow::Changed,
+        ],
+        |v| match v {
+            OperatorHow::RuleProviderFirst => 0,
+            OperatorHow::RuleDepartmentFirst => 1,
+            OperatorHow::Claimed => 2,
+            OperatorHow::Dispatched => 3,
+            OperatorHow::Changed => 4,
+        },
+    );
+    assert_tags(
+        &[
+            CancelReason::PlatformClose,
+            CancelReason::Refunded,
+            CancelReason::Timeout,
+        ],
+        |v| match v {
+            CancelReason::PlatformClose => 0,
+            CancelReason::Refunded => 1,
+            CancelReason::Timeout => 2,
+        },
+    );
+    assert_tags(
+        &[
+            QueueReason::NoProviderLinked,
+            QueueReason::ProviderCapacityFull,
+            QueueReason::NoStaffWithRole,
+            QueueReason::StaffCapacityFull,
+        ],
+        |v| match v {
+            QueueReason::NoProviderLinked => 0,
+            QueueReason::ProviderCapacityFull => 1,
+            QueueReason::NoStaffWithRole => 2,
+            QueueReason::StaffCapacityFull => 3,
+        },
+    );
+    assert_tags(
+        &[
+            TimeoutAction::Advance,
+            TimeoutAction::CancelAndRefund,
+            TimeoutAction::None,
+        ],
+        |v| match v {
+            TimeoutAction::Advance => 0,
+            TimeoutAction::CancelAndRefund => 1,
+            TimeoutAction::None => 2,
         },
     );
     assert_tags(&Role::ALL, |v| match v {

@@ -6,5 +6,12 @@
 //!   timeouts (tenths of a day, working or calendar days, an action), notification rules.
 //!   Invariant: a project walks a *copy* of its template's nodes taken when it starts, so a
 //!   project's history never depends on a template's later life.
+//! - [`project`] — the project aggregate `Delivery` (stream `delivery-dlv_…`): node
+//!   entries, completions, rejections, timeouts, pause/resume, provider and operator
+//!   changes, cancellation, messages, notes, files; the order-level stage.
+//! - [`assign`] — the pure choosers of assignment: provider by weight, staff by load, or the
+//!   queue reason.
 
+pub mod assign;
 pub mod node;
+pub mod project;
