@@ -143,6 +143,9 @@ pub static AGGREGATES: &[Aggregate] = &[
     Aggregate::of::<crate::coupon::CouponStock>("stock", &[]),
     Aggregate::of::<crate::coupon::Wallet>("wallet", &[]),
     Aggregate::of::<crate::coupon::AutoGrantIndex>("autogrant", &[]),
+    Aggregate::of::<crate::delivery::staff::Staff>("staff", &[IdKind::Staff]),
+    Aggregate::of::<crate::delivery::staff::OrgStaff>("orgstaff", &[]),
+    Aggregate::of::<crate::delivery::capacity::ProviderLoad>("provload", &[]),
 ];
 
 /// The aggregate that owns `stream_id` (by its prefix).

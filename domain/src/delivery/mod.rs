@@ -6,5 +6,24 @@
 //!   timeouts (tenths of a day, working or calendar days, an action), notification rules.
 //!   Invariant: a project walks a *copy* of its template's nodes taken when it starts, so a
 //!   project's history never depends on a template's later life.
+//! - [`staff`] — staff members (`staff-stf_…`: roles, department, tags, capacity,
+//!   accepting, leave, the deliveries held; [`staff::StaffState::can_take`] and
+//!   [`staff::StaffState::load_ratio`] for assignment), the org's staff index
+//!   (`orgstaff-org_…`) and [`staff::CreateStaff`] (member, principal and index in one
+//!   append).
+//! - [`capacity`] — provider capacity per product (`provload-prd_…`): the deliveries each
+//!   provider org holds, capped per link.
 
+pub mod capacity;
 pub mod node;
+pub mod staff;
+
+/// The preset staff roles (SPEC §8), `GET /v1/roles`.
+pub const STAFF_ROLES: &[&str] = &[
+    "customer_manager",
+    "designer",
+    "delivery_specialist",
+    "developer",
+    "tester",
+    "provider_admin",
+];
