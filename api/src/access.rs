@@ -10,6 +10,7 @@
 //! role columns of API.md.
 
 use domain::coupon::CampaignState;
+use domain::delivery::staff::StaffState;
 use domain::instance::InstanceState;
 use domain::order::OrderState;
 use domain::product::ProductState;
@@ -41,6 +42,9 @@ pub enum Tenancy {
     ProductSeller,
     /// A coupon campaign's seller: its isv_admin reaches its own campaigns only.
     CampaignSeller,
+    /// A staff member's org (or the org the path names): its isv_admin reaches its own
+    /// org's staff only; a staff member (isv_staff) reaches itself only ([`reaches_staff`]).
+    StaffOrg,
 }
 
 impl Tenancy {
@@ -49,7 +53,9 @@ impl Tenancy {
         match self {
             Tenancy::Open => &[],
             Tenancy::OrderParties => &[Role::Customer, Role::IsvAdmin],
-            Tenancy::ProductSeller | Tenancy::CampaignSeller => &[Role::IsvAdmin],
+            Tenancy::ProductSeller | Tenancy::CampaignSeller | Tenancy::StaffOrg => {
+                &[Role::IsvAdmin]
+            }
         }
     }
 }
@@ -105,7 +111,7 @@ const fn public(method: &'static str, path: &'static str) -> Rule {
 }
 
 use Role::{Analyst, Auditor, Customer, IsvAdmin, IsvStaff, Platform};
-use Tenancy::{CampaignSeller, Open, OrderParties, ProductSeller};
+use Tenancy::{CampaignSeller, Open, OrderParties, ProductSeller, StaffOrg};
 
 /// Every role (routes any authenticated principal may call).
 const ANY: &[Role] = &Role::ALL;
@@ -123,6 +129,27 @@ pub const REVOKE_PRINCIPAL: Rule = rule("DELETE", "/v1/principals/{id}", &[Platf
 pub const ME: Rule = rule("GET", "/v1/me", ANY, Open);
 pub const PUT_CALENDAR: Rule = rule("PUT", "/v1/calendar/{year}", &[Platform], Open);
 pub const GET_CALENDAR: Rule = rule("GET", "/v1/calendar/{year}", ANY, Open);
+
+// §3 staff and capacity: the org's isv_admin writes; platform and auditor read every GET;
+// a staff member reads itself and sets its own accepting status.
+pub const CREATE_STAFF: Rule = rule("POST", "/v1/orgs/{org}/staff", &[IsvAdmin], StaffOrg);
+pub const LIST_STAFF: Rule = rule(
+    "GET",
+    "/v1/orgs/{org}/staff",
+    &[IsvAdmin, Platform, Auditor],
+    StaffOrg,
+);
+pub const GET_STAFF: Rule = rule(
+    "GET",
+    "/v1/staff/{id}",
+    &[IsvAdmin, IsvStaff, Platform, Auditor],
+    StaffOrg,
+);
+pub const UPDATE_STAFF: Rule = rule("PUT", "/v1/staff/{id}", &[IsvAdmin], StaffOrg);
+pub const SET_LEAVE: Rule = rule("POST", "/v1/staff/{id}/leave", &[IsvAdmin], StaffOrg);
+pub const END_LEAVE: Rule = rule("DELETE", "/v1/staff/{id}/leave", &[IsvAdmin], StaffOrg);
+pub const MY_ACCEPTING: Rule = rule("POST", "/v1/staff/me/accepting", &[IsvStaff], Open);
+pub const ROLES: Rule = rule("GET", "/v1/roles", ANY, Open);
 
 // §4 products. Reads: every role; others' drafts are invisible ([`sees_product`]).
 pub const CREATE_PRODUCT: Rule = rule("POST", "/v1/products", &[IsvAdmin], Open);
@@ -339,6 +366,14 @@ pub const RULES: &[Rule] = &[
     ME,
     PUT_CALENDAR,
     GET_CALENDAR,
+    CREATE_STAFF,
+    LIST_STAFF,
+    GET_STAFF,
+    UPDATE_STAFF,
+    SET_LEAVE,
+    END_LEAVE,
+    MY_ACCEPTING,
+    ROLES,
     CREATE_PRODUCT,
     LIST_PRODUCTS,
     GET_PRODUCT,
@@ -481,6 +516,21 @@ pub fn reaches_campaign(caller: &Caller, rule: &Rule, s: &CampaignState) -> bool
     s.created
         .as_ref()
         .is_some_and(|c| !bound || caller.org_id.as_deref() == Some(c.seller_org_id.as_str()))
+}
+
+/// May `caller` reach org `org_id`'s staff under `rule` (its [`Tenancy`])? An isv_admin
+/// reaches its own org's only.
+pub fn reaches_org_staff(caller: &Caller, rule: &Rule, org_id: &str) -> bool {
+    let bound = rule.tenancy.bound_roles().contains(&caller.role);
+    !bound || caller.org_id.as_deref() == Some(org_id)
+}
+
+/// May `caller` reach this staff member under `rule`? A member that does not exist is
+/// nobody's; an isv_admin reaches its own org's staff, a staff member only itself.
+pub fn reaches_staff(caller: &Caller, rule: &Rule, s: &StaffState) -> bool {
+    s.created
+        && reaches_org_staff(caller, rule, &s.org_id)
+        && (caller.role != Role::IsvStaff || caller.staff_id.as_deref() == Some(&s.staff_id))
 }
 
 /// Whose records a caller may list.

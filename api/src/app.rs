@@ -55,6 +55,7 @@ impl MakeRequestId for RequestIds {
 pub fn router(app: App) -> Router {
     let routes = [
         routes::platform::routes,
+        routes::staff::routes,
         routes::products::routes,
         routes::promotions::routes,
         routes::orders::routes,

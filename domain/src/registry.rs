@@ -147,6 +147,9 @@ pub static AGGREGATES: &[Aggregate] = &[
         crate::delivery::project::stored_deadline_effects,
         crate::delivery::project::DEADLINE_RULES,
     ),
+    Aggregate::of::<crate::delivery::staff::Staff>("staff", &[IdKind::Staff]),
+    Aggregate::of::<crate::delivery::staff::OrgStaff>("orgstaff", &[]),
+    Aggregate::of::<crate::delivery::capacity::ProviderLoad>("provload", &[]),
 ];
 
 /// The aggregate that owns `stream_id` (by its prefix).

@@ -23,6 +23,7 @@ use domain::coupon::{
     CampaignVoided, CouponGranted, CouponRedeemed, CouponReleased, CouponStockDrawn, StockEvent,
     StockGrant, Via, WalletEvent,
 };
+use domain::delivery::capacity::{ProviderLoadEvent, ProviderWorkReleased, ProviderWorkTaken};
 use domain::delivery::node::{
     AssignRule, FlowNode, Node, NodeTimeout, NodeType, Notification, NotifyTrigger, Recipient,
     Side, TimeoutAction,
@@ -33,6 +34,10 @@ use domain::delivery::project::{
     NodeEntered, NodeRejected, NodeTimedOut, NotePosted, OperatorAssigned, OperatorHow, Party,
     ProviderAssigned, ProviderChanged, ProviderHow, QueueReason, RequirementForm,
     RequirementSubmitted, WeightPick,
+};
+use domain::delivery::staff::{
+    OrgStaffEvent, StaffAcceptingSet, StaffCreated, StaffEvent, StaffJoined, StaffLeaveEnded,
+    StaffLeaveSet, StaffUpdated, StaffWorkReleased, StaffWorkTaken,
 };
 use domain::events;
 use domain::instance::{
@@ -1398,6 +1403,114 @@ fn delivery_event_encodings_are_pinned() {
 }
 
 // ---------------------------------------------------------------------------------------
+// Delivery: staff, the org's staff index, provider load
+
+fn staff_cases() -> Vec<Golden<StaffEvent>> {
+    vec![
+        golden(
+            "StaffCreated",
+            1,
+            StaffCreated {
+                staff_id: "stf_9".into(),
+                org_id: "org_s".into(),
+                principal_id: "prn_s2".into(),
+                name: "李伟".into(),
+                roles: vec!["designer".into(), "tester".into()],
+                department: "交付一部".into(),
+                tags: vec!["k8s".into(), "数据库".into()],
+                max_active: 12,
+            },
+            "057374665f39056f72675f730670726e5f733206e69d8ee4bc9f020864657369676e6572067465737465720ce4baa4e4bb98e4b880e983a802036b387309e695b0e68daee5ba930c",
+        ),
+        golden(
+            "StaffUpdated",
+            1,
+            StaffUpdated {
+                max_active: 50,
+                tags: vec![],
+                accepting: false,
+                roles: vec!["provider_admin".into()],
+                department: "Ops".into(),
+            },
+            "320000010e70726f76696465725f61646d696e034f7073",
+        ),
+        golden(
+            "StaffLeaveSet",
+            1,
+            StaffLeaveSet {
+                from: ts("2026-11-23T09:00:00+08:00"),
+                to: ts("2026-11-30T09:00:00+08:00"),
+            },
+            "fd0048f039cec10c00fd0088b7dbe7c20c00",
+        ),
+        golden("StaffLeaveEnded", 1, StaffLeaveEnded {}, ""),
+        golden(
+            "StaffAcceptingSet",
+            1,
+            StaffAcceptingSet { accepting: true },
+            "01",
+        ),
+        golden(
+            "StaffWorkTaken",
+            1,
+            StaffWorkTaken {
+                delivery_id: "dlv_01jdq7x3k2".into(),
+            },
+            "0e646c765f30316a64713778336b32",
+        ),
+        golden(
+            "StaffWorkReleased",
+            1,
+            StaffWorkReleased {
+                delivery_id: "dlv_01jdq7x3k2".into(),
+            },
+            "0e646c765f30316a64713778336b32",
+        ),
+    ]
+}
+
+fn org_staff_cases() -> Vec<Golden<OrgStaffEvent>> {
+    vec![golden(
+        "StaffJoined",
+        1,
+        StaffJoined {
+            staff_id: "stf_9".into(),
+        },
+        "057374665f39",
+    )]
+}
+
+fn provider_load_cases() -> Vec<Golden<ProviderLoadEvent>> {
+    vec![
+        golden(
+            "ProviderWorkTaken",
+            1,
+            ProviderWorkTaken {
+                org_id: "org_p".into(),
+                delivery_id: "dlv_01jdq7x3k2".into(),
+            },
+            "056f72675f700e646c765f30316a64713778336b32",
+        ),
+        golden(
+            "ProviderWorkReleased",
+            1,
+            ProviderWorkReleased {
+                org_id: "org_p".into(),
+                delivery_id: "dlv_01jdq7x3k2".into(),
+            },
+            "056f72675f700e646c765f30316a64713778336b32",
+        ),
+    ]
+}
+
+#[test]
+fn delivery_staff_and_capacity_event_encodings_are_pinned() {
+    assert_pinned(&staff_cases());
+    assert_pinned(&org_staff_cases());
+    assert_pinned(&provider_load_cases());
+}
+
+// ---------------------------------------------------------------------------------------
 // Coverage
 
 fn covered<E: EventCodec>(cases: &[Golden<E>]) -> BTreeSet<&'static str> {
@@ -1431,6 +1544,9 @@ fn every_registered_event_type_has_golden_bytes() {
         uncovered(&stock_cases()),
         uncovered(&wallet_cases()),
         uncovered(&delivery_cases()),
+        uncovered(&staff_cases()),
+        uncovered(&org_staff_cases()),
+        uncovered(&provider_load_cases()),
     ]
     .concat();
     assert!(missing.is_empty(), "no golden bytes for {missing:?}");
@@ -1449,6 +1565,9 @@ fn every_registered_event_type_has_golden_bytes() {
         covered(&stock_cases()),
         covered(&wallet_cases()),
         covered(&delivery_cases()),
+        covered(&staff_cases()),
+        covered(&org_staff_cases()),
+        covered(&provider_load_cases()),
     ]
     .into_iter()
     .flatten()

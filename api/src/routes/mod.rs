@@ -13,6 +13,7 @@ pub mod platform;
 pub mod products;
 pub mod promotions;
 pub mod refunds;
+pub mod staff;
 
 use axum::routing::MethodRouter;
 use axum::Router;

@@ -11,7 +11,26 @@
 //!   changes, cancellation, messages, notes, files; the order-level stage.
 //! - [`assign`] — the pure choosers of assignment: provider by weight, staff by load, or the
 //!   queue reason.
+//! - [`staff`] — staff members (`staff-stf_…`: roles, department, tags, capacity,
+//!   accepting, leave, the deliveries held; [`staff::StaffState::can_take`] and
+//!   [`staff::StaffState::load_ratio`] for assignment), the org's staff index
+//!   (`orgstaff-org_…`) and [`staff::CreateStaff`] (member, principal and index in one
+//!   append).
+//! - [`capacity`] — provider capacity per product (`provload-prd_…`): the deliveries each
+//!   provider org holds, capped per link.
 
 pub mod assign;
+pub mod capacity;
 pub mod node;
 pub mod project;
+pub mod staff;
+
+/// The preset staff roles (SPEC §8), `GET /v1/roles`.
+pub const STAFF_ROLES: &[&str] = &[
+    "customer_manager",
+    "designer",
+    "delivery_specialist",
+    "developer",
+    "tester",
+    "provider_admin",
+];
