@@ -143,6 +143,7 @@ pub static AGGREGATES: &[Aggregate] = &[
     Aggregate::of::<crate::coupon::CouponStock>("stock", &[]),
     Aggregate::of::<crate::coupon::Wallet>("wallet", &[]),
     Aggregate::of::<crate::coupon::AutoGrantIndex>("autogrant", &[]),
+    Aggregate::of::<crate::delivery::template::Template>("template", &[IdKind::Template]),
 ];
 
 /// The aggregate that owns `stream_id` (by its prefix).
