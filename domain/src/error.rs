@@ -71,6 +71,26 @@ impl DomainError {
         }
     }
 
+    /// 422 `template_invalid`: a flow template breaks publish rule `rule` (SPEC §8), at node
+    /// `node_id` (none for the node count).
+    pub fn template_invalid(
+        node_id: Option<&str>,
+        rule: &'static str,
+        message: impl Into<String>,
+    ) -> DomainError {
+        let mut details = Vec::with_capacity(2);
+        if let Some(id) = node_id {
+            details.push(("node_id", id.to_owned()));
+        }
+        details.push(("rule", rule.to_owned()));
+        DomainError {
+            kind: ErrorKind::Rule,
+            code: "template_invalid",
+            message: message.into(),
+            details,
+        }
+    }
+
     /// 500 `internal`: a bug in a decision, not a refusal.
     pub fn internal(message: impl Into<String>) -> DomainError {
         DomainError {

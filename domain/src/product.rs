@@ -657,5 +657,85 @@ fn fire_promotion_end(d: &Deadline, _ids: &dyn IdGen) -> Box<dyn Decision> {
     ))
 }
 
+/// A seller creates a product (the [`ProductCommand::Create`] it carries). A `manual`
+/// product's `flow_template_id` must name a public preset or a published template of the
+/// seller's own org (422 `validation_failed`, field `flow_template_id`, rule
+/// `unknown_template` / `not_published`), checked after the field rules. A published
+/// template is immutable, so its stream is read, not guarded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreateProduct {
+    pub product_id: String,
+    /// A [`ProductCommand::Create`].
+    pub command: ProductCommand,
+}
+
+impl CreateProduct {
+    /// The template a manual product names, if it is a private one worth loading.
+    fn private_template(&self) -> Option<&str> {
+        let ProductCommand::Create {
+            delivery,
+            flow_template_id: Some(t),
+            ..
+        } = &self.command
+        else {
+            return None;
+        };
+        (delivery == DeliveryKind::Manual.as_str()
+            && crate::delivery::presets::preset(t).is_none()
+            && crate::ids::is_valid_id(crate::ids::IdKind::Template, t))
+        .then_some(t.as_str())
+    }
+}
+
+impl Decision for CreateProduct {
+    fn primary(&self) -> String {
+        product_stream(&self.product_id)
+    }
+
+    fn streams(&self, _loaded: &crate::decision::States) -> Vec<String> {
+        self.private_template()
+            .map(crate::delivery::template::template_stream)
+            .into_iter()
+            .collect()
+    }
+
+    fn decide(
+        &self,
+        states: &crate::decision::States,
+        ctx: &Context,
+    ) -> Result<crate::decision::Outcome, DomainError> {
+        use crate::delivery::template::{template_stream, usable_by, Template};
+        let stream = self.primary();
+        let state = states.get::<Product>(&stream)?;
+        let events = Product::decide(state, &self.command, ctx)?;
+        for e in &events {
+            let ProductEvent::ProductCreated(c) = e else {
+                continue;
+            };
+            let (DeliveryKind::Manual, Some(t)) = (c.delivery, c.flow_template_id.as_deref())
+            else {
+                continue;
+            };
+            let template = match self.private_template() {
+                Some(id) => Some(states.get::<Template>(&template_stream(id))?),
+                None => None,
+            };
+            usable_by(t, &c.seller_org_id, template).map_err(|rule| {
+                DomainError::validation(
+                    "flow_template_id",
+                    rule,
+                    match rule {
+                        "not_published" => format!("flow template {t} is not published"),
+                        _ => format!(
+                            "flow template {t} is neither a public template nor one of the seller's"
+                        ),
+                    },
+                )
+            })?;
+        }
+        crate::decision::Outcome::primary::<Product>(&stream, state, events)
+    }
+}
+
 /// Roles that act on products as their seller.
 pub const SELLER_ROLES: &[Role] = &[Role::IsvAdmin];

@@ -39,6 +39,9 @@ use domain::delivery::staff::{
     OrgStaffEvent, StaffAcceptingSet, StaffCreated, StaffEvent, StaffJoined, StaffLeaveEnded,
     StaffLeaveSet, StaffUpdated, StaffWorkReleased, StaffWorkTaken,
 };
+use domain::delivery::template::{
+    TemplateCreated, TemplateEdited, TemplateEvent, TemplatePublished,
+};
 use domain::events;
 use domain::instance::{
     InstanceClosed, InstanceEvent, InstanceExpired, InstanceExtended, InstanceOpened,
@@ -1066,6 +1069,7 @@ fn delivery_flow() -> Vec<FlowNode> {
         assign_rule: None,
         labels: Vec::new(),
         timeout: None,
+        timeout_from_warranty: false,
         children: Vec::new(),
         notifications: Vec::new(),
     };
@@ -1114,7 +1118,7 @@ fn delivery_cases() -> Vec<Golden<DeliveryEvent>> {
                 flow: delivery_flow(),
                 at: ts("2026-11-23T08:15:00+08:00"),
             },
-            "0e646c765f30316a64713778336b320e6f72645f30316a64713778336b32057072645f31056375735f37056f72675f731374706c5f7374616e646172645f6d616e75616c020f61737369676e5f70726f7669646572000f61737369676e5f70726f766964657200000000000000000000057374617274060573746172740100011364656c69766572795f7370656369616c69737401010101010553746172740119000100010100137b6f726465725f69647d20697320796f7572730103626f78fd00d212f8ccc10c00",
+            "0e646c765f30316a64713778336b320e6f72645f30316a64713778336b32057072645f31056375735f37056f72675f731374706c5f7374616e646172645f6d616e75616c020f61737369676e5f70726f7669646572000f61737369676e5f70726f76696465720000000000000000000000057374617274060573746172740100011364656c69766572795f7370656369616c6973740101010101055374617274011900010000010100137b6f726465725f69647d20697320796f7572730103626f78fd00d212f8ccc10c00",
         ),
         golden(
             "ProviderAssigned",
@@ -1510,6 +1514,101 @@ fn delivery_staff_and_capacity_event_encodings_are_pinned() {
     assert_pinned(&provider_load_cases());
 }
 
+fn template_node(id: &str, node_type: NodeType) -> Node {
+    Node {
+        id: id.into(),
+        node_type,
+        name: id.into(),
+        side: None,
+        role: None,
+        rejectable: false,
+        upload_required: false,
+        assign_rule: None,
+        labels: Vec::new(),
+        timeout: None,
+        timeout_from_warranty: false,
+        children: Vec::new(),
+        notifications: Vec::new(),
+    }
+}
+
+/// Nodes with every field set somewhere (a container with a child holding them all).
+fn template_nodes() -> Vec<Node> {
+    vec![
+        template_node("a", NodeType::AssignProvider),
+        Node {
+            children: vec![Node {
+                side: Some(Side::Provider),
+                role: Some("developer".into()),
+                rejectable: true,
+                upload_required: true,
+                assign_rule: Some(AssignRule::DepartmentFirst),
+                labels: vec!["ok".into()],
+                timeout: Some(NodeTimeout {
+                    tenths: 25,
+                    unit: TimeoutUnit::CalendarDays,
+                    action: TimeoutAction::CancelAndRefund,
+                }),
+                notifications: vec![Notification {
+                    recipient: Recipient::Operator,
+                    trigger: NotifyTrigger::TimedOut,
+                    template: "{node_name} late".into(),
+                }],
+                ..template_node("g", NodeType::Generic)
+            }],
+            ..template_node("box", NodeType::Container)
+        },
+        Node {
+            timeout_from_warranty: true,
+            ..template_node("end", NodeType::CompleteProject)
+        },
+    ]
+}
+
+fn template_cases() -> Vec<Golden<TemplateEvent>> {
+    vec![
+        golden(
+            "TemplateCreated",
+            1,
+            TemplateCreated {
+                template_id: "tpl_1".into(),
+                org_id: "org_s".into(),
+                name: "Mine".into(),
+                nodes: template_nodes(),
+                copied_from: Some("tpl_basic".into()),
+            },
+            "0574706c5f31056f72675f73044d696e650301610001610000000000000000000003626f780103626f78000000000000000001016706016701000109646576656c6f7065720101010101026f6b011901010000010101107b6e6f64655f6e616d657d206c6174650003656e640703656e6400000000000000010000010974706c5f6261736963",
+        ),
+        golden(
+            "TemplateCreated",
+            1,
+            TemplateCreated {
+                template_id: "tpl_1".into(),
+                org_id: "org_s".into(),
+                name: "Mine".into(),
+                nodes: Vec::new(),
+                copied_from: None,
+            },
+            "0574706c5f31056f72675f73044d696e650000",
+        ),
+        golden(
+            "TemplateEdited",
+            1,
+            TemplateEdited {
+                name: "Edited".into(),
+                nodes: vec![template_node("a", NodeType::AssignProvider)],
+            },
+            "0645646974656401016100016100000000000000000000",
+        ),
+        golden("TemplatePublished", 1, TemplatePublished {}, ""),
+    ]
+}
+
+#[test]
+fn template_event_encodings_are_pinned() {
+    assert_pinned(&template_cases());
+}
+
 // ---------------------------------------------------------------------------------------
 // Coverage
 
@@ -1544,6 +1643,7 @@ fn every_registered_event_type_has_golden_bytes() {
         uncovered(&stock_cases()),
         uncovered(&wallet_cases()),
         uncovered(&delivery_cases()),
+        uncovered(&template_cases()),
         uncovered(&staff_cases()),
         uncovered(&org_staff_cases()),
         uncovered(&provider_load_cases()),
@@ -1565,6 +1665,7 @@ fn every_registered_event_type_has_golden_bytes() {
         covered(&stock_cases()),
         covered(&wallet_cases()),
         covered(&delivery_cases()),
+        covered(&template_cases()),
         covered(&staff_cases()),
         covered(&org_staff_cases()),
         covered(&provider_load_cases()),
@@ -1793,6 +1894,71 @@ fn enums_stored_in_payloads_keep_their_variant_indices() {
             TimeoutAction::Advance => 0,
             TimeoutAction::CancelAndRefund => 1,
             TimeoutAction::None => 2,
+        },
+    );
+    assert_tags(&NodeType::ALL, |v| match v {
+        NodeType::AssignProvider => 0,
+        NodeType::Container => 1,
+        NodeType::SubmitRequirement => 2,
+        NodeType::ClaimOrder => 3,
+        NodeType::AssignOrder => 4,
+        NodeType::Confirm => 5,
+        NodeType::Generic => 6,
+        NodeType::CompleteProject => 7,
+    });
+    assert_tags(
+        &[Side::Provider, Side::Customer, Side::System],
+        |v| match v {
+            Side::Provider => 0,
+            Side::Customer => 1,
+            Side::System => 2,
+        },
+    );
+    assert_tags(
+        &[AssignRule::ProviderFirst, AssignRule::DepartmentFirst],
+        |v| match v {
+            AssignRule::ProviderFirst => 0,
+            AssignRule::DepartmentFirst => 1,
+        },
+    );
+    assert_tags(
+        &[
+            TimeoutAction::Advance,
+            TimeoutAction::CancelAndRefund,
+            TimeoutAction::None,
+        ],
+        |v| match v {
+            TimeoutAction::Advance => 0,
+            TimeoutAction::CancelAndRefund => 1,
+            TimeoutAction::None => 2,
+        },
+    );
+    assert_tags(
+        &[TimeoutUnit::WorkingDays, TimeoutUnit::CalendarDays],
+        |v| match v {
+            TimeoutUnit::WorkingDays => 0,
+            TimeoutUnit::CalendarDays => 1,
+        },
+    );
+    assert_tags(
+        &[NotifyTrigger::Entered, NotifyTrigger::TimedOut],
+        |v| match v {
+            NotifyTrigger::Entered => 0,
+            NotifyTrigger::TimedOut => 1,
+        },
+    );
+    assert_tags(
+        &[
+            Recipient::Customer,
+            Recipient::Operator,
+            Recipient::ProviderAdmin,
+            Recipient::Seller,
+        ],
+        |v| match v {
+            Recipient::Customer => 0,
+            Recipient::Operator => 1,
+            Recipient::ProviderAdmin => 2,
+            Recipient::Seller => 3,
         },
     );
     assert_tags(&Role::ALL, |v| match v {

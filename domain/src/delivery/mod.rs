@@ -18,14 +18,21 @@
 //!   append).
 //! - [`capacity`] — provider capacity per product (`provload-prd_…`): the deliveries each
 //!   provider org holds, capped per link.
+//! - [`template`] — the flow template aggregate (`template-tpl_…`): private templates of an
+//!   org, draft → published (immutable), copies; field rules and publish validation.
+//!   Invariant: a published template never changes, so what reads one need not guard it.
+//! - [`presets`] — the five public templates of SPEC §8, built in code, published and
+//!   read-only, each passing publish validation.
 
 pub mod assign;
 pub mod capacity;
 pub mod node;
+pub mod presets;
 pub mod project;
 pub mod staff;
+pub mod template;
 
-/// The preset staff roles (SPEC §8), `GET /v1/roles`.
+/// The preset staff roles (SPEC §8): what a node's `role` and a staff member's roles name.
 pub const STAFF_ROLES: &[&str] = &[
     "customer_manager",
     "designer",
@@ -34,3 +41,11 @@ pub const STAFF_ROLES: &[&str] = &[
     "tester",
     "provider_admin",
 ];
+
+/// File types an upload-required node accepts (SPEC §8 `contract`), by extension.
+pub const UPLOAD_TYPES: &[&str] = &[
+    "doc", "docx", "xlsx", "ppt", "pptx", "pdf", "png", "zip", "7z",
+];
+
+/// Largest uploaded file (SPEC §8: ≤ 5 MiB).
+pub const FILE_BYTES_MAX: u64 = 5 * 1024 * 1024;

@@ -175,6 +175,10 @@ pub struct Node {
     /// Button labels shown for the node's actions (free text, optional).
     pub labels: Vec<String>,
     pub timeout: Option<NodeTimeout>,
+    /// The node's timeout is the product's warranty days (质保), in calendar days, action
+    /// `advance` (the `double_check` preset's "confirm warranty"); never with `timeout`.
+    /// A project resolves it when it enters the node, from the product it delivers.
+    pub timeout_from_warranty: bool,
     /// `container` only.
     pub children: Vec<Node>,
     pub notifications: Vec<Notification>,
@@ -244,6 +248,7 @@ mod tests {
             assign_rule: None,
             labels: Vec::new(),
             timeout: None,
+            timeout_from_warranty: false,
             children,
             notifications: Vec::new(),
         }

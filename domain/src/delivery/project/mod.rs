@@ -70,7 +70,7 @@ pub const MESSAGE_CHARS_MAX: usize = 2_000;
 /// Most messages, and most notes, one project holds.
 pub const MESSAGES_MAX: u32 = 2_000;
 /// Largest file, in bytes (SPEC §8: ≤ 5 MiB).
-pub const FILE_BYTES_MAX: u64 = 5 * 1024 * 1024;
+pub use crate::delivery::FILE_BYTES_MAX;
 /// Most files one project holds.
 pub const FILES_MAX: usize = 200;
 /// Longest file name, in characters.

@@ -54,6 +54,7 @@ fn node(id: &str, node_type: NodeType) -> Node {
         assign_rule: None,
         labels: Vec::new(),
         timeout: None,
+        timeout_from_warranty: false,
         children: Vec::new(),
         notifications: Vec::new(),
     }
