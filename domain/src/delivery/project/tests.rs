@@ -12,7 +12,8 @@ use crate::calendar::{TimeoutUnit, WorkCalendar, YearCalendar};
 use crate::deadline::DeadlineEffect;
 use crate::decider::testing::DeciderTest;
 use crate::decider::{Actor, Role};
-use crate::delivery::node::{AssignRule, Node, NodeTimeout, TimeoutAction};
+use crate::delivery::node::{AssignRule, Node, NodeTimeout, NodeType, Side, TimeoutAction};
+use crate::error::DomainError;
 use crate::time::Timestamp;
 
 const DLV: &str = "dlv_1";
@@ -1390,7 +1391,8 @@ fn file_metadata_is_checked() {
         f(&mut a);
         DeliveryCommand::AttachFile(a)
     };
-    let cases: [(fn(&mut FileAttached), &str, &str); 5] = [
+    type Case = (fn(&mut FileAttached), &'static str, &'static str);
+    let cases: [Case; 5] = [
         (|f| f.size = FILE_BYTES_MAX + 1, "size", "max_bytes"),
         (|f| f.size = 0, "size", "empty"),
         (|f| f.sha256 = "ABC".into(), "sha256", "sha256_shape"),
@@ -1474,7 +1476,15 @@ fn date(text: &str) -> NaiveDate {
 #[test]
 fn node_deadlines_in_working_days_follow_the_calendar_table() {
     let friday = at("2026-12-04T15:00:00+08:00");
-    let cases: [(&str, TimeoutUnit, &[&str], &[&str], &str); 5] = [
+    // (case, unit, holidays, make-up working days, expected deadline)
+    type Row = (
+        &'static str,
+        TimeoutUnit,
+        &'static [&'static str],
+        &'static [&'static str],
+        &'static str,
+    );
+    let cases: [Row; 5] = [
         (
             "weekend and a Monday holiday",
             TimeoutUnit::WorkingDays,
