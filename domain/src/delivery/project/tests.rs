@@ -733,6 +733,53 @@ fn a_second_claim_is_refused_naming_the_current_node_and_a_claim_needs_the_role(
     assert_eq!(detail(&e, "current_node"), Some("design"));
 }
 
+#[test]
+fn a_role_already_operated_cannot_be_claimed_again() {
+    let mut w = World::started(flat(vec![
+        node("ap", NodeType::AssignProvider),
+        provider("claim", NodeType::ClaimOrder, "designer"),
+        provider("claim_again", NodeType::ClaimOrder, "designer"),
+        node("end", NodeType::CompleteProject),
+    ]));
+    w.provider(t0());
+    let claim = |id: &str| DeliveryCommand::Claim {
+        staff: staff(id, "design"),
+        roles: vec!["designer".into()],
+    };
+    w.run(claim("stf_d"), &ctx(t0()));
+    let e = w.try_run(claim("stf_e"), &ctx(t0())).unwrap_err();
+    assert_eq!(
+        (e.code, rule_of(&e)),
+        ("invalid_state", Some("already_claimed"))
+    );
+}
+
+#[test]
+fn a_paused_project_is_neither_queued_nor_assigned() {
+    let mut w = World::started(standard_manual());
+    w.run(DeliveryCommand::Pause { remark: "p".into() }, &ctx(t0()));
+    let e = w
+        .try_run(
+            DeliveryCommand::Queue {
+                reason: QueueReason::NoProviderLinked,
+            },
+            &sys(t0()),
+        )
+        .unwrap_err();
+    assert_eq!(detail(&e, "state"), Some("paused"));
+    let e = w
+        .try_run(
+            DeliveryCommand::AssignProvider {
+                org_id: "org_p".into(),
+                how: ProviderHow::Dispatched,
+                weight_pick: None,
+            },
+            &sys(t0()),
+        )
+        .unwrap_err();
+    assert_eq!(detail(&e, "state"), Some("paused"));
+}
+
 // ---------------------------------------------------------------------------------------
 // generic, confirm, complete_project
 
