@@ -12,7 +12,8 @@ use crate::calendar::{TimeoutUnit, WorkCalendar, YearCalendar};
 use crate::deadline::DeadlineEffect;
 use crate::decider::testing::DeciderTest;
 use crate::decider::{Actor, Role};
-use crate::delivery::node::{AssignRule, Node, NodeTimeout, TimeoutAction};
+use crate::delivery::node::{AssignRule, Node, NodeTimeout, NodeType, Side, TimeoutAction};
+use crate::error::DomainError;
 use crate::time::Timestamp;
 
 const DLV: &str = "dlv_1";
@@ -733,6 +734,53 @@ fn a_second_claim_is_refused_naming_the_current_node_and_a_claim_needs_the_role(
     assert_eq!(detail(&e, "current_node"), Some("design"));
 }
 
+#[test]
+fn a_role_already_operated_cannot_be_claimed_again() {
+    let mut w = World::started(flat(vec![
+        node("ap", NodeType::AssignProvider),
+        provider("claim", NodeType::ClaimOrder, "designer"),
+        provider("claim_again", NodeType::ClaimOrder, "designer"),
+        node("end", NodeType::CompleteProject),
+    ]));
+    w.provider(t0());
+    let claim = |id: &str| DeliveryCommand::Claim {
+        staff: staff(id, "design"),
+        roles: vec!["designer".into()],
+    };
+    w.run(claim("stf_d"), &ctx(t0()));
+    let e = w.try_run(claim("stf_e"), &ctx(t0())).unwrap_err();
+    assert_eq!(
+        (e.code, rule_of(&e)),
+        ("invalid_state", Some("already_claimed"))
+    );
+}
+
+#[test]
+fn a_paused_project_is_neither_queued_nor_assigned() {
+    let mut w = World::started(standard_manual());
+    w.run(DeliveryCommand::Pause { remark: "p".into() }, &ctx(t0()));
+    let e = w
+        .try_run(
+            DeliveryCommand::Queue {
+                reason: QueueReason::NoProviderLinked,
+            },
+            &sys(t0()),
+        )
+        .unwrap_err();
+    assert_eq!(detail(&e, "state"), Some("paused"));
+    let e = w
+        .try_run(
+            DeliveryCommand::AssignProvider {
+                org_id: "org_p".into(),
+                how: ProviderHow::Dispatched,
+                weight_pick: None,
+            },
+            &sys(t0()),
+        )
+        .unwrap_err();
+    assert_eq!(detail(&e, "state"), Some("paused"));
+}
+
 // ---------------------------------------------------------------------------------------
 // generic, confirm, complete_project
 
@@ -1391,7 +1439,8 @@ fn file_metadata_is_checked() {
         f(&mut a);
         DeliveryCommand::AttachFile(a)
     };
-    let cases: [(fn(&mut FileAttached), &str, &str); 5] = [
+    type Case = (fn(&mut FileAttached), &'static str, &'static str);
+    let cases: [Case; 5] = [
         (|f| f.size = FILE_BYTES_MAX + 1, "size", "max_bytes"),
         (|f| f.size = 0, "size", "empty"),
         (|f| f.sha256 = "ABC".into(), "sha256", "sha256_shape"),
@@ -1475,7 +1524,15 @@ fn date(text: &str) -> NaiveDate {
 #[test]
 fn node_deadlines_in_working_days_follow_the_calendar_table() {
     let friday = at("2026-12-04T15:00:00+08:00");
-    let cases: [(&str, TimeoutUnit, &[&str], &[&str], &str); 5] = [
+    // (case, unit, holidays, make-up working days, expected deadline)
+    type Row = (
+        &'static str,
+        TimeoutUnit,
+        &'static [&'static str],
+        &'static [&'static str],
+        &'static str,
+    );
+    let cases: [Row; 5] = [
         (
             "weekend and a Monday holiday",
             TimeoutUnit::WorkingDays,
