@@ -28,10 +28,10 @@ use domain::instance::{
     InstanceReleased, InstanceStatus, InstanceUpgraded,
 };
 use domain::order::{
-    Channel, ChannelKind, Client, InvoiceIssued, OrderCompleted, InvoiceRejected, InvoiceRequested, InvoiceType,
-    OrderEvent, OrderPaid, OrderPlaced, OrderPriceChanged, OrderType, OrderVoided, RefundApproved,
-    RefundInitiator, RefundKind, RefundRejected, RefundRequested, Release, ReviewDefaulted,
-    ReviewReplied, ReviewSubmitted, VoidReason,
+    Channel, ChannelKind, Client, InvoiceIssued, InvoiceRejected, InvoiceRequested, InvoiceType,
+    OrderCompleted, OrderEvent, OrderPaid, OrderPlaced, OrderPriceChanged, OrderType, OrderVoided,
+    RefundApproved, RefundInitiator, RefundKind, RefundRejected, RefundRequested, Release,
+    ReviewDefaulted, ReviewReplied, ReviewSubmitted, VoidReason,
 };
 use domain::platform::{
     CalendarEvent, CalendarSet, ClockEvent, OrgCreated, OrgEvent, PrincipalCreated, PrincipalEvent,

@@ -170,7 +170,8 @@ pub fn delivery_cancel_on_refund(
     if !is_valid_id(IdKind::Order, order_id) {
         return Ok(None);
     }
-    let decoded = OrderEvent::decode_payload(event.event_type, event.schema_version, event.payload)?;
+    let decoded =
+        OrderEvent::decode_payload(event.event_type, event.schema_version, event.payload)?;
     let OrderEvent::RefundApproved(approved) = decoded else {
         return Ok(None);
     };

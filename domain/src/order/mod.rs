@@ -232,9 +232,7 @@ impl Decider for Order {
                 deadline_id,
             } => default_review(state, review_id, deadline_id, ctx),
             C::ReplyToReview { text } => reply_to_review(state, text, ctx),
-            C::CompleteByDelivery { delivery_id } => {
-                complete_by_delivery(state, delivery_id, ctx)
-            }
+            C::CompleteByDelivery { delivery_id } => complete_by_delivery(state, delivery_id, ctx),
             C::RefundBySystem {
                 refund_id,
                 delivery_id,

@@ -865,7 +865,11 @@ mod deliveries {
         DeciderTest::<Order>::given(paid_manual())
             .when(review.clone(), &ctx)
             .then_error(|e| e.code == "invalid_state");
-        let done = with(paid_manual(), complete(), &system_at("2026-12-10T18:00:00+08:00"));
+        let done = with(
+            paid_manual(),
+            complete(),
+            &system_at("2026-12-10T18:00:00+08:00"),
+        );
         let e = Order::decide(&Order::fold(&done), &review, &ctx).unwrap();
         assert!(matches!(&e[..], [OrderEvent::ReviewSubmitted(_)]), "{e:?}");
     }
