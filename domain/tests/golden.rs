@@ -49,9 +49,9 @@ use domain::instance::{
 };
 use domain::order::{
     Channel, ChannelKind, Client, InvoiceIssued, InvoiceRejected, InvoiceRequested, InvoiceType,
-    OrderEvent, OrderPaid, OrderPlaced, OrderPriceChanged, OrderType, OrderVoided, RefundApproved,
-    RefundInitiator, RefundKind, RefundRejected, RefundRequested, Release, ReviewDefaulted,
-    ReviewReplied, ReviewSubmitted, VoidReason,
+    OrderCompleted, OrderEvent, OrderPaid, OrderPlaced, OrderPriceChanged, OrderType, OrderVoided,
+    RefundApproved, RefundInitiator, RefundKind, RefundRejected, RefundRequested, Release,
+    ReviewDefaulted, ReviewReplied, ReviewSubmitted, VoidReason,
 };
 use domain::platform::{
     CalendarEvent, CalendarSet, ClockEvent, OrgCreated, OrgEvent, PrincipalCreated, PrincipalEvent,
@@ -452,6 +452,15 @@ fn order_cases() -> Vec<Golden<OrderEvent>> {
                 at: ts("2026-12-02T09:00:00+08:00"),
             },
             "057265765f31177468616e6b20796f752c20776520617265206f6e2069740f70726e5f733a6973765f61646d696efd0008155338c30c00",
+        ),
+        golden(
+            "OrderCompleted",
+            1,
+            OrderCompleted {
+                delivery_id: "dlv_1".into(),
+                at: ts("2026-12-10T18:00:00+08:00"),
+            },
+            "05646c765f31fd0090ec4689c40c00",
         ),
     ]
 }
