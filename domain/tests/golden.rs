@@ -32,7 +32,7 @@ use domain::delivery::project::{
     CancelReason, DeliveryCancelled, DeliveryCompleted, DeliveryEvent, DeliveryPaused,
     DeliveryQueued, DeliveryResumed, DeliveryStarted, FileAttached, MessagePosted, NodeCompleted,
     NodeEntered, NodeRejected, NodeTimedOut, NotePosted, OperatorAssigned, OperatorHow, Party,
-    ProviderAssigned, ProviderChanged, ProviderHow, QueueReason, RequirementForm,
+    ProviderAssigned, ProviderChanged, ProviderHow, QueueReason, QueueRechecked, RequirementForm,
     RequirementSubmitted, WeightPick,
 };
 use domain::delivery::staff::{
@@ -1159,6 +1159,16 @@ fn delivery_cases() -> Vec<Golden<DeliveryEvent>> {
                 node_id: "assign_order".into(),
                 reason: QueueReason::StaffCapacityFull,
                 since: ts("2026-11-23T08:15:00+08:00"),
+            },
+            "0c61737369676e5f6f7264657203fd00d212f8ccc10c00",
+        ),
+        golden(
+            "QueueRechecked",
+            1,
+            QueueRechecked {
+                node_id: "assign_order".into(),
+                reason: QueueReason::StaffCapacityFull,
+                at: ts("2026-11-23T08:15:00+08:00"),
             },
             "0c61737369676e5f6f7264657203fd00d212f8ccc10c00",
         ),

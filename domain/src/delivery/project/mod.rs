@@ -39,6 +39,7 @@ use crate::delivery::node::FlowNode;
 use crate::error::DomainError;
 
 pub use crate::delivery::assign::QueueReason;
+pub use events::queue_recheck_id;
 pub use events::{
     deadline_effects, node_deadline_id, stored_deadline_effects, CancelReason, DeliveryCancelled,
     DeliveryCompleted, DeliveryEvent, DeliveryPaused, DeliveryQueued, DeliveryResumed,
@@ -46,7 +47,6 @@ pub use events::{
     NodeTimedOut, NotePosted, OperatorAssigned, OperatorHow, ProviderAssigned, ProviderChanged,
     ProviderHow, QueueRechecked, RequirementSubmitted, WeightPick, QUEUE_RECHECK_MINUTES,
 };
-pub use events::queue_recheck_id;
 pub use fields::validate_form;
 pub use state::{DeliveryState, DeliveryStatus, Queued, Stage};
 
