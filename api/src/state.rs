@@ -15,8 +15,8 @@ use projections::instances::Instances;
 use projections::orders::Orders;
 use projections::products::Products;
 use projections::promotions::Promotions;
-use projections::staff::StaffModel;
 use projections::runtime::MIN_POSITION_WAIT_MS_MAX;
+use projections::staff::StaffModel;
 use projections::timers::Timers;
 use projections::{Projection, ProjectionControl};
 

@@ -45,8 +45,18 @@ const API_MD: &[(&str, &str, &str, Option<&[Role]>)] = {
             Some(&[IsvAdmin]),
         ),
         ("PUT", "/v1/staff/{id}", "isv_admin", Some(&[IsvAdmin])),
-        ("POST", "/v1/staff/{id}/leave", "isv_admin", Some(&[IsvAdmin])),
-        ("DELETE", "/v1/staff/{id}/leave", "isv_admin", Some(&[IsvAdmin])),
+        (
+            "POST",
+            "/v1/staff/{id}/leave",
+            "isv_admin",
+            Some(&[IsvAdmin]),
+        ),
+        (
+            "DELETE",
+            "/v1/staff/{id}/leave",
+            "isv_admin",
+            Some(&[IsvAdmin]),
+        ),
         (
             "POST",
             "/v1/staff/me/accepting",

@@ -253,7 +253,10 @@ async fn an_update_changes_any_subset_and_if_match_names_the_staff_stream() {
     let r = put(&api, &admin, &staff, json!({"max_active": 5, "tags": []})).await;
     let v = r.expect(StatusCode::OK);
     assert_eq!(r.header("etag").as_deref(), Some("\"2\""));
-    assert_eq!((v["max_active"].clone(), v["version"].clone()), (json!(5), json!(2)));
+    assert_eq!(
+        (v["max_active"].clone(), v["version"].clone()),
+        (json!(5), json!(2))
+    );
     assert_eq!(v["tags"], json!([]));
     assert_eq!(v["roles"], json!(["designer", "tester"]), "untouched");
     // Nothing changed: no event.
@@ -270,7 +273,11 @@ async fn an_update_changes_any_subset_and_if_match_names_the_staff_stream() {
     .await
     .expect(StatusCode::OK);
     assert_eq!(
-        (v["roles"].clone(), v["department"].clone(), v["accepting"].clone()),
+        (
+            v["roles"].clone(),
+            v["department"].clone(),
+            v["accepting"].clone()
+        ),
         (json!(["provider_admin"]), json!("Ops"), json!(false))
     );
     let e = api
@@ -290,7 +297,10 @@ async fn an_update_changes_any_subset_and_if_match_names_the_staff_stream() {
         .await
         .expect(StatusCode::OK);
     let read = api.read_as(&admin, &format!("/v1/staff/{staff}")).await;
-    assert_eq!((read["max_active"].clone(), read["version"].clone()), (json!(7), json!(4)));
+    assert_eq!(
+        (read["max_active"].clone(), read["version"].clone()),
+        (json!(7), json!(4))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -369,7 +379,10 @@ async fn a_staff_member_switches_its_own_accepting_status() {
         .post_as(token, "/v1/staff/me/accepting", json!({"accepting": false}))
         .await
         .expect(StatusCode::OK);
-    assert_eq!((v["id"].clone(), v["accepting"].clone()), (li["id"].clone(), json!(false)));
+    assert_eq!(
+        (v["id"].clone(), v["accepting"].clone()),
+        (li["id"].clone(), json!(false))
+    );
     let read = api.read_as(&admin, &format!("/v1/staff/{}", id(&li))).await;
     assert_eq!(read["accepting"], false);
     api.post_as(token, "/v1/staff/me/accepting", json!({}))

@@ -159,10 +159,13 @@ pub fn routes(r: Routes) -> Routes {
         "GET",
         "/v1/orgs/{org}/staff",
         get(list),
-        Doc::new("an org's staff, in join order", "isv_admin of the org, platform, auditor")
-            .query("limit", "page size, 1..=500 (default 50)")
-            .query("cursor", "the next_cursor of the previous page")
-            .answers::<StaffPage>(200),
+        Doc::new(
+            "an org's staff, in join order",
+            "isv_admin of the org, platform, auditor",
+        )
+        .query("limit", "page size, 1..=500 (default 50)")
+        .query("cursor", "the next_cursor of the previous page")
+        .answers::<StaffPage>(200),
     )
     .add(
         "GET",
@@ -446,7 +449,16 @@ async fn my_accepting(
     let cmd = StaffCommand::SetAccepting {
         accepting: input.accepting,
     };
-    run(&app, &caller, &headers, &body, "SetStaffAccepting", &id, cmd).await
+    run(
+        &app,
+        &caller,
+        &headers,
+        &body,
+        "SetStaffAccepting",
+        &id,
+        cmd,
+    )
+    .await
 }
 
 async fn roles(

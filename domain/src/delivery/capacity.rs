@@ -212,7 +212,9 @@ mod tests {
 
     #[test]
     fn without_a_cap_the_sellers_own_org_always_takes() {
-        let history: Vec<_> = (0..60).map(|i| taken("org_s", &format!("dlv_{i}"))).collect();
+        let history: Vec<_> = (0..60)
+            .map(|i| taken("org_s", &format!("dlv_{i}")))
+            .collect();
         DeciderTest::<ProviderLoad>::given(history)
             .when(take("org_s", "dlv_x", None), &ctx())
             .then_events(vec![taken("org_s", "dlv_x")]);
@@ -312,4 +314,3 @@ mod tests {
         }
     }
 }
-

@@ -410,7 +410,10 @@ impl Decider for Staff {
             StaffCommand::Update(c) => {
                 let after = StaffUpdated {
                     max_active: c.max_active.unwrap_or(state.max_active),
-                    tags: c.tags.as_deref().map_or_else(|| state.tags.clone(), trimmed),
+                    tags: c
+                        .tags
+                        .as_deref()
+                        .map_or_else(|| state.tags.clone(), trimmed),
                     accepting: c.accepting.unwrap_or(state.accepting),
                     roles: c.roles.clone().unwrap_or_else(|| state.roles.clone()),
                     department: c
@@ -781,7 +784,10 @@ mod tests {
             refused(vec![created(1), taken("dlv_1")], "designer").as_deref(),
             Some("capacity_full")
         );
-        assert_eq!(refused(vec![created(0)], "designer").as_deref(), Some("capacity_full"));
+        assert_eq!(
+            refused(vec![created(0)], "designer").as_deref(),
+            Some("capacity_full")
+        );
     }
 
     #[test]
@@ -880,7 +886,10 @@ mod tests {
             max_active: Some(51),
             ..StaffChanges::default()
         });
-        assert_eq!((field(&e), e.details[1].1.as_str()), ("max_active", "range"));
+        assert_eq!(
+            (field(&e), e.details[1].1.as_str()),
+            ("max_active", "range")
+        );
         let e = update(StaffChanges {
             tags: Some((0..6).map(|i| format!("t{i}")).collect()),
             ..StaffChanges::default()
@@ -1075,11 +1084,7 @@ mod tests {
 
     #[test]
     fn the_org_index_keeps_join_order_and_a_second_join_appends_nothing() {
-        let joined = |s: &str| {
-            OrgStaffEvent::StaffJoined(StaffJoined {
-                staff_id: s.into(),
-            })
-        };
+        let joined = |s: &str| OrgStaffEvent::StaffJoined(StaffJoined { staff_id: s.into() });
         let state = DeciderTest::<OrgStaff>::given(vec![joined("stf_b")])
             .when(
                 OrgStaffCommand::Join {
@@ -1230,4 +1235,3 @@ mod tests {
         }
     }
 }
-
