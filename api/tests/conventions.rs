@@ -1452,6 +1452,7 @@ async fn openapi_document_is_valid_openapi_3_1_with_closed_schemas() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn openapi_limits_are_the_domains_limits() {
+    use domain::delivery::staff;
     use domain::{calendar, order, platform, product};
     let api = Api::new().await;
     let doc = api.openapi().await;
@@ -1578,6 +1579,48 @@ async fn openapi_limits_are_the_domains_limits() {
             "maximum",
             api::routes::ops::CLOCK_ADVANCE_SECONDS_MAX as f64,
         ),
+        (
+            "CreateStaffInput",
+            "max_active",
+            "maximum",
+            f64::from(staff::MAX_ACTIVE_MAX),
+        ),
+        (
+            "CreateStaffInput",
+            "tags",
+            "maxItems",
+            staff::TAGS_MAX as f64,
+        ),
+        (
+            "CreateStaffInput",
+            "department",
+            "maxLength",
+            staff::DEPARTMENT_CHARS_MAX as f64,
+        ),
+        (
+            "CreateStaffInput",
+            "name",
+            "maxLength",
+            platform::NAME_CHARS_MAX as f64,
+        ),
+        (
+            "UpdateStaffInput",
+            "max_active",
+            "maximum",
+            f64::from(staff::MAX_ACTIVE_MAX),
+        ),
+        (
+            "UpdateStaffInput",
+            "tags",
+            "maxItems",
+            staff::TAGS_MAX as f64,
+        ),
+        (
+            "UpdateStaffInput",
+            "department",
+            "maxLength",
+            staff::DEPARTMENT_CHARS_MAX as f64,
+        ),
     ];
     for (schema, field, keyword, limit) in cases {
         let documented = schemas[schema]["properties"][field][keyword].as_f64();
@@ -1587,6 +1630,10 @@ async fn openapi_limits_are_the_domains_limits() {
     assert_eq!(
         schemas["MeView"]["properties"]["role"]["enum"],
         json!(roles)
+    );
+    assert_eq!(
+        schemas["CreateStaffInput"]["properties"]["roles"]["items"]["enum"],
+        json!(domain::delivery::STAFF_ROLES)
     );
 }
 
