@@ -16,6 +16,7 @@ use projections::orders::Orders;
 use projections::products::Products;
 use projections::promotions::Promotions;
 use projections::runtime::MIN_POSITION_WAIT_MS_MAX;
+use projections::templates::Templates;
 use projections::timers::Timers;
 use projections::{Projection, ProjectionControl};
 
@@ -84,6 +85,7 @@ pub struct AppInner {
     pub orders: Projection<Orders>,
     pub instances: Projection<Instances>,
     pub coupons: Projection<Coupons>,
+    pub templates: Projection<Templates>,
     pub projections: Vec<Arc<dyn ProjectionControl>>,
     pub metrics: PrometheusHandle,
     /// Serialises clock advances (each answers after its deadlines fired).
@@ -166,6 +168,7 @@ impl App {
         let orders = running.handle::<Orders>()?;
         let instances = running.handle::<Instances>()?;
         let coupons = running.handle::<Coupons>()?;
+        let templates = running.handle::<Templates>()?;
         let projections = running.controls();
         let files = FileStore::open(&config.data_dir)?;
         Ok(App(Arc::new(AppInner {
@@ -192,6 +195,7 @@ impl App {
             orders,
             instances,
             coupons,
+            templates,
             projections,
             metrics: config.metrics,
             clock_advance: tokio::sync::Mutex::new(()),

@@ -16,13 +16,13 @@ use std::collections::BTreeSet;
 use std::fmt::Debug;
 
 use chrono::NaiveDate;
+use domain::calendar::TimeoutUnit;
 use domain::codec::{to_payload_bytes, EventCodec};
 use domain::coupon::{
     AutoGrantIndexEvent, AutoGrantWindow, CampaignAutoGrantAdded, CampaignCreated, CampaignEvent,
     CampaignVoided, CouponGranted, CouponRedeemed, CouponReleased, CouponStockDrawn, StockEvent,
     StockGrant, Via, WalletEvent,
 };
-use domain::calendar::TimeoutUnit;
 use domain::delivery::node::{
     AssignRule, Node, NodeTimeout, NodeType, Notification, NotifyTrigger, Recipient, Side,
     TimeoutAction,
@@ -1358,11 +1358,14 @@ fn enums_stored_in_payloads_keep_their_variant_indices() {
         NodeType::Generic => 6,
         NodeType::CompleteProject => 7,
     });
-    assert_tags(&[Side::Provider, Side::Customer, Side::System], |v| match v {
-        Side::Provider => 0,
-        Side::Customer => 1,
-        Side::System => 2,
-    });
+    assert_tags(
+        &[Side::Provider, Side::Customer, Side::System],
+        |v| match v {
+            Side::Provider => 0,
+            Side::Customer => 1,
+            Side::System => 2,
+        },
+    );
     assert_tags(
         &[AssignRule::ProviderFirst, AssignRule::DepartmentFirst],
         |v| match v {

@@ -16,6 +16,7 @@ pub mod products;
 pub mod promotions;
 pub mod registry;
 pub mod runtime;
+pub mod templates;
 pub mod timers;
 
 pub use runtime::{

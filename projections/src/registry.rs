@@ -46,6 +46,7 @@ pub static MODELS: &[Model] = &[
     Model::of::<crate::orders::Orders>(),
     Model::of::<crate::instances::Instances>(),
     Model::of::<crate::coupons::Coupons>(),
+    Model::of::<crate::templates::Templates>(),
 ];
 
 /// Names of every read model, in rebuild order.

@@ -13,6 +13,7 @@ pub mod platform;
 pub mod products;
 pub mod promotions;
 pub mod refunds;
+pub mod templates;
 
 use axum::routing::MethodRouter;
 use axum::Router;

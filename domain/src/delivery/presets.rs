@@ -57,7 +57,11 @@ fn calendar_days(tenths: u32, action: TimeoutAction) -> Option<NodeTimeout> {
 /// provider_first): how every preset starts.
 fn start() -> Vec<Node> {
     vec![
-        node("assign_provider", NodeType::AssignProvider, "assign provider"),
+        node(
+            "assign_provider",
+            NodeType::AssignProvider,
+            "assign provider",
+        ),
         node(
             "submit_requirement",
             NodeType::SubmitRequirement,
@@ -260,7 +264,10 @@ mod tests {
         assert!(last.timeout_from_warranty && last.timeout.is_none());
         assert_eq!(d.nodes[d.nodes.len() - 2].node_type, NodeType::Confirm);
         let c = preset("tpl_contract").expect("preset");
-        assert!(c.nodes.iter().any(|n| n.id == "upload_contract" && n.upload_required));
+        assert!(c
+            .nodes
+            .iter()
+            .any(|n| n.id == "upload_contract" && n.upload_required));
         assert!(preset("tpl_nothing").is_none());
     }
 }

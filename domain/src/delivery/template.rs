@@ -507,7 +507,10 @@ pub fn check_publishable(nodes: &[Node]) -> Result<(), DomainError> {
         ));
     }
     let mut seen = BTreeSet::new();
-    for n in nodes.iter().flat_map(|n| std::iter::once(n).chain(&n.children)) {
+    for n in nodes
+        .iter()
+        .flat_map(|n| std::iter::once(n).chain(&n.children))
+    {
         if !seen.insert(n.id.as_str()) {
             return Err(invalid(
                 Some(&n.id),
@@ -521,7 +524,11 @@ pub fn check_publishable(nodes: &[Node]) -> Result<(), DomainError> {
             return Err(invalid(
                 Some(&c.id),
                 "container_child_type",
-                format!("a container cannot hold the {} node {}", type_name(c.node_type), c.id),
+                format!(
+                    "a container cannot hold the {} node {}",
+                    type_name(c.node_type),
+                    c.id
+                ),
             ));
         }
     }

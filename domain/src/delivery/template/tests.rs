@@ -122,7 +122,12 @@ fn publish_refusal(nodes: Vec<Node>) -> (Option<String>, String) {
     let e = DeciderTest::<Template>::given([created(nodes)])
         .when(TemplateCommand::Publish, &admin_of(ACME))
         .then_error(|e| e.code == "template_invalid" && e.kind == ErrorKind::Rule);
-    let get = |k: &str| e.details.iter().find(|(d, _)| *d == k).map(|(_, v)| v.clone());
+    let get = |k: &str| {
+        e.details
+            .iter()
+            .find(|(d, _)| *d == k)
+            .map(|(_, v)| v.clone())
+    };
     (get("node_id"), get("rule").expect("rule"))
 }
 
@@ -204,8 +209,16 @@ fn field_rules_name_the_json_path_of_the_node() {
         (|n| n[1].id = "Bad-Id".into(), "nodes[1].id", "format"),
         (|n| n[1].id = "x".repeat(41), "nodes[1].id", "format"),
         (|n| n[1].name = " ".into(), "nodes[1].name", "required"),
-        (|n| n[1].name = "n".repeat(61), "nodes[1].name", "max_length"),
-        (|n| n[2].role = Some("chef".into()), "nodes[2].role", "one_of"),
+        (
+            |n| n[1].name = "n".repeat(61),
+            "nodes[1].name",
+            "max_length",
+        ),
+        (
+            |n| n[2].role = Some("chef".into()),
+            "nodes[2].role",
+            "one_of",
+        ),
         (
             |n| n[1].role = Some("developer".into()),
             "nodes[1].role",
@@ -283,14 +296,26 @@ fn field_rules_name_the_json_path_of_the_node() {
             "nodes[1].children",
             "not_allowed",
         ),
-        (|n| n[1].side = Some(Side::Provider), "nodes[1].side", "fixed"),
-        (|n| n[3].side = Some(Side::Provider), "nodes[3].side", "not_allowed"),
+        (
+            |n| n[1].side = Some(Side::Provider),
+            "nodes[1].side",
+            "fixed",
+        ),
+        (
+            |n| n[3].side = Some(Side::Provider),
+            "nodes[3].side",
+            "not_allowed",
+        ),
         (
             |n| n[3].children[0].side = Some(Side::System),
             "nodes[3].children[0].side",
             "one_of",
         ),
-        (|n| n[1].rejectable = true, "nodes[1].rejectable", "not_allowed"),
+        (
+            |n| n[1].rejectable = true,
+            "nodes[1].rejectable",
+            "not_allowed",
+        ),
         (
             |n| n.extend((0..NODES_MAX).map(|i| node(&format!("n{i}"), NodeType::Generic))),
             "nodes",
@@ -474,7 +499,10 @@ fn a_product_may_name_a_preset_or_its_own_orgs_published_template() {
     assert_eq!(usable_by("tpl_basic", BOLT, None), Ok(()));
     assert_eq!(usable_by("tpl_1", ACME, Some(&done)), Ok(()));
     assert_eq!(usable_by("tpl_1", ACME, Some(&draft)), Err("not_published"));
-    assert_eq!(usable_by("tpl_1", BOLT, Some(&done)), Err("unknown_template"));
+    assert_eq!(
+        usable_by("tpl_1", BOLT, Some(&done)),
+        Err("unknown_template")
+    );
     assert_eq!(
         usable_by("tpl_1", ACME, Some(&TemplateState::default())),
         Err("unknown_template")
@@ -515,9 +543,8 @@ fn a_manual_product_names_a_preset_or_a_published_template_of_its_seller() {
     };
     assert!(ok("tpl_standard_manual", &[]).is_ok());
     assert!(ok("tpl_1", &[created(flow()), published()]).is_ok());
-    let rule = |r: Result<crate::decision::Outcome, DomainError>| {
-        field_error(&r.expect_err("refused"))
-    };
+    let rule =
+        |r: Result<crate::decision::Outcome, DomainError>| field_error(&r.expect_err("refused"));
     assert_eq!(
         rule(ok("tpl_1", &[created(flow())])),
         ("flow_template_id".into(), "not_published".into())
