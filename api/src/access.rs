@@ -11,6 +11,7 @@
 
 use domain::coupon::CampaignState;
 use domain::delivery::staff::StaffState;
+use domain::delivery::template::TemplateState;
 use domain::instance::InstanceState;
 use domain::order::OrderState;
 use domain::product::ProductState;
@@ -45,6 +46,9 @@ pub enum Tenancy {
     /// A staff member's org (or the org the path names): its isv_admin reaches its own
     /// org's staff only; a staff member (isv_staff) reaches itself only ([`reaches_staff`]).
     StaffOrg,
+    /// A private flow template's org: its isv_admin reaches its own templates only (public
+    /// presets are everyone's).
+    TemplateOwner,
 }
 
 impl Tenancy {
@@ -53,9 +57,10 @@ impl Tenancy {
         match self {
             Tenancy::Open => &[],
             Tenancy::OrderParties => &[Role::Customer, Role::IsvAdmin],
-            Tenancy::ProductSeller | Tenancy::CampaignSeller | Tenancy::StaffOrg => {
-                &[Role::IsvAdmin]
-            }
+            Tenancy::ProductSeller
+            | Tenancy::CampaignSeller
+            | Tenancy::StaffOrg
+            | Tenancy::TemplateOwner => &[Role::IsvAdmin],
         }
     }
 }
@@ -111,7 +116,7 @@ const fn public(method: &'static str, path: &'static str) -> Rule {
 }
 
 use Role::{Analyst, Auditor, Customer, IsvAdmin, IsvStaff, Platform};
-use Tenancy::{CampaignSeller, Open, OrderParties, ProductSeller, StaffOrg};
+use Tenancy::{CampaignSeller, Open, OrderParties, ProductSeller, StaffOrg, TemplateOwner};
 
 /// Every role (routes any authenticated principal may call).
 const ANY: &[Role] = &Role::ALL;
@@ -342,6 +347,36 @@ pub const VOID_CAMPAIGN: Rule = rule(
 );
 pub const MY_COUPONS: Rule = rule("GET", "/v1/me/coupons", &[Customer], Open);
 
+// §7 flow templates. isv_admin writes its own org's; every GET also serves platform and
+// auditor (§1). The list is `Open`: public presets are everyone's, and the handler lists
+// only the caller's org's private templates (all of them for platform and auditor).
+pub const LIST_TEMPLATES: Rule = rule(
+    "GET",
+    "/v1/flow-templates",
+    &[IsvAdmin, Platform, Auditor],
+    Open,
+);
+pub const GET_TEMPLATE: Rule = rule(
+    "GET",
+    "/v1/flow-templates/{id}",
+    &[IsvAdmin, Platform, Auditor],
+    TemplateOwner,
+);
+pub const CREATE_TEMPLATE: Rule = rule("POST", "/v1/flow-templates", &[IsvAdmin], Open);
+pub const EDIT_TEMPLATE: Rule = rule("PUT", "/v1/flow-templates/{id}", &[IsvAdmin], TemplateOwner);
+pub const PUBLISH_TEMPLATE: Rule = rule(
+    "POST",
+    "/v1/flow-templates/{id}/publish",
+    &[IsvAdmin],
+    TemplateOwner,
+);
+pub const COPY_TEMPLATE: Rule = rule(
+    "POST",
+    "/v1/flow-templates/{id}/copy",
+    &[IsvAdmin],
+    TemplateOwner,
+);
+
 // §9 log and operations
 pub const STREAM: Rule = rule("GET", "/v1/streams/{stream_id}", &[Auditor, Platform], Open);
 pub const EVENTS: Rule = rule("GET", "/v1/events", LOG_READERS, Open);
@@ -426,6 +461,12 @@ pub const RULES: &[Rule] = &[
     GRANT_COUPONS,
     VOID_CAMPAIGN,
     MY_COUPONS,
+    LIST_TEMPLATES,
+    GET_TEMPLATE,
+    CREATE_TEMPLATE,
+    EDIT_TEMPLATE,
+    PUBLISH_TEMPLATE,
+    COPY_TEMPLATE,
     STREAM,
     EVENTS,
     EVENTS_LIVE,
@@ -531,6 +572,16 @@ pub fn reaches_staff(caller: &Caller, rule: &Rule, s: &StaffState) -> bool {
     s.created
         && reaches_org_staff(caller, rule, &s.org_id)
         && (caller.role != Role::IsvStaff || caller.staff_id.as_deref() == Some(&s.staff_id))
+}
+
+/// May `caller` reach the private template `s` under `rule` (its [`Tenancy`])? A template
+/// that does not exist is nobody's; another org's is invisible to an isv_admin. (Public
+/// presets are everyone's and have no stream.)
+pub fn reaches_template(caller: &Caller, rule: &Rule, s: &TemplateState) -> bool {
+    let bound = rule.tenancy.bound_roles().contains(&caller.role);
+    s.template
+        .as_ref()
+        .is_some_and(|t| !bound || caller.org_id.as_deref() == Some(t.org_id.as_str()))
 }
 
 /// Whose records a caller may list.

@@ -63,6 +63,7 @@ pub fn router(app: App) -> Router {
         routes::aftersale::routes,
         routes::instances::routes,
         routes::coupons::routes,
+        routes::templates::routes,
         routes::log::routes,
         routes::ops::routes,
     ]

@@ -17,6 +17,7 @@ use projections::products::Products;
 use projections::promotions::Promotions;
 use projections::runtime::MIN_POSITION_WAIT_MS_MAX;
 use projections::staff::StaffModel;
+use projections::templates::Templates;
 use projections::timers::Timers;
 use projections::{Projection, ProjectionControl};
 
@@ -86,6 +87,7 @@ pub struct AppInner {
     pub instances: Projection<Instances>,
     pub coupons: Projection<Coupons>,
     pub staff: Projection<StaffModel>,
+    pub templates: Projection<Templates>,
     pub projections: Vec<Arc<dyn ProjectionControl>>,
     pub metrics: PrometheusHandle,
     /// Serialises clock advances (each answers after its deadlines fired).
@@ -169,6 +171,7 @@ impl App {
         let instances = running.handle::<Instances>()?;
         let coupons = running.handle::<Coupons>()?;
         let staff = running.handle::<StaffModel>()?;
+        let templates = running.handle::<Templates>()?;
         let projections = running.controls();
         let files = FileStore::open(&config.data_dir)?;
         Ok(App(Arc::new(AppInner {
@@ -196,6 +199,7 @@ impl App {
             instances,
             coupons,
             staff,
+            templates,
             projections,
             metrics: config.metrics,
             clock_advance: tokio::sync::Mutex::new(()),

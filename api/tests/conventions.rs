@@ -1453,6 +1453,7 @@ async fn openapi_document_is_valid_openapi_3_1_with_closed_schemas() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn openapi_limits_are_the_domains_limits() {
     use domain::delivery::staff;
+    use domain::delivery::{node, template};
     use domain::{calendar, order, platform, product};
     let api = Api::new().await;
     let doc = api.openapi().await;
@@ -1620,6 +1621,53 @@ async fn openapi_limits_are_the_domains_limits() {
             "department",
             "maxLength",
             staff::DEPARTMENT_CHARS_MAX as f64,
+            "TemplateInput",
+            "name",
+            "maxLength",
+            template::TEMPLATE_NAME_CHARS_MAX as f64,
+        ),
+        ("TemplateInput", "nodes", "maxItems", node::NODES_MAX as f64),
+        (
+            "NodeInput",
+            "id",
+            "maxLength",
+            template::NODE_ID_CHARS_MAX as f64,
+        ),
+        (
+            "NodeInput",
+            "name",
+            "maxLength",
+            template::NODE_NAME_CHARS_MAX as f64,
+        ),
+        (
+            "NodeInput",
+            "labels",
+            "maxItems",
+            template::LABELS_MAX as f64,
+        ),
+        (
+            "NodeInput",
+            "notifications",
+            "maxItems",
+            node::NOTIFICATIONS_PER_NODE_MAX as f64,
+        ),
+        (
+            "ChildNodeInput",
+            "name",
+            "maxLength",
+            template::NODE_NAME_CHARS_MAX as f64,
+        ),
+        (
+            "NotificationJson",
+            "template",
+            "maxLength",
+            node::NOTIFICATION_TEMPLATE_CHARS_MAX as f64,
+        ),
+        (
+            "TimeoutInput",
+            "days",
+            "maximum",
+            f64::from(node::TIMEOUT_TENTHS_MAX) / 10.0,
         ),
     ];
     for (schema, field, keyword, limit) in cases {

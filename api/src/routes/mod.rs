@@ -14,6 +14,7 @@ pub mod products;
 pub mod promotions;
 pub mod refunds;
 pub mod staff;
+pub mod templates;
 
 use axum::routing::MethodRouter;
 use axum::Router;
