@@ -65,6 +65,19 @@ pub static POLICIES: &[Policy] = &[
         react: |event, stream_id| crate::delivery::flow::on_refund_approved(stream_id, event),
     },
     Policy {
+        name: "delivery_drain",
+        event_types: &[
+            "StaffWorkReleased",
+            "StaffUpdated",
+            "StaffAcceptingSet",
+            "StaffLeaveEnded",
+            "ProviderWorkReleased",
+            "ProvidersSet",
+            "DeliveryDequeued",
+        ],
+        react: |event, stream_id| crate::delivery::flow::on_capacity_freed(stream_id, event),
+    },
+    Policy {
         name: "delivery_completion",
         event_types: &["DeliveryCompleted"],
         react: |event, stream_id| crate::delivery::flow::on_delivery_completed(stream_id, event),

@@ -150,6 +150,7 @@ pub static AGGREGATES: &[Aggregate] = &[
     Aggregate::of::<crate::delivery::staff::Staff>("staff", &[IdKind::Staff]),
     Aggregate::of::<crate::delivery::staff::OrgStaff>("orgstaff", &[]),
     Aggregate::of::<crate::delivery::capacity::ProviderLoad>("provload", &[]),
+    Aggregate::of::<crate::delivery::queue::DispatchQueue>("dispatchq", &[]),
     Aggregate::of::<crate::delivery::template::Template>("template", &[IdKind::Template]),
 ];
 

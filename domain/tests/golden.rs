@@ -35,6 +35,7 @@ use domain::delivery::project::{
     ProviderAssigned, ProviderChanged, ProviderHow, QueueReason, QueueRechecked, RequirementForm,
     RequirementSubmitted, WeightPick,
 };
+use domain::delivery::queue::{DeliveryDequeued, DeliveryEnqueued, DispatchQueueEvent};
 use domain::delivery::staff::{
     OrgStaffEvent, StaffAcceptingSet, StaffCreated, StaffEvent, StaffJoined, StaffLeaveEnded,
     StaffLeaveSet, StaffUpdated, StaffWorkReleased, StaffWorkTaken,
@@ -1526,8 +1527,30 @@ fn provider_load_cases() -> Vec<Golden<ProviderLoadEvent>> {
     ]
 }
 
+fn dispatch_queue_cases() -> Vec<Golden<DispatchQueueEvent>> {
+    vec![
+        golden(
+            "DeliveryEnqueued",
+            1,
+            DeliveryEnqueued {
+                delivery_id: "dlv_01jdq7x3k2".into(),
+            },
+            "0e646c765f30316a64713778336b32",
+        ),
+        golden(
+            "DeliveryDequeued",
+            1,
+            DeliveryDequeued {
+                delivery_id: "dlv_01jdq7x3k2".into(),
+            },
+            "0e646c765f30316a64713778336b32",
+        ),
+    ]
+}
+
 #[test]
 fn delivery_staff_and_capacity_event_encodings_are_pinned() {
+    assert_pinned(&dispatch_queue_cases());
     assert_pinned(&staff_cases());
     assert_pinned(&org_staff_cases());
     assert_pinned(&provider_load_cases());
@@ -1666,6 +1689,7 @@ fn every_registered_event_type_has_golden_bytes() {
         uncovered(&staff_cases()),
         uncovered(&org_staff_cases()),
         uncovered(&provider_load_cases()),
+        uncovered(&dispatch_queue_cases()),
     ]
     .concat();
     assert!(missing.is_empty(), "no golden bytes for {missing:?}");
@@ -1688,6 +1712,7 @@ fn every_registered_event_type_has_golden_bytes() {
         covered(&staff_cases()),
         covered(&org_staff_cases()),
         covered(&provider_load_cases()),
+        covered(&dispatch_queue_cases()),
     ]
     .into_iter()
     .flatten()

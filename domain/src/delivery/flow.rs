@@ -35,6 +35,9 @@ use crate::delivery::project::{
     Operator, OperatorHow, ProviderHow, StartDelivery as Start, WeightPick,
 };
 use crate::delivery::project::{CancelReason, DeliveryEvent};
+use crate::delivery::queue::{
+    dispatch_queue_stream, DispatchQueue, DispatchQueueCommand, DRAIN_BATCH_MAX,
+};
 use crate::delivery::staff::{
     org_staff_stream, staff_stream, OrgStaff, Staff, StaffCommand, StaffState, Unavailable,
 };
@@ -158,7 +161,11 @@ impl Decision for Act {
         let mut streams = vec![
             product_stream(&started.product_id),
             provider_load_stream(&started.product_id),
+            dispatch_queue_stream(&started.product_id),
         ];
+        if let Some(provider) = &state.provider_org_id {
+            streams.push(dispatch_queue_stream(provider));
+        }
         streams.extend(
             state
                 .operators
@@ -196,6 +203,7 @@ impl Decision for Act {
             .cloned()
             .ok_or_else(|| DomainError::internal("the delivery's state after the act"))?;
         self.capacity(state, &after, states, ctx, &mut outcome)?;
+        self.queue_index(state, &after, states, ctx, &mut outcome)?;
         Ok(outcome)
     }
 }
@@ -438,6 +446,66 @@ impl Act {
     }
 }
 
+/// The queue index a project waits in, while it waits: its product's for a provider, its
+/// provider org's for a staff member.
+fn queue_key(state: &DeliveryState) -> Option<String> {
+    state.queued.as_ref()?;
+    if !holds_place(state) {
+        return None;
+    }
+    let started = state.started.as_ref()?;
+    match state.current_node()?.node.node_type {
+        NodeType::AssignProvider => Some(started.product_id.clone()),
+        NodeType::AssignOrder => state.provider_org_id.clone(),
+        _ => None,
+    }
+}
+
+/// Executing or paused: a project that can still wait in a queue.
+fn holds_place(state: &DeliveryState) -> bool {
+    matches!(
+        state.status,
+        DeliveryStatus::Executing | DeliveryStatus::Paused
+    )
+}
+
+impl Act {
+    /// Keeps the dispatch queue index true: the project enters the index of the queue it
+    /// starts waiting in and leaves the one it stops waiting in, in the same append.
+    fn queue_index(
+        &self,
+        before: &DeliveryState,
+        after: &DeliveryState,
+        states: &States,
+        ctx: &Context,
+        outcome: &mut Outcome,
+    ) -> Result<(), DomainError> {
+        let (from, to) = (queue_key(before), queue_key(after));
+        if from == to {
+            return Ok(());
+        }
+        let mut effect = |key: &str, command: DispatchQueueCommand| -> Result<(), DomainError> {
+            let stream = dispatch_queue_stream(key);
+            let index = states.get::<DispatchQueue>(&stream)?;
+            let events = DispatchQueue::decide(index, &command, ctx)?;
+            outcome.append(&stream, &events)
+        };
+        let delivery_id = self.delivery_id.clone();
+        if let Some(key) = &from {
+            effect(
+                key,
+                DispatchQueueCommand::Dequeue {
+                    delivery_id: delivery_id.clone(),
+                },
+            )?;
+        }
+        if let Some(key) = &to {
+            effect(key, DispatchQueueCommand::Enqueue { delivery_id })?;
+        }
+        Ok(())
+    }
+}
+
 /// The most active projects `org_id` may hold of `product` (`None`: no cap — the seller's
 /// own org delivering a product with no provider list, or dispatched outside the list).
 fn link_max(product: &ProductState, org_id: &str) -> Option<u32> {
@@ -620,6 +688,98 @@ fn with_warranty(nodes: Vec<Node>, warranty_days: u32) -> Vec<Node> {
 }
 
 // ---------------------------------------------------------------------------------------
+// Drain: capacity freed up, re-examine the queue at once
+
+/// Whose freed capacity a [`Drain`] looks at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DrainOf {
+    /// A staff member had room again (released a project, a higher maximum, accepting on,
+    /// leave ended): the queue of their org.
+    Staff { staff_id: String },
+    /// The queue index `key` (a product's provider queue after a provider slot was given
+    /// back or its providers changed; any queue after a project left it).
+    Queue { key: String },
+}
+
+/// Re-examines the oldest projects (at most [`DRAIN_BATCH_MAX`]) waiting in one dispatch
+/// queue and assigns the first that can be assigned now, in one append (SPEC §8: queued
+/// projects are re-examined immediately whenever capacity frees up). A project leaving the
+/// queue appends `DeliveryDequeued`, which drains the queue again, so a raise of capacity by
+/// N assigns up to N projects one after the other. Nothing is appended when none can be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Drain {
+    pub of: DrainOf,
+}
+
+impl Drain {
+    /// The queue index stream, once known (a staff member's org is read from its stream).
+    fn queue_stream(&self, loaded: &States) -> Option<String> {
+        match &self.of {
+            DrainOf::Queue { key } => Some(dispatch_queue_stream(key)),
+            DrainOf::Staff { staff_id } => loaded
+                .get::<Staff>(&staff_stream(staff_id))
+                .ok()
+                .filter(|s| s.created)
+                .map(|s| dispatch_queue_stream(&s.org_id)),
+        }
+    }
+
+    /// The acts to try, oldest queued first.
+    fn candidates(&self, loaded: &States) -> Vec<Act> {
+        let Some(queue) = self.queue_stream(loaded) else {
+            return Vec::new();
+        };
+        let Ok(index) = loaded.get::<DispatchQueue>(&queue) else {
+            return Vec::new();
+        };
+        index
+            .queued
+            .iter()
+            .take(DRAIN_BATCH_MAX)
+            .map(|d| act(d, Step::Assign))
+            .collect()
+    }
+}
+
+impl Decision for Drain {
+    fn primary(&self) -> String {
+        match &self.of {
+            DrainOf::Staff { staff_id } => staff_stream(staff_id),
+            DrainOf::Queue { key } => dispatch_queue_stream(key),
+        }
+    }
+
+    fn streams(&self, loaded: &States) -> Vec<String> {
+        let mut streams: Vec<String> = self.queue_stream(loaded).into_iter().collect();
+        for candidate in self.candidates(loaded) {
+            streams.push(candidate.primary());
+            if loaded.contains(&candidate.primary()) {
+                streams.extend(candidate.streams(loaded));
+            }
+        }
+        streams
+    }
+
+    fn decide(&self, states: &States, ctx: &Context) -> Result<Outcome, DomainError> {
+        for candidate in self.candidates(states) {
+            // A project that cannot be decided now (refused) is left for its recheck.
+            let Ok(mut outcome) = candidate.decide(states, ctx) else {
+                continue;
+            };
+            let assigned = outcome
+                .primary_state::<Delivery>()
+                .is_some_and(|s| s.queued.is_none());
+            if assigned && !outcome.is_empty() {
+                // The answer of a drain is not read; the runner keeps no state for it.
+                outcome.primary_state = None;
+                return Ok(outcome);
+            }
+        }
+        Ok(Outcome::default())
+    }
+}
+
+// ---------------------------------------------------------------------------------------
 // Policies (registered in `crate::policy::POLICIES`)
 
 /// The order of delivery `delivery_id` (`dlv_X` → `ord_X`), the inverse of
@@ -718,6 +878,31 @@ pub fn on_refund_approved(
         ))],
         None => Vec::new(),
     })
+}
+
+/// `delivery_drain`: capacity that frees up re-examines the queue waiting for it at once —
+/// a staff member's release, higher maximum, accepting on or leave ended (their org's
+/// queue); a provider slot given back or a product's providers changed (the product's
+/// queue); a project leaving a queue (the same queue: there may be room for the next).
+pub fn on_capacity_freed(
+    stream_id: &str,
+    event: &StoredEvent<'_>,
+) -> Result<Vec<Box<dyn Decision>>, CodecError> {
+    let (kind, id) = crate::split_stream_id(stream_id);
+    let of = match (kind, event.event_type) {
+        (
+            "staff",
+            "StaffWorkReleased" | "StaffUpdated" | "StaffAcceptingSet" | "StaffLeaveEnded",
+        ) if is_valid_id(IdKind::Staff, id) => DrainOf::Staff {
+            staff_id: id.to_owned(),
+        },
+        ("provload", "ProviderWorkReleased") | ("product", "ProvidersSet") => {
+            DrainOf::Queue { key: id.to_owned() }
+        }
+        ("dispatchq", "DeliveryDequeued") => DrainOf::Queue { key: id.to_owned() },
+        _ => return Ok(Vec::new()),
+    };
+    Ok(vec![Box::new(Drain { of })])
 }
 
 /// `delivery_completion`: a completed project completes its order (the order's completion

@@ -33,6 +33,7 @@ pub mod flow;
 pub mod node;
 pub mod presets;
 pub mod project;
+pub mod queue;
 pub mod staff;
 pub mod template;
 

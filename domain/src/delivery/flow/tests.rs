@@ -6,6 +6,7 @@ use crate::decider::{Actor, Role};
 use crate::decision::testing::{decoded, DecisionTest};
 use crate::delivery::capacity::{ProviderLoadEvent, ProviderWorkTaken};
 use crate::delivery::project::{DeliveryQueued, NodeEntered, ProviderAssigned};
+use crate::delivery::queue::DispatchQueueEvent;
 use crate::delivery::staff::{
     OrgStaffEvent, StaffCreated, StaffEvent, StaffJoined, StaffWorkTaken,
 };
@@ -566,4 +567,69 @@ fn a_refund_of_an_order_without_a_project_cancels_nothing() {
 #[test]
 fn delivery_and_order_ids_map_both_ways() {
     assert_eq!(order_id_of(&delivery_id_for("ord_01abc")), "ord_01abc");
+}
+
+#[test]
+fn a_queued_project_enters_the_index_and_capacity_that_frees_up_drains_it_at_once() {
+    let mut events = at_assign_order();
+    let full = holding(staff("stf_a", "d1", 1), &["dlv_x"]);
+    let world =
+        |staff_events: &[StaffEvent], queue: &[DispatchQueueEvent], history: &[DeliveryEvent]| {
+            DecisionTest::new()
+                .given::<Product>(
+                    &product_stream("prd_1"),
+                    &product_events("tpl_standard_manual", vec![]),
+                )
+                .given::<Delivery>(&delivery(), history)
+                .given::<OrgStaff>(&org_staff_stream("org_s"), &org_index(&["stf_a"]))
+                .given::<Staff>(&staff_stream("stf_a"), staff_events)
+                .given::<DispatchQueue>(&dispatch_queue_stream("org_s"), queue)
+        };
+    let queued = run(world(&full, &[], &events), Step::Assign).unwrap();
+    let index = decoded::<DispatchQueueEvent>(&queued, &dispatch_queue_stream("org_s"));
+    assert_eq!(
+        index,
+        [DispatchQueueEvent::DeliveryEnqueued(
+            crate::delivery::queue::DeliveryEnqueued {
+                delivery_id: DELIVERY.into(),
+            }
+        )]
+    );
+    events.extend(decoded::<DeliveryEvent>(&queued, &delivery()));
+
+    // Still full: a drain appends nothing.
+    let drain = Drain {
+        of: DrainOf::Staff {
+            staff_id: "stf_a".into(),
+        },
+    };
+    let nothing = world(&full, &index, &events).when(&drain, &sys()).unwrap();
+    assert!(nothing.is_empty());
+
+    // The member's maximum is raised: the drain assigns the project and dequeues it.
+    let mut raised = full.clone();
+    raised.push(StaffEvent::StaffUpdated(
+        crate::delivery::staff::StaffUpdated {
+            max_active: 2,
+            tags: vec![],
+            accepting: true,
+            roles: vec!["delivery_specialist".into()],
+            department: "d1".into(),
+        },
+    ));
+    let drained = world(&raised, &index, &events)
+        .when(&drain, &sys())
+        .unwrap();
+    assert_eq!(
+        decoded::<StaffEvent>(&drained, &staff_stream("stf_a")),
+        [StaffEvent::StaffWorkTaken(StaffWorkTaken {
+            delivery_id: DELIVERY.into(),
+        })]
+    );
+    assert!(matches!(
+        &decoded::<DispatchQueueEvent>(&drained, &dispatch_queue_stream("org_s"))[..],
+        [DispatchQueueEvent::DeliveryDequeued(_)]
+    ));
+    let project = decoded::<DeliveryEvent>(&drained, &delivery());
+    assert!(matches!(&project[0], DeliveryEvent::OperatorAssigned(o) if o.staff_id == "stf_a"));
 }
