@@ -63,6 +63,9 @@ pub fn router(app: App) -> Router {
         routes::aftersale::routes,
         routes::instances::routes,
         routes::coupons::routes,
+        routes::deliveries::routes,
+        routes::files::routes,
+        routes::queues::routes,
         routes::log::routes,
         routes::ops::routes,
     ]

@@ -13,6 +13,7 @@ pub mod app;
 pub mod cli;
 pub mod error;
 pub mod extract;
+pub mod flow;
 pub mod listener;
 pub mod paging;
 pub mod policies;

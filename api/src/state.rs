@@ -10,6 +10,7 @@ use domain::{Clock, IdGen, SimulatedClock, WorkCalendar};
 use eventlog::{EventStore, FileStore, LogAdmin};
 use metrics_exporter_prometheus::PrometheusHandle;
 use projections::coupons::Coupons;
+use projections::deliveries::Deliveries;
 use projections::directory::{CalendarRow, Directory};
 use projections::instances::Instances;
 use projections::orders::Orders;
@@ -86,6 +87,7 @@ pub struct AppInner {
     pub instances: Projection<Instances>,
     pub coupons: Projection<Coupons>,
     pub staff: Projection<StaffModel>,
+    pub deliveries: Projection<Deliveries>,
     pub projections: Vec<Arc<dyn ProjectionControl>>,
     pub metrics: PrometheusHandle,
     /// Serialises clock advances (each answers after its deadlines fired).
@@ -169,6 +171,7 @@ impl App {
         let instances = running.handle::<Instances>()?;
         let coupons = running.handle::<Coupons>()?;
         let staff = running.handle::<StaffModel>()?;
+        let deliveries = running.handle::<Deliveries>()?;
         let projections = running.controls();
         let files = FileStore::open(&config.data_dir)?;
         Ok(App(Arc::new(AppInner {
@@ -196,6 +199,7 @@ impl App {
             instances,
             coupons,
             staff,
+            deliveries,
             projections,
             metrics: config.metrics,
             clock_advance: tokio::sync::Mutex::new(()),
