@@ -78,7 +78,7 @@ pub fn routes(r: Routes) -> Routes {
             "a file's bytes with its Content-Type, Content-Disposition and ETag (its sha256)",
             "parties of its delivery",
         )
-        .raw_answer(200, "application/octet-stream"),
+        .raw_answer(200, "*/*"),
     )
 }
 

@@ -662,6 +662,7 @@ async fn detail(
 ) -> Result<Response, ApiError> {
     access::GET_ORDER.check(&caller)?;
     app.wait_for(&app.orders, min).await?;
+    app.wait_for(&app.deliveries, min).await?;
     let (row, position) = app.orders.read(|s| s.by_id.get(&id).cloned());
     let row = row
         .filter(|r| access::sees_order(&caller, &r.state))
@@ -771,6 +772,7 @@ async fn list(
     let filter = filter_for(&caller, &q)?;
     let (limit, after) = PageQuery::bounds(q.limit, q.cursor.as_deref())?;
     app.wait_for(&app.orders, min).await?;
+    app.wait_for(&app.deliveries, min).await?;
     let (listed, position) = app
         .orders
         .read(|s| s.list(&filter, after.as_deref(), limit));
@@ -803,6 +805,7 @@ async fn export_csv(
     let after = paging.after()?;
     let limit = crate::paging::limit_within(q.limit, EXPORT_ROWS_MAX, EXPORT_ROWS_MAX)?;
     app.wait_for(&app.orders, min).await?;
+    app.wait_for(&app.deliveries, min).await?;
     let (listed, position) = app
         .orders
         .read(|s| s.list(&filter, after.as_deref(), limit));
