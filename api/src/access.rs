@@ -12,6 +12,7 @@
 use domain::coupon::CampaignState;
 use domain::delivery::project::DeliveryState;
 use domain::delivery::staff::StaffState;
+use domain::delivery::template::TemplateState;
 use domain::instance::InstanceState;
 use domain::order::OrderState;
 use domain::product::ProductState;
@@ -50,6 +51,9 @@ pub enum Tenancy {
     /// isv_admin, the provider org's isv_admin and staff; platform and auditor all. Lists
     /// hold only the caller's own.
     DeliveryParties,
+    /// A private flow template's org: its isv_admin reaches its own templates only (public
+    /// presets are everyone's).
+    TemplateOwner,
 }
 
 impl Tenancy {
@@ -58,9 +62,10 @@ impl Tenancy {
         match self {
             Tenancy::Open => &[],
             Tenancy::OrderParties => &[Role::Customer, Role::IsvAdmin],
-            Tenancy::ProductSeller | Tenancy::CampaignSeller | Tenancy::StaffOrg => {
-                &[Role::IsvAdmin]
-            }
+            Tenancy::ProductSeller
+            | Tenancy::CampaignSeller
+            | Tenancy::StaffOrg
+            | Tenancy::TemplateOwner => &[Role::IsvAdmin],
             Tenancy::DeliveryParties => &[Role::Customer, Role::IsvAdmin, Role::IsvStaff],
         }
     }
@@ -117,7 +122,9 @@ const fn public(method: &'static str, path: &'static str) -> Rule {
 }
 
 use Role::{Analyst, Auditor, Customer, IsvAdmin, IsvStaff, Platform};
-use Tenancy::{CampaignSeller, DeliveryParties, Open, OrderParties, ProductSeller, StaffOrg};
+use Tenancy::{
+    CampaignSeller, DeliveryParties, Open, OrderParties, ProductSeller, StaffOrg, TemplateOwner,
+};
 
 /// Every role (routes any authenticated principal may call).
 const ANY: &[Role] = &Role::ALL;
@@ -472,6 +479,35 @@ pub const MY_QUEUE: Rule = rule(
     &[IsvStaff, Platform, Auditor],
     Open,
 );
+// §7 flow templates. isv_admin writes its own org's; every GET also serves platform and
+// auditor (§1). The list is `Open`: public presets are everyone's, and the handler lists
+// only the caller's org's private templates (all of them for platform and auditor).
+pub const LIST_TEMPLATES: Rule = rule(
+    "GET",
+    "/v1/flow-templates",
+    &[IsvAdmin, Platform, Auditor],
+    Open,
+);
+pub const GET_TEMPLATE: Rule = rule(
+    "GET",
+    "/v1/flow-templates/{id}",
+    &[IsvAdmin, Platform, Auditor],
+    TemplateOwner,
+);
+pub const CREATE_TEMPLATE: Rule = rule("POST", "/v1/flow-templates", &[IsvAdmin], Open);
+pub const EDIT_TEMPLATE: Rule = rule("PUT", "/v1/flow-templates/{id}", &[IsvAdmin], TemplateOwner);
+pub const PUBLISH_TEMPLATE: Rule = rule(
+    "POST",
+    "/v1/flow-templates/{id}/publish",
+    &[IsvAdmin],
+    TemplateOwner,
+);
+pub const COPY_TEMPLATE: Rule = rule(
+    "POST",
+    "/v1/flow-templates/{id}/copy",
+    &[IsvAdmin],
+    TemplateOwner,
+);
 
 // §9 log and operations
 pub const OUTBOX: Rule = rule("GET", "/v1/outbox", &[Platform, Auditor], Open);
@@ -579,6 +615,12 @@ pub const RULES: &[Rule] = &[
     CLAIMABLE_QUEUE,
     MY_QUEUE,
     OUTBOX,
+    LIST_TEMPLATES,
+    GET_TEMPLATE,
+    CREATE_TEMPLATE,
+    EDIT_TEMPLATE,
+    PUBLISH_TEMPLATE,
+    COPY_TEMPLATE,
     STREAM,
     EVENTS,
     EVENTS_LIVE,
@@ -723,6 +765,16 @@ pub fn seller_admin(caller: &Caller, s: &DeliveryState) -> bool {
         && s.started
             .as_ref()
             .is_some_and(|st| caller.org_id.as_deref() == Some(st.seller_org_id.as_str()))
+}
+
+/// May `caller` reach the private template `s` under `rule` (its [`Tenancy`])? A template
+/// that does not exist is nobody's; another org's is invisible to an isv_admin. (Public
+/// presets are everyone's and have no stream.)
+pub fn reaches_template(caller: &Caller, rule: &Rule, s: &TemplateState) -> bool {
+    let bound = rule.tenancy.bound_roles().contains(&caller.role);
+    s.template
+        .as_ref()
+        .is_some_and(|t| !bound || caller.org_id.as_deref() == Some(t.org_id.as_str()))
 }
 
 /// Whose records a caller may list.

@@ -66,6 +66,7 @@ pub fn router(app: App) -> Router {
         routes::deliveries::routes,
         routes::files::routes,
         routes::queues::routes,
+        routes::templates::routes,
         routes::log::routes,
         routes::ops::routes,
     ]

@@ -13,7 +13,6 @@ pub mod app;
 pub mod cli;
 pub mod error;
 pub mod extract;
-pub mod flow;
 pub mod listener;
 pub mod paging;
 pub mod policies;

@@ -3,6 +3,9 @@
 //! the schema lists exactly what is sent; only the set of variants is written here (the
 //! domain stays free of utoipa), and the API tests fail if a value outside it is ever sent.
 
+use domain::calendar::TimeoutUnit;
+use domain::delivery::node::{AssignRule, NodeType, NotifyTrigger, Recipient, Side, TimeoutAction};
+use domain::delivery::template::TemplateStatus;
 use domain::instance::InstanceStatus;
 use domain::order::{
     ChannelKind, Client, InvoiceStatus, InvoiceType, OrderStatus, OrderType, RefundInitiator,
@@ -87,10 +90,42 @@ enums! {
     duration_unit, DURATION_UNITS: DurationUnit = [
         DurationUnit::Once, DurationUnit::Month, DurationUnit::Year,
     ];
+    node_type, NODE_TYPES: NodeType = [
+        NodeType::AssignProvider, NodeType::Container, NodeType::SubmitRequirement,
+        NodeType::ClaimOrder, NodeType::AssignOrder, NodeType::Confirm, NodeType::Generic,
+        NodeType::CompleteProject,
+    ];
+    side, SIDES: Side = [Side::Provider, Side::Customer, Side::System];
+    assign_rule, ASSIGN_RULES: AssignRule = [
+        AssignRule::ProviderFirst, AssignRule::DepartmentFirst,
+    ];
+    timeout_unit, TIMEOUT_UNITS: TimeoutUnit = [
+        TimeoutUnit::WorkingDays, TimeoutUnit::CalendarDays,
+    ];
+    timeout_action, TIMEOUT_ACTIONS: TimeoutAction = [
+        TimeoutAction::Advance, TimeoutAction::CancelAndRefund, TimeoutAction::None,
+    ];
+    recipient, RECIPIENTS: Recipient = [
+        Recipient::Customer, Recipient::Operator, Recipient::ProviderAdmin, Recipient::Seller,
+    ];
+    notify_trigger, NOTIFY_TRIGGERS: NotifyTrigger = [
+        NotifyTrigger::Entered, NotifyTrigger::TimedOut,
+    ];
+    template_status, TEMPLATE_STATUSES: TemplateStatus = [
+        TemplateStatus::Draft, TemplateStatus::Published,
+    ];
     instance_status, INSTANCE_STATUSES: InstanceStatus = [
         InstanceStatus::Opening, InstanceStatus::Active, InstanceStatus::InService,
         InstanceStatus::Expired, InstanceStatus::Closed, InstanceStatus::Released,
     ];
+}
+
+pub fn side_or_null() -> Object {
+    strings(SIDES, true)
+}
+
+pub fn assign_rule_or_null() -> Object {
+    strings(ASSIGN_RULES, true)
 }
 
 pub fn client_or_null() -> Object {

@@ -18,6 +18,7 @@ use projections::products::Products;
 use projections::promotions::Promotions;
 use projections::runtime::MIN_POSITION_WAIT_MS_MAX;
 use projections::staff::StaffModel;
+use projections::templates::Templates;
 use projections::timers::Timers;
 use projections::{Projection, ProjectionControl};
 
@@ -88,6 +89,7 @@ pub struct AppInner {
     pub coupons: Projection<Coupons>,
     pub staff: Projection<StaffModel>,
     pub deliveries: Projection<Deliveries>,
+    pub templates: Projection<Templates>,
     pub projections: Vec<Arc<dyn ProjectionControl>>,
     pub metrics: PrometheusHandle,
     /// Serialises clock advances (each answers after its deadlines fired).
@@ -172,6 +174,7 @@ impl App {
         let coupons = running.handle::<Coupons>()?;
         let staff = running.handle::<StaffModel>()?;
         let deliveries = running.handle::<Deliveries>()?;
+        let templates = running.handle::<Templates>()?;
         let projections = running.controls();
         let files = FileStore::open(&config.data_dir)?;
         Ok(App(Arc::new(AppInner {
@@ -200,6 +203,7 @@ impl App {
             coupons,
             staff,
             deliveries,
+            templates,
             projections,
             metrics: config.metrics,
             clock_advance: tokio::sync::Mutex::new(()),

@@ -336,6 +336,37 @@ const API_MD: &[(&str, &str, &str, Option<&[Role]>)] = {
         ),
         (
             "GET",
+            "/v1/flow-templates",
+            "isv_admin",
+            Some(&[IsvAdmin, Auditor, Platform]),
+        ),
+        (
+            "GET",
+            "/v1/flow-templates/{id}",
+            "isv_admin",
+            Some(&[IsvAdmin, Auditor, Platform]),
+        ),
+        ("POST", "/v1/flow-templates", "isv_admin", Some(&[IsvAdmin])),
+        (
+            "PUT",
+            "/v1/flow-templates/{id}",
+            "isv_admin",
+            Some(&[IsvAdmin]),
+        ),
+        (
+            "POST",
+            "/v1/flow-templates/{id}/publish",
+            "isv_admin",
+            Some(&[IsvAdmin]),
+        ),
+        (
+            "POST",
+            "/v1/flow-templates/{id}/copy",
+            "isv_admin",
+            Some(&[IsvAdmin]),
+        ),
+        (
+            "GET",
             "/v1/streams/{stream_id}",
             "auditor, platform",
             Some(&[Auditor, Platform]),
@@ -461,7 +492,7 @@ impl Cast {
 
 /// Records named by the paths: Ann's paid order of Acme's product with a refund request, an
 /// invoice request, a review and its instance; a principal to revoke; Acme's coupon
-/// campaign.
+/// campaign; Acme's private flow template (a draft).
 struct Ids {
     product: String,
     order: String,
@@ -474,6 +505,7 @@ struct Ids {
     campaign: String,
     org: String,
     staff: String,
+    template: String,
 }
 
 async fn created(api: &Api, token: &str, uri: &str, body: Value) -> String {
@@ -563,7 +595,14 @@ async fn setup(api: &Api) -> (Cast, Ids) {
                "scenarios": ["new"], "show_in_store": true}),
     )
     .await;
-    // The campaign's reads come from its read model.
+    let template = created(
+        api,
+        &acme,
+        "/v1/flow-templates",
+        json!({"name": "Mine", "nodes": []}),
+    )
+    .await;
+    // The campaign's and the template's reads come from their read models.
     assert!(
         api.app
             .wait_all_quietly(api.head().await, Duration::from_secs(5))
@@ -593,6 +632,7 @@ async fn setup(api: &Api) -> (Cast, Ids) {
         campaign,
         org: acme_org,
         staff: staff_id,
+        template,
     };
     (cast, ids)
 }
@@ -610,6 +650,7 @@ fn uri(rule: &Rule, ids: &Ids) -> String {
         Some("promotions") => ids.promotion.as_str(),
         Some("coupon-campaigns") => ids.campaign.as_str(),
         Some("staff") => ids.staff.as_str(),
+        Some("flow-templates") => ids.template.as_str(),
         _ => "",
     };
     rule.path

@@ -1452,6 +1452,8 @@ async fn openapi_document_is_valid_openapi_3_1_with_closed_schemas() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn openapi_limits_are_the_domains_limits() {
+    use domain::delivery::staff;
+    use domain::delivery::{node, template};
     use domain::{calendar, order, platform, product};
     let api = Api::new().await;
     let doc = api.openapi().await;
@@ -1578,6 +1580,95 @@ async fn openapi_limits_are_the_domains_limits() {
             "maximum",
             api::routes::ops::CLOCK_ADVANCE_SECONDS_MAX as f64,
         ),
+        (
+            "CreateStaffInput",
+            "max_active",
+            "maximum",
+            f64::from(staff::MAX_ACTIVE_MAX),
+        ),
+        (
+            "CreateStaffInput",
+            "tags",
+            "maxItems",
+            staff::TAGS_MAX as f64,
+        ),
+        (
+            "CreateStaffInput",
+            "department",
+            "maxLength",
+            staff::DEPARTMENT_CHARS_MAX as f64,
+        ),
+        (
+            "CreateStaffInput",
+            "name",
+            "maxLength",
+            platform::NAME_CHARS_MAX as f64,
+        ),
+        (
+            "UpdateStaffInput",
+            "max_active",
+            "maximum",
+            f64::from(staff::MAX_ACTIVE_MAX),
+        ),
+        (
+            "UpdateStaffInput",
+            "tags",
+            "maxItems",
+            staff::TAGS_MAX as f64,
+        ),
+        (
+            "UpdateStaffInput",
+            "department",
+            "maxLength",
+            staff::DEPARTMENT_CHARS_MAX as f64,
+            "TemplateInput",
+            "name",
+            "maxLength",
+            template::TEMPLATE_NAME_CHARS_MAX as f64,
+        ),
+        ("TemplateInput", "nodes", "maxItems", node::NODES_MAX as f64),
+        (
+            "NodeInput",
+            "id",
+            "maxLength",
+            template::NODE_ID_CHARS_MAX as f64,
+        ),
+        (
+            "NodeInput",
+            "name",
+            "maxLength",
+            template::NODE_NAME_CHARS_MAX as f64,
+        ),
+        (
+            "NodeInput",
+            "labels",
+            "maxItems",
+            template::LABELS_MAX as f64,
+        ),
+        (
+            "NodeInput",
+            "notifications",
+            "maxItems",
+            node::NOTIFICATIONS_PER_NODE_MAX as f64,
+        ),
+        (
+            "ChildNodeInput",
+            "name",
+            "maxLength",
+            template::NODE_NAME_CHARS_MAX as f64,
+        ),
+        (
+            "NotificationJson",
+            "template",
+            "maxLength",
+            node::NOTIFICATION_TEMPLATE_CHARS_MAX as f64,
+        ),
+        (
+            "TimeoutInput",
+            "days",
+            "maximum",
+            f64::from(node::TIMEOUT_TENTHS_MAX) / 10.0,
+        ),
     ];
     for (schema, field, keyword, limit) in cases {
         let documented = schemas[schema]["properties"][field][keyword].as_f64();
@@ -1587,6 +1678,10 @@ async fn openapi_limits_are_the_domains_limits() {
     assert_eq!(
         schemas["MeView"]["properties"]["role"]["enum"],
         json!(roles)
+    );
+    assert_eq!(
+        schemas["CreateStaffInput"]["properties"]["roles"]["items"]["enum"],
+        json!(domain::delivery::STAFF_ROLES)
     );
 }
 

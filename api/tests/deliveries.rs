@@ -7,82 +7,94 @@ mod common;
 
 use axum::http::StatusCode;
 use common::{Api, ADMIN};
-use domain::delivery::node::{
-    Node, NodeTimeout, NodeType, Notification, NotifyTrigger, Recipient, Side, TimeoutAction,
-};
-use domain::delivery::project::QueueReason;
-use domain::TimeoutUnit;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-
-fn node(id: &str, node_type: NodeType, name: &str) -> Node {
-    Node {
-        id: id.to_owned(),
-        node_type,
-        name: name.to_owned(),
-        side: None,
-        role: None,
-        rejectable: false,
-        upload_required: false,
-        assign_rule: None,
-        labels: Vec::new(),
-        timeout: None,
-        timeout_from_warranty: false,
-        children: Vec::new(),
-        notifications: Vec::new(),
-    }
-}
-
-fn notify(recipient: Recipient, trigger: NotifyTrigger, template: &str) -> Notification {
-    Notification {
-        recipient,
-        trigger,
-        template: template.to_owned(),
-    }
-}
 
 /// assign_provider → requirement (customer, 2 calendar days, action none; notifies the
 /// customer on entry and the seller on timeout) → claim (designer) → work (provider
 /// designer, upload required; notifies its operator) → done (customer, rejectable).
-fn flow() -> Vec<Node> {
-    let mut req = node("req", NodeType::SubmitRequirement, "Requirement");
-    req.timeout = Some(NodeTimeout {
-        tenths: 20,
-        unit: TimeoutUnit::CalendarDays,
-        action: TimeoutAction::None,
-    });
-    req.notifications = vec![
-        notify(
-            Recipient::Customer,
-            NotifyTrigger::Entered,
-            "Order {order_id}: fill in {node_name} by {due_at}",
-        ),
-        notify(
-            Recipient::Seller,
-            NotifyTrigger::TimedOut,
-            "{delivery_id}: {node_name} is late",
-        ),
-    ];
-    let mut claim = node("claim", NodeType::ClaimOrder, "Claim");
-    claim.role = Some("designer".into());
-    let mut work = node("work", NodeType::Generic, "Design");
-    work.side = Some(Side::Provider);
-    work.role = Some("designer".into());
-    work.upload_required = true;
-    work.notifications = vec![notify(
-        Recipient::Operator,
-        NotifyTrigger::Entered,
-        "Please work on {delivery_id} ({node_name})",
-    )];
-    let mut done = node("done", NodeType::CompleteProject, "Confirm");
-    done.rejectable = true;
-    vec![
-        node("ap", NodeType::AssignProvider, "Assign provider"),
-        req,
-        claim,
-        work,
-        done,
-    ]
+fn flow() -> Value {
+    json!({"name": "Design", "nodes": [
+        {"id": "ap", "type": "assign_provider", "name": "Assign provider"},
+        {"id": "req", "type": "submit_requirement", "name": "Requirement",
+         "timeout": {"days": 2, "unit": "calendar_days", "action": "none"},
+         "notifications": [
+            {"recipient": "customer", "trigger": "entered",
+             "template": "Order {order_id}: fill in {node_name} by {due_at}"},
+            {"recipient": "seller", "trigger": "timed_out",
+             "template": "{delivery_id}: {node_name} is late"}]},
+        {"id": "claim", "type": "claim_order", "name": "Claim", "role": "designer"},
+        {"id": "work", "type": "generic", "name": "Design", "side": "provider",
+         "role": "designer", "upload_required": true,
+         "notifications": [{"recipient": "operator", "trigger": "entered",
+                            "template": "Please work on {delivery_id} ({node_name})"}]},
+        {"id": "done", "type": "complete_project", "name": "Confirm", "rejectable": true}
+    ]})
+}
+
+/// assign_provider → assign (designer, by rule) → work (designer) → done.
+fn assigned_flow() -> Value {
+    json!({"name": "Assigned", "nodes": [
+        {"id": "ap", "type": "assign_provider", "name": "Assign provider"},
+        {"id": "assign", "type": "assign_order", "name": "Assign", "role": "designer",
+         "assign_rule": "provider_first"},
+        {"id": "work", "type": "generic", "name": "Design", "side": "provider",
+         "role": "designer"},
+        {"id": "done", "type": "complete_project", "name": "Confirm"}
+    ]})
+}
+
+/// A published template of `seller` and an approved manual product delivered on it.
+async fn manual_product(api: &Api, seller: &str, code: &str, template: Value) -> String {
+    let t = api
+        .post_as(seller, "/v1/flow-templates", template)
+        .await
+        .expect(StatusCode::CREATED)["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    api.post_as(
+        seller,
+        &format!("/v1/flow-templates/{t}/publish"),
+        json!({}),
+    )
+    .await
+    .expect(StatusCode::OK);
+    let product = api
+        .post_as(
+            seller,
+            "/v1/products",
+            json!({"code": code, "name": "Design work", "category": "services",
+                   "delivery": "manual", "delivery_days": 7, "warranty_days": 30,
+                   "flow_template_id": t,
+                   "specs": [{"id": "m", "name": "once", "duration": 1, "unit": "once",
+                              "price_cents": 5_000}]}),
+        )
+        .await
+        .expect(StatusCode::CREATED)["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    api.approve_product(seller, &product).await;
+    product
+}
+
+/// Waits until the policies reacted to everything, including what they appended.
+async fn settle(api: &Api) {
+    for _ in 0..100 {
+        let head = api.head().await;
+        assert!(
+            api.app
+                .policies
+                .wait_for(head, std::time::Duration::from_secs(5))
+                .await,
+            "policies lag"
+        );
+        if api.head().await == head {
+            return;
+        }
+    }
+    panic!("the policies never settled");
 }
 
 /// The drill's people: Acme sells and delivers; Bolt is another org; Ann buys from Acme,
@@ -116,7 +128,8 @@ async fn staff_member(api: &Api, admin: &str, org: &str, name: &str) -> (String,
 }
 
 async fn cast(api: &Api) -> Cast {
-    let (acme, product) = api.listed_product("Acme", "VM", 5_000).await;
+    let (acme, _) = api.listed_product("Acme", "VM", 5_000).await;
+    let product = manual_product(api, &acme, "DSN", flow()).await;
     let (bolt, _) = api.listed_product("Bolt", "DB", 5_000).await;
     let org_of = |v: Value| v["org_id"].as_str().unwrap().to_owned();
     let acme_org = org_of(api.read_as(&acme, "/v1/me").await);
@@ -139,11 +152,18 @@ async fn cast(api: &Api) -> Cast {
     }
 }
 
-/// A paid order of Ann's with its delivery started on [`flow`]: (order id, delivery id).
-async fn delivery(api: &Api, c: &Cast) -> (String, String) {
-    let order = api.paid_order(&c.ann, &c.product, 1, 0).await;
-    let id = api.start_delivery(&order, &flow(), None).await;
+/// A paid order of Ann's of `product` and its delivery, started by the payment policy:
+/// (order id, delivery id).
+async fn delivery_of(api: &Api, c: &Cast, product: &str) -> (String, String) {
+    let order = api.paid_order(&c.ann, product, 1, 0).await;
+    settle(api).await;
+    let id = domain::delivery::project::delivery_id_for(&order);
     (order, id)
+}
+
+/// Ann's paid order of Acme's product on [`flow`] and its delivery.
+async fn delivery(api: &Api, c: &Cast) -> (String, String) {
+    delivery_of(api, c, &c.product).await
 }
 
 fn submit_form() -> Value {
@@ -489,40 +509,55 @@ async fn another_tenant_never_sees_a_delivery() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_queued_project_waits_in_the_dispatch_queue_until_dispatched() {
+async fn a_queued_project_waits_in_the_dispatch_queue_until_a_recheck_finds_room() {
     let api = Api::new().await;
     let c = cast(&api).await;
-    let order = api.paid_order(&c.ann, &c.product, 1, 0).await;
-    let id = api
-        .start_delivery(&order, &flow(), Some(QueueReason::NoProviderLinked))
-        .await;
+    let product = manual_product(&api, &c.acme, "ASG", assigned_flow()).await;
+    // Every designer of Acme is full.
+    for (staff, _) in [&c.li, &c.wang] {
+        api.call("PUT", &format!("/v1/staff/{staff}"))
+            .token(&c.acme)
+            .json(&json!({"max_active": 0}))
+            .send()
+            .await
+            .expect(StatusCode::OK);
+    }
+    let (order, id) = delivery_of(&api, &c, &product).await;
     let q = api.read_as(&c.acme, "/v1/queues/dispatch").await;
-    assert_eq!(q["items"][0]["delivery_id"], id.as_str());
+    assert_eq!(q["items"][0]["delivery_id"], id.as_str(), "{q}");
     assert_eq!(q["items"][0]["order_id"], order.as_str());
-    assert_eq!(q["items"][0]["reason"], "no_provider_linked");
+    assert_eq!(q["items"][0]["reason"], "staff_capacity_full");
     assert!(api.read_as(&c.bolt, "/v1/queues/dispatch").await["items"]
         .as_array()
         .unwrap()
         .is_empty());
     let d = api.read_as(&c.acme, &format!("/v1/deliveries/{id}")).await;
-    assert_eq!(d["queued"]["reason"], "no_provider_linked");
+    assert_eq!(d["queued"]["reason"], "staff_capacity_full");
+    assert_eq!(d["current_node"]["id"], "assign");
     api.post_as(&c.acme, &format!("/v1/deliveries/{id}/dispatch"), json!({}))
         .await
         .error(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
-    let d = api
-        .post_as(
-            &c.acme,
-            &format!("/v1/deliveries/{id}/dispatch"),
-            json!({"provider_org_id": c.acme_org}),
-        )
+    // Li gets room: the 10-minute recheck assigns the project to Li.
+    api.call("PUT", &format!("/v1/staff/{}", c.li.0))
+        .token(&c.acme)
+        .json(&json!({"max_active": 2}))
+        .send()
         .await
         .expect(StatusCode::OK);
-    assert_eq!(d["provider_org_id"], c.acme_org.as_str());
-    assert_eq!(d["queued"], Value::Null);
+    api.post("/v1/admin/clock/advance", json!({"seconds": 600}))
+        .await
+        .expect(StatusCode::OK);
+    settle(&api).await;
     assert!(api.read_as(ADMIN, "/v1/queues/dispatch").await["items"]
         .as_array()
         .unwrap()
         .is_empty());
+    let d = api.read_as(&c.acme, &format!("/v1/deliveries/{id}")).await;
+    assert_eq!(d["queued"], Value::Null);
+    assert_eq!(d["operator"]["staff_id"], c.li.0.as_str());
+    assert_eq!(d["current_node"]["id"], "work");
+    let mine = api.read_as(&c.li.1, "/v1/queues/mine").await;
+    assert_eq!(mine["items"][0]["id"], id.as_str());
 }
 
 fn assert_rebuild_equals(api: &Api) {

@@ -310,3 +310,107 @@ async fn providers_have_weights_1_to_100_and_show_on_the_product() {
         json!([{"org_id": provider_org, "weight": 70, "max_active": 3}])
     );
 }
+
+/// SPEC.md §8: a delivery's `cancel_and_refund` timeout (or a platform close) refunds the
+/// order in full at once, initiated and approved by the system. The decision is run here as
+/// the delivery's policy will run it: through the runner, as actor `system`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_system_refund_shows_initiated_by_system_and_supersedes_the_open_request() {
+    use api::runner::CommandMeta;
+    use domain::ids::IdKind;
+    use domain::order::{system_refund_id, DecideRefund, Order, SystemRefundReason};
+    use domain::Actor;
+
+    let api = Api::new().await;
+    let (seller, product) = api.listed_product("Acme", "VM", 5_000).await;
+    let (_, ann) = api.create_principal("customer", None).await;
+    let order = api.paid_order(&ann, &product, 2, 1_000).await;
+    let open = api
+        .post_as(
+            &ann,
+            &format!("/v1/orders/{order}/refund-requests"),
+            json!({"amount_cents": 2_500, "reason": "one is enough"}),
+        )
+        .await
+        .expect(StatusCode::CREATED);
+    let open_id = open["id"].as_str().unwrap().to_owned();
+
+    let delivery = format!("dlv_{}", order.strip_prefix("ord_").unwrap());
+    let meta = CommandMeta {
+        actor: Actor::System,
+        correlation_id: api.app.ids.new_id(IdKind::Correlation),
+        causation_id: "delivery-timeout".into(),
+        idempotency: None,
+        if_match: None,
+        command: "RefundBySystem",
+    };
+    let decision = DecideRefund::by_system(&order, &delivery, SystemRefundReason::DeliveryTimeout);
+    let done = api
+        .app
+        .runner
+        .decide::<Order>(&meta, &decision)
+        .await
+        .unwrap();
+    assert!(!done.no_op);
+    // Run again, as a policy re-run after a crash would: nothing.
+    let again = api
+        .app
+        .runner
+        .decide::<Order>(&meta, &decision)
+        .await
+        .unwrap();
+    assert!(again.no_op);
+
+    let refund_id = system_refund_id(&delivery);
+    for token in [ann.as_str(), seller.as_str(), ADMIN] {
+        let r = api
+            .read_as(token, &format!("/v1/refunds/{refund_id}"))
+            .await;
+        assert_eq!(
+            (
+                r["initiated_by"].as_str(),
+                r["kind"].as_str(),
+                r["status"].as_str(),
+                r["amount_cents"].as_i64(),
+                r["decided_by"].as_str(),
+                r["release"].as_str(),
+            ),
+            (
+                Some("system"),
+                Some("full"),
+                Some("refunded"),
+                Some(10_000),
+                Some("system"),
+                Some("immediate")
+            ),
+            "{r}"
+        );
+        assert!(r["auto_approve_at"].is_null(), "{r}");
+    }
+    let superseded = api.read_as(&ann, &format!("/v1/refunds/{open_id}")).await;
+    assert_eq!(superseded["status"], "rejected");
+    assert_eq!(
+        superseded["reject_reason"].as_str(),
+        Some(format!("superseded by system refund {refund_id}").as_str())
+    );
+    let o = api.read_as(&ann, &format!("/v1/orders/{order}")).await;
+    assert_eq!(
+        (
+            o["status"].as_str(),
+            o["refunded_cents"].as_i64(),
+            o["balance_cents"].as_i64()
+        ),
+        (Some("refunded"), Some(10_000), Some(0))
+    );
+    let listed = api
+        .read_as(&seller, &format!("/v1/refunds?order_id={order}"))
+        .await;
+    assert!(
+        listed["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["id"] == refund_id.as_str() && r["initiated_by"] == "system"),
+        "{listed}"
+    );
+}

@@ -32,12 +32,14 @@ pub enum DeadlineRule {
     PromotionEnd,
     /// A delivery node's timeout runs out (SPEC §8; per node entry).
     DeliveryNodeTimeout,
+    /// A queued delivery project is re-examined (SPEC §8: at least every 10 minutes).
+    DeliveryQueueRecheck,
 }
 
 impl DeadlineRule {
     /// Every rule, in declaration order. A rule exists only with the command it fires
     /// (`crate::registry`); a variant is added together with that command.
-    pub const ALL: [DeadlineRule; 8] = [
+    pub const ALL: [DeadlineRule; 9] = [
         DeadlineRule::OrderPaymentTimeout,
         DeadlineRule::RefundAutoApproval,
         DeadlineRule::ReviewDefault,
@@ -46,6 +48,7 @@ impl DeadlineRule {
         DeadlineRule::PromotionStart,
         DeadlineRule::PromotionEnd,
         DeadlineRule::DeliveryNodeTimeout,
+        DeadlineRule::DeliveryQueueRecheck,
     ];
 
     /// The rule's name, as serde writes it (snake case).
@@ -59,6 +62,7 @@ impl DeadlineRule {
             DeadlineRule::PromotionStart => "promotion_start",
             DeadlineRule::PromotionEnd => "promotion_end",
             DeadlineRule::DeliveryNodeTimeout => "delivery_node_timeout",
+            DeadlineRule::DeliveryQueueRecheck => "delivery_queue_recheck",
         }
     }
 }

@@ -38,11 +38,38 @@ impl Policy {
 }
 
 /// Every policy of the marketplace (ARCHITECTURE.md, "How to add a policy").
-pub static POLICIES: &[Policy] = &[Policy {
-    name: "coupon_auto_grant",
-    event_types: &["OrderPaid"],
-    react: |event, stream_id| Ok(crate::coupon::on_order_paid(stream_id, event)),
-}];
+pub static POLICIES: &[Policy] = &[
+    Policy {
+        name: "coupon_auto_grant",
+        event_types: &["OrderPaid"],
+        react: |event, stream_id| Ok(crate::coupon::on_order_paid(stream_id, event)),
+    },
+    Policy {
+        name: "delivery_start",
+        event_types: &["OrderPaid"],
+        react: |event, stream_id| crate::delivery::flow::on_order_paid(stream_id, event),
+    },
+    Policy {
+        name: "delivery_assign",
+        event_types: &["NodeEntered"],
+        react: |event, stream_id| crate::delivery::flow::on_node_entered(stream_id, event),
+    },
+    Policy {
+        name: "delivery_refund",
+        event_types: &["DeliveryCancelled"],
+        react: |event, stream_id| crate::delivery::flow::on_delivery_cancelled(stream_id, event),
+    },
+    Policy {
+        name: "delivery_cancel_on_refund",
+        event_types: &["RefundApproved"],
+        react: |event, stream_id| crate::delivery::flow::on_refund_approved(stream_id, event),
+    },
+    Policy {
+        name: "delivery_completion",
+        event_types: &["DeliveryCompleted"],
+        react: |event, stream_id| crate::delivery::flow::on_delivery_completed(stream_id, event),
+    },
+];
 
 #[cfg(test)]
 mod tests {

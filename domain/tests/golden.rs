@@ -32,7 +32,7 @@ use domain::delivery::project::{
     CancelReason, DeliveryCancelled, DeliveryCompleted, DeliveryEvent, DeliveryPaused,
     DeliveryQueued, DeliveryResumed, DeliveryStarted, FileAttached, MessagePosted, NodeCompleted,
     NodeEntered, NodeRejected, NodeTimedOut, NotePosted, OperatorAssigned, OperatorHow, Party,
-    ProviderAssigned, ProviderChanged, ProviderHow, QueueReason, RequirementForm,
+    ProviderAssigned, ProviderChanged, ProviderHow, QueueReason, QueueRechecked, RequirementForm,
     RequirementSubmitted, WeightPick,
 };
 use domain::delivery::staff::{
@@ -49,9 +49,9 @@ use domain::instance::{
 };
 use domain::order::{
     Channel, ChannelKind, Client, InvoiceIssued, InvoiceRejected, InvoiceRequested, InvoiceType,
-    OrderEvent, OrderPaid, OrderPlaced, OrderPriceChanged, OrderType, OrderVoided, RefundApproved,
-    RefundInitiator, RefundKind, RefundRejected, RefundRequested, Release, ReviewDefaulted,
-    ReviewReplied, ReviewSubmitted, VoidReason,
+    OrderCompleted, OrderEvent, OrderPaid, OrderPlaced, OrderPriceChanged, OrderType, OrderVoided,
+    RefundApproved, RefundInitiator, RefundKind, RefundRejected, RefundRequested, Release,
+    ReviewDefaulted, ReviewReplied, ReviewSubmitted, VoidReason,
 };
 use domain::platform::{
     CalendarEvent, CalendarSet, ClockEvent, OrgCreated, OrgEvent, PrincipalCreated, PrincipalEvent,
@@ -452,6 +452,15 @@ fn order_cases() -> Vec<Golden<OrderEvent>> {
                 at: ts("2026-12-02T09:00:00+08:00"),
             },
             "057265765f31177468616e6b20796f752c20776520617265206f6e2069740f70726e5f733a6973765f61646d696efd0008155338c30c00",
+        ),
+        golden(
+            "OrderCompleted",
+            1,
+            OrderCompleted {
+                delivery_id: "dlv_1".into(),
+                at: ts("2026-12-10T18:00:00+08:00"),
+            },
+            "05646c765f31fd0090ec4689c40c00",
         ),
     ]
 }
@@ -1150,6 +1159,16 @@ fn delivery_cases() -> Vec<Golden<DeliveryEvent>> {
                 node_id: "assign_order".into(),
                 reason: QueueReason::StaffCapacityFull,
                 since: ts("2026-11-23T08:15:00+08:00"),
+            },
+            "0c61737369676e5f6f7264657203fd00d212f8ccc10c00",
+        ),
+        golden(
+            "QueueRechecked",
+            1,
+            QueueRechecked {
+                node_id: "assign_order".into(),
+                reason: QueueReason::StaffCapacityFull,
+                at: ts("2026-11-23T08:15:00+08:00"),
             },
             "0c61737369676e5f6f7264657203fd00d212f8ccc10c00",
         ),

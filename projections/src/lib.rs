@@ -18,6 +18,7 @@ pub mod promotions;
 pub mod registry;
 pub mod runtime;
 pub mod staff;
+pub mod templates;
 pub mod timers;
 
 pub use runtime::{

@@ -48,6 +48,7 @@ pub static MODELS: &[Model] = &[
     Model::of::<crate::coupons::Coupons>(),
     Model::of::<crate::staff::StaffModel>(),
     Model::of::<crate::deliveries::Deliveries>(),
+    Model::of::<crate::templates::Templates>(),
 ];
 
 /// Names of every read model, in rebuild order.

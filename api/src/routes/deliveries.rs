@@ -5,7 +5,7 @@
 //!
 //! Reads come from the deliveries model (`projections::deliveries`); commands load the
 //! project's stream through the runner (404 unless the caller is one of its parties,
-//! `access::sees_delivery`), then run `flow::act` (the project, and the staff and capacity
+//! `access::sees_delivery`), then run `domain::delivery::flow::act` (the project, and the staff and capacity
 //! streams it keeps consistent). Notes are the provider side's: the log leaves them out for
 //! everyone else but the auditor.
 
@@ -655,13 +655,11 @@ pub async fn run(
     body: &Body,
     name: &'static str,
     id: &str,
-    step: crate::flow::Step,
+    step: domain::delivery::flow::Step,
 ) -> Result<Executed<DeliveryState>, ApiError> {
     let meta = app.command_meta(caller, headers, body, name)?;
-    let decision = crate::flow::act(app, id, step)?;
-    app.runner
-        .decide::<Delivery>(&meta, decision.as_ref())
-        .await
+    let decision = domain::delivery::flow::act(id, step);
+    app.runner.decide::<Delivery>(&meta, &decision).await
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -672,14 +670,14 @@ async fn run_answer(
     body: &Body,
     name: &'static str,
     id: &str,
-    step: crate::flow::Step,
+    step: domain::delivery::flow::Step,
 ) -> Result<Response, ApiError> {
     let done = run(app, caller, headers, body, name, id, step).await?;
     answer(app, id, &done)
 }
 
-fn command(c: DeliveryCommand) -> crate::flow::Step {
-    crate::flow::Step::Command(c)
+fn command(c: DeliveryCommand) -> domain::delivery::flow::Step {
+    domain::delivery::flow::Step::Command(c)
 }
 
 async fn submit(
@@ -767,7 +765,7 @@ async fn claim(
         .staff_id
         .clone()
         .ok_or_else(|| ApiError::not_found("staff"))?;
-    let step = crate::flow::Step::Claim { staff_id };
+    let step = domain::delivery::flow::Step::Claim { staff_id };
     run_answer(&app, &caller, &headers, &body, "ClaimDelivery", &id, step).await
 }
 
@@ -788,7 +786,7 @@ async fn dispatch(
             "name either provider_org_id or staff_id",
         ));
     }
-    let step = crate::flow::Step::Dispatch {
+    let step = domain::delivery::flow::Step::Dispatch {
         provider_org_id: input.provider_org_id,
         staff_id: input.staff_id,
     };
@@ -834,7 +832,7 @@ async fn change_operator(
     access::CHANGE_OPERATOR.check(&caller)?;
     provider_admin(&app, &caller, &id)?;
     let input: ChangeOperatorInput = body.json()?;
-    let step = crate::flow::Step::ChangeOperator {
+    let step = domain::delivery::flow::Step::ChangeOperator {
         staff_id: input.staff_id,
         remark: input.remark,
     };

@@ -159,7 +159,7 @@ async fn upload(
         node_id: q.node_id,
         by: party(&caller),
     };
-    let step = crate::flow::Step::Command(DeliveryCommand::AttachFile(attached));
+    let step = domain::delivery::flow::Step::Command(DeliveryCommand::AttachFile(attached));
     let body = Body(bytes);
     let done = run(&app, &caller, &headers, &body, "AttachFile", &id, step).await?;
     let view = FileView {

@@ -17,6 +17,7 @@ pub mod promotions;
 pub mod queues;
 pub mod refunds;
 pub mod staff;
+pub mod templates;
 
 use axum::routing::MethodRouter;
 use axum::Router;

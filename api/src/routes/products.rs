@@ -254,7 +254,7 @@ pub fn routes(r: Routes) -> Routes {
         "POST",
         "/v1/products",
         post(create),
-        Doc::new("create a product (draft) of the caller's org", "isv_admin")
+        Doc::new("create a product (draft) of the caller's org; a manual product's `flow_template_id` names a public template or a published one of the caller's org (422 `flow_template_id` rule `unknown_template` / `not_published`)", "isv_admin")
             .body::<CreateProduct>()
             .answers::<ProductView>(201),
     )
@@ -446,10 +446,11 @@ async fn create(
             .collect(),
     };
     let meta = app.command_meta(&caller, &headers, &body, "CreateProduct")?;
-    let done = app
-        .runner
-        .execute::<Product>(&meta, &product_stream(&product_id), &cmd)
-        .await?;
+    let decision = domain::product::CreateProduct {
+        product_id: product_id.clone(),
+        command: cmd,
+    };
+    let done = app.runner.decide::<Product>(&meta, &decision).await?;
     let id = done
         .state
         .created

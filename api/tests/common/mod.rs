@@ -259,56 +259,6 @@ impl Api {
         panic!("paging of {path} never ended");
     }
 
-    /// Starts the delivery project of paid order `order_id` on `nodes` (flattened), through
-    /// the runner as the payment policy will, and assigns the seller's org as its provider
-    /// unless `queue` names a provider-level queue reason: the delivery id.
-    pub async fn start_delivery(
-        &self,
-        order_id: &str,
-        nodes: &[domain::delivery::node::Node],
-        queue: Option<domain::delivery::project::QueueReason>,
-    ) -> String {
-        use domain::delivery::project::{
-            delivery_id_for, delivery_stream, Delivery, DeliveryCommand, ProviderHow, StartDelivery,
-        };
-        let order = self.read_as(ADMIN, &format!("/v1/orders/{order_id}")).await;
-        let id = delivery_id_for(order_id);
-        let seller = order["seller_org_id"].as_str().unwrap().to_owned();
-        let start = StartDelivery {
-            order_id: order_id.to_owned(),
-            product_id: order["product_id"].as_str().unwrap().to_owned(),
-            customer_id: order["customer_id"].as_str().unwrap().to_owned(),
-            seller_org_id: seller.clone(),
-            template_id: "tpl_test".to_owned(),
-            flow: domain::delivery::node::flatten(nodes),
-        };
-        let second = match queue {
-            Some(reason) => DeliveryCommand::Queue { reason },
-            None => DeliveryCommand::AssignProvider {
-                org_id: seller,
-                how: ProviderHow::SellerDefault,
-                weight_pick: None,
-            },
-        };
-        for command in [DeliveryCommand::Start(start), second] {
-            let meta = api::runner::CommandMeta {
-                actor: domain::Actor::System,
-                correlation_id: "test".into(),
-                causation_id: "test".into(),
-                idempotency: None,
-                if_match: None,
-                command: "TestDelivery",
-            };
-            let decision = domain::Single::<Delivery>::new(delivery_stream(&id), command);
-            self.app
-                .runner
-                .decide::<Delivery>(&meta, &decision)
-                .await
-                .unwrap();
-        }
-        id
-    }
-
     /// The log head as `/v1/health` reports it.
     pub async fn head(&self) -> u64 {
         let v = self

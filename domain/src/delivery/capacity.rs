@@ -252,4 +252,65 @@ mod tests {
             .when(release, &ctx())
             .then_events(vec![]);
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+        /// Provider load against a model: one holder per delivery, a capped take never goes
+        /// beyond the cap, and the state folded from the whole stream (a recount) equals the
+        /// one built step by step.
+        #[test]
+        fn provider_load_agrees_with_the_model_and_with_a_recount(
+            steps in proptest::collection::vec(
+                (proptest::bool::weighted(0.7), 0..3u8, 0..8u8, proptest::option::of(0..3u32)),
+                1..60,
+            ),
+        ) {
+            let mut history: Vec<ProviderLoadEvent> = Vec::new();
+            let mut state = ProviderLoadState::default();
+            let mut model: BTreeMap<String, String> = BTreeMap::new(); // delivery → org
+            for (is_take, org, dlv, max) in steps {
+                let (org, dlv) = (format!("org_{org}"), format!("dlv_{dlv}"));
+                let command = if is_take {
+                    take(&org, &dlv, max)
+                } else {
+                    ProviderLoadCommand::Release { delivery_id: dlv.clone() }
+                };
+                let result = ProviderLoad::decide(&state, &command, &ctx());
+                let count = |m: &BTreeMap<String, String>| m.values().filter(|o| **o == org).count();
+                if is_take {
+                    let expected = match model.get(&dlv) {
+                        Some(holder) if *holder == org => None,
+                        Some(_) => Some("invalid_state"),
+                        None if max.is_some_and(|m| count(&model) >= m as usize) => {
+                            Some("provider_unavailable")
+                        }
+                        None => {
+                            model.insert(dlv.clone(), org.clone());
+                            None
+                        }
+                    };
+                    proptest::prop_assert_eq!(result.as_ref().err().map(|e| e.code), expected);
+                    if let (Some(m), Ok(events)) = (max, &result) {
+                        if !events.is_empty() {
+                            proptest::prop_assert!(count(&model) <= m as usize);
+                        }
+                    }
+                } else {
+                    model.remove(&dlv);
+                }
+                let events = result.unwrap_or_default();
+                for e in &events {
+                    state = ProviderLoad::evolve(state, e);
+                }
+                history.extend(events);
+                let held: BTreeMap<String, String> = state
+                    .held
+                    .iter()
+                    .flat_map(|(o, ds)| ds.iter().map(move |d| (d.clone(), o.clone())))
+                    .collect();
+                proptest::prop_assert_eq!(&held, &model);
+                proptest::prop_assert_eq!(&ProviderLoad::fold(&history), &state);
+            }
+        }
+    }
 }

@@ -11,6 +11,9 @@
 //!   changes, cancellation, messages, notes, files; the order-level stage.
 //! - [`assign`] — the pure choosers of assignment: provider by weight, staff by load, or the
 //!   queue reason.
+//! - [`flow`] — the project's cross-stream decisions: [`flow::Act`] (every project
+//!   command, with the staff and provider capacity it takes and gives back in the same
+//!   append; the automatic assignment and the queue) and [`flow::StartDelivery`].
 //! - [`staff`] — staff members (`staff-stf_…`: roles, department, tags, capacity,
 //!   accepting, leave, the deliveries held; [`staff::StaffState::can_take`] and
 //!   [`staff::StaffState::load_ratio`] for assignment), the org's staff index
@@ -26,6 +29,7 @@
 
 pub mod assign;
 pub mod capacity;
+pub mod flow;
 pub mod node;
 pub mod presets;
 pub mod project;

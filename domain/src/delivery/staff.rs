@@ -1103,4 +1103,135 @@ mod tests {
             )
             .then_events(vec![]);
     }
+
+    #[derive(Debug, Clone)]
+    enum Step {
+        Take { dlv: u8, role: bool, force: bool },
+        Release { dlv: u8 },
+        SetMax(u32),
+        SetAccepting(bool),
+        Leave { from: i64, to: i64 },
+        EndLeave,
+        Hour,
+    }
+
+    fn step() -> impl proptest::strategy::Strategy<Value = Step> {
+        use proptest::prelude::*;
+        prop_oneof![
+            4 => (0..8u8, any::<bool>(), proptest::bool::weighted(0.1))
+                .prop_map(|(dlv, role, force)| Step::Take { dlv, role, force }),
+            3 => (0..8u8).prop_map(|dlv| Step::Release { dlv }),
+            1 => (0..5u32).prop_map(Step::SetMax),
+            1 => any::<bool>().prop_map(Step::SetAccepting),
+            1 => (0..6i64, 1..6i64).prop_map(|(from, len)| Step::Leave { from, to: from + len }),
+            1 => Just(Step::EndLeave),
+            1 => Just(Step::Hour),
+        ]
+    }
+
+    /// What the spec says a member can do, kept by hand beside the aggregate.
+    #[derive(Default)]
+    struct Model {
+        held: BTreeSet<String>,
+        max: u32,
+        accepting: bool,
+        leave: Option<(i64, i64)>,
+    }
+
+    impl Model {
+        fn refusal(&self, role: bool, now: i64) -> Option<&'static str> {
+            if !role {
+                Some("role")
+            } else if !self.accepting {
+                Some("not_accepting")
+            } else if self.leave.is_some_and(|(f, t)| f <= now && now < t) {
+                Some("on_leave")
+            } else if self.held.len() >= self.max as usize {
+                Some("capacity_full")
+            } else {
+                None
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+        /// Staff capacity against a model: the held set, every refusal and its reason agree;
+        /// without force a take never exceeds `max_active`; and the state folded from the
+        /// whole stream (a recount) always equals the one built step by step.
+        #[test]
+        fn staff_capacity_agrees_with_the_model_and_with_a_recount(
+            steps in proptest::collection::vec(step(), 1..60),
+        ) {
+            let mut history = vec![created(2)];
+            let mut state = Staff::fold(&history);
+            let mut model = Model { max: 2, accepting: true, ..Model::default() };
+            let mut hour = 0i64;
+            for s in steps {
+                let ctx = ctx_at(t(hour));
+                let command = match &s {
+                    Step::Take { dlv, role, force } => take(
+                        &format!("dlv_{dlv}"),
+                        if *role { "designer" } else { "developer" },
+                        *force,
+                    ),
+                    Step::Release { dlv } => StaffCommand::Release {
+                        delivery_id: format!("dlv_{dlv}"),
+                    },
+                    Step::SetMax(m) => StaffCommand::Update(StaffChanges {
+                        max_active: Some(*m),
+                        ..StaffChanges::default()
+                    }),
+                    Step::SetAccepting(a) => StaffCommand::SetAccepting { accepting: *a },
+                    Step::Leave { from, to } => StaffCommand::SetLeave {
+                        from: t(hour + from),
+                        to: t(hour + to),
+                    },
+                    Step::EndLeave => StaffCommand::EndLeave,
+                    Step::Hour => {
+                        hour += 1;
+                        continue;
+                    }
+                };
+                let result = Staff::decide(&state, &command, &ctx);
+                match (&s, &result) {
+                    (Step::Take { dlv, role, force }, _) => {
+                        let id = format!("dlv_{dlv}");
+                        let expected = if model.held.contains(&id) || *force {
+                            None
+                        } else {
+                            model.refusal(*role, hour)
+                        };
+                        let got = result.as_ref().err().and_then(reason);
+                        proptest::prop_assert_eq!(got, expected);
+                        if expected.is_none() {
+                            model.held.insert(id);
+                        }
+                        // A take the rules allowed never goes beyond the maximum.
+                        if !force && result.as_ref().is_ok_and(|e| !e.is_empty()) {
+                            proptest::prop_assert!(model.held.len() <= model.max as usize);
+                        }
+                    }
+                    (Step::Release { dlv }, _) => {
+                        model.held.remove(&format!("dlv_{dlv}"));
+                    }
+                    (Step::SetMax(m), _) => model.max = *m,
+                    (Step::SetAccepting(a), _) => model.accepting = *a,
+                    (Step::Leave { from, to }, _) => model.leave = Some((hour + from, hour + to)),
+                    (Step::EndLeave, Ok(_)) => model.leave = None,
+                    (Step::EndLeave, Err(e)) => {
+                        proptest::prop_assert!(model.leave.is_none() && e.code == "invalid_state");
+                    }
+                    (Step::Hour, _) => {}
+                }
+                let events = result.unwrap_or_default();
+                for e in &events {
+                    state = Staff::evolve(state, e);
+                }
+                history.extend(events);
+                proptest::prop_assert_eq!(&state.active, &model.held);
+                proptest::prop_assert_eq!(&Staff::fold(&history), &state);
+            }
+        }
+    }
 }

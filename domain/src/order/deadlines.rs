@@ -25,15 +25,11 @@ pub fn deadline_effects(event: &OrderEvent, order_id: &str) -> Vec<DeadlineEffec
                 id: payment_deadline_id(order_id),
             }];
             if e.completed {
-                effects.push(DeadlineEffect::Start(Deadline {
-                    id: review_deadline_id(order_id),
-                    due_at: e.at.plus_days(REVIEW_DAYS),
-                    stream_id: order_stream(order_id),
-                    rule: DeadlineRule::ReviewDefault,
-                }));
+                effects.extend(completion_effects(order_id, e.at));
             }
             effects
         }
+        OrderEvent::OrderCompleted(e) => completion_effects(order_id, e.at),
         OrderEvent::OrderVoided(_) => vec![DeadlineEffect::Stop {
             id: payment_deadline_id(order_id),
         }],
@@ -63,6 +59,17 @@ pub fn deadline_effects(event: &OrderEvent, order_id: &str) -> Vec<DeadlineEffec
         }],
         OrderEvent::OrderPriceChanged(_) => Vec::new(),
     }
+}
+
+/// What an order's completion starts, whether at payment (automatic products) or when its
+/// delivery completes (manual ones): the 30-day review default.
+fn completion_effects(order_id: &str, completed_at: Timestamp) -> Vec<DeadlineEffect> {
+    vec![DeadlineEffect::Start(Deadline {
+        id: review_deadline_id(order_id),
+        due_at: completed_at.plus_days(REVIEW_DAYS),
+        stream_id: order_stream(order_id),
+        rule: DeadlineRule::ReviewDefault,
+    })]
 }
 
 /// The id of an order's review-default deadline.

@@ -204,22 +204,42 @@ impl Decision for PayOrder {
     }
 }
 
-/// A decision on a refund (approve, reject, auto-approve); an approval of a refund that
-/// releases immediately also releases the order's usable instances, atomically.
+/// A decision on a refund (approve, reject, auto-approve, the system's refund); an approval
+/// of a refund that releases immediately also releases the order's usable instances,
+/// atomically.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DecideRefund {
     pub order_id: String,
-    /// `ApproveRefund`, `RejectRefund` or `AutoApproveRefund`.
+    /// `ApproveRefund`, `RejectRefund`, `AutoApproveRefund` or `RefundBySystem`.
     pub command: OrderCommand,
 }
 
 impl DecideRefund {
-    fn approved_refund_id(&self) -> Option<&str> {
-        match &self.command {
-            OrderCommand::ApproveRefund { refund_id, .. }
-            | OrderCommand::AutoApproveRefund { refund_id, .. } => Some(refund_id),
-            _ => None,
+    /// The system's full refund of `order_id` for its delivery `delivery_id`, with the
+    /// refund id `system_refund_id(delivery_id)`, so a re-run appends nothing.
+    pub fn by_system(order_id: &str, delivery_id: &str, reason: SystemRefundReason) -> Self {
+        DecideRefund {
+            order_id: order_id.to_owned(),
+            command: OrderCommand::RefundBySystem {
+                refund_id: system_refund_id(delivery_id),
+                delivery_id: delivery_id.to_owned(),
+                reason,
+            },
         }
+    }
+
+    /// Whether the command may approve a refund that releases the instances at once.
+    fn may_release(&self, order: &OrderState) -> bool {
+        let refund_id = match &self.command {
+            // Always `immediate`, and the refund does not exist before the decision.
+            OrderCommand::RefundBySystem { .. } => return true,
+            OrderCommand::ApproveRefund { refund_id, .. }
+            | OrderCommand::AutoApproveRefund { refund_id, .. } => refund_id,
+            _ => return false,
+        };
+        order
+            .refund(refund_id)
+            .is_some_and(|r| r.release == Release::Immediate)
     }
 }
 
@@ -232,11 +252,7 @@ impl Decision for DecideRefund {
         let Ok(order) = loaded.get::<Order>(&self.primary()) else {
             return Vec::new();
         };
-        let releases = self
-            .approved_refund_id()
-            .and_then(|id| order.refund(id))
-            .is_some_and(|r| r.release == Release::Immediate);
-        if !releases {
+        if !self.may_release(order) {
             return Vec::new();
         }
         instances_of(order)

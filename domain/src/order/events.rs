@@ -240,6 +240,14 @@ pub struct OrderPaid {
     pub completed: bool,
 }
 
+/// A manual order's delivery project completed: the order's completion time (SPEC.md §3).
+/// Automatic orders complete at payment (`OrderPaid::completed`) and never get this event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderCompleted {
+    pub delivery_id: String,
+    pub at: Timestamp,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrderVoided {
     pub reason: VoidReason,
@@ -253,6 +261,8 @@ pub struct OrderVoided {
 pub enum RefundInitiator {
     Customer,
     Seller,
+    /// A delivery's `cancel_and_refund` timeout or a platform close (SPEC.md §8): a full
+    /// refund approved in the same append, with no review.
     System,
 }
 
@@ -317,7 +327,8 @@ pub struct RefundApproved {
     pub voucher: Cents,
     pub approved_by: String,
     pub at: Timestamp,
-    /// True when the 3-day rule approved it.
+    /// True when no person approved it: the 3-day rule (with its `deadline_id`) or a
+    /// system refund (without one).
     pub automatic: bool,
     pub deadline_id: Option<String>,
     /// Distribution orders: the commission on the refunded amount, clawed back.
@@ -433,5 +444,6 @@ crate::event_enum! {
         ReviewSubmitted(ReviewSubmitted) version 1,
         ReviewDefaulted(ReviewDefaulted) version 1,
         ReviewReplied(ReviewReplied) version 1,
+        OrderCompleted(OrderCompleted) version 1,
     }
 }

@@ -1,6 +1,8 @@
 //! Orders (SPEC.md §3): placement with a product snapshot, price changes of unpaid orders,
 //! exact-amount payment split into cash and voucher, cancellation, and the 7-day payment
-//! timeout. Stream `order-<order id>`.
+//! timeout; refunds, invoices and reviews; the order's side of its delivery project
+//! (`delivery.rs`: completion by the delivery, the system refund, which refunds cancel the
+//! project). Stream `order-<order id>`.
 //!
 //! Invariants: status moves only `unpaid → paid` or `unpaid → voided`; only unpaid orders
 //! change price; the paid amount equals the payable amount exactly; every event carries the
@@ -31,6 +33,7 @@ mod aftersale;
 mod coupons;
 mod deadlines;
 mod decisions;
+mod delivery;
 mod events;
 mod payment;
 mod placement;
@@ -44,6 +47,7 @@ pub use aftersale::*;
 pub use coupons::VoidOrder;
 pub use deadlines::*;
 pub use decisions::*;
+pub use delivery::*;
 pub use events::*;
 use payment::*;
 pub use placement::*;
@@ -125,6 +129,17 @@ pub enum OrderCommand {
     },
     ReplyToReview {
         text: String,
+    },
+    /// The order's delivery project completed (the delivery's policy, as `system`).
+    CompleteByDelivery {
+        delivery_id: String,
+    },
+    /// A full refund initiated and approved by `system` (a delivery's `cancel_and_refund`
+    /// timeout, a platform close); run through `DecideRefund`, see `DecideRefund::by_system`.
+    RefundBySystem {
+        refund_id: String,
+        delivery_id: String,
+        reason: SystemRefundReason,
     },
 }
 
@@ -217,6 +232,12 @@ impl Decider for Order {
                 deadline_id,
             } => default_review(state, review_id, deadline_id, ctx),
             C::ReplyToReview { text } => reply_to_review(state, text, ctx),
+            C::CompleteByDelivery { delivery_id } => complete_by_delivery(state, delivery_id, ctx),
+            C::RefundBySystem {
+                refund_id,
+                delivery_id,
+                reason,
+            } => refund_by_system(state, refund_id, delivery_id, *reason, ctx),
         }
     }
 

@@ -149,6 +149,7 @@ pub(super) fn evolve(mut state: OrderState, event: &OrderEvent) -> OrderState {
                 state.completed_at = Some(e.at);
             }
         }
+        OrderEvent::OrderCompleted(e) => state.completed_at = Some(e.at),
         OrderEvent::OrderVoided(e) => {
             state.status = Some(OrderStatus::Voided);
             state.voided_at = Some(e.at);

@@ -750,3 +750,529 @@ mod across_streams {
         assert!(outcome.events_of("instance-ins_1_2").is_empty());
     }
 }
+
+mod deliveries {
+    //! The order's side of its delivery project: completion by the delivery, the system
+    //! refund, and which refunds cancel the project.
+
+    use super::*;
+    use crate::codec::EventCodec;
+    use crate::decision::testing::{decoded, DecisionTest};
+    use crate::history::StoredEvent;
+    use crate::instance::{Instance, InstanceEvent, InstanceOpened, InstanceStatus};
+
+    const PAID_AT: &str = "2026-11-22T10:00:00+08:00";
+
+    fn system_at(now: &str) -> Context {
+        ctx_at(now, Actor::System)
+    }
+
+    /// A manual order paid for 10 000 cents, its delivery under way (not completed).
+    fn paid_manual() -> Vec<OrderEvent> {
+        let mut e = placed();
+        if let OrderEvent::OrderPlaced(p) = &mut e[0] {
+            p.delivery = DeliveryKind::Manual;
+        }
+        e.push(OrderEvent::OrderPaid(OrderPaid {
+            amount: Cents(10_000),
+            voucher: Cents(2_000),
+            cash: Cents(8_000),
+            at: at(PAID_AT),
+            completed: false,
+        }));
+        e
+    }
+
+    fn complete() -> OrderCommand {
+        OrderCommand::CompleteByDelivery {
+            delivery_id: "dlv_1".into(),
+        }
+    }
+
+    fn by_system(reason: SystemRefundReason) -> OrderCommand {
+        DecideRefund::by_system("ord_1", "dlv_1", reason).command
+    }
+
+    fn with(mut history: Vec<OrderEvent>, command: OrderCommand, ctx: &Context) -> Vec<OrderEvent> {
+        let events = Order::decide(&Order::fold(&history), &command, ctx).unwrap();
+        history.extend(events);
+        history
+    }
+
+    /// A customer's request; its id is generated, so never the system refund's `rfd_1`.
+    fn customer_request(amount: Option<i64>) -> OrderCommand {
+        OrderCommand::RequestRefund {
+            refund_id: "rfd_7".into(),
+            amount_cents: amount,
+            reason: "not needed".into(),
+        }
+    }
+
+    fn approve_as_seller(refund_id: &str) -> OrderCommand {
+        OrderCommand::ApproveRefund {
+            refund_id: refund_id.into(),
+            approver: Approver::Seller,
+        }
+    }
+
+    #[test]
+    fn a_completed_delivery_completes_the_paid_order_and_starts_the_review_default() {
+        let now = system_at("2026-12-10T18:00:00+08:00");
+        let s = DeciderTest::<Order>::given(paid_manual())
+            .when(complete(), &now)
+            .then_events(vec![OrderEvent::OrderCompleted(OrderCompleted {
+                delivery_id: "dlv_1".into(),
+                at: now.now,
+            })]);
+        assert_eq!(s.completed_at, Some(now.now));
+        let completed = OrderEvent::OrderCompleted(OrderCompleted {
+            delivery_id: "dlv_1".into(),
+            at: now.now,
+        });
+        assert_eq!(
+            deadline_effects(&completed, "ord_1"),
+            vec![DeadlineEffect::Start(Deadline {
+                id: review_deadline_id("ord_1"),
+                due_at: at("2027-01-09T18:00:00+08:00"),
+                stream_id: "order-ord_1".into(),
+                rule: DeadlineRule::ReviewDefault,
+            })]
+        );
+        // The same as an automatic product's completion at payment starts.
+        let paid_completed = OrderEvent::OrderPaid(OrderPaid {
+            amount: Cents(1),
+            voucher: Cents(0),
+            cash: Cents(1),
+            at: now.now,
+            completed: true,
+        });
+        assert_eq!(
+            deadline_effects(&paid_completed, "ord_1")[1..],
+            deadline_effects(&completed, "ord_1")[..]
+        );
+    }
+
+    #[test]
+    fn a_manual_order_is_reviewed_only_once_its_delivery_completed() {
+        let review = OrderCommand::Review {
+            review_id: "rev_1".into(),
+            quality: 5,
+            attitude: 4,
+            speed: 5,
+            comment: "good".into(),
+        };
+        let ctx = ctx_at("2026-12-11T10:00:00+08:00", customer());
+        DeciderTest::<Order>::given(paid_manual())
+            .when(review.clone(), &ctx)
+            .then_error(|e| e.code == "invalid_state");
+        let done = with(
+            paid_manual(),
+            complete(),
+            &system_at("2026-12-10T18:00:00+08:00"),
+        );
+        let e = Order::decide(&Order::fold(&done), &review, &ctx).unwrap();
+        assert!(matches!(&e[..], [OrderEvent::ReviewSubmitted(_)]), "{e:?}");
+    }
+
+    #[test]
+    fn completing_an_order_already_completed_appends_nothing() {
+        let now = system_at("2026-12-10T18:00:00+08:00");
+        let done = with(paid_manual(), complete(), &now);
+        DeciderTest::<Order>::given(done)
+            .when(complete(), &system_at("2026-12-11T18:00:00+08:00"))
+            .then_events(vec![]);
+        // An automatic product completed at payment.
+        DeciderTest::<Order>::given(paid_at(10_000, 0))
+            .when(complete(), &now)
+            .then_events(vec![]);
+    }
+
+    #[test]
+    fn an_unpaid_or_voided_order_is_not_completed_by_a_delivery() {
+        let now = system_at("2026-12-10T18:00:00+08:00");
+        DeciderTest::<Order>::given(placed())
+            .when(complete(), &now)
+            .then_error(|e| e.code == "invalid_state" && e.details[0].1 == "unpaid");
+        let voided = with(
+            placed(),
+            OrderCommand::Cancel,
+            &ctx_at("2026-11-22T09:30:00+08:00", customer()),
+        );
+        DeciderTest::<Order>::given(voided)
+            .when(complete(), &now)
+            .then_error(|e| e.code == "invalid_state" && e.details[0].1 == "voided");
+        DeciderTest::<Order>::given_no_events()
+            .when(complete(), &now)
+            .then_error(|e| e.code == "not_found");
+    }
+
+    #[test]
+    fn a_fully_refunded_order_is_not_completed_by_its_delivery() {
+        let refunded = with(
+            paid_manual(),
+            by_system(SystemRefundReason::PlatformClose),
+            &system_at("2026-11-30T10:00:00+08:00"),
+        );
+        DeciderTest::<Order>::given(refunded)
+            .when(complete(), &system_at("2026-12-10T18:00:00+08:00"))
+            .then_events(vec![]);
+    }
+
+    #[test]
+    fn only_the_system_completes_an_order_by_delivery_and_names_a_delivery_id() {
+        DeciderTest::<Order>::given(paid_manual())
+            .when(complete(), &ctx_at("2026-12-10T18:00:00+08:00", customer()))
+            .then_events(vec![]);
+        DeciderTest::<Order>::given(paid_manual())
+            .when(
+                OrderCommand::CompleteByDelivery {
+                    delivery_id: "ord_1".into(),
+                },
+                &system_at("2026-12-10T18:00:00+08:00"),
+            )
+            .then_error(|e| e.code == "validation_failed" && e.details[0].1 == "delivery_id");
+    }
+
+    #[test]
+    fn the_system_refund_id_is_rfd_with_the_delivery_body() {
+        assert_eq!(system_refund_id("dlv_01jf8k_2"), "rfd_01jf8k_2");
+        assert!(crate::ids::is_valid_id(
+            crate::ids::IdKind::Refund,
+            &system_refund_id("dlv_01jf8k_2")
+        ));
+        assert_eq!(
+            DecideRefund::by_system("ord_1", "dlv_1", SystemRefundReason::DeliveryTimeout),
+            DecideRefund::by_system("ord_1", "dlv_1", SystemRefundReason::DeliveryTimeout)
+        );
+        // The timeout and a platform close of one delivery name the same refund.
+        let ids: Vec<OrderCommand> = [
+            SystemRefundReason::DeliveryTimeout,
+            SystemRefundReason::PlatformClose,
+        ]
+        .map(by_system)
+        .into();
+        assert!(ids.iter().all(|c| matches!(c,
+            OrderCommand::RefundBySystem { refund_id, .. } if refund_id == "rfd_1")));
+    }
+
+    #[test]
+    fn a_system_refund_refunds_the_whole_balance_at_once_with_no_review() {
+        // A partial refund first: the system refunds what is left.
+        let mut h = with(
+            paid_manual(),
+            customer_request(Some(2_500)),
+            &ctx_at("2026-11-23T10:00:00+08:00", customer()),
+        );
+        h = with(
+            h,
+            approve_as_seller("rfd_7"),
+            &ctx_at("2026-11-23T11:00:00+08:00", Actor::System),
+        );
+        let now = system_at("2026-12-08T10:00:00+08:00");
+        let s = DeciderTest::<Order>::given(h)
+            .when(by_system(SystemRefundReason::DeliveryTimeout), &now)
+            .then_events(vec![
+                OrderEvent::RefundRequested(RefundRequested {
+                    refund_id: "rfd_1".into(),
+                    initiated_by: RefundInitiator::System,
+                    kind: RefundKind::Full,
+                    amount: Cents(7_500),
+                    release: Release::Immediate,
+                    keep_reason: None,
+                    reason: "delivery_timeout: dlv_1".into(),
+                    requested_by: "system".into(),
+                    at: now.now,
+                    auto_approve_at: None,
+                }),
+                OrderEvent::RefundApproved(RefundApproved {
+                    refund_id: "rfd_1".into(),
+                    amount: Cents(7_500),
+                    cash: Cents(6_000),
+                    voucher: Cents(1_500),
+                    approved_by: "system".into(),
+                    at: now.now,
+                    automatic: true,
+                    deadline_id: None,
+                    commission_clawback: Cents(0),
+                    balance_after: Cents(0),
+                    release: Release::Immediate,
+                }),
+            ]);
+        assert_eq!(
+            (s.status, s.refunded, s.balance()),
+            (Some(OrderStatus::Refunded), Cents(10_000), Cents(0))
+        );
+        assert_eq!(s.open_refund(), None);
+    }
+
+    #[test]
+    fn a_system_refund_supersedes_the_open_refund_and_its_auto_approval() {
+        let h = with(
+            paid_manual(),
+            customer_request(Some(2_500)),
+            &ctx_at("2026-11-23T10:00:00+08:00", customer()),
+        );
+        let now = system_at("2026-11-24T10:00:00+08:00");
+        let events = Order::decide(
+            &Order::fold(&h),
+            &by_system(SystemRefundReason::PlatformClose),
+            &now,
+        )
+        .unwrap();
+        assert_eq!(
+            events[0],
+            OrderEvent::RefundRejected(RefundRejected {
+                refund_id: "rfd_7".into(),
+                reason: "superseded by system refund rfd_1".into(),
+                rejected_by: "system".into(),
+                at: now.now,
+            })
+        );
+        assert!(
+            matches!(&events[1..], [OrderEvent::RefundRequested(r), OrderEvent::RefundApproved(a)]
+                if r.amount == Cents(10_000) && r.reason == "platform_close: dlv_1"
+                    && a.amount == Cents(10_000) && a.balance_after == Cents(0)),
+            "{events:?}"
+        );
+        // The rejection stops the request's 3-day auto-approval.
+        assert_eq!(
+            deadline_effects(&events[0], "ord_1"),
+            vec![DeadlineEffect::Stop {
+                id: refund_deadline_id("ord_1", "rfd_7")
+            }]
+        );
+        let mut after = h;
+        after.extend(events);
+        let s = Order::fold(&after);
+        assert_eq!(
+            s.refund("rfd_7").map(|r| r.status),
+            Some(RefundStatus::Rejected)
+        );
+        assert_eq!(s.status, Some(OrderStatus::Refunded));
+        // The auto-approval firing anyway (a late scheduler) finds nothing to approve.
+        DeciderTest::<Order>::given(after)
+            .when(
+                OrderCommand::AutoApproveRefund {
+                    refund_id: "rfd_7".into(),
+                    deadline_id: refund_deadline_id("ord_1", "rfd_7"),
+                },
+                &system_at("2026-11-26T10:00:00+08:00"),
+            )
+            .then_events(vec![]);
+    }
+
+    #[test]
+    fn a_system_refund_supersedes_a_seller_refund_waiting_for_the_platform() {
+        let seller = ctx_at(
+            "2026-11-24T10:00:00+08:00",
+            Actor::Principal {
+                id: "prn_s".into(),
+                role: Role::IsvAdmin,
+                org_id: Some("org_s".into()),
+            },
+        );
+        let h = with(
+            paid_manual(),
+            OrderCommand::SellerRefund {
+                refund_id: "rfd_8".into(),
+                kind: "remaining".into(),
+                amount_cents: Some(1_000),
+                release: "keep".into(),
+                keep_reason: Some("goodwill".into()),
+                reason: "late".into(),
+            },
+            &seller,
+        );
+        let events = Order::decide(
+            &Order::fold(&h),
+            &by_system(SystemRefundReason::DeliveryTimeout),
+            &system_at("2026-11-25T10:00:00+08:00"),
+        )
+        .unwrap();
+        assert!(
+            matches!(&events[..], [OrderEvent::RefundRejected(x), OrderEvent::RefundRequested(_),
+                OrderEvent::RefundApproved(a)] if x.refund_id == "rfd_8" && a.amount == Cents(10_000)),
+            "{events:?}"
+        );
+    }
+
+    #[test]
+    fn a_system_refund_run_again_appends_nothing() {
+        let now = system_at("2026-11-30T10:00:00+08:00");
+        let once = with(
+            paid_manual(),
+            by_system(SystemRefundReason::DeliveryTimeout),
+            &now,
+        );
+        // The same delivery's refund again, for either reason.
+        for reason in [
+            SystemRefundReason::DeliveryTimeout,
+            SystemRefundReason::PlatformClose,
+        ] {
+            DeciderTest::<Order>::given(once.clone())
+                .when(by_system(reason), &now)
+                .then_events(vec![]);
+        }
+        // An order a customer refunded in full: a balance of 0, nothing left to refund.
+        let mut h = with(
+            paid_manual(),
+            customer_request(None),
+            &ctx_at("2026-11-23T10:00:00+08:00", customer()),
+        );
+        h = with(h, approve_as_seller("rfd_7"), &now);
+        DeciderTest::<Order>::given(h)
+            .when(by_system(SystemRefundReason::PlatformClose), &now)
+            .then_events(vec![]);
+    }
+
+    #[test]
+    fn a_system_refund_of_a_free_order_appends_nothing() {
+        let mut h = placed();
+        h.push(OrderEvent::OrderPaid(OrderPaid {
+            amount: Cents(0),
+            voucher: Cents(0),
+            cash: Cents(0),
+            at: at(PAID_AT),
+            completed: false,
+        }));
+        DeciderTest::<Order>::given(h)
+            .when(
+                by_system(SystemRefundReason::DeliveryTimeout),
+                &system_at("2026-11-30T10:00:00+08:00"),
+            )
+            .then_events(vec![]);
+    }
+
+    #[test]
+    fn a_system_refund_needs_a_paid_order_and_the_system() {
+        let now = system_at("2026-11-30T10:00:00+08:00");
+        DeciderTest::<Order>::given(placed())
+            .when(by_system(SystemRefundReason::DeliveryTimeout), &now)
+            .then_error(|e| e.code == "invalid_state" && e.details[0].1 == "unpaid");
+        DeciderTest::<Order>::given_no_events()
+            .when(by_system(SystemRefundReason::DeliveryTimeout), &now)
+            .then_error(|e| e.code == "not_found");
+        DeciderTest::<Order>::given(paid_manual())
+            .when(
+                by_system(SystemRefundReason::DeliveryTimeout),
+                &ctx_at("2026-11-30T10:00:00+08:00", customer()),
+            )
+            .then_events(vec![]);
+        DeciderTest::<Order>::given(paid_manual())
+            .when(
+                OrderCommand::RefundBySystem {
+                    refund_id: "rfd_1".into(),
+                    delivery_id: "dlv-1".into(),
+                    reason: SystemRefundReason::DeliveryTimeout,
+                },
+                &now,
+            )
+            .then_error(|e| e.code == "validation_failed" && e.details[0].1 == "delivery_id");
+    }
+
+    #[test]
+    fn a_system_refund_releases_the_usable_instances_at_the_same_now() {
+        let opened = |i: u32, status| {
+            vec![InstanceEvent::InstanceOpened(InstanceOpened {
+                instance_id: format!("ins_1_{i}"),
+                order_id: "ord_1".into(),
+                product_id: "prd_1".into(),
+                seller_org_id: "org_s".into(),
+                customer_id: "cus_1".into(),
+                spec_id: "5g".into(),
+                trial: false,
+                status,
+                opened_at: at(PAID_AT),
+                expires_at: None,
+            })]
+        };
+        let now = system_at("2026-11-30T10:00:00+08:00");
+        let decision =
+            DecideRefund::by_system("ord_1", "dlv_1", SystemRefundReason::DeliveryTimeout);
+        let outcome = DecisionTest::new()
+            .given::<Order>("order-ord_1", &paid_manual())
+            .given::<Instance>("instance-ins_1_1", &opened(1, InstanceStatus::Active))
+            .when(&decision, &now)
+            .unwrap();
+        let order: Vec<OrderEvent> = decoded(&outcome, "order-ord_1");
+        assert!(
+            matches!(&order[..], [OrderEvent::RefundRequested(_), OrderEvent::RefundApproved(a)]
+                if a.refund_id == "rfd_1" && a.release == Release::Immediate),
+            "{order:?}"
+        );
+        let released: Vec<InstanceEvent> = decoded(&outcome, "instance-ins_1_1");
+        assert!(
+            matches!(&released[..], [InstanceEvent::InstanceReleased(r)]
+                if r.at == now.now && r.refund_id == "rfd_1" && r.order_id == "ord_1"),
+            "{released:?}"
+        );
+        assert!(outcome.events_of("instance-ins_1_2").is_empty());
+
+        // Run again over what the first run left: nothing, on any stream.
+        let mut refunded = paid_manual();
+        refunded.extend(order);
+        let again = DecisionTest::new()
+            .given::<Order>("order-ord_1", &refunded)
+            .given::<Instance>("instance-ins_1_1", &opened(1, InstanceStatus::Active))
+            .when(&decision, &now)
+            .unwrap();
+        assert!(again.is_empty(), "{:?}", again.appends);
+    }
+
+    fn cancels(stream_id: &str, e: &OrderEvent) -> Option<(String, String)> {
+        let payload = e.encode_payload().unwrap();
+        let event = StoredEvent {
+            event_type: e.type_name(),
+            schema_version: 1,
+            payload: &payload,
+        };
+        delivery_cancel_on_refund(stream_id, &event).unwrap()
+    }
+
+    #[test]
+    fn a_refund_that_brings_the_balance_to_0_cancels_the_delivery() {
+        let now = system_at("2026-11-30T10:00:00+08:00");
+        let full = with(
+            paid_manual(),
+            customer_request(None),
+            &ctx_at("2026-11-23T10:00:00+08:00", customer()),
+        );
+        let full = with(full, approve_as_seller("rfd_7"), &now);
+        assert_eq!(
+            cancels("order-ord_1", full.last().unwrap()),
+            Some(("ord_1".to_owned(), "rfd_7".to_owned()))
+        );
+        // A system refund too (the project's own timeout or close cancelled it already;
+        // the delivery's CancelForRefund then appends nothing).
+        let system = with(
+            paid_manual(),
+            by_system(SystemRefundReason::PlatformClose),
+            &now,
+        );
+        assert_eq!(
+            cancels("order-ord_1", system.last().unwrap()),
+            Some(("ord_1".to_owned(), "rfd_1".to_owned()))
+        );
+    }
+
+    #[test]
+    fn a_partial_refund_or_another_event_leaves_the_delivery_running() {
+        let now = system_at("2026-11-30T10:00:00+08:00");
+        let partial = with(
+            paid_manual(),
+            customer_request(Some(2_500)),
+            &ctx_at("2026-11-23T10:00:00+08:00", customer()),
+        );
+        let requested = partial.last().unwrap().clone();
+        let partial = with(partial, approve_as_seller("rfd_7"), &now);
+        assert_eq!(cancels("order-ord_1", partial.last().unwrap()), None);
+        assert_eq!(cancels("order-ord_1", &requested), None);
+        let full = with(
+            paid_manual(),
+            by_system(SystemRefundReason::PlatformClose),
+            &now,
+        );
+        // Not an order stream: not an order's refund.
+        assert_eq!(cancels("instance-ins_1_1", full.last().unwrap()), None);
+    }
+}

@@ -157,6 +157,20 @@ pub(super) fn decide(
             complete_and_next(state, completed_by(state, Party::System), ctx, &mut events);
             Ok(events)
         }
+        C::Recheck { reason } => match &state.queued {
+            Some(q) if q.reason == *reason => {
+                let node = state
+                    .current_node()
+                    .ok_or_else(|| DomainError::internal("the current node is outside the flow"))?;
+                Ok(vec![QueueRechecked {
+                    node_id: node.node.id.clone(),
+                    reason: *reason,
+                    at: ctx.now,
+                }
+                .into()])
+            }
+            _ => decide(state, &C::Queue { reason: *reason }, ctx),
+        },
         C::Queue { reason } => {
             let node = current(
                 state,

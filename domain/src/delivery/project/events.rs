@@ -91,6 +91,15 @@ pub struct DeliveryQueued {
     pub since: Timestamp,
 }
 
+/// A queued project was re-examined and still nobody can take it (restarts the 10-minute
+/// recheck).
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct QueueRechecked {
+    pub node_id: String,
+    pub reason: QueueReason,
+    pub at: Timestamp,
+}
+
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub struct NodeEntered {
     pub node_id: String,
@@ -241,7 +250,22 @@ crate::event_enum! {
         MessagePosted(MessagePosted) version 1,
         NotePosted(NotePosted) version 1,
         FileAttached(FileAttached) version 1,
+        QueueRechecked(QueueRechecked) version 1,
     }
+}
+
+/// How long a queued project waits before it is re-examined (SPEC §8: at least every 10
+/// minutes; capacity that frees up re-examines it at once).
+pub const QUEUE_RECHECK_MINUTES: i64 = 10;
+
+/// The queue-recheck deadline of delivery `delivery_id` (one per project: each recheck
+/// restarts it with a new due time).
+pub fn queue_recheck_id(delivery_id: &str) -> String {
+    Deadline::id_for(
+        &delivery_stream(delivery_id),
+        DeadlineRule::DeliveryQueueRecheck,
+        "queue",
+    )
 }
 
 /// The node-timeout deadline of entry `seq` of delivery `delivery_id`.
@@ -271,19 +295,39 @@ pub fn deadline_effects(event: &DeliveryEvent, delivery_id: &str) -> Vec<Deadlin
             id: node_deadline_id(delivery_id, seq),
         }]
     };
+    let recheck = |at: Timestamp| {
+        vec![DeadlineEffect::Start(Deadline {
+            id: queue_recheck_id(delivery_id),
+            due_at: at.plus_micros(QUEUE_RECHECK_MINUTES * 60 * 1_000_000),
+            stream_id: delivery_stream(delivery_id),
+            rule: DeadlineRule::DeliveryQueueRecheck,
+        })]
+    };
+    let dequeued = || DeadlineEffect::Stop {
+        id: queue_recheck_id(delivery_id),
+    };
     match event {
+        DeliveryEvent::DeliveryQueued(e) => recheck(e.since),
+        DeliveryEvent::QueueRechecked(e) => recheck(e.at),
+        // Assigned (or the flow restarted, or it ended): no longer queued.
+        DeliveryEvent::ProviderAssigned(_) | DeliveryEvent::OperatorAssigned(_) => vec![dequeued()],
+        DeliveryEvent::ProviderChanged(e) => {
+            let mut v = stop(e.seq);
+            v.push(dequeued());
+            v
+        }
+        DeliveryEvent::DeliveryCancelled(e) => {
+            let mut v = stop(e.seq);
+            v.push(dequeued());
+            v
+        }
         DeliveryEvent::NodeEntered(e) => start(e.seq, e.due_at),
         DeliveryEvent::DeliveryResumed(e) => start(e.seq, e.due_at),
         DeliveryEvent::NodeCompleted(e) => stop(e.seq),
         DeliveryEvent::NodeRejected(e) => stop(e.seq),
         DeliveryEvent::NodeTimedOut(e) => stop(e.seq),
         DeliveryEvent::DeliveryPaused(e) => stop(e.seq),
-        DeliveryEvent::ProviderChanged(e) => stop(e.seq),
-        DeliveryEvent::DeliveryCancelled(e) => stop(e.seq),
         DeliveryEvent::DeliveryStarted(_)
-        | DeliveryEvent::ProviderAssigned(_)
-        | DeliveryEvent::DeliveryQueued(_)
-        | DeliveryEvent::OperatorAssigned(_)
         | DeliveryEvent::RequirementSubmitted(_)
         | DeliveryEvent::DeliveryCompleted(_)
         | DeliveryEvent::MessagePosted(_)

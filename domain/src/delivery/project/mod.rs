@@ -39,12 +39,13 @@ use crate::delivery::node::FlowNode;
 use crate::error::DomainError;
 
 pub use crate::delivery::assign::QueueReason;
+pub use events::queue_recheck_id;
 pub use events::{
     deadline_effects, node_deadline_id, stored_deadline_effects, CancelReason, DeliveryCancelled,
     DeliveryCompleted, DeliveryEvent, DeliveryPaused, DeliveryQueued, DeliveryResumed,
     DeliveryStarted, FileAttached, MessagePosted, NodeCompleted, NodeEntered, NodeRejected,
     NodeTimedOut, NotePosted, OperatorAssigned, OperatorHow, ProviderAssigned, ProviderChanged,
-    ProviderHow, RequirementSubmitted, WeightPick,
+    ProviderHow, QueueRechecked, RequirementSubmitted, WeightPick, QUEUE_RECHECK_MINUTES,
 };
 pub use fields::validate_form;
 pub use state::{DeliveryState, DeliveryStatus, Queued, Stage};
@@ -155,6 +156,11 @@ pub enum DeliveryCommand {
     Queue {
         reason: QueueReason,
     },
+    /// A queued project was re-examined and nobody can take it yet, for `reason`: a
+    /// `QueueRechecked` restarts the 10-minute recheck (a new reason re-queues it).
+    Recheck {
+        reason: QueueReason,
+    },
     /// The staff member chosen for the current `assign_order` node.
     AssignOperator {
         staff: Operator,
@@ -247,14 +253,25 @@ impl Decider for Delivery {
 }
 
 /// The deadline rules of a delivery and the command each fires.
-pub static DEADLINE_RULES: &[(DeadlineRule, crate::registry::Fire)] =
-    &[(DeadlineRule::DeliveryNodeTimeout, fire_node_timeout)];
+/// Both fire through [`crate::delivery::flow::Act`], so a timeout that ends the project
+/// also gives back the capacity it held.
+pub static DEADLINE_RULES: &[(DeadlineRule, crate::registry::Fire)] = &[
+    (DeadlineRule::DeliveryNodeTimeout, fire_node_timeout),
+    (DeadlineRule::DeliveryQueueRecheck, fire_queue_recheck),
+];
 
 fn fire_node_timeout(d: &Deadline, _ids: &dyn crate::ids::IdGen) -> Box<dyn crate::Decision> {
-    Box::new(crate::Single::<Delivery>::new(
-        d.stream_id.clone(),
-        DeliveryCommand::TimeOut {
+    Box::new(crate::delivery::flow::Act::on_stream(
+        &d.stream_id,
+        crate::delivery::flow::Step::Command(DeliveryCommand::TimeOut {
             deadline_id: d.id.clone(),
-        },
+        }),
+    ))
+}
+
+fn fire_queue_recheck(d: &Deadline, _ids: &dyn crate::ids::IdGen) -> Box<dyn crate::Decision> {
+    Box::new(crate::delivery::flow::Act::on_stream(
+        &d.stream_id,
+        crate::delivery::flow::Step::Recheck,
     ))
 }

@@ -151,6 +151,8 @@ pub(super) fn evolve(mut state: DeliveryState, event: &DeliveryEvent) -> Deliver
             state.provider_org_id = Some(e.org_id.clone());
             state.queued = None;
         }
+        // A recheck changes nothing but the next recheck's due time (a deadline).
+        DeliveryEvent::QueueRechecked(_) => {}
         DeliveryEvent::DeliveryQueued(e) => {
             state.queued = Some(Queued {
                 reason: e.reason,
