@@ -1621,6 +1621,8 @@ async fn openapi_limits_are_the_domains_limits() {
             "department",
             "maxLength",
             staff::DEPARTMENT_CHARS_MAX as f64,
+        ),
+        (
             "TemplateInput",
             "name",
             "maxLength",
