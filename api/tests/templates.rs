@@ -217,7 +217,24 @@ async fn copies_come_from_a_preset_or_an_own_published_template() {
         .await
         .error(StatusCode::CONFLICT, "invalid_state");
     publish(&api, &acme, &draft).await.expect(StatusCode::OK);
-    let mine = copy(&api, &acme, &draft).await.expect(StatusCode::CREATED);
+    // If-Match names the source's version (created, published: 2).
+    let stale = api
+        .call("POST", &format!("/v1/flow-templates/{draft}/copy"))
+        .token(&acme)
+        .header("if-match", "\"1\"")
+        .json(&json!({}))
+        .send()
+        .await
+        .error(StatusCode::CONFLICT, "version_conflict");
+    assert_eq!(stale["current_version"], 2);
+    let mine = api
+        .call("POST", &format!("/v1/flow-templates/{draft}/copy"))
+        .token(&acme)
+        .header("if-match", "\"2\"")
+        .json(&json!({}))
+        .send()
+        .await
+        .expect(StatusCode::CREATED);
     assert_eq!(mine["copied_from"], json!(draft));
     assert_ne!(mine["id"], json!(draft));
     copy(&api, &bolt, &draft)

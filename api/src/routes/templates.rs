@@ -3,7 +3,7 @@
 //!
 //! `timeout.days` is a JSON number with at most one decimal: 2.5 is kept as 25 tenths of a
 //! day and sent back as 2.5 (140 tenths as 14). `If-Match` names the template's stream
-//! version; a copy's names the source's (the stream in the route).
+//! version; a copy's names the source's (the stream in the route; 0 for a public one).
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -517,15 +517,23 @@ async fn copy(
     body: Body,
 ) -> Result<Response, ApiError> {
     access::COPY_TEMPLATE.check(&caller)?;
-    if preset(&id).is_none() {
-        load_private(&app, &caller, &access::COPY_TEMPLATE, &id)?;
+    let source_version = match preset(&id) {
+        Some(_) => 0,
+        None => load_private(&app, &caller, &access::COPY_TEMPLATE, &id)?.version,
+    };
+    // If-Match names the source (the stream in the route), not the new draft. Only a
+    // published template is copied, and it never changes again, so the version checked
+    // here is the version copied.
+    if headers.if_match.is_some_and(|v| v != source_version) {
+        return Err(ApiError::version_conflict(source_version));
     }
     let decision = CopyTemplate {
         template_id: app.ids.new_id(IdKind::Template),
         org_id: org_of(&caller)?,
         source_id: id,
     };
-    let meta = app.command_meta(&caller, &headers, &body, "CopyFlowTemplate")?;
+    let mut meta = app.command_meta(&caller, &headers, &body, "CopyFlowTemplate")?;
+    meta.if_match = None;
     let done = app.runner.decide::<Template>(&meta, &decision).await?;
     answer(StatusCode::CREATED, &done)
 }

@@ -36,8 +36,6 @@ pub const TAG_CHARS_MAX: usize = 20;
 pub const DEPARTMENT_CHARS_MAX: usize = 60;
 /// Highest `max_active` (SPEC §8: 0..50).
 pub const MAX_ACTIVE_MAX: u32 = 50;
-/// Most roles on one staff member (each preset role once).
-pub const ROLES_MAX: usize = STAFF_ROLES.len();
 
 /// Stream id of a staff member.
 pub fn staff_stream(staff_id: &str) -> String {
