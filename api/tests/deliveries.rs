@@ -560,6 +560,7 @@ async fn a_queued_project_waits_in_the_dispatch_queue_until_a_recheck_finds_room
     assert_eq!(mine["items"][0]["id"], id.as_str());
 }
 
+/// The deliveries model rebuilt from the log equals the live one, and survives its checkpoint.
 fn assert_rebuild_equals(api: &Api) {
     use projections::deliveries::Deliveries;
     let head = api.app.store.head();
