@@ -10,6 +10,7 @@
 //! role columns of API.md.
 
 use domain::coupon::CampaignState;
+use domain::delivery::project::DeliveryState;
 use domain::delivery::staff::StaffState;
 use domain::delivery::template::TemplateState;
 use domain::instance::InstanceState;
@@ -46,6 +47,10 @@ pub enum Tenancy {
     /// A staff member's org (or the org the path names): its isv_admin reaches its own
     /// org's staff only; a staff member (isv_staff) reaches itself only ([`reaches_staff`]).
     StaffOrg,
+    /// The parties of a delivery ([`sees_delivery`]): its customer, the seller org's
+    /// isv_admin, the provider org's isv_admin and staff; platform and auditor all. Lists
+    /// hold only the caller's own.
+    DeliveryParties,
     /// A private flow template's org: its isv_admin reaches its own templates only (public
     /// presets are everyone's).
     TemplateOwner,
@@ -61,6 +66,7 @@ impl Tenancy {
             | Tenancy::CampaignSeller
             | Tenancy::StaffOrg
             | Tenancy::TemplateOwner => &[Role::IsvAdmin],
+            Tenancy::DeliveryParties => &[Role::Customer, Role::IsvAdmin, Role::IsvStaff],
         }
     }
 }
@@ -116,7 +122,9 @@ const fn public(method: &'static str, path: &'static str) -> Rule {
 }
 
 use Role::{Analyst, Auditor, Customer, IsvAdmin, IsvStaff, Platform};
-use Tenancy::{CampaignSeller, Open, OrderParties, ProductSeller, StaffOrg, TemplateOwner};
+use Tenancy::{
+    CampaignSeller, DeliveryParties, Open, OrderParties, ProductSeller, StaffOrg, TemplateOwner,
+};
 
 /// Every role (routes any authenticated principal may call).
 const ANY: &[Role] = &Role::ALL;
@@ -347,6 +355,130 @@ pub const VOID_CAMPAIGN: Rule = rule(
 );
 pub const MY_COUPONS: Rule = rule("GET", "/v1/me/coupons", &[Customer], Open);
 
+// §7 deliveries. Parties read (API.md §1); who acts on a node is also the domain's (the
+// operator of a provider node, the customer of a customer node: 409 for others).
+const DELIVERY_READERS: &[Role] = &[Customer, IsvAdmin, IsvStaff, Platform, Auditor];
+/// Every party that writes (the auditor never writes).
+const DELIVERY_WRITERS: &[Role] = &[Customer, IsvAdmin, IsvStaff, Platform];
+pub const LIST_DELIVERIES: Rule = rule("GET", "/v1/deliveries", DELIVERY_READERS, DeliveryParties);
+pub const GET_DELIVERY: Rule = rule(
+    "GET",
+    "/v1/deliveries/{id}",
+    DELIVERY_READERS,
+    DeliveryParties,
+);
+pub const DELIVERY_LOG: Rule = rule(
+    "GET",
+    "/v1/deliveries/{id}/log",
+    DELIVERY_READERS,
+    DeliveryParties,
+);
+pub const SUBMIT_NODE: Rule = rule(
+    "POST",
+    "/v1/deliveries/{id}/nodes/{node_id}/submit",
+    &[Customer],
+    DeliveryParties,
+);
+/// Customer nodes: the customer; provider nodes: the isv_staff operating the node's role.
+pub const COMPLETE_NODE: Rule = rule(
+    "POST",
+    "/v1/deliveries/{id}/nodes/{node_id}/complete",
+    &[Customer, IsvStaff],
+    DeliveryParties,
+);
+pub const REJECT_NODE: Rule = rule(
+    "POST",
+    "/v1/deliveries/{id}/nodes/{node_id}/reject",
+    &[Customer, IsvStaff],
+    DeliveryParties,
+);
+pub const CLAIM: Rule = rule(
+    "POST",
+    "/v1/deliveries/{id}/claim",
+    &[IsvStaff],
+    DeliveryParties,
+);
+/// The seller org's and the provider org's isv_admin, and platform.
+pub const DISPATCH: Rule = rule(
+    "POST",
+    "/v1/deliveries/{id}/dispatch",
+    &[IsvAdmin, Platform],
+    DeliveryParties,
+);
+/// Platform and the seller org's isv_admin (a provider's admin that is not the seller: 403).
+pub const CHANGE_PROVIDER: Rule = rule(
+    "POST",
+    "/v1/deliveries/{id}/change-provider",
+    &[IsvAdmin, Platform],
+    DeliveryParties,
+);
+/// The provider org's isv_admin (the seller's admin when it is not the provider: 403).
+pub const CHANGE_OPERATOR: Rule = rule(
+    "POST",
+    "/v1/deliveries/{id}/change-operator",
+    &[IsvAdmin],
+    DeliveryParties,
+);
+pub const PAUSE: Rule = rule(
+    "POST",
+    "/v1/deliveries/{id}/pause",
+    &[IsvAdmin],
+    DeliveryParties,
+);
+pub const RESUME: Rule = rule(
+    "POST",
+    "/v1/deliveries/{id}/resume",
+    &[IsvAdmin],
+    DeliveryParties,
+);
+pub const CLOSE: Rule = rule(
+    "POST",
+    "/v1/deliveries/{id}/close",
+    &[Platform],
+    DeliveryParties,
+);
+pub const POST_MESSAGE: Rule = rule(
+    "POST",
+    "/v1/deliveries/{id}/messages",
+    DELIVERY_WRITERS,
+    DeliveryParties,
+);
+/// The provider side only: its isv_admin and staff, and platform (the seller's admin when it
+/// is not the provider: 403).
+pub const POST_NOTE: Rule = rule(
+    "POST",
+    "/v1/deliveries/{id}/notes",
+    &[IsvAdmin, IsvStaff, Platform],
+    DeliveryParties,
+);
+pub const UPLOAD_FILE: Rule = rule(
+    "POST",
+    "/v1/deliveries/{id}/files",
+    DELIVERY_WRITERS,
+    DeliveryParties,
+);
+pub const GET_FILE: Rule = rule("GET", "/v1/files/{id}", DELIVERY_READERS, DeliveryParties);
+
+// §8 queues.
+pub const DISPATCH_QUEUE: Rule = rule(
+    "GET",
+    "/v1/queues/dispatch",
+    &[IsvAdmin, Platform, Auditor],
+    DeliveryParties,
+);
+pub const CLAIMABLE_QUEUE: Rule = rule(
+    "GET",
+    "/v1/queues/claimable",
+    &[IsvStaff, Platform, Auditor],
+    DeliveryParties,
+);
+/// The caller's own work queue (platform and auditor, who read every GET, have none).
+pub const MY_QUEUE: Rule = rule(
+    "GET",
+    "/v1/queues/mine",
+    &[IsvStaff, Platform, Auditor],
+    Open,
+);
 // §7 flow templates. isv_admin writes its own org's; every GET also serves platform and
 // auditor (§1). The list is `Open`: public presets are everyone's, and the handler lists
 // only the caller's org's private templates (all of them for platform and auditor).
@@ -378,6 +510,7 @@ pub const COPY_TEMPLATE: Rule = rule(
 );
 
 // §9 log and operations
+pub const OUTBOX: Rule = rule("GET", "/v1/outbox", &[Platform, Auditor], Open);
 pub const STREAM: Rule = rule("GET", "/v1/streams/{stream_id}", &[Auditor, Platform], Open);
 pub const EVENTS: Rule = rule("GET", "/v1/events", LOG_READERS, Open);
 pub const EVENTS_LIVE: Rule = rule("GET", "/v1/events/live", LOG_READERS, Open);
@@ -461,6 +594,27 @@ pub const RULES: &[Rule] = &[
     GRANT_COUPONS,
     VOID_CAMPAIGN,
     MY_COUPONS,
+    LIST_DELIVERIES,
+    GET_DELIVERY,
+    DELIVERY_LOG,
+    SUBMIT_NODE,
+    COMPLETE_NODE,
+    REJECT_NODE,
+    CLAIM,
+    DISPATCH,
+    CHANGE_PROVIDER,
+    CHANGE_OPERATOR,
+    PAUSE,
+    RESUME,
+    CLOSE,
+    POST_MESSAGE,
+    POST_NOTE,
+    UPLOAD_FILE,
+    GET_FILE,
+    DISPATCH_QUEUE,
+    CLAIMABLE_QUEUE,
+    MY_QUEUE,
+    OUTBOX,
     LIST_TEMPLATES,
     GET_TEMPLATE,
     CREATE_TEMPLATE,
@@ -572,6 +726,45 @@ pub fn reaches_staff(caller: &Caller, rule: &Rule, s: &StaffState) -> bool {
     s.created
         && reaches_org_staff(caller, rule, &s.org_id)
         && (caller.role != Role::IsvStaff || caller.staff_id.as_deref() == Some(&s.staff_id))
+}
+
+/// May `caller` see this delivery (API.md §1 parties of a delivery)? Platform and auditor
+/// see every one; the customer its own; an isv_admin those of its org as seller or provider;
+/// staff those of its org as provider (SPEC §1). A delivery not started is nobody's.
+pub fn sees_delivery(caller: &Caller, s: &DeliveryState) -> bool {
+    let Some(started) = &s.started else {
+        return false;
+    };
+    let org = caller.org_id.as_deref();
+    match caller.role {
+        Role::Platform | Role::Auditor => true,
+        Role::Customer => started.customer_id == caller.id,
+        Role::IsvAdmin => {
+            org == Some(started.seller_org_id.as_str()) || org == s.provider_org_id.as_deref()
+        }
+        Role::IsvStaff => org.is_some() && org == s.provider_org_id.as_deref(),
+        Role::Analyst => false,
+    }
+}
+
+/// Is `caller` on the provider side of this delivery (its provider org's isv_admin or staff,
+/// or platform)? Notes are theirs (and the auditor's, who reads everything).
+pub fn provider_side(caller: &Caller, s: &DeliveryState) -> bool {
+    match caller.role {
+        Role::Platform => true,
+        Role::IsvAdmin | Role::IsvStaff => {
+            caller.org_id.is_some() && caller.org_id.as_deref() == s.provider_org_id.as_deref()
+        }
+        _ => false,
+    }
+}
+
+/// Is `caller` the isv_admin of this delivery's seller org?
+pub fn seller_admin(caller: &Caller, s: &DeliveryState) -> bool {
+    caller.role == Role::IsvAdmin
+        && s.started
+            .as_ref()
+            .is_some_and(|st| caller.org_id.as_deref() == Some(st.seller_org_id.as_str()))
 }
 
 /// May `caller` reach the private template `s` under `rule` (its [`Tenancy`])? A template

@@ -10,6 +10,7 @@ use domain::{Clock, IdGen, SimulatedClock, WorkCalendar};
 use eventlog::{EventStore, FileStore, LogAdmin};
 use metrics_exporter_prometheus::PrometheusHandle;
 use projections::coupons::Coupons;
+use projections::deliveries::Deliveries;
 use projections::directory::{CalendarRow, Directory};
 use projections::instances::Instances;
 use projections::orders::Orders;
@@ -87,6 +88,7 @@ pub struct AppInner {
     pub instances: Projection<Instances>,
     pub coupons: Projection<Coupons>,
     pub staff: Projection<StaffModel>,
+    pub deliveries: Projection<Deliveries>,
     pub templates: Projection<Templates>,
     pub projections: Vec<Arc<dyn ProjectionControl>>,
     pub metrics: PrometheusHandle,
@@ -171,6 +173,7 @@ impl App {
         let instances = running.handle::<Instances>()?;
         let coupons = running.handle::<Coupons>()?;
         let staff = running.handle::<StaffModel>()?;
+        let deliveries = running.handle::<Deliveries>()?;
         let templates = running.handle::<Templates>()?;
         let projections = running.controls();
         let files = FileStore::open(&config.data_dir)?;
@@ -199,6 +202,7 @@ impl App {
             instances,
             coupons,
             staff,
+            deliveries,
             templates,
             projections,
             metrics: config.metrics,

@@ -26,6 +26,8 @@ const API_MD: &[(&str, &str, &str, Option<&[Role]>)] = {
     use Role::{Analyst, Auditor, Customer, IsvAdmin, IsvStaff, Platform};
     const ANY: &[Role] = &Role::ALL;
     const ORDER_READERS: &[Role] = &[Customer, IsvAdmin, Auditor, Platform];
+    const DELIVERY_PARTIES: &[Role] = &[Customer, IsvAdmin, IsvStaff, Auditor, Platform];
+    const DELIVERY_WRITERS: &[Role] = &[Customer, IsvAdmin, IsvStaff, Platform];
     &[
         ("POST", "/v1/orgs", "platform", Some(&[Platform])),
         ("POST", "/v1/principals", "platform", Some(&[Platform])),
@@ -367,6 +369,133 @@ const API_MD: &[(&str, &str, &str, Option<&[Role]>)] = {
         ),
         (
             "GET",
+            "/v1/deliveries",
+            "isv_admin, isv_staff, platform, customer (own)",
+            Some(&[IsvAdmin, IsvStaff, Platform, Customer, Auditor]),
+        ),
+        (
+            "GET",
+            "/v1/deliveries/{id}",
+            "parties",
+            Some(DELIVERY_PARTIES),
+        ),
+        (
+            "GET",
+            "/v1/deliveries/{id}/log",
+            "parties",
+            Some(DELIVERY_PARTIES),
+        ),
+        (
+            "POST",
+            "/v1/deliveries/{id}/nodes/{node_id}/submit",
+            "customer",
+            Some(&[Customer]),
+        ),
+        (
+            "POST",
+            "/v1/deliveries/{id}/nodes/{node_id}/complete",
+            "current operator (side/role)",
+            Some(&[Customer, IsvStaff]),
+        ),
+        (
+            "POST",
+            "/v1/deliveries/{id}/nodes/{node_id}/reject",
+            "operator of a rejectable node",
+            Some(&[Customer, IsvStaff]),
+        ),
+        (
+            "POST",
+            "/v1/deliveries/{id}/claim",
+            "isv_staff with the claim role",
+            Some(&[IsvStaff]),
+        ),
+        (
+            "POST",
+            "/v1/deliveries/{id}/dispatch",
+            "isv_admin, platform",
+            Some(&[IsvAdmin, Platform]),
+        ),
+        (
+            "POST",
+            "/v1/deliveries/{id}/change-provider",
+            "platform, seller",
+            Some(&[Platform, IsvAdmin]),
+        ),
+        (
+            "POST",
+            "/v1/deliveries/{id}/change-operator",
+            "provider isv_admin",
+            Some(&[IsvAdmin]),
+        ),
+        (
+            "POST",
+            "/v1/deliveries/{id}/pause",
+            "provider isv_admin (pause/resume)",
+            Some(&[IsvAdmin]),
+        ),
+        (
+            "POST",
+            "/v1/deliveries/{id}/resume",
+            "provider isv_admin (pause/resume)",
+            Some(&[IsvAdmin]),
+        ),
+        (
+            "POST",
+            "/v1/deliveries/{id}/close",
+            "platform (close)",
+            Some(&[Platform]),
+        ),
+        // "parties": the auditor never writes (API.md §1).
+        (
+            "POST",
+            "/v1/deliveries/{id}/messages",
+            "parties",
+            Some(DELIVERY_WRITERS),
+        ),
+        (
+            "POST",
+            "/v1/deliveries/{id}/notes",
+            "parties (notes: provider side only)",
+            Some(&[IsvAdmin, IsvStaff, Platform]),
+        ),
+        (
+            "POST",
+            "/v1/deliveries/{id}/files",
+            "parties",
+            Some(DELIVERY_WRITERS),
+        ),
+        (
+            "GET",
+            "/v1/files/{id}",
+            "parties of its delivery",
+            Some(DELIVERY_PARTIES),
+        ),
+        (
+            "GET",
+            "/v1/queues/dispatch",
+            "isv_admin, platform",
+            Some(&[IsvAdmin, Platform, Auditor]),
+        ),
+        (
+            "GET",
+            "/v1/queues/claimable",
+            "isv_staff",
+            Some(&[IsvStaff, Platform, Auditor]),
+        ),
+        (
+            "GET",
+            "/v1/queues/mine",
+            "isv_staff",
+            Some(&[IsvStaff, Platform, Auditor]),
+        ),
+        (
+            "GET",
+            "/v1/outbox",
+            "platform, auditor",
+            Some(&[Platform, Auditor]),
+        ),
+        (
+            "GET",
             "/v1/streams/{stream_id}",
             "auditor, platform",
             Some(&[Auditor, Platform]),
@@ -469,11 +598,13 @@ fn the_table_matches_the_role_columns_of_api_md() {
 }
 
 /// The principals of the drill: one of each role on Acme's side (Ann is Acme's customer),
-/// and the other tenant of each bound role (Bo, a customer of nobody's; Bolt, another seller).
+/// and the other tenant of each bound role (Bo, a customer of nobody's; Bolt, another seller,
+/// and its staff member).
 struct Cast {
     own: Vec<(Role, String)>,
     other_customer: String,
     other_seller: String,
+    other_staff: String,
 }
 
 impl Cast {
@@ -485,6 +616,7 @@ impl Cast {
         match role {
             Role::Customer => &self.other_customer,
             Role::IsvAdmin => &self.other_seller,
+            Role::IsvStaff => &self.other_staff,
             other => panic!("no tenancy binds {other}"),
         }
     }
@@ -506,6 +638,8 @@ struct Ids {
     org: String,
     staff: String,
     template: String,
+    delivery: String,
+    file: String,
 }
 
 async fn created(api: &Api, token: &str, uri: &str, body: Value) -> String {
@@ -542,6 +676,11 @@ async fn setup(api: &Api) -> (Cast, Ids) {
         .unwrap()
         .to_owned();
     let (staff_id, staff) = staff_member(api, &acme, &acme_org).await;
+    let bolt_org = api.read_as(&bolt, "/v1/me").await["org_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (_, bolt_staff) = staff_member(api, &bolt, &bolt_org).await;
     let (_, ann) = api.create_principal("customer", None).await;
     let (_, bo) = api.create_principal("customer", None).await;
     let (_, auditor) = api.create_principal("auditor", None).await;
@@ -602,6 +741,48 @@ async fn setup(api: &Api) -> (Cast, Ids) {
         json!({"name": "Mine", "nodes": []}),
     )
     .await;
+    // Ann's paid order of Acme's manual product: its delivery, started by the payment
+    // policy, waits on her requirement form; she attached a file to it.
+    let manual = created(
+        api,
+        &acme,
+        "/v1/products",
+        json!({"code": "MIG", "name": "Migration", "category": "services",
+               "delivery": "manual", "delivery_days": 7, "warranty_days": 30,
+               "flow_template_id": "tpl_standard_manual",
+               "specs": [{"id": "m", "name": "once", "duration": 1, "unit": "once",
+                          "price_cents": 5_000}]}),
+    )
+    .await;
+    api.approve_product(&acme, &manual).await;
+    let manual_order = api.paid_order(&ann, &manual, 1, 0).await;
+    loop {
+        let head = api.head().await;
+        assert!(
+            api.app
+                .policies
+                .wait_for(head, Duration::from_secs(5))
+                .await
+        );
+        if api.head().await == head {
+            break;
+        }
+    }
+    let delivery = domain::delivery::project::delivery_id_for(&manual_order);
+    let file = api
+        .call(
+            "POST",
+            &format!("/v1/deliveries/{delivery}/files?name=brief.txt"),
+        )
+        .token(&ann)
+        .header("content-type", "text/plain")
+        .raw(b"the brief".to_vec())
+        .send()
+        .await
+        .expect(StatusCode::CREATED)["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     // The campaign's and the template's reads come from their read models.
     assert!(
         api.app
@@ -619,6 +800,7 @@ async fn setup(api: &Api) -> (Cast, Ids) {
         ],
         other_customer: bo,
         other_seller: bolt,
+        other_staff: bolt_staff,
     };
     let ids = Ids {
         product,
@@ -633,6 +815,8 @@ async fn setup(api: &Api) -> (Cast, Ids) {
         org: acme_org,
         staff: staff_id,
         template,
+        delivery,
+        file,
     };
     (cast, ids)
 }
@@ -651,6 +835,8 @@ fn uri(rule: &Rule, ids: &Ids) -> String {
         Some("coupon-campaigns") => ids.campaign.as_str(),
         Some("staff") => ids.staff.as_str(),
         Some("flow-templates") => ids.template.as_str(),
+        Some("deliveries") => ids.delivery.as_str(),
+        Some("files") => ids.file.as_str(),
         _ => "",
     };
     rule.path
@@ -660,6 +846,7 @@ fn uri(rule: &Rule, ids: &Ids) -> String {
         .replace("{year}", "2026")
         .replace("{stream_id}", &domain::order::order_stream(&ids.order))
         .replace("{name}", "instances")
+        .replace("{node_id}", "submit_requirement")
 }
 
 /// Calls the route as `token` (none for `None`): the status and, when it was read, the body.

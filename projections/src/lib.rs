@@ -8,6 +8,7 @@
 //! away and rebuilt from it, and a rebuilt model equals the incrementally built one.
 
 pub mod coupons;
+pub mod deliveries;
 pub mod directory;
 pub mod instances;
 pub mod orders;

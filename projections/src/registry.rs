@@ -47,6 +47,7 @@ pub static MODELS: &[Model] = &[
     Model::of::<crate::instances::Instances>(),
     Model::of::<crate::coupons::Coupons>(),
     Model::of::<crate::staff::StaffModel>(),
+    Model::of::<crate::deliveries::Deliveries>(),
     Model::of::<crate::templates::Templates>(),
 ];
 

@@ -4,6 +4,8 @@
 
 pub mod aftersale;
 pub mod coupons;
+pub mod deliveries;
+pub mod files;
 pub mod held;
 pub mod instances;
 pub mod log;
@@ -12,6 +14,7 @@ pub mod orders;
 pub mod platform;
 pub mod products;
 pub mod promotions;
+pub mod queues;
 pub mod refunds;
 pub mod staff;
 pub mod templates;

@@ -268,6 +268,18 @@ pub fn order_view<'a>(
     position: Option<u64>,
 ) -> Option<OrderView<'a>> {
     let p = s.placed.as_ref()?;
+    // The delivery's fields come from the deliveries model at read time (API.md §5).
+    let (delivery, _) = app.deliveries.read(|d| {
+        let row = d.deliveries.get(d.by_order.get(id)?)?;
+        Some((row.id.clone(), row.state.stage()))
+    });
+    let (delivery_id, delivery_stage) = match delivery {
+        Some((dlv, stage)) => (
+            Some(dlv),
+            stage.map(|st| crate::routes::deliveries::stage_name(st).to_owned()),
+        ),
+        None => (None, None),
+    };
     Some(OrderView {
         balance_cents: s.balance().0,
         channel: ChannelView {
@@ -280,8 +292,8 @@ pub fn order_view<'a>(
         coupon: p.coupon.as_ref().map(CouponView::from),
         created_at: app.time(p.placed_at),
         customer_id: Cow::Borrowed(&p.customer_id),
-        delivery_id: None,
-        delivery_stage: None,
+        delivery_id,
+        delivery_stage,
         expires_at: None,
         id: Cow::Borrowed(id),
         instance_id: p.instance_id.as_deref().map(Cow::Borrowed),
@@ -341,7 +353,7 @@ pub struct OrderView<'a> {
     pub created_at: String,
     #[schema(value_type = String)]
     pub customer_id: Cow<'a, str>,
-    /// Deliveries come with their issue; null until then.
+    /// The order's delivery project (deliveries model); null until it exists.
     pub delivery_id: Option<String>,
     #[schema(schema_with = crate::schema::delivery_stage_or_null)]
     pub delivery_stage: Option<String>,
@@ -650,6 +662,7 @@ async fn detail(
 ) -> Result<Response, ApiError> {
     access::GET_ORDER.check(&caller)?;
     app.wait_for(&app.orders, min).await?;
+    app.wait_for(&app.deliveries, min).await?;
     let (row, position) = app.orders.read(|s| s.by_id.get(&id).cloned());
     let row = row
         .filter(|r| access::sees_order(&caller, &r.state))
@@ -759,6 +772,7 @@ async fn list(
     let filter = filter_for(&caller, &q)?;
     let (limit, after) = PageQuery::bounds(q.limit, q.cursor.as_deref())?;
     app.wait_for(&app.orders, min).await?;
+    app.wait_for(&app.deliveries, min).await?;
     let (listed, position) = app
         .orders
         .read(|s| s.list(&filter, after.as_deref(), limit));
@@ -791,6 +805,7 @@ async fn export_csv(
     let after = paging.after()?;
     let limit = crate::paging::limit_within(q.limit, EXPORT_ROWS_MAX, EXPORT_ROWS_MAX)?;
     app.wait_for(&app.orders, min).await?;
+    app.wait_for(&app.deliveries, min).await?;
     let (listed, position) = app
         .orders
         .read(|s| s.list(&filter, after.as_deref(), limit));

@@ -100,7 +100,7 @@ impl Contract {
         let Some(schema) = content.get("application/json").map(|c| &c["schema"]) else {
             let documented = content
                 .keys()
-                .any(|ct| content_type.starts_with(ct.as_str()));
+                .any(|ct| ct == "*/*" || content_type.starts_with(ct.as_str()));
             return (!documented).then(|| {
                 format!(
                     "{method} {template} {status}: content type {content_type:?} is not documented"

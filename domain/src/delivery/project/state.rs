@@ -55,7 +55,7 @@ pub struct Queued {
 }
 
 /// The folded project.
-#[derive(Clone, PartialEq, Eq, Debug, Default, Serialize)]
+#[derive(Clone, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
 pub struct DeliveryState {
     pub started: Option<DeliveryStarted>,
     pub status: DeliveryStatus,
