@@ -633,3 +633,375 @@ fn a_queued_project_enters_the_index_and_capacity_that_frees_up_drains_it_at_onc
     let project = decoded::<DeliveryEvent>(&drained, &delivery());
     assert!(matches!(&project[0], DeliveryEvent::OperatorAssigned(o) if o.staff_id == "stf_a"));
 }
+
+// ---------------------------------------------------------------------------------------
+// Capacity equals a recount from the log, whatever happens (property test)
+
+mod recount {
+    use super::*;
+    use crate::codec::EncodedEvent;
+    use crate::decision::Decision;
+    use crate::delivery::capacity::ProviderLoadState;
+    use crate::delivery::project::{Party, RequirementForm};
+    use crate::delivery::staff::{StaffState, StaffUpdated};
+    use crate::history::StoredEvent;
+    use proptest::prelude::*;
+    use std::collections::BTreeMap;
+
+    const PROJECTS: usize = 3;
+    const STAFF: [&str; 3] = ["stf_a", "stf_b", "stf_c"];
+
+    /// An in-memory log: every stream's encoded events, loaded and decided through the
+    /// registry exactly as the command runner does.
+    #[derive(Default)]
+    struct World {
+        streams: BTreeMap<String, Vec<EncodedEvent>>,
+    }
+
+    impl World {
+        fn put<E: crate::codec::EventCodec>(&mut self, stream: &str, events: &[E]) {
+            let encoded = events.iter().map(|e| e.encode().unwrap());
+            self.streams
+                .entry(stream.to_owned())
+                .or_default()
+                .extend(encoded);
+        }
+
+        fn load(&self, stream: &str) -> (u64, crate::decision::AnyState) {
+            let aggregate = crate::registry::aggregate_of(stream).expect("registered");
+            let events = self.streams.get(stream).map_or(&[][..], Vec::as_slice);
+            let state = events.iter().fold((aggregate.initial)(), |s, e| {
+                let stored = StoredEvent {
+                    event_type: e.type_name,
+                    schema_version: e.schema_version,
+                    payload: &e.payload,
+                };
+                (aggregate.apply)(s, &stored).unwrap()
+            });
+            (events.len() as u64, state)
+        }
+
+        /// Loads what `decision` names, decides, and appends on success.
+        fn run(&mut self, decision: &dyn Decision, ctx: &Context) -> bool {
+            let mut states = States::default();
+            let primary = decision.primary();
+            let (v, s) = self.load(&primary);
+            states.insert(primary, v, s);
+            for _ in 0..crate::decision::DECISION_STAGES_MAX {
+                let new: Vec<String> = decision
+                    .streams(&states)
+                    .into_iter()
+                    .filter(|s| !states.contains(s))
+                    .collect();
+                if new.is_empty() {
+                    break;
+                }
+                for stream in new {
+                    let (v, s) = self.load(&stream);
+                    states.insert(stream, v, s);
+                }
+            }
+            match decision.decide(&states, ctx) {
+                Ok(outcome) => {
+                    for s in outcome.appends {
+                        self.streams
+                            .entry(s.stream_id)
+                            .or_default()
+                            .extend(s.events);
+                    }
+                    true
+                }
+                Err(_) => false,
+            }
+        }
+
+        fn state<D: Decider>(&self, stream: &str) -> D::State
+        where
+            D::State: Clone,
+        {
+            let (_, s) = self.load(stream);
+            s.downcast_ref::<D::State>().expect("its aggregate").clone()
+        }
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Submit(usize),
+        /// The current node's side completes it (operator or customer).
+        Complete(usize),
+        Reject(usize),
+        Assign(usize),
+        Recheck(usize),
+        Pause(usize),
+        Resume(usize),
+        Close(usize),
+        Refund(usize),
+        ChangeOperator(usize, usize),
+        Dispatch(usize, usize),
+        SetMax(usize, u32),
+        Drain(usize),
+        TimeOut(usize),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        let p = 0..PROJECTS;
+        let s = 0..STAFF.len();
+        prop_oneof![
+            p.clone().prop_map(Op::Submit),
+            p.clone().prop_map(Op::Complete),
+            p.clone().prop_map(Op::Complete),
+            p.clone().prop_map(Op::Reject),
+            p.clone().prop_map(Op::Assign),
+            p.clone().prop_map(Op::Recheck),
+            p.clone().prop_map(Op::Pause),
+            p.clone().prop_map(Op::Resume),
+            p.clone().prop_map(Op::Close),
+            p.clone().prop_map(Op::Refund),
+            (p.clone(), s.clone()).prop_map(|(p, s)| Op::ChangeOperator(p, s)),
+            (p.clone(), s.clone()).prop_map(|(p, s)| Op::Dispatch(p, s)),
+            (s.clone(), 0u32..3).prop_map(|(s, m)| Op::SetMax(s, m)),
+            s.prop_map(Op::Drain),
+            p.prop_map(Op::TimeOut),
+        ]
+    }
+
+    fn order_id(i: usize) -> String {
+        format!("ord_{i}")
+    }
+
+    fn delivery_id(i: usize) -> String {
+        delivery_id_for(&order_id(i))
+    }
+
+    fn setup(world: &mut World, maxima: &[u32]) {
+        world.put(
+            &product_stream("prd_1"),
+            &product_events("tpl_standard_manual", vec![]),
+        );
+        for (i, staff_id) in STAFF.iter().enumerate() {
+            world.put(&staff_stream(staff_id), &staff(staff_id, "d1", maxima[i]));
+        }
+        world.put(&org_staff_stream("org_s"), &org_index(&STAFF));
+        for i in 0..PROJECTS {
+            let mut order = paid_order("tpl_standard_manual");
+            if let OrderEvent::OrderPlaced(p) = &mut order[0] {
+                p.order_id = order_id(i);
+            }
+            world.put(&order_stream(&order_id(i)), &order);
+            assert!(world.run(
+                &StartDelivery {
+                    order_id: order_id(i),
+                },
+                &sys()
+            ));
+            assert!(world.run(&act(&delivery_id(i), Step::Assign), &sys()));
+        }
+    }
+
+    fn step(world: &mut World, op: &Op, ctx: &Context) {
+        let d = |i: usize| delivery_id(i);
+        let project = |world: &World, i: usize| world.state::<Delivery>(&delivery_stream(&d(i)));
+        let decision: Box<dyn Decision> = match op {
+            Op::Submit(i) => Box::new(act(
+                &d(*i),
+                Step::Command(DeliveryCommand::SubmitRequirement {
+                    node_id: "submit_requirement".into(),
+                    by: Party::Customer("cus_1".into()),
+                    form: RequirementForm {
+                        contact_name: "Wang".into(),
+                        phone: "13800000000".into(),
+                        email: "wang@example.com".into(),
+                        address: "Shanghai".into(),
+                        description: "set it up".into(),
+                        file_ids: vec![],
+                    },
+                }),
+            )),
+            Op::Complete(i) | Op::Reject(i) => {
+                let state = project(world, *i);
+                let Some(node) = state.current_node() else {
+                    return;
+                };
+                let by = match node.node.acting_side() {
+                    crate::delivery::node::Side::Customer => Party::Customer("cus_1".into()),
+                    _ => match state.operator() {
+                        Some(op) => Party::Staff(op.staff_id.clone()),
+                        None => return,
+                    },
+                };
+                let node_id = node.node.id.clone();
+                let command = if matches!(op, Op::Complete(_)) {
+                    DeliveryCommand::Complete {
+                        node_id,
+                        by,
+                        note: None,
+                        file_ids: vec![],
+                        delivery_info: None,
+                    }
+                } else {
+                    DeliveryCommand::Reject {
+                        node_id,
+                        by,
+                        reason: "not yet".into(),
+                    }
+                };
+                Box::new(act(&d(*i), Step::Command(command)))
+            }
+            Op::Assign(i) => Box::new(act(&d(*i), Step::Assign)),
+            Op::Recheck(i) => Box::new(act(&d(*i), Step::Recheck)),
+            Op::Pause(i) => Box::new(act(
+                &d(*i),
+                Step::Command(DeliveryCommand::Pause {
+                    remark: "hold".into(),
+                }),
+            )),
+            Op::Resume(i) => Box::new(act(
+                &d(*i),
+                Step::Command(DeliveryCommand::Resume {
+                    remark: "go".into(),
+                }),
+            )),
+            Op::Close(i) => Box::new(act(
+                &d(*i),
+                Step::Command(DeliveryCommand::Close {
+                    remark: "closed".into(),
+                }),
+            )),
+            Op::Refund(i) => Box::new(act(
+                &d(*i),
+                Step::Command(DeliveryCommand::CancelForRefund {
+                    refund_id: format!("rfd_{i}"),
+                }),
+            )),
+            Op::ChangeOperator(i, s) => Box::new(act(
+                &d(*i),
+                Step::ChangeOperator {
+                    staff_id: STAFF[*s].into(),
+                    remark: "swap".into(),
+                },
+            )),
+            Op::Dispatch(i, s) => Box::new(act(
+                &d(*i),
+                Step::Dispatch {
+                    provider_org_id: None,
+                    staff_id: Some(STAFF[*s].into()),
+                },
+            )),
+            Op::SetMax(s, max) => {
+                let stream = staff_stream(STAFF[*s]);
+                let state = world.state::<Staff>(&stream);
+                world.put(
+                    &stream,
+                    &[StaffEvent::StaffUpdated(StaffUpdated {
+                        max_active: *max,
+                        tags: vec![],
+                        accepting: true,
+                        roles: state.roles.clone(),
+                        department: state.department.clone(),
+                    })],
+                );
+                return;
+            }
+            Op::Drain(s) => Box::new(Drain {
+                of: DrainOf::Staff {
+                    staff_id: STAFF[*s].into(),
+                },
+            }),
+            Op::TimeOut(i) => {
+                let state = project(world, *i);
+                Box::new(act(
+                    &d(*i),
+                    Step::Command(DeliveryCommand::TimeOut {
+                        deadline_id: crate::delivery::project::node_deadline_id(&d(*i), state.seq),
+                    }),
+                ))
+            }
+        };
+        // A take beyond the maximum is refused by the staff stream: count the takes.
+        let before: Vec<StaffState> = STAFF
+            .iter()
+            .map(|s| world.state::<Staff>(&staff_stream(s)))
+            .collect();
+        world.run(decision.as_ref(), ctx);
+        for (i, s) in STAFF.iter().enumerate() {
+            let after = world.state::<Staff>(&staff_stream(s));
+            let taken = after.active.difference(&before[i].active).count();
+            assert!(
+                taken == 0 || before[i].active.len() < before[i].max_active as usize,
+                "{s} took a project while holding its maximum ({op:?})"
+            );
+            assert!(taken <= 1, "{s} took {taken} projects in one act");
+        }
+    }
+
+    fn recount_holds(world: &World) -> Result<(), TestCaseError> {
+        let mut staff_expected: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
+        let mut provider_expected: BTreeSet<String> = BTreeSet::new();
+        for i in 0..PROJECTS {
+            let state = world.state::<Delivery>(&delivery_stream(&delivery_id(i)));
+            if !matches!(
+                state.status,
+                DeliveryStatus::Executing | DeliveryStatus::Paused
+            ) {
+                continue;
+            }
+            for op in state.operators.values() {
+                let key = STAFF.iter().find(|s| **s == op.staff_id).copied().unwrap();
+                staff_expected
+                    .entry(key)
+                    .or_default()
+                    .insert(delivery_id(i));
+            }
+            if state.provider_org_id.is_some() {
+                provider_expected.insert(delivery_id(i));
+            }
+        }
+        let none = BTreeSet::new();
+        for s in STAFF {
+            let held = world.state::<Staff>(&staff_stream(s)).active;
+            prop_assert_eq!(
+                &held,
+                staff_expected.get(s).unwrap_or(&none),
+                "{} holds what it operates",
+                s
+            );
+        }
+        let load: ProviderLoadState = world.state::<ProviderLoad>(&provider_load_stream("prd_1"));
+        let held: BTreeSet<String> = load.held.values().flatten().cloned().collect();
+        prop_assert_eq!(held, provider_expected);
+        // The queue index is exactly the queued projects.
+        let index = world
+            .state::<DispatchQueue>(&dispatch_queue_stream("org_s"))
+            .queued;
+        for i in 0..PROJECTS {
+            let state = world.state::<Delivery>(&delivery_stream(&delivery_id(i)));
+            let waits = state.queued.is_some()
+                && matches!(
+                    state.status,
+                    DeliveryStatus::Executing | DeliveryStatus::Paused
+                );
+            prop_assert_eq!(index.contains(&delivery_id(i)), waits, "{} in the index", i);
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+
+        #[test]
+        fn every_staff_and_provider_count_equals_a_recount_of_the_projects(
+            maxima in proptest::collection::vec(0u32..3, 3),
+            ops in proptest::collection::vec(op(), 1..60),
+        ) {
+            let mut world = World::default();
+            setup(&mut world, &maxima);
+            let mut ctx = sys();
+            recount_holds(&world)?;
+            for op in &ops {
+                step(&mut world, op, &ctx);
+                recount_holds(&world)?;
+                ctx.now = ctx.now.plus_micros(3_600 * 1_000_000);
+            }
+        }
+    }
+}
