@@ -284,6 +284,21 @@ fn standard_manual_walks_from_payment_to_completion_with_the_sellers_stages() {
     );
     assert_eq!(staff_active(&server, &s), 0, "the slot is given back");
 
+    // The order's history shows the delivery's milestones with the stage after each.
+    let history = read(&server, &format!("/v1/orders/{order}/history"), &s.customer);
+    let milestones = history["delivery_milestones"]
+        .as_array()
+        .expect("milestones");
+    let stages: Vec<&str> = milestones
+        .iter()
+        .filter_map(|m| m["stage"].as_str())
+        .collect();
+    assert_eq!(stages.first(), Some(&"pending_implementation"), "{history}");
+    assert!(stages.contains(&"implementing"));
+    assert!(stages.contains(&"pending_confirmation"));
+    assert_eq!(stages.last(), Some(&"completed"));
+    assert!(milestones.iter().all(|m| m["delivery_id"] == id.as_str()));
+
     let log = read(&server, &format!("/v1/deliveries/{id}/log"), &s.seller);
     let types: Vec<&str> = log["items"]
         .as_array()
@@ -516,4 +531,60 @@ fn a_project_waits_in_the_queue_until_its_staff_member_has_room() {
     assert_eq!(staff_active(&server, &s), 2);
     let d = delivery(&server, &ids[1], &s.seller);
     assert_eq!(d["operator"]["staff_id"], s.staff.as_str());
+}
+
+#[test]
+fn two_parties_completing_the_same_node_at_once_one_succeeds() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let s = shop(&server, "tpl_standard_manual", 2);
+    let order = paid_order(&server, &s);
+    let id = delivery_of(&server, &s, &order)["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    node_action(
+        &server,
+        &id,
+        "submit_requirement",
+        "submit",
+        &s.customer,
+        requirement(),
+    );
+    let path = format!("/v1/deliveries/{id}/nodes/start_implementation/complete");
+    let statuses: Vec<u16> = std::thread::scope(|scope| {
+        let racers: Vec<_> = (0..8)
+            .map(|_| {
+                scope.spawn(|| {
+                    server
+                        .send("POST", &path, Some(&s.staff_token), &[], Some(&json!({})))
+                        .status
+                })
+            })
+            .collect();
+        racers
+            .into_iter()
+            .map(|r| r.join().expect("racer"))
+            .collect()
+    });
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 409).count(),
+        7,
+        "{statuses:?}"
+    );
+    settle(&server);
+    let completions = server
+        .all_events(ADMIN_TOKEN, "&type=NodeCompleted")
+        .into_iter()
+        .filter(|e| {
+            e["stream_id"] == format!("delivery-{id}")
+                && e["data"]["node_id"] == "start_implementation"
+        })
+        .count();
+    assert_eq!(completions, 1, "the node completed once");
 }

@@ -109,6 +109,90 @@ crate::page!(
 pub struct OrderHistory {
     pub order_id: String,
     pub events: Vec<HistoryEvent>,
+    /// The milestones of the order's delivery project (a manual product's), in log order:
+    /// every flow transition of its stream (`replay-tool history dlv_…` or
+    /// `GET /v1/deliveries/{id}/log` show all of it), with the order-level stage after
+    /// each. Empty for an order without a project.
+    pub delivery_milestones: Vec<DeliveryMilestone>,
+}
+
+/// One milestone of an order's delivery project.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeliveryMilestone {
+    pub position: u64,
+    pub delivery_id: String,
+    #[serde(rename = "type")]
+    pub event_type: String,
+    #[schema(format = DateTime)]
+    pub at: String,
+    pub actor: String,
+    /// The node the event is about, if any.
+    pub node_id: Option<String>,
+    /// The order's `delivery_stage` after the event.
+    #[schema(schema_with = crate::schema::delivery_stage_or_null)]
+    pub stage: Option<String>,
+}
+
+/// Flow events that are milestones of the order; messages, notes, files, node entries and
+/// queue rechecks are the project's own detail.
+const MILESTONES: &[&str] = &[
+    "DeliveryStarted",
+    "ProviderAssigned",
+    "DeliveryQueued",
+    "OperatorAssigned",
+    "RequirementSubmitted",
+    "NodeCompleted",
+    "NodeRejected",
+    "NodeTimedOut",
+    "DeliveryPaused",
+    "DeliveryResumed",
+    "ProviderChanged",
+    "DeliveryCancelled",
+    "DeliveryCompleted",
+];
+
+/// The milestones of the delivery project of order `order_id`.
+fn delivery_milestones(app: &App, order_id: &str) -> Result<Vec<DeliveryMilestone>, ApiError> {
+    use domain::delivery::project::{delivery_id_for, delivery_stream, Delivery, DeliveryEvent};
+    let delivery_id = delivery_id_for(order_id);
+    let stream = delivery_stream(&delivery_id);
+    let mut state = domain::delivery::project::DeliveryState::default();
+    let mut out = Vec::new();
+    let mut from = 1;
+    loop {
+        let chunk = app
+            .store
+            .read_stream(&stream, from, Direction::Forward, 1_000)?;
+        let Some(last) = chunk.last().map(|r| r.version) else {
+            break;
+        };
+        for r in &chunk {
+            let e = DeliveryEvent::decode_payload(&r.event_type, r.schema_version, &r.payload)
+                .map_err(|e| ApiError::internal("history", e))?;
+            state = Delivery::evolve(state, &e);
+            if !MILESTONES.contains(&r.event_type.as_str()) {
+                continue;
+            }
+            let view = EventView::of(app.tz, r, None);
+            out.push(DeliveryMilestone {
+                position: r.position,
+                delivery_id: delivery_id.clone(),
+                node_id: view
+                    .data
+                    .get("node_id")
+                    .and_then(|v| v.as_str())
+                    .map(str::to_owned),
+                event_type: view.event_type,
+                at: view.at,
+                actor: view.actor,
+                stage: state
+                    .stage()
+                    .map(|s| crate::routes::deliveries::stage_name(s).to_owned()),
+            });
+        }
+        from = last + 1;
+    }
+    Ok(out)
 }
 
 // The fields of `EventView` (no `serde(flatten)`: its schema would be an `allOf` of two
@@ -700,10 +784,12 @@ async fn history(
         }
         from = last + 1;
     }
+    let delivery_milestones = delivery_milestones(&app, &id)?;
     Ok(respond::read(
         &OrderHistory {
             order_id: id,
             events,
+            delivery_milestones,
         },
         None,
         projections::ProjectionControl::position(&app.orders),
