@@ -588,3 +588,56 @@ fn two_parties_completing_the_same_node_at_once_one_succeeds() {
         .count();
     assert_eq!(completions, 1, "the node completed once");
 }
+
+#[test]
+fn a_file_goes_up_and_comes_down_with_its_sha256_to_the_parties_only() {
+    const CONTENT: &[u8] = b"%PDF-1.4 contract for order delivery\n";
+    const SHA256: &str = "0bed901317f9dbba97116f4972247c8f16c10349df0b0afb7ce1439b7cac27ab";
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let s = shop(&server, "tpl_standard_manual", 2);
+    let order = paid_order(&server, &s);
+    let id = delivery_of(&server, &s, &order)["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let up = server
+        .client()
+        .post(server.url(&format!("/v1/deliveries/{id}/files?name=contract.pdf")))
+        .bearer_auth(&s.customer)
+        .header("Content-Type", "application/pdf")
+        .body(CONTENT.to_vec())
+        .send()
+        .expect("upload");
+    assert_eq!(up.status().as_u16(), 201);
+    let file: Value = up.json().expect("file json");
+    assert_eq!(file["sha256"], SHA256);
+    assert_eq!(file["size"], CONTENT.len());
+    let file_id = file["id"].as_str().expect("file id").to_owned();
+
+    let down = |token: &str| {
+        server
+            .client()
+            .get(server.url(&format!("/v1/files/{file_id}")))
+            .bearer_auth(token)
+            .send()
+            .expect("download")
+    };
+    for token in [&s.customer, &s.seller, &s.staff_token] {
+        let r = down(token);
+        assert_eq!(r.status().as_u16(), 200);
+        assert_eq!(
+            r.headers().get("etag").and_then(|v| v.to_str().ok()),
+            Some(format!("\"{SHA256}\"").as_str())
+        );
+        assert_eq!(
+            r.headers()
+                .get("content-type")
+                .and_then(|v| v.to_str().ok()),
+            Some("application/pdf")
+        );
+        assert_eq!(r.bytes().expect("bytes").as_ref(), CONTENT);
+    }
+    let stranger = server.token(&json!({"role": "customer", "name": "Cy"}));
+    assert_eq!(down(&stranger).status().as_u16(), 404, "not a party");
+}
