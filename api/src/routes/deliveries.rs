@@ -856,12 +856,7 @@ async fn pause(
     body: Body,
 ) -> Result<Response, ApiError> {
     access::PAUSE.check(&caller)?;
-    provider_admin(&app, &caller, &id)?;
-    let input: RemarkInput = body.json()?;
-    let step = command(DeliveryCommand::Pause {
-        remark: input.remark,
-    });
-    run_answer(&app, &caller, &headers, &body, "PauseDelivery", &id, step).await
+    hold(app, caller, headers, id, body, true).await
 }
 
 async fn resume(
@@ -872,12 +867,29 @@ async fn resume(
     body: Body,
 ) -> Result<Response, ApiError> {
     access::RESUME.check(&caller)?;
+    hold(app, caller, headers, id, body, false).await
+}
+
+/// Pause (`pause`) or resume a project: the provider org's isv_admin, with a remark.
+async fn hold(
+    app: App,
+    caller: Caller,
+    headers: CommandHeaders,
+    id: String,
+    body: Body,
+    pause: bool,
+) -> Result<Response, ApiError> {
     provider_admin(&app, &caller, &id)?;
-    let input: RemarkInput = body.json()?;
-    let step = command(DeliveryCommand::Resume {
-        remark: input.remark,
-    });
-    run_answer(&app, &caller, &headers, &body, "ResumeDelivery", &id, step).await
+    let RemarkInput { remark } = body.json()?;
+    let (step, name) = if pause {
+        (command(DeliveryCommand::Pause { remark }), "PauseDelivery")
+    } else {
+        (
+            command(DeliveryCommand::Resume { remark }),
+            "ResumeDelivery",
+        )
+    };
+    run_answer(&app, &caller, &headers, &body, name, &id, step).await
 }
 
 async fn close(
