@@ -11,7 +11,7 @@
 //!
 //! Outbox: on `NodeEntered` / `NodeTimedOut` of a node with notification rules of that
 //! trigger, each rule's template is rendered (`{order_id}`, `{delivery_id}`, `{node_name}`,
-//! `{due_at}` — RFC 3339 in UTC: the model has no time zone) for its recipient resolved from
+//! `{due_at}` — RFC 3339 in the server's zone, rendered when read: the model has no zone) for its recipient resolved from
 //! the project as it stands after the event. A recipient that does not exist yet (the
 //! provider before one is assigned) gets nothing.
 //!
@@ -94,8 +94,45 @@ pub struct OutboxEntry {
     /// `entered` or `timed_out`.
     pub trigger: String,
     pub node_id: String,
-    pub text: String,
+    /// The rule's template; [`OutboxEntry::text`] renders it.
+    pub template: String,
+    pub node_name: String,
+    /// The node's deadline, for `{due_at}` (written in the server's zone when read).
+    pub due_at: Option<Timestamp>,
     pub at: Timestamp,
+}
+
+impl OutboxEntry {
+    /// The notification's text: the template with `{order_id}`, `{delivery_id}`,
+    /// `{node_name}` and `{due_at}` (written by `time`, the server's zone) filled in, in one
+    /// pass, so a value that looks like a placeholder stays as it is.
+    pub fn text(&self, time: impl Fn(Timestamp) -> String) -> String {
+        let due = self.due_at.map(time).unwrap_or_default();
+        let values: [(&str, &str); 4] = [
+            ("{order_id}", &self.order_id),
+            ("{delivery_id}", &self.delivery_id),
+            ("{node_name}", &self.node_name),
+            ("{due_at}", &due),
+        ];
+        let mut out = String::with_capacity(self.template.len());
+        let mut rest = self.template.as_str();
+        while let Some(i) = rest.find('{') {
+            out.push_str(&rest[..i]);
+            let tail = &rest[i..];
+            match values.iter().find(|(p, _)| tail.starts_with(p)) {
+                Some((p, v)) => {
+                    out.push_str(v);
+                    rest = &tail[p.len()..];
+                }
+                None => {
+                    out.push('{');
+                    rest = &tail[1..];
+                }
+            }
+        }
+        out.push_str(rest);
+        out
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -252,7 +289,6 @@ fn notifications(r: &Record, e: &DeliveryEvent, s: &DeliveryState) -> Vec<Outbox
     let Some(node) = s.flow().iter().find(|f| &f.node.id == node_id) else {
         return Vec::new();
     };
-    let due = due_at.map(Timestamp::to_rfc3339_utc).unwrap_or_default();
     node.node
         .notifications
         .iter()
@@ -272,12 +308,6 @@ fn notifications(r: &Record, e: &DeliveryEvent, s: &DeliveryState) -> Vec<Outbox
                 Recipient::ProviderAdmin => ("provider_org", s.provider_org_id.clone()?),
                 Recipient::Seller => ("seller_org", started.seller_org_id.clone()),
             };
-            let text = n
-                .template
-                .replace("{order_id}", &started.order_id)
-                .replace("{delivery_id}", &started.delivery_id)
-                .replace("{node_name}", &node.node.name)
-                .replace("{due_at}", &due);
             Some(OutboxEntry {
                 position: r.position,
                 delivery_id: started.delivery_id.clone(),
@@ -290,7 +320,9 @@ fn notifications(r: &Record, e: &DeliveryEvent, s: &DeliveryState) -> Vec<Outbox
                 }
                 .to_owned(),
                 node_id: node_id.clone(),
-                text,
+                template: n.template.clone(),
+                node_name: node.node.name.clone(),
+                due_at,
                 at: Timestamp::from_micros(r.recorded_at_micros),
             })
         })
@@ -363,5 +395,31 @@ impl ReadModel for Deliveries {
             state.outbox.insert(r.position, outbox);
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod outbox_tests {
+    use super::*;
+
+    #[test]
+    fn a_notification_is_rendered_in_one_pass_with_the_deadline_in_the_given_zone() {
+        let entry = OutboxEntry {
+            position: 7,
+            delivery_id: "dlv_1".into(),
+            order_id: "ord_1".into(),
+            recipient_kind: "customer".into(),
+            recipient_id: "cus_1".into(),
+            trigger: "entered".into(),
+            node_id: "start".into(),
+            template: "{order_id}/{delivery_id}: {node_name} by {due_at} {unknown} {".into(),
+            node_name: "say {order_id}".into(),
+            due_at: Some(Timestamp::from_micros(0)),
+            at: Timestamp::from_micros(0),
+        };
+        assert_eq!(
+            entry.text(|_| "1970-01-01T08:00:00+08:00".into()),
+            "ord_1/dlv_1: say {order_id} by 1970-01-01T08:00:00+08:00 {unknown} {"
+        );
     }
 }

@@ -265,7 +265,7 @@ fn outbox_item(app: &App, e: &OutboxEntry) -> OutboxItem {
         recipient_id: e.recipient_id.clone(),
         trigger: e.trigger.clone(),
         node_id: e.node_id.clone(),
-        text: e.text.clone(),
+        text: e.text(|t| app.time(t)),
         at: app.time(e.at),
     }
 }
