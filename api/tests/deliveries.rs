@@ -484,6 +484,35 @@ async fn files_over_5_mib_are_refused_with_413() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_repeated_upload_with_the_same_idempotency_key_answers_the_same_file() {
+    let api = Api::new().await;
+    let c = cast(&api).await;
+    let (_, id) = delivery(&api, &c).await;
+    let upload = |body: &'static [u8]| {
+        api.call("POST", &format!("/v1/deliveries/{id}/files?name=notes.txt"))
+            .token(&c.ann)
+            .header("Idempotency-Key", "upload-1")
+            .raw(body.to_vec())
+            .send()
+    };
+    let first = upload(b"first draft").await.expect(StatusCode::CREATED);
+    let again = upload(b"first draft").await.expect(StatusCode::CREATED);
+    assert_eq!(first["id"], again["id"], "the same file, not a new one");
+    assert_eq!(first["position"], again["position"]);
+    let attached = api
+        .all_events("&type=FileAttached", 500)
+        .await
+        .into_iter()
+        .filter(|e| e["data"]["file_id"] == first["id"])
+        .count();
+    assert_eq!(attached, 1, "attached once");
+    // The same key with other bytes is a reuse of the key.
+    upload(b"second draft")
+        .await
+        .error(StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn another_tenant_never_sees_a_delivery() {
     let api = Api::new().await;
     let c = cast(&api).await;

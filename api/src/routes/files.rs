@@ -16,6 +16,7 @@ use domain::delivery::project::{DeliveryCommand, FileAttached};
 use domain::delivery::{FILE_BYTES_MAX, UPLOAD_TYPES};
 use domain::ids::IdKind;
 use serde::{Deserialize, Serialize};
+use sha2::Digest;
 use utoipa::ToSchema;
 
 use crate::access;
@@ -149,7 +150,7 @@ async fn upload(
     let stored = tokio::task::spawn_blocking(move || store.put(&put_bytes))
         .await
         .map_err(|e| ApiError::internal("storing a file", e))??;
-    let file_id = app.ids.new_id(IdKind::File);
+    let file_id = file_id(&app, &caller, &headers);
     let attached = FileAttached {
         file_id: file_id.clone(),
         name: name.clone(),
@@ -175,6 +176,28 @@ async fn upload(
         &view,
         done.version,
     ))
+}
+
+/// The new file's id. A repeat with the same `Idempotency-Key` answers the original
+/// response, ids included (API.md §1), so with a key the id is derived from the caller and
+/// the key instead of drawn: the repeat names the file the first upload attached.
+fn file_id(app: &App, caller: &Caller, headers: &CommandHeaders) -> String {
+    match &headers.idempotency_key {
+        Some(key) => {
+            let digest = sha2::Sha256::new()
+                .chain_update(caller.id.as_bytes())
+                .chain_update([0])
+                .chain_update(key.as_bytes())
+                .finalize();
+            let body = hex::encode(digest);
+            format!(
+                "{}{}",
+                IdKind::File.prefix(),
+                &body[..domain::ids::GENERATED_ID_BODY_CHARS]
+            )
+        }
+        None => app.ids.new_id(IdKind::File),
+    }
 }
 
 /// `attachment; filename*=UTF-8''<percent-encoded name>` (RFC 6266, RFC 5987).
