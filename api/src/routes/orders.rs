@@ -151,6 +151,25 @@ const MILESTONES: &[&str] = &[
     "DeliveryCompleted",
 ];
 
+/// Calls `each` with every record of `stream`, in version order, reading it in chunks.
+fn for_each_record(
+    app: &App,
+    stream: &str,
+    mut each: impl FnMut(&eventlog::Record) -> Result<(), ApiError>,
+) -> Result<(), ApiError> {
+    let mut from = 1;
+    loop {
+        let chunk = app
+            .store
+            .read_stream(stream, from, Direction::Forward, 1_000)?;
+        let Some(last) = chunk.last().map(|r| r.version) else {
+            return Ok(());
+        };
+        chunk.iter().try_for_each(&mut each)?;
+        from = last + 1;
+    }
+}
+
 /// The milestones of the delivery project of order `order_id`.
 fn delivery_milestones(app: &App, order_id: &str) -> Result<Vec<DeliveryMilestone>, ApiError> {
     use domain::delivery::project::{delivery_id_for, delivery_stream, Delivery, DeliveryEvent};
@@ -158,40 +177,31 @@ fn delivery_milestones(app: &App, order_id: &str) -> Result<Vec<DeliveryMileston
     let stream = delivery_stream(&delivery_id);
     let mut state = domain::delivery::project::DeliveryState::default();
     let mut out = Vec::new();
-    let mut from = 1;
-    loop {
-        let chunk = app
-            .store
-            .read_stream(&stream, from, Direction::Forward, 1_000)?;
-        let Some(last) = chunk.last().map(|r| r.version) else {
-            break;
-        };
-        for r in &chunk {
-            let e = DeliveryEvent::decode_payload(&r.event_type, r.schema_version, &r.payload)
-                .map_err(|e| ApiError::internal("history", e))?;
-            state = Delivery::evolve(state, &e);
-            if !MILESTONES.contains(&r.event_type.as_str()) {
-                continue;
-            }
-            let view = EventView::of(app.tz, r, None);
-            out.push(DeliveryMilestone {
-                position: r.position,
-                delivery_id: delivery_id.clone(),
-                node_id: view
-                    .data
-                    .get("node_id")
-                    .and_then(|v| v.as_str())
-                    .map(str::to_owned),
-                event_type: view.event_type,
-                at: view.at,
-                actor: view.actor,
-                stage: state
-                    .stage()
-                    .map(|s| crate::routes::deliveries::stage_name(s).to_owned()),
-            });
+    for_each_record(app, &stream, |r| {
+        let e = DeliveryEvent::decode_payload(&r.event_type, r.schema_version, &r.payload)
+            .map_err(|e| ApiError::internal("history", e))?;
+        state = Delivery::evolve(std::mem::take(&mut state), &e);
+        if !MILESTONES.contains(&r.event_type.as_str()) {
+            return Ok(());
         }
-        from = last + 1;
-    }
+        let view = EventView::of(app.tz, r, None);
+        out.push(DeliveryMilestone {
+            position: r.position,
+            delivery_id: delivery_id.clone(),
+            node_id: view
+                .data
+                .get("node_id")
+                .and_then(|v| v.as_str())
+                .map(str::to_owned),
+            event_type: view.event_type,
+            at: view.at,
+            actor: view.actor,
+            stage: state
+                .stage()
+                .map(|s| crate::routes::deliveries::stage_name(s).to_owned()),
+        });
+        Ok(())
+    })?;
     Ok(out)
 }
 
@@ -766,24 +776,15 @@ async fn history(
     let stream = order_stream(&id);
     let mut state = OrderState::default();
     let mut events = Vec::new();
-    let mut from = 1;
-    loop {
-        let chunk = app
-            .store
-            .read_stream(&stream, from, Direction::Forward, 1_000)?;
-        let Some(last) = chunk.last().map(|r| r.version) else {
-            break;
-        };
-        for r in &chunk {
-            let e = OrderEvent::decode_payload(&r.event_type, r.schema_version, &r.payload)
-                .map_err(|e| ApiError::internal("history", e))?;
-            state = Order::evolve(state, &e);
-            let after = order_owned(&app, &id, &state, r.version)
-                .ok_or_else(|| ApiError::internal("history", "an order event before placement"))?;
-            events.push(HistoryEvent::new(EventView::of(app.tz, r, None), after));
-        }
-        from = last + 1;
-    }
+    for_each_record(&app, &stream, |r| {
+        let e = OrderEvent::decode_payload(&r.event_type, r.schema_version, &r.payload)
+            .map_err(|e| ApiError::internal("history", e))?;
+        state = Order::evolve(std::mem::take(&mut state), &e);
+        let after = order_owned(&app, &id, &state, r.version)
+            .ok_or_else(|| ApiError::internal("history", "an order event before placement"))?;
+        events.push(HistoryEvent::new(EventView::of(app.tz, r, None), after));
+        Ok(())
+    })?;
     let delivery_milestones = delivery_milestones(&app, &id)?;
     Ok(respond::read(
         &OrderHistory {

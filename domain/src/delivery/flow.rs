@@ -118,7 +118,8 @@ impl Act {
     }
 }
 
-/// Whether the project holds capacity now: executing or paused.
+/// Whether the project holds capacity (and may wait in a queue) now: started, executing or
+/// paused.
 fn holds(state: &DeliveryState) -> bool {
     state.started.is_some()
         && matches!(
@@ -450,7 +451,7 @@ impl Act {
 /// provider org's for a staff member.
 fn queue_key(state: &DeliveryState) -> Option<String> {
     state.queued.as_ref()?;
-    if !holds_place(state) {
+    if !holds(state) {
         return None;
     }
     let started = state.started.as_ref()?;
@@ -459,14 +460,6 @@ fn queue_key(state: &DeliveryState) -> Option<String> {
         NodeType::AssignOrder => state.provider_org_id.clone(),
         _ => None,
     }
-}
-
-/// Executing or paused: a project that can still wait in a queue.
-fn holds_place(state: &DeliveryState) -> bool {
-    matches!(
-        state.status,
-        DeliveryStatus::Executing | DeliveryStatus::Paused
-    )
 }
 
 impl Act {
