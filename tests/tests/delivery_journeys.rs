@@ -620,6 +620,8 @@ fn a_file_goes_up_and_comes_down_with_its_sha256_to_the_parties_only() {
             .client()
             .get(server.url(&format!("/v1/files/{file_id}")))
             .bearer_auth(token)
+            // Read-your-writes: the deliveries model may not have applied the upload yet.
+            .header("X-Min-Position", file["position"].to_string())
             .send()
             .expect("download")
     };
