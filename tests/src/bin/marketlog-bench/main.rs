@@ -10,6 +10,11 @@
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+mod big;
+mod fixture;
+mod offline;
+mod served;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,9 +36,9 @@ struct Args {
     /// Seconds per measured level (default 8, or 1 with --quick).
     #[arg(long)]
     seconds: Option<f64>,
-    /// Run only this scenario.
-    #[arg(long)]
-    only: Option<String>,
+    /// Run only these scenarios (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
     /// Concurrency levels for log_append.
     #[arg(long, value_delimiter = ',', default_value = "1,16,64,256")]
     concurrency: Vec<usize>,
@@ -44,7 +49,30 @@ struct Args {
     /// Where the bench data dirs go (default: the system temp dir).
     #[arg(long)]
     dir: Option<PathBuf>,
+    /// Events in the shared fixture of the big-log scenarios (default 1,000,000, or 20,000
+    /// with --quick).
+    #[arg(long)]
+    fixture_events: Option<u64>,
+    /// Reuse the fixture at DIR (a `fixture` dir an earlier run left with --keep; built
+    /// there if it holds none) instead of building one in this run's dir.
+    #[arg(long, value_name = "DIR")]
+    fixture: Option<PathBuf>,
+    /// The replay-tool binary of the `history` CLI figure (default: next to this binary).
+    #[arg(long, value_name = "PATH")]
+    replay_tool: Option<PathBuf>,
+    /// Internal: run one part of a fixture scenario in this (child) process.
+    #[arg(long, hide = true)]
+    child: Option<String>,
+    /// Internal: the fixture root of --child.
+    #[arg(long, hide = true)]
+    data: Option<PathBuf>,
+    /// Internal: the one model --child rebuild rebuilds (default: all).
+    #[arg(long, hide = true)]
+    model: Vec<String>,
 }
+
+/// Clients of the HTTP scenarios at BENCHMARKS.md's 64.
+const HTTP_CLIENTS: usize = 64;
 
 const PAYLOAD_BYTES: usize = 200;
 
@@ -84,6 +112,24 @@ where
     F: Fn(usize, u64) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = bool> + Send,
 {
+    drive_paced(scenario, concurrency, seconds, events_per_op, None, op).await
+}
+
+/// [`drive`], each task starting its `i`-th op no earlier than `i × pace` after the start
+/// when `pace` is given (a rate of `concurrency / pace` ops per second in all; the wait is
+/// not part of an op's latency).
+async fn drive_paced<F, Fut>(
+    scenario: &str,
+    concurrency: usize,
+    seconds: f64,
+    events_per_op: u64,
+    pace: Option<Duration>,
+    op: F,
+) -> Outcome
+where
+    F: Fn(usize, u64) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = bool> + Send,
+{
     let op = Arc::new(op);
     let start = now();
     let deadline = start + Duration::from_secs_f64(seconds);
@@ -95,6 +141,13 @@ where
             let mut errors = 0u64;
             let mut i = 0u64;
             while now() < deadline {
+                if let Some(pace) = pace {
+                    let due = start + pace.saturating_mul(i as u32);
+                    if due >= deadline {
+                        break;
+                    }
+                    tokio::time::sleep_until(due.into()).await;
+                }
                 let s = now();
                 if op(t, i).await {
                     lat.push(s.elapsed());
@@ -233,9 +286,26 @@ struct Market {
     product_id: String,
     customers: Vec<api::extract::Caller>,
     customer_tokens: Vec<String>,
+    /// The seller org's isv_admin (order lists as a seller).
+    seller: api::extract::Caller,
+    seller_token: String,
 }
 
 const ADMIN_TOKEN: &str = "bench-admin-token-0123456789";
+
+/// The app of `marketlog serve` on `dir`, with the real clock.
+fn open_app(dir: &std::path::Path) -> api::state::App {
+    api::state::App::open(api::state::AppConfig {
+        data_dir: dir.to_path_buf(),
+        tz: chrono_tz::Asia::Shanghai,
+        // The real clock, as in production: with a simulated clock that nobody advances every
+        // event and order carries the same timestamp, and every time-ordered index (order
+        // lists, due deadlines) falls back to comparing ids, which a real server never does.
+        simulated_start: None,
+        metrics: api::app::metrics_handle(),
+    })
+    .expect("open app")
+}
 
 async fn market(dir: &std::path::Path, customers: usize) -> Market {
     use api::extract::Caller;
@@ -245,16 +315,7 @@ async fn market(dir: &std::path::Path, customers: usize) -> Market {
     };
     use domain::product::{product_stream, NewSpec, Product, ProductCommand};
     use domain::{Actor, Role};
-    let app = api::state::App::open(api::state::AppConfig {
-        data_dir: dir.to_path_buf(),
-        tz: chrono_tz::Asia::Shanghai,
-        // The real clock, as in production: with a simulated clock that nobody advances every
-        // event and order carries the same timestamp, and every time-ordered index (order
-        // lists, due deadlines) falls back to comparing ids, which a real server never does.
-        simulated_start: None,
-        metrics: api::app::metrics_handle(),
-    })
-    .expect("open app");
+    let app = open_app(dir);
     api::serve::bootstrap_admin(&app, Some(ADMIN_TOKEN))
         .await
         .expect("admin");
@@ -305,6 +366,29 @@ async fn market(dir: &std::path::Path, customers: usize) -> Market {
             .await
             .expect("product");
     }
+    let seller_id = app.ids.new_id(IdKind::Principal);
+    let seller_token = new_secret_token();
+    let admin = PrincipalCommand::Create {
+        principal_id: seller_id.clone(),
+        role: Role::IsvAdmin,
+        name: "seller".into(),
+        org_id: Some(org.clone()),
+        staff_id: None,
+        real_name_verified: false,
+        token_sha256: api::extract::token_sha256(&seller_token),
+    };
+    app.runner
+        .execute::<Principal>(&meta("Seller"), &principal_stream(&seller_id), &admin)
+        .await
+        .expect("seller admin");
+    let seller = Caller {
+        id: seller_id,
+        role: Role::IsvAdmin,
+        name: "seller".into(),
+        org_id: Some(org.clone()),
+        staff_id: None,
+        real_name_verified: false,
+    };
     let mut callers = Vec::new();
     let mut tokens = Vec::new();
     for i in 0..customers {
@@ -340,6 +424,8 @@ async fn market(dir: &std::path::Path, customers: usize) -> Market {
         product_id,
         customers: callers,
         customer_tokens: tokens,
+        seller,
+        seller_token,
     }
 }
 
@@ -498,8 +584,30 @@ async fn http_floor(dir: &tempfile::TempDir, concurrency: usize, seconds: f64) -
 async fn http_commands(dir: &tempfile::TempDir, concurrency: usize, seconds: f64) -> Outcome {
     let m = market(&dir.path().join(format!("http_{concurrency}")), concurrency).await;
     let server = BenchServer::start(&m.app).await;
+    let out = http_commands_on(&m, &server, "http_commands", &m.customer_tokens, seconds, None).await;
+    server.stop();
+    let app = m.app.clone();
+    let _ = tokio::task::spawn_blocking(move || app.log.close()).await;
+    out
+}
+
+/// The load of `http_commands` on a running bench server: one client per token (each a
+/// customer of `m`), placing and paying in turn, at most `rate_per_s` ops per second in all
+/// when given.
+async fn http_commands_on(
+    m: &Market,
+    server: &BenchServer,
+    scenario: &str,
+    tokens: &[String],
+    seconds: f64,
+    rate_per_s: Option<f64>,
+) -> Outcome {
+    let concurrency = tokens.len();
     let connections = server.connections(concurrency).await;
-    let tokens = Arc::new(m.customer_tokens.clone());
+    let tokens = Arc::new(tokens.to_vec());
+    let pace = rate_per_s
+        .filter(|r| *r > 0.0)
+        .map(|r| Duration::from_secs_f64(concurrency as f64 / r));
     let place_body = bytes::Bytes::from(
         serde_json::json!({"product_id": m.product_id, "spec_id": "s", "quantity": 1, "order_type": "new"})
             .to_string(),
@@ -511,7 +619,7 @@ async fn http_commands(dir: &tempfile::TempDir, concurrency: usize, seconds: f64
             .collect(),
     );
     let before = LogFigures::now(m.app.log.as_ref());
-    let mut out = drive("http_commands", concurrency, seconds, 1, move |t, _| {
+    let mut out = drive_paced(scenario, concurrency, seconds, 1, pace, move |t, _| {
         let (connections, tokens, unpaid) = (
             Arc::clone(&connections),
             Arc::clone(&tokens),
@@ -547,9 +655,6 @@ async fn http_commands(dir: &tempfile::TempDir, concurrency: usize, seconds: f64
     })
     .await;
     before.since(m.app.log.as_ref(), &mut out);
-    server.stop();
-    let app = m.app.clone();
-    let _ = tokio::task::spawn_blocking(move || app.log.close()).await;
     out
 }
 
@@ -684,20 +789,37 @@ async fn request(
     authorization: &str,
     body: bytes::Bytes,
 ) -> Option<(u16, bytes::Bytes)> {
+    request_full(conn, method, path, authorization, &[], body)
+        .await
+        .map(|(status, _, body)| (status, body))
+}
+
+/// [`request`] with extra request headers, answering the response headers too.
+async fn request_full(
+    conn: &mut Connection,
+    method: &str,
+    path: &str,
+    authorization: &str,
+    headers: &[(&str, String)],
+    body: bytes::Bytes,
+) -> Option<(u16, hyper::HeaderMap, bytes::Bytes)> {
     use http_body_util::BodyExt;
     conn.ready().await.ok()?;
-    let request = hyper::Request::builder()
+    let mut request = hyper::Request::builder()
         .method(method)
         .uri(path)
         .header("host", "bench")
         .header("authorization", authorization)
-        .header("content-type", "application/json")
-        .body(http_body_util::Full::new(body))
-        .ok()?;
+        .header("content-type", "application/json");
+    for (name, value) in headers {
+        request = request.header(*name, value.as_str());
+    }
+    let request = request.body(http_body_util::Full::new(body)).ok()?;
     let response = conn.send_request(request).await.ok()?;
     let status = response.status().as_u16();
+    let headers = response.headers().clone();
     let body = response.into_body().collect().await.ok()?.to_bytes();
-    Some((status, body))
+    Some((status, headers, body))
 }
 
 /// A `ratio` line: one target of BENCHMARKS.md checked for one run of ours.
@@ -829,10 +951,85 @@ fn report(lines: &[serde_json::Value]) -> Vec<serde_json::Value> {
                     out.push(with_bounds(line, r, 25.0));
                 }
             }
+            Some("rebuild") => {
+                out.push(target_line("rebuild", "events_per_s", r, 500_000.0, Bound::Min));
+                out.push(target_line("rebuild", "rss_mib", r, 512.0, Bound::Max));
+            }
+            Some("history") => {
+                out.push(target_line("history", "p99_ms", r, 2.0, Bound::Max));
+                if r["cli_ms"].is_number() {
+                    out.push(target_line("history", "cli_ms", r, 300.0, Bound::Max));
+                }
+            }
+            Some("restart") => out.push(target_line("restart", "seconds", r, 2.0, Bound::Max)),
+            Some("disk") => out.push(target_line("disk", "ratio", r, 2.5, Bound::Max)),
+            Some("http_reads_under_write") => {
+                let mut line = target_line("http_reads_under_write", "p99_ms", r, 10.0, Bound::Max);
+                let stale = r["stale"].as_u64();
+                line["stale"] = serde_json::json!(stale);
+                line["pass"] = serde_json::json!(line["pass"] == true && stale == Some(0));
+                out.push(line);
+            }
+            Some("scale") => {
+                // Against the run on the smallest log of the same run (BENCHMARKS.md: 10k).
+                let before = |l: &serde_json::Value| l["events_before"].as_u64();
+                let smallest = lines
+                    .iter()
+                    .filter(|l| l["system"].is_null() && l["scenario"] == "scale")
+                    .min_by_key(|l| before(l).unwrap_or(u64::MAX));
+                if let Some(small) = smallest.filter(|s| before(s) < before(r)) {
+                    let reference = small["ops_per_s"].as_f64().unwrap_or(0.0);
+                    let mut line = ratio_line("scale", "scale", c, ops, reference, SCALE_RATIO_MIN);
+                    line["target_max"] = serde_json::json!(SCALE_RATIO_MAX);
+                    line["events_before"] = serde_json::json!(before(r));
+                    line["peer_events_before"] = serde_json::json!(before(small));
+                    let ratio = line["ratio"].as_f64().unwrap_or(0.0);
+                    line["pass"] =
+                        serde_json::json!((SCALE_RATIO_MIN..=SCALE_RATIO_MAX).contains(&ratio));
+                    out.push(line);
+                }
+            }
             _ => {}
         }
     }
     out
+}
+
+/// `scale`: throughput with a big log within ±20 % of that with the smallest.
+const SCALE_RATIO_MIN: f64 = 0.8;
+const SCALE_RATIO_MAX: f64 = 1.2;
+
+/// Which side of a target a figure must stay on.
+#[derive(Clone, Copy)]
+enum Bound {
+    /// At least the target.
+    Min,
+    /// At most the target.
+    Max,
+}
+
+/// A `target` line: one absolute target of BENCHMARKS.md (a figure `measure` of a run of
+/// `of`) checked for one run; a run without the figure fails it.
+fn target_line(
+    of: &str,
+    measure: &str,
+    run: &serde_json::Value,
+    target: f64,
+    bound: Bound,
+) -> serde_json::Value {
+    let ours = run[measure].as_f64();
+    let met = ours.is_some_and(|v| match bound {
+        Bound::Min => v >= target,
+        Bound::Max => v <= target,
+    });
+    let errors = run["errors"].as_u64();
+    let bound = match bound {
+        Bound::Min => "min",
+        Bound::Max => "max",
+    };
+    serde_json::json!({"scenario": "target", "of": of, "measure": measure,
+        "concurrency": run["concurrency"], "ours": ours, "target": target, "bound": bound,
+        "errors": errors, "pass": met && errors == Some(0)})
 }
 
 fn main() {
@@ -859,6 +1056,9 @@ fn main() {
         }
     }
     let seconds = args.seconds.unwrap_or(if args.quick { 1.0 } else { 8.0 });
+    if let Some(part) = &args.child {
+        std::process::exit(run_child(&args, part, seconds));
+    }
     let base = match &args.dir {
         Some(d) => tempfile::Builder::new()
             .prefix("marketlog-bench")
@@ -876,7 +1076,7 @@ fn main() {
         .enable_all()
         .build()
         .expect("tokio runtime");
-    let wanted = |s: &str| args.only.as_deref().is_none_or(|o| o == s);
+    let wanted = |s: &str| args.only.is_empty() || args.only.iter().any(|o| o == s);
     let emit = |mut o: Outcome| println!("{}", o.to_json());
     if wanted("log_append") {
         for &c in &args.concurrency {
@@ -905,11 +1105,92 @@ fn main() {
         println!("{}", rt.block_on(coupon_claim_race(&dir, 64, stock)));
     }
     drop(rt);
+    let plan = big::Plan {
+        base: dir.path(),
+        reuse: args.fixture.clone(),
+        fixture_events: args.fixture_events.unwrap_or(if args.quick {
+            big::FIXTURE_EVENTS_QUICK
+        } else {
+            big::FIXTURE_EVENTS
+        }),
+        scale_small_events: if args.quick {
+            big::SCALE_SMALL_EVENTS_QUICK
+        } else {
+            big::SCALE_SMALL_EVENTS
+        },
+        seconds,
+        history_cli_runs: if args.quick {
+            big::HISTORY_CLI_RUNS_QUICK
+        } else {
+            big::HISTORY_CLI_RUNS
+        },
+        replay_tool: args.replay_tool.clone(),
+        wanted: &wanted,
+    };
+    let failed = big::run(&plan, &mut |line| println!("{line}")).err();
+    if let Some(e) = &failed {
+        eprintln!("marketlog-bench: {e}");
+    }
     if args.keep {
         eprintln!(
             "marketlog-bench: data dirs kept in {}",
             dir.keep().display()
         );
+    }
+    if failed.is_some() {
+        std::process::exit(1);
+    }
+}
+
+/// `--child PART`: one part of a fixture scenario (`big`), its JSON lines on stdout; the
+/// exit code.
+fn run_child(args: &Args, part: &str, seconds: f64) -> i32 {
+    let Some(root) = &args.data else {
+        eprintln!("marketlog-bench: --child needs --data");
+        return 2;
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let data = fixture::data_dir(root);
+    let info = || fixture::read_info(root).ok_or_else(|| format!("no fixture at {}", root.display()));
+    let result: Result<serde_json::Value, String> = match part {
+        "fixture" => {
+            let events = args.fixture_events.unwrap_or(big::FIXTURE_EVENTS_QUICK);
+            rt.block_on(fixture::build(root, events))
+                .and_then(|i| serde_json::to_value(i).map_err(|e| e.to_string()))
+                .map(|mut v| {
+                    // The tokens stay in fixture.json; the line says what was built.
+                    if let Some(o) = v.as_object_mut() {
+                        o.remove("customer_tokens");
+                        o.remove("customer_ids");
+                        o.remove("seller_token");
+                    }
+                    v
+                })
+        }
+        "read" => offline::read_all(&data),
+        "rebuild" => offline::rebuild(&data, &args.model),
+        "history" => info().map(|i| rt.block_on(served::history(root, &i, seconds))),
+        "restart" => info().map(|i| rt.block_on(served::restart(root, &i))),
+        "scale" => info().map(|i| rt.block_on(served::scale(root, &i, seconds))),
+        "reads" => info().map(|i| {
+            let probe = (seconds / 4.0).clamp(0.3, 2.0);
+            rt.block_on(served::reads_under_write(root, &i, seconds, probe))
+        }),
+        other => Err(format!("unknown --child {other}")),
+    };
+    drop(rt);
+    match result {
+        Ok(line) => {
+            println!("{line}");
+            0
+        }
+        Err(e) => {
+            eprintln!("marketlog-bench: {part}: {e}");
+            1
+        }
     }
 }
 
