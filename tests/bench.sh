@@ -4,6 +4,7 @@
 # run) on this machine and prints one JSON line per run plus `ratio` lines (only the ratios
 # count).
 #   tests/bench.sh [--quick] [--only SCENARIO]
+# Extra arguments go to marketlog-bench (e.g. --fixture DIR to reuse a kept 1M fixture).
 #
 # This disk's fsync speed drifts by 2-4x within minutes, so a reference measured once at the
 # start says little about a run eight minutes later. Every run of ours that has a target is
@@ -27,8 +28,10 @@ done
 SECS=8
 [[ $QUICK == 1 ]] && SECS=1
 
-cargo build --release --quiet -p marketlog-tests --bin marketlog-bench >&2
+# replay-tool too: the `history` scenario times the real `replay-tool history` on the fixture.
+cargo build --release --quiet -p marketlog-tests --bin marketlog-bench -p replay-tool >&2
 BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release/marketlog-bench
+REPLAY_TOOL=${CARGO_TARGET_DIR:-$ROOT/target}/release/replay-tool
 ALL=$(mktemp)
 trap 'rm -f "$ALL"' EXIT
 
@@ -97,5 +100,17 @@ fi
 # coupon_claim_race: claims on one campaign queue on its stock stream (ADR 0006); no peer.
 if want coupon_claim_race; then
     "$BIN" "${ARGS[@]}" --only coupon_claim_race | tee -a "$ALL"
+fi
+# The scenarios on one shared fixture (1M place-and-pay events, 20k with --quick), built once
+# and used by all of them in one invocation, in this order: disk, rebuild, read_model_memory,
+# history (HTTP and the replay-tool CLI), restart, scale (10k, then the fixture),
+# http_reads_under_write. They have absolute targets (`target` lines) or, for scale, a ratio
+# to its smallest log; no peer.
+FIXTURE_SCENARIOS=(disk rebuild read_model_memory history restart scale http_reads_under_write)
+fixture_only=()
+for s in "${FIXTURE_SCENARIOS[@]}"; do want "$s" && fixture_only+=("$s"); done
+if [[ ${#fixture_only[@]} -gt 0 ]]; then
+    only=$(IFS=,; echo "${fixture_only[*]}")
+    "$BIN" "${ARGS[@]}" --seconds "$SECS" --only "$only" --replay-tool "$REPLAY_TOOL" | tee -a "$ALL"
 fi
 "$BIN" --report "$ALL"

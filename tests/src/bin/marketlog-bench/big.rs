@@ -67,7 +67,10 @@ pub fn child(part: &str, root: &Path, extra: &[String]) -> Result<Vec<Value>, St
 }
 
 fn first(lines: Vec<Value>) -> Result<Value, String> {
-    lines.into_iter().next().ok_or_else(|| "a child printed nothing".into())
+    lines
+        .into_iter()
+        .next()
+        .ok_or_else(|| "a child printed nothing".into())
 }
 
 /// The fixture at `root`, built there first (in a child) unless it already holds one.

@@ -584,7 +584,15 @@ async fn http_floor(dir: &tempfile::TempDir, concurrency: usize, seconds: f64) -
 async fn http_commands(dir: &tempfile::TempDir, concurrency: usize, seconds: f64) -> Outcome {
     let m = market(&dir.path().join(format!("http_{concurrency}")), concurrency).await;
     let server = BenchServer::start(&m.app).await;
-    let out = http_commands_on(&m, &server, "http_commands", &m.customer_tokens, seconds, None).await;
+    let out = http_commands_on(
+        &m,
+        &server,
+        "http_commands",
+        &m.customer_tokens,
+        seconds,
+        None,
+    )
+    .await;
     server.stop();
     let app = m.app.clone();
     let _ = tokio::task::spawn_blocking(move || app.log.close()).await;
@@ -952,7 +960,13 @@ fn report(lines: &[serde_json::Value]) -> Vec<serde_json::Value> {
                 }
             }
             Some("rebuild") => {
-                out.push(target_line("rebuild", "events_per_s", r, 500_000.0, Bound::Min));
+                out.push(target_line(
+                    "rebuild",
+                    "events_per_s",
+                    r,
+                    500_000.0,
+                    Bound::Min,
+                ));
                 out.push(target_line("rebuild", "rss_mib", r, 512.0, Bound::Max));
             }
             Some("history") => {
@@ -1154,7 +1168,8 @@ fn run_child(args: &Args, part: &str, seconds: f64) -> i32 {
         .build()
         .expect("tokio runtime");
     let data = fixture::data_dir(root);
-    let info = || fixture::read_info(root).ok_or_else(|| format!("no fixture at {}", root.display()));
+    let info =
+        || fixture::read_info(root).ok_or_else(|| format!("no fixture at {}", root.display()));
     let result: Result<serde_json::Value, String> = match part {
         "fixture" => {
             let events = args.fixture_events.unwrap_or(big::FIXTURE_EVENTS_QUICK);

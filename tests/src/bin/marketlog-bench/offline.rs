@@ -59,8 +59,10 @@ pub fn read_all(data: &Path) -> Result<Value, String> {
     }
     let seconds = started.elapsed().as_secs_f64();
     let _ = log.close();
-    Ok(json!({"events": events, "event_bytes": event_bytes, "record_bytes": record_bytes,
-        "seconds": round(seconds, 3), "peak_rss_mib": round(peak_rss_mib(), 1)}))
+    Ok(
+        json!({"events": events, "event_bytes": event_bytes, "record_bytes": record_bytes,
+        "seconds": round(seconds, 3), "peak_rss_mib": round(peak_rss_mib(), 1)}),
+    )
 }
 
 /// Child: rebuilds `models` (every registered one when empty) offline from the data dir's
@@ -89,8 +91,10 @@ pub fn rebuild(data: &Path, models: &[String]) -> Result<Value, String> {
     }
     let seconds = started.elapsed().as_secs_f64();
     let _ = log.close();
-    Ok(json!({"events": head, "seconds": round(seconds, 6), "models": per_model,
-        "peak_rss_mib": round(peak_rss_mib(), 1)}))
+    Ok(
+        json!({"events": head, "seconds": round(seconds, 6), "models": per_model,
+        "peak_rss_mib": round(peak_rss_mib(), 1)}),
+    )
 }
 
 /// Bytes the files under `dir` take on disk (allocated blocks), and their apparent length.

@@ -23,9 +23,11 @@ async fn shut(m: Market, server: BenchServer) {
 
 /// `history`, HTTP half: `GET /v1/orders/{id}/history` of the fixture's 50-event order, one
 /// client after the other (a latency target: one request's work, not a throughput), as its
-/// customer. Every answer must be 200 with every event of the order.
+/// customer, once the startup integrity scan is done. Every answer must be 200 with every
+/// event of the order.
 pub async fn history(root: &Path, info: &FixtureInfo, seconds: f64) -> Value {
     let m = fixture::open(root, info).await;
+    let scan_wait_ms = scan_finished(&m).await;
     let server = BenchServer::start(&m.app).await;
     let connections = server.connections(1).await;
     let path = Arc::new(format!("/v1/orders/{}/history", info.history_order_id));
@@ -65,6 +67,7 @@ pub async fn history(root: &Path, info: &FixtureInfo, seconds: f64) -> Value {
     let mut line = out.to_json();
     line["history_events"] = json!(expected);
     line["wrong_answers"] = json!(wrong.load(Ordering::Relaxed));
+    line["scan_wait_ms"] = json!(scan_wait_ms);
     line
 }
 
@@ -83,16 +86,22 @@ pub async fn restart(root: &Path, info: &FixtureInfo) -> Value {
         .iter()
         .map(|p| head.saturating_sub(p.position()))
         .sum();
-    let caught_up = app
-        .wait_all_quietly(head, Duration::from_secs(60))
-        .await;
+    let caught_up = app.wait_all_quietly(head, Duration::from_secs(60)).await;
     let ready = started.elapsed();
     let server = BenchServer::start(&app).await;
     let mut conn = connect(server.addr).await;
     let path = format!("/v1/orders/{}", info.history_order_id);
     let auth = format!("Bearer {}", info.customer_tokens[0]);
     let position = [("x-min-position", head.to_string())];
-    let answer = request_full(&mut conn, "GET", &path, &auth, &position, bytes::Bytes::new()).await;
+    let answer = request_full(
+        &mut conn,
+        "GET",
+        &path,
+        &auth,
+        &position,
+        bytes::Bytes::new(),
+    )
+    .await;
     let served = started.elapsed();
     let ok = caught_up && matches!(answer, Some((200, _, _)));
     let mut out = Outcome {
@@ -119,9 +128,31 @@ pub async fn restart(root: &Path, info: &FixtureInfo) -> Value {
     line
 }
 
-/// `scale`: `http_commands` (64 clients) on the fixture's log, `events_before` already in it.
+/// Longest wait for the integrity scan a server starts at open.
+const SCAN_WAIT_MAX: Duration = Duration::from_secs(300);
+
+/// Waits until the integrity scan that opening the app started has walked the log (it reads
+/// every record once, O(log), and would otherwise share the cores with the measured load);
+/// how long it took in ms.
+async fn scan_finished(m: &Market) -> f64 {
+    let started = now();
+    while started.elapsed() < SCAN_WAIT_MAX {
+        if matches!(
+            m.app.log.integrity().scan,
+            eventlog::integrity::ScanState::Finished { .. }
+        ) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    round(started.elapsed().as_secs_f64() * 1e3, 1)
+}
+
+/// `scale`: `http_commands` (64 clients) on the fixture's log, `events_before` already in it,
+/// once the startup integrity scan is done (a steady server, not a starting one).
 pub async fn scale(root: &Path, info: &FixtureInfo, seconds: f64) -> Value {
     let m = fixture::open(root, info).await;
+    let scan_wait_ms = scan_finished(&m).await;
     let events_before = m.app.store.head();
     let server = BenchServer::start(&m.app).await;
     let tokens = &m.customer_tokens[..super::HTTP_CLIENTS];
@@ -129,6 +160,7 @@ pub async fn scale(root: &Path, info: &FixtureInfo, seconds: f64) -> Value {
     shut(m, server).await;
     let mut line = out.to_json();
     line["events_before"] = json!(events_before);
+    line["scan_wait_ms"] = json!(scan_wait_ms);
     line
 }
 
@@ -228,7 +260,14 @@ async fn reader(
     let mut i = 0u64;
     while now() < deadline {
         if i % READS_PER_WRITE == 0 {
-            let placed = request_full(&mut conn, "POST", "/v1/orders", &customer, &[], place.clone());
+            let placed = request_full(
+                &mut conn,
+                "POST",
+                "/v1/orders",
+                &customer,
+                &[],
+                place.clone(),
+            );
             let Some((201, _, body)) = placed.await else {
                 tally.errors += 1;
                 i += 1;
@@ -267,7 +306,9 @@ async fn reader(
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
         let holds = !order_id.is_empty()
-            && body.windows(order_id.len()).any(|w| w == order_id.as_bytes());
+            && body
+                .windows(order_id.len())
+                .any(|w| w == order_id.as_bytes());
         match status {
             200 => {
                 let behind = served_at.is_none_or(|p| p < position);
@@ -285,7 +326,8 @@ async fn reader(
 }
 
 /// `http_reads_under_write`: [`READERS`] readers ([`reader`]) while [`WRITERS`] writers run
-/// `http_commands` at half the rate they reach alone (measured first, for `probe_seconds`).
+/// `http_commands` at half the rate they reach alone (measured first, for `probe_seconds`),
+/// once the startup integrity scan is done.
 /// p50/p99 are of the reads; `stale` counts reads answered from before the reader's own
 /// write, which must be 0.
 pub async fn reads_under_write(
@@ -295,9 +337,12 @@ pub async fn reads_under_write(
     probe_seconds: f64,
 ) -> Value {
     let m = fixture::open(root, info).await;
+    let scan_wait_ms = scan_finished(&m).await;
+    let events_before = m.app.store.head();
     let server = BenchServer::start(&m.app).await;
     let writer_tokens = &m.customer_tokens[READERS..READERS + WRITERS];
-    let mut probe = http_commands_on(&m, &server, "probe", writer_tokens, probe_seconds, None).await;
+    let mut probe =
+        http_commands_on(&m, &server, "probe", writer_tokens, probe_seconds, None).await;
     let alone = probe.to_json()["ops_per_s"].as_f64().unwrap_or(0.0);
     let rate = (alone / 2.0).max(1.0);
     let deadline = now() + Duration::from_secs_f64(seconds);
@@ -367,7 +412,8 @@ pub async fn reads_under_write(
     line["writes_per_s"] = writes["ops_per_s"].clone();
     line["write_errors"] = writes["errors"].clone();
     line["write_p99_ms"] = writes["p99_ms"].clone();
-    line["events_before"] = json!(info.events);
+    line["events_before"] = json!(events_before);
+    line["scan_wait_ms"] = json!(scan_wait_ms);
     line["paths"] = Value::Object(paths);
     shut(m, server).await;
     line
