@@ -127,7 +127,7 @@ async fn fill(m: &Arc<Market>, target: u64, orders: &Arc<AtomicU64>, paid: &Arc<
                     continue;
                 };
                 let n = orders.fetch_add(1, Ordering::Relaxed);
-                if n % UNPAID_EVERY != 0 && pay(&m, t, &order_id, PRICE_CENTS).await {
+                if !n.is_multiple_of(UNPAID_EVERY) && pay(&m, t, &order_id, PRICE_CENTS).await {
                     paid.fetch_add(1, Ordering::Relaxed);
                 }
             }

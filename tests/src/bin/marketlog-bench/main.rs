@@ -1150,6 +1150,8 @@ fn main() {
             "marketlog-bench: data dirs kept in {}",
             dir.keep().display()
         );
+    } else {
+        drop(dir); // removes the run's data dirs (exit below runs no destructor)
     }
     if failed.is_some() {
         std::process::exit(1);

@@ -259,7 +259,7 @@ async fn reader(
     let (mut order_id, mut position) = (String::new(), 0u64);
     let mut i = 0u64;
     while now() < deadline {
-        if i % READS_PER_WRITE == 0 {
+        if i.is_multiple_of(READS_PER_WRITE) {
             let placed = request_full(
                 &mut conn,
                 "POST",
