@@ -1299,6 +1299,62 @@ mod tests {
     }
 
     #[test]
+    fn scale_is_compared_with_its_run_on_the_smallest_log_within_20_percent() {
+        let scale = |before: u64, ops: f64| json!({"scenario": "scale", "concurrency": 64, "events_before": before, "ops_per_s": ops});
+        let lines = [
+            scale(10_000, 4_000.0),
+            scale(1_000_000, 3_300.0),
+            scale(10_000_000, 3_100.0),
+            scale(20_000_000, 4_900.0),
+        ];
+        let out = report(&lines);
+        let ratios = ratios_of(&out, "scale");
+        assert_eq!(ratios.len(), 3, "none for the smallest log itself: {out:?}");
+        assert!(ratios.iter().all(|l| l["peer_events_before"] == 10_000));
+        let passes: Vec<bool> = ratios
+            .iter()
+            .map(|l| l["pass"].as_bool().unwrap())
+            .collect();
+        assert_eq!(
+            passes,
+            [true, false, false],
+            "0.825, 0.775, 1.225: {ratios:?}"
+        );
+    }
+
+    #[test]
+    fn an_absolute_target_passes_on_its_side_only_and_without_errors() {
+        let lines = [
+            json!({"scenario": "rebuild", "concurrency": 1, "events_per_s": 500_000.0, "rss_mib": 513.0, "errors": 0}),
+            json!({"scenario": "restart", "concurrency": 1, "seconds": 1.5, "errors": 1}),
+            json!({"scenario": "http_reads_under_write", "concurrency": 64, "p99_ms": 9.0, "stale": 1, "errors": 0}),
+            json!({"scenario": "history", "concurrency": 1, "p99_ms": 1.0, "errors": 0}),
+        ];
+        let out = report(&lines);
+        let verdicts: Vec<(&str, &str, bool)> = out
+            .iter()
+            .map(|l| {
+                (
+                    l["of"].as_str().unwrap(),
+                    l["measure"].as_str().unwrap(),
+                    l["pass"].as_bool().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            verdicts,
+            [
+                ("rebuild", "events_per_s", true),
+                ("rebuild", "rss_mib", false),
+                ("restart", "seconds", false),
+                ("http_reads_under_write", "p99_ms", false),
+                ("history", "p99_ms", true),
+            ],
+            "no cli_ms line without the CLI figure: {out:?}"
+        );
+    }
+
+    #[test]
     fn command_inprocess_meets_cqrs_es_at_64_and_the_limit_only_at_1() {
         let lines = [
             json!({"system": LIMIT, "concurrency": 1, "events_per_s": 3_000.0}),
