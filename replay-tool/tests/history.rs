@@ -315,21 +315,30 @@ fn history_of_every_stream_kind_resolves_ids_and_diffs_each_event() {
     let mut state = domain::history::initial_state(&format!("delivery-{dlv}")).unwrap();
     let diffed_events = diffed["events"].as_array().unwrap();
     assert_eq!(diffed_events.len(), events.len());
+    let mut changed = 0;
     for (d, e) in diffed_events.iter().zip(events) {
         assert!(d.get("state").is_none(), "{d}");
         assert_eq!(d["data"], e["data"]);
         let patch: json_patch::Patch = serde_json::from_value(d["diff"].clone()).unwrap();
-        assert!(!patch.is_empty(), "every delivery event changes its state: {d}");
+        // Some events change nothing the state keeps (a NodeCompleted before the next
+        // NodeEntered): an empty patch.
+        changed += usize::from(!patch.is_empty());
         json_patch::patch(&mut state, &patch).unwrap();
         assert_eq!(state, e["state"], "after {}", e["type"]);
     }
+    assert!(changed > events.len() / 2, "{diffed}");
     assert_eq!(diffed["state"], full["state"]);
 
     // --diff text: one line per change, old -> new.
     let text = &online_runs[8].stdout;
     assert_eq!(event_lines(text).len(), events.len(), "{text}");
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines.contains(&"  ~ /current: 2 -> 3"), "{text}");
     assert!(
-        text.lines().any(|l| l.starts_with("  ~ /status: ") && l.contains(" -> ")),
+        lines.contains(&format!(
+            "  + /operators/delivery_specialist: {{\"department\":\"delivery\",\"name\":\"Li\",\"staff_id\":\"{}\"}}",
+            k.staff_id
+        ).as_str()),
         "{text}"
     );
     assert!(!text.contains("\n  state: "), "{text}");

@@ -1,5 +1,5 @@
 //! The real API served in-process on a free TCP port over its own temp data dir, with a
-//! simulated clock, and a helper to call it: what the online, history and rebuild tests build
+//! simulated clock and the policy runner, and a helper to call it: what the online, history and rebuild tests build
 //! their data through.
 
 #![allow(dead_code)] // each test file uses its own part
@@ -45,6 +45,8 @@ impl LiveApi {
             api::serve::bootstrap_admin(&app, Some(ADMIN))
                 .await
                 .unwrap();
+            // As `marketlog serve` does: a payment starts a delivery project, and so on.
+            api::policies::spawn(app.clone()).unwrap();
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             let url = format!("http://{}", listener.local_addr().unwrap());
             let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -356,6 +358,13 @@ pub fn kinds(url: &str, m: &Market) -> Kinds {
         serde_json::json!({}),
         201,
     ));
+    // The delivery starts an hour after the market's payment ([`PAID_AT`]).
+    post(
+        "/v1/admin/clock/advance",
+        ADMIN,
+        serde_json::json!({"seconds": 3600}),
+        200,
+    );
     let staff = post(
         &format!("/v1/orgs/{}/staff", m.org_id),
         &m.seller,
