@@ -194,7 +194,8 @@ fn json_difference(
         return None;
     }
     let at = |path: &str, stored: Option<&Value>, rebuilt: Option<&Value>| {
-        let shown = |v: Option<&Value>| v.map_or("nothing".to_string(), |v| shorten(&v.to_string()));
+        let shown =
+            |v: Option<&Value>| v.map_or("nothing".to_string(), |v| shorten(&v.to_string()));
         let path = if path.is_empty() { "/" } else { path };
         Some(format!(
             "first difference at {path}: stored {}, rebuilt {}",
@@ -221,8 +222,9 @@ fn json_difference(
             keys.into_iter()
                 .find_map(|k| step(path, k, x.get(k), y.get(k)))
         }
-        (Value::Array(x), Value::Array(y)) => (0..x.len().max(y.len()))
-            .find_map(|i| step(path, &i.to_string(), x.get(i), y.get(i))),
+        (Value::Array(x), Value::Array(y)) => {
+            (0..x.len().max(y.len())).find_map(|i| step(path, &i.to_string(), x.get(i), y.get(i)))
+        }
         _ => at(path, Some(a), Some(b)),
     }
 }
@@ -271,7 +273,10 @@ mod tests {
         );
         assert_eq!(
             first_difference(&json!(1), &json!("x".repeat(500))),
-            format!("first difference at /: stored 1, rebuilt \"{}…", "x".repeat(159))
+            format!(
+                "first difference at /: stored 1, rebuilt \"{}…",
+                "x".repeat(159)
+            )
         );
     }
 

@@ -95,7 +95,10 @@ impl Filter {
             && self.to_micros.is_none_or(|to| at < to)
             && (self.types.is_empty() || self.types.contains(&r.event_type))
             && (self.streams.is_empty()
-                || self.streams.iter().any(|p| r.stream_id.starts_with(p.as_str())))
+                || self
+                    .streams
+                    .iter()
+                    .any(|p| r.stream_id.starts_with(p.as_str())))
     }
 }
 

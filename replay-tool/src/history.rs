@@ -77,11 +77,7 @@ pub(crate) fn reported(e: SourceError) -> ToolError {
 
 /// The stream `id` names (see the module doc). An id of a kind no aggregate is keyed by
 /// that no event names is a usage error (exit 2).
-pub fn resolve(
-    source: &dyn LogSource,
-    id: &str,
-    show_progress: bool,
-) -> Result<String, ToolError> {
+pub fn resolve(source: &dyn LogSource, id: &str, show_progress: bool) -> Result<String, ToolError> {
     let Some(kind) = IdKind::of(id) else {
         return Ok(stream_for(id));
     };
@@ -293,10 +289,18 @@ fn diff_lines(before: &Value, patch: &Patch) -> Result<Vec<String>, ToolError> {
     let mut doc = before.clone();
     let mut lines = Vec::with_capacity(patch.len());
     for op in patch.iter() {
-        let path = |p: &str| if p.is_empty() { "/".to_string() } else { p.to_string() };
+        let path = |p: &str| {
+            if p.is_empty() {
+                "/".to_string()
+            } else {
+                p.to_string()
+            }
+        };
         let old = |p: &str| doc.pointer(p).cloned().unwrap_or(Value::Null);
         lines.push(match op {
-            PatchOperation::Add(a) => format!("+ {}: {}", path(a.path.as_str()), compact(&a.value)?),
+            PatchOperation::Add(a) => {
+                format!("+ {}: {}", path(a.path.as_str()), compact(&a.value)?)
+            }
             PatchOperation::Replace(r) => format!(
                 "~ {}: {} -> {}",
                 path(r.path.as_str()),

@@ -273,7 +273,10 @@ fn history_of_every_stream_kind_resolves_ids_and_diffs_each_event() {
     let (_, final_refund) = final_state(&online_runs[11].stdout);
     assert_eq!(final_state(refund_diff).1, final_refund);
     assert!(
-        event_lines(refund_diff).last().unwrap().contains(" RefundRequested v1 "),
+        event_lines(refund_diff)
+            .last()
+            .unwrap()
+            .contains(" RefundRequested v1 "),
         "{refund_diff}"
     );
     // A coupon is its owner's wallet; a campaign its own stream; a staff member too.
@@ -282,7 +285,10 @@ fn history_of_every_stream_kind_resolves_ids_and_diffs_each_event() {
     assert!(wallet.starts_with("wallet-cus_"), "{coupon}");
     assert_eq!(coupon["events"][0]["type"], "CouponGranted");
     let campaign = json_of(&online_runs[3]);
-    assert_eq!(campaign["stream_id"], json!(format!("campaign-{}", k.campaign_id)));
+    assert_eq!(
+        campaign["stream_id"],
+        json!(format!("campaign-{}", k.campaign_id))
+    );
     assert_eq!(campaign["state"]["created"]["name"], "Spring", "{campaign}");
     assert!(
         online_runs[4].stdout.contains("\n  ~ /created: null -> {"),
@@ -300,14 +306,27 @@ fn history_of_every_stream_kind_resolves_ids_and_diffs_each_event() {
     for view in &k.delivery_views {
         let version = view["version"].as_u64().unwrap();
         let state = &events[version as usize - 1]["state"];
-        assert_eq!(state["status"], view["status"], "v{version}: {state} vs {view}");
-        assert_eq!(state["provider_org_id"], view["provider_org_id"], "v{version}");
+        assert_eq!(
+            state["status"], view["status"],
+            "v{version}: {state} vs {view}"
+        );
+        assert_eq!(
+            state["provider_org_id"], view["provider_org_id"],
+            "v{version}"
+        );
         assert_eq!(state["timed_out"], view["timed_out"], "v{version}");
-        assert_eq!(state["queued"].is_null(), view["queued"].is_null(), "v{version}");
+        assert_eq!(
+            state["queued"].is_null(),
+            view["queued"].is_null(),
+            "v{version}"
+        );
     }
     let last = k.delivery_views.last().unwrap();
     assert_eq!(full["as_of"]["version"], last["version"]);
-    assert_eq!(full["state"]["operators"]["delivery_specialist"]["staff_id"], json!(k.staff_id));
+    assert_eq!(
+        full["state"]["operators"]["delivery_specialist"]["staff_id"],
+        json!(k.staff_id)
+    );
 
     // --diff --json: no state per event, a JSON Patch instead; applied in order to the
     // aggregate's initial state, the patches give the state after each event.
@@ -345,7 +364,10 @@ fn history_of_every_stream_kind_resolves_ids_and_diffs_each_event() {
     assert_eq!(final_state(text).1, full["state"]);
     let two = &online_runs[9].stdout;
     assert_eq!(event_lines(two).len(), 2, "{two}");
-    assert_eq!(final_state(two), ("version 2".into(), events[1]["state"].clone()));
+    assert_eq!(
+        final_state(two),
+        ("version 2".into(), events[1]["state"].clone())
+    );
     // As of the market's payment, before the delivery existed: nothing.
     let before = json_of(&online_runs[10]);
     assert_eq!(before["events"], json!([]), "{before}");

@@ -182,7 +182,15 @@ fn compared(t: &Tokens) -> Vec<Vec<String>> {
             "--to",
             "2026-11-23T09:00:00+08:00",
         ],
-        &["export", "--format", "jsonl", "--stream", "wallet-", "--stream", "campaign-"],
+        &[
+            "export",
+            "--format",
+            "jsonl",
+            "--stream",
+            "wallet-",
+            "--stream",
+            "campaign-",
+        ],
         &["history", order],
         &["history", order, "--diff"],
         &["history", order, "--diff", "--json", "--to-version", "2"],
@@ -191,7 +199,13 @@ fn compared(t: &Tokens) -> Vec<Vec<String>> {
         .iter()
         .map(|args| args.iter().map(|a| a.to_string()).collect())
         .collect();
-    for id in [&k.refund_id, &k.campaign_id, &k.coupon_id, &k.staff_id, &k.delivery_id] {
+    for id in [
+        &k.refund_id,
+        &k.campaign_id,
+        &k.coupon_id,
+        &k.staff_id,
+        &k.delivery_id,
+    ] {
         for extra in [&[][..], &["--diff"], &["--json"], &["--diff", "--json"]] {
             let mut args = vec!["history".to_string(), id.clone()];
             args.extend(extra.iter().map(|a| a.to_string()));
@@ -319,13 +333,18 @@ fn online_commands_print_what_offline_prints_on_the_same_log() {
     let rows: Vec<&str> = filtered.lines().skip(1).collect();
     assert!(rows.len() >= 4, "{filtered}");
     assert!(
-        rows.iter().all(|r| (r.contains(",order-ord_") && r.contains(",OrderPaid,"))
-            || (r.contains(",delivery-dlv_") && r.contains(",NodeEntered,"))),
+        rows.iter()
+            .all(|r| (r.contains(",order-ord_") && r.contains(",OrderPaid,"))
+                || (r.contains(",delivery-dlv_") && r.contains(",NodeEntered,"))),
         "{filtered}"
     );
     assert_eq!(rows.iter().filter(|r| r.contains(",OrderPaid,")).count(), 2);
     let coupons = &online_runs[10].stdout;
-    assert_eq!(coupons.lines().count(), 2, "the campaign's creation and the claim: {coupons}");
+    assert_eq!(
+        coupons.lines().count(),
+        2,
+        "the campaign's creation and the claim: {coupons}"
+    );
 }
 
 #[test]

@@ -19,10 +19,24 @@ fn every_read_only_command(data_dir: &std::path::Path, out_dir: &std::path::Path
         &["history", "delivery-dlv_1", "--to-version", "2"],
         &["history", "ord_nosuch"],
         &["history", "delivery-dlv_1", "--diff", "--json"],
-        &["history", "legacy-lgc_1", "--diff", "--as-of", "2026-11-22T12:00:00+08:00"],
+        &[
+            "history",
+            "legacy-lgc_1",
+            "--diff",
+            "--as-of",
+            "2026-11-22T12:00:00+08:00",
+        ],
         // Ids that only an event names: found by reading the whole log.
         &["history", "rfd_1"],
-        &["export", "--format", "jsonl", "--stream", "order-", "--stream", "delivery-"],
+        &[
+            "export",
+            "--format",
+            "jsonl",
+            "--stream",
+            "order-",
+            "--stream",
+            "delivery-",
+        ],
     ];
     for command in commands {
         let run = replay_tool(data_dir, command);
