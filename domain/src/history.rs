@@ -50,6 +50,12 @@ pub fn replay(
     crate::registry::aggregate_of(stream_id).map(|a| (a.replay)(events))
 }
 
+/// The state of `stream_id`'s aggregate before its first event, as JSON (what the first
+/// event's state is compared with). `None` when no aggregate owns that kind of stream.
+pub fn initial_state(stream_id: &str) -> Option<JsonValue> {
+    crate::registry::aggregate_of(stream_id).map(|a| (a.initial_json)())
+}
+
 /// The stream id an auditor means: a bare id (`ord_…`) is its aggregate's stream; anything
 /// else is taken as a stream id.
 pub fn stream_for(id_or_stream: &str) -> String {
@@ -81,6 +87,8 @@ mod tests {
         assert_eq!(steps[0].state["name"], "Acme");
         assert_eq!(steps[0].state["exists"], true);
         assert!(replay("nothing-x", &[]).is_none());
+        assert_eq!(initial_state("org-org_1").unwrap()["exists"], false);
+        assert!(initial_state("nothing-x").is_none());
         assert_eq!(stream_for("ord_01abc"), "order-ord_01abc");
         assert_eq!(stream_for("order-ord_01abc"), "order-ord_01abc");
     }

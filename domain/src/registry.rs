@@ -35,6 +35,9 @@ pub struct Aggregate {
     pub replay: fn(&[StoredEvent<'_>]) -> Result<Vec<Step>, CodecError>,
     /// The state before the first event.
     pub initial: fn() -> AnyState,
+    /// The state before the first event, as JSON (what `replay-tool history --diff` compares
+    /// the first event's state with).
+    pub initial_json: fn() -> JsonValue,
     /// The state after one stored event.
     pub apply: fn(AnyState, &StoredEvent<'_>) -> Result<AnyState, CodecError>,
     /// A copy of a state of this aggregate (`None` if it is of another type).
@@ -51,6 +54,14 @@ fn decode_json<E: EventCodec>(e: &StoredEvent<'_>) -> Result<JsonValue, CodecErr
 
 fn initial<D: Decider>() -> AnyState {
     Box::new(D::State::default())
+}
+
+fn initial_json<D>() -> JsonValue
+where
+    D: Decider,
+    D::State: Serialize,
+{
+    serde_json::to_value(D::State::default()).unwrap_or(JsonValue::Null)
 }
 
 fn apply<D>(state: AnyState, e: &StoredEvent<'_>) -> Result<AnyState, CodecError>
@@ -93,6 +104,7 @@ impl Aggregate {
             decode_json: decode_json::<D::Event>,
             replay: crate::history::fold::<D>,
             initial: initial::<D>,
+            initial_json: initial_json::<D>,
             apply: apply::<D>,
             clone_state: clone_state::<D>,
             deadline_effects: no_deadlines,

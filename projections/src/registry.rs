@@ -149,9 +149,93 @@ fn one<M: ReadModel>(
     } else {
         RebuildOutcome::Differs {
             position: head,
-            reason: "the stored model differs from the rebuilt one".into(),
+            reason: first_difference(&current.state, &rebuilt.state),
         }
     })
+}
+
+/// Characters of a value quoted in a difference; longer ones end in `…`.
+const DIFFERENCE_VALUE_CHARS_MAX: usize = 160;
+
+/// Where a stored model first differs from the rebuilt one: the JSON Pointer of the first
+/// differing value of their serialized forms (object keys in sorted order, array items in
+/// order) with both values, e.g. `first difference at /by_id/prd_1/version: stored 5,
+/// rebuilt 4`. A state that has no JSON form is compared line by line in its `Debug` form.
+fn first_difference<S: serde::Serialize + std::fmt::Debug>(stored: &S, rebuilt: &S) -> String {
+    match (serde_json::to_value(stored), serde_json::to_value(rebuilt)) {
+        (Ok(a), Ok(b)) => json_difference(&a, &b, &mut String::new()).unwrap_or_else(|| {
+            "the stored model differs from the rebuilt one (not in their JSON form)".into()
+        }),
+        _ => {
+            let (a, b) = (format!("{stored:#?}"), format!("{rebuilt:#?}"));
+            let at = a.lines().zip(b.lines()).position(|(x, y)| x != y);
+            let line = |text: &str, n: Option<usize>| {
+                n.and_then(|n| text.lines().nth(n))
+                    .map_or("(end)".to_string(), |l| shorten(l.trim()))
+            };
+            let n = at.or(Some(a.lines().count().min(b.lines().count())));
+            format!(
+                "first difference at line {} of the debug form: stored {}, rebuilt {}",
+                n.unwrap_or(0) + 1,
+                line(&a, n),
+                line(&b, n)
+            )
+        }
+    }
+}
+
+fn json_difference(
+    a: &serde_json::Value,
+    b: &serde_json::Value,
+    path: &mut String,
+) -> Option<String> {
+    use serde_json::Value;
+    if a == b {
+        return None;
+    }
+    let at = |path: &str, stored: Option<&Value>, rebuilt: Option<&Value>| {
+        let shown =
+            |v: Option<&Value>| v.map_or("nothing".to_string(), |v| shorten(&v.to_string()));
+        let path = if path.is_empty() { "/" } else { path };
+        Some(format!(
+            "first difference at {path}: stored {}, rebuilt {}",
+            shown(stored),
+            shown(rebuilt)
+        ))
+    };
+    let step = |path: &mut String, token: &str, x: Option<&Value>, y: Option<&Value>| {
+        let len = path.len();
+        path.push('/');
+        path.push_str(&token.replace('~', "~0").replace('/', "~1"));
+        let found = match (x, y) {
+            (Some(x), Some(y)) => json_difference(x, y, path),
+            _ => at(path, x, y),
+        };
+        path.truncate(len);
+        found
+    };
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            let mut keys: Vec<&String> = x.keys().chain(y.keys()).collect();
+            keys.sort();
+            keys.dedup();
+            keys.into_iter()
+                .find_map(|k| step(path, k, x.get(k), y.get(k)))
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            (0..x.len().max(y.len())).find_map(|i| step(path, &i.to_string(), x.get(i), y.get(i)))
+        }
+        _ => at(path, Some(a), Some(b)),
+    }
+}
+
+fn shorten(text: &str) -> String {
+    if text.chars().count() <= DIFFERENCE_VALUE_CHARS_MAX {
+        return text.to_string();
+    }
+    let mut short: String = text.chars().take(DIFFERENCE_VALUE_CHARS_MAX).collect();
+    short.push('…');
+    short
 }
 
 /// Rebuilds (or checks, with `check`) the model called `name` from `log`, storing its
@@ -170,6 +254,31 @@ pub fn rebuild(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_difference_names_the_first_differing_path_and_both_values() {
+        use serde_json::json;
+        let stored = json!({"by_id": {"a": {"v": 1, "tags": ["x"]}, "b/c": {"v": 5}}});
+        let same = stored.clone();
+        assert_eq!(json_difference(&stored, &same, &mut String::new()), None);
+        let rebuilt = json!({"by_id": {"a": {"v": 1, "tags": ["x", "y"]}, "b/c": {"v": 4}}});
+        assert_eq!(
+            first_difference(&stored, &rebuilt),
+            "first difference at /by_id/a/tags/1: stored nothing, rebuilt \"y\""
+        );
+        let rebuilt = json!({"by_id": {"a": {"v": 1, "tags": ["x"]}, "b/c": {"v": 4}}});
+        assert_eq!(
+            first_difference(&stored, &rebuilt),
+            "first difference at /by_id/b~1c/v: stored 5, rebuilt 4"
+        );
+        assert_eq!(
+            first_difference(&json!(1), &json!("x".repeat(500))),
+            format!(
+                "first difference at /: stored 1, rebuilt \"{}…",
+                "x".repeat(159)
+            )
+        );
+    }
 
     #[test]
     fn every_model_is_registered_once_and_started_with_a_typed_handle() {

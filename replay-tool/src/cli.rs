@@ -81,12 +81,13 @@ pub struct GlobalArgs {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Check checksums, the hash chain, gap-free positions and stream versions, the stream
-    /// index and the head anchor; print the first bad position, if any.
+    /// index and the head anchor; print the first bad position, if any, else the chain head
+    /// (the last record's position and chain hash, which an auditor can pin).
     ///
     /// Online (--url) the checksums, the chain, positions and stream versions are checked
     /// from the stored bytes the server sends; there is no head anchor online and the stream
     /// index is not served, so those two checks are skipped.
-    Verify,
+    Verify(VerifyArgs),
     /// Events per type, streams per kind, log size, first and last time.
     ///
     /// Offline the log size is the bytes the log and the file store take on disk. Online
@@ -100,8 +101,10 @@ pub enum Command {
     /// and causation ids, data) followed by the aggregate's state after it, then the state
     /// as of the chosen point (time travel).
     ///
-    /// The state is folded with the aggregate's own rules, from the stored bytes; a stream
-    /// kind no aggregate owns (delivery, …) shows its events with `state: null`.
+    /// The state is folded with the aggregate's own rules (every aggregate of the domain's
+    /// registry: order, delivery, campaign, template, staff, …), from the stored bytes; a
+    /// stream kind no aggregate owns shows its events with `state: null`. With --diff each
+    /// event shows only what it changed in the state.
     /// Online (--url) the stream is read from GET /v1/streams/{id}?include=raw and every
     /// record is decoded from its stored bytes, so the output is the same as offline.
     History(HistoryArgs),
@@ -118,9 +121,13 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct HistoryArgs {
-    /// An order id (ord_…), another entity id the tool knows (prd_, ins_, org_, principal
-    /// ids), or a stream id such as legacy-lgc_….
-    #[arg(value_name = "ORDER-ID|STREAM-ID")]
+    /// An id or a stream id. An id of a kind an aggregate is keyed by (ord_, dlv_, cpc_,
+    /// tpl_, stf_, prd_, ins_, org_, principal and customer ids) names that aggregate's
+    /// stream; an id of another kind (a refund rfd_, a coupon cpn_, an invoice, a review, …)
+    /// names the stream holding it: the stream of the first event whose data names it (a
+    /// refund's order, a coupon's wallet), found by reading the log from the start. Anything
+    /// else is a stream id, such as stock-cpc_… or legacy-lgc_….
+    #[arg(value_name = "ID|STREAM-ID")]
     pub id: String,
     /// Stop at the last event recorded at or before this time (RFC 3339 with offset).
     #[arg(long, value_name = "RFC3339", value_parser = parse_rfc3339_micros, conflicts_with = "to_version")]
@@ -128,6 +135,18 @@ pub struct HistoryArgs {
     /// Stop at this stream version (inclusive).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub to_version: Option<u64>,
+    /// After each event show only what it changed in the state (paths added, removed and
+    /// changed, old -> new) instead of the whole state; with --json, as RFC 6902 JSON Patch
+    /// operations under "diff".
+    #[arg(long)]
+    pub diff: bool,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
     /// Print one JSON object instead of text.
     #[arg(long)]
     pub json: bool,
@@ -182,6 +201,10 @@ pub struct ExportArgs {
     /// Only events of this type (repeat for several).
     #[arg(long = "type", value_name = "T")]
     pub types: Vec<String>,
+    /// Only events of streams whose id starts with this prefix, e.g. order- or
+    /// delivery-dlv_01 (repeat for several).
+    #[arg(long = "stream", value_name = "PREFIX")]
+    pub streams: Vec<String>,
     /// Output format.
     #[arg(long, value_enum)]
     pub format: Format,

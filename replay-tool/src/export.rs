@@ -1,5 +1,6 @@
 //! `replay-tool export`: events in position order as JSON lines or CSV, filtered by position
-//! range (inclusive), recorded-at range (from inclusive, to exclusive) and event type.
+//! range (inclusive), recorded-at range (from inclusive, to exclusive), event type and
+//! stream id prefix (each repeated filter keeps what any of its values keeps).
 //!
 //! Both formats carry the same columns ([`COLUMNS`]); JSON lines add `data` when the codec
 //! ([`crate::codec::decode_data`]) can decode the payload.
@@ -50,6 +51,8 @@ pub struct Filter {
     pub to_micros: Option<i64>,
     /// Empty = every type.
     pub types: BTreeSet<String>,
+    /// Stream id prefixes; empty = every stream.
+    pub streams: Vec<String>,
 }
 
 impl Filter {
@@ -72,12 +75,16 @@ impl Filter {
         if let Some(t) = args.types.iter().find(|t| t.is_empty()) {
             return Err(ToolError::Usage(format!("--type {t:?} is empty")));
         }
+        if let Some(p) = args.streams.iter().find(|p| p.is_empty()) {
+            return Err(ToolError::Usage(format!("--stream {p:?} is empty")));
+        }
         Ok(Filter {
             from_position,
             to_position,
             from_micros: args.from,
             to_micros: args.to,
             types: args.types.iter().cloned().collect(),
+            streams: args.streams.clone(),
         })
     }
 
@@ -87,6 +94,11 @@ impl Filter {
         self.from_micros.is_none_or(|from| at >= from)
             && self.to_micros.is_none_or(|to| at < to)
             && (self.types.is_empty() || self.types.contains(&r.event_type))
+            && (self.streams.is_empty()
+                || self
+                    .streams
+                    .iter()
+                    .any(|p| r.stream_id.starts_with(p.as_str())))
     }
 }
 

@@ -4,8 +4,17 @@
 //! inclusive, or `--as-of T`: the events recorded at or before T).
 //!
 //! The state is folded by [`domain::history::replay`], i.e. by the aggregate's own `evolve`;
-//! records come only through [`LogSource::read_stream`], so offline and online print the
-//! same bytes.
+//! records come only through [`LogSource`], so offline and online print the same bytes.
+//! With `--diff` each event shows only what it changed in the state: RFC 6902 JSON Patch
+//! operations (`json_patch::diff` of the state before and after), with the old value of
+//! what was replaced or removed in text.
+//!
+//! Which stream an id names ([`resolve`]): an id of a kind an aggregate is keyed by
+//! (`domain::registry::AGGREGATES`, e.g. `ord_`, `dlv_`, `cpc_`, `tpl_`, `stf_`) is that
+//! aggregate's stream; an id of another kind (a refund `rfd_`, a coupon `cpn_`, an invoice,
+//! a review, …) is held by the stream of the first event, in log order, whose data names it
+//! as a top-level value (a refund: its order's `RefundRequested`; a coupon: its owner's
+//! wallet's `CouponGranted`), found by one walk over the log; anything else is a stream id.
 //!
 //! Invariant: the events shown are a prefix of the stream, versions 1, 2, … without a gap,
 //! so the state after each is exactly the aggregate's state at that version.
@@ -13,14 +22,18 @@
 use std::io::Write;
 
 use chrono_tz::Tz;
-use domain::history::{replay, stream_for, StoredEvent};
+use domain::history::{initial_state, replay, stream_for, StoredEvent};
+use domain::ids::IdKind;
+use domain::registry::{aggregate_of, AGGREGATES};
 use eventlog::Record;
+use json_patch::{Patch, PatchOperation};
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::cli::HistoryArgs;
 use crate::codec::decode_data;
 use crate::error::ToolError;
+use crate::progress;
 use crate::source::{LogSource, SourceError, READ_CHUNK_RECORDS};
 use crate::time::format_micros;
 use crate::Verdict;
@@ -60,6 +73,67 @@ pub(crate) fn reported(e: SourceError) -> ToolError {
         corrupt @ SourceError::Corrupt { .. } => ToolError::Finding(corrupt.to_string()),
         other => other.into(),
     }
+}
+
+/// The stream `id` names (see the module doc). An id of a kind no aggregate is keyed by
+/// that no event names is a usage error (exit 2).
+pub fn resolve(source: &dyn LogSource, id: &str, show_progress: bool) -> Result<String, ToolError> {
+    let Some(kind) = IdKind::of(id) else {
+        return Ok(stream_for(id));
+    };
+    if AGGREGATES.iter().any(|a| a.id_kinds.contains(&kind)) {
+        return Ok(stream_for(id));
+    }
+    let head = source.head().map_err(reported)?;
+    let bar = progress::bar(show_progress, head, &format!("finding {id}"));
+    let found = holder(source, id, head, &mut |position| bar.set_position(position));
+    bar.finish_and_clear();
+    found?.ok_or_else(|| {
+        ToolError::Usage(format!(
+            "no stream holds {} {id}: no event names it",
+            format!("{kind:?}").to_lowercase()
+        ))
+    })
+}
+
+/// The stream of the first record (positions `1..=head`) of a registered aggregate whose
+/// data names `id` as a top-level value. Only payloads holding the id's bytes are decoded
+/// (bincode stores a string as its length and its bytes).
+fn holder(
+    source: &dyn LogSource,
+    id: &str,
+    head: u64,
+    progress: &mut dyn FnMut(u64),
+) -> Result<Option<String>, ToolError> {
+    let needle = id.as_bytes();
+    let mut next = 1u64;
+    while next <= head {
+        let chunk = source
+            .read_from(next, READ_CHUNK_RECORDS)
+            .map_err(reported)?;
+        let Some(last) = chunk.last().map(|r| r.position) else {
+            break;
+        };
+        for r in chunk.iter().take_while(|r| r.position <= head) {
+            let names_it = r.payload.windows(needle.len()).any(|w| w == needle)
+                && aggregate_of(&r.stream_id).is_some()
+                && decode_data(&r.event_type, r.schema_version, &r.payload)
+                    .as_ref()
+                    .and_then(Value::as_object)
+                    .is_some_and(|data| data.values().any(|v| v.as_str() == Some(id)));
+            if names_it {
+                return Ok(Some(r.stream_id.clone()));
+            }
+        }
+        progress(last);
+        if last < next {
+            return Err(ToolError::Finding(format!(
+                "corrupt record at position {next}: the log answered position {last} when asked from {next}"
+            )));
+        }
+        next = last + 1;
+    }
+    Ok(None)
 }
 
 /// The stream's records up to the cut, in version order. `Ok(None)`: the stream has no
@@ -125,7 +199,12 @@ struct EventJson<'a> {
     correlation_id: &'a str,
     causation_id: &'a str,
     data: Value,
-    state: Value,
+    /// The state after the event (without `--diff`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    state: Option<Value>,
+    /// What the event changed in the state, as JSON Patch operations (with `--diff`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    diff: Option<Patch>,
 }
 
 /// The point the final state is as of.
@@ -185,6 +264,64 @@ fn steps(stream_id: &str, records: &[Record]) -> Result<Vec<(Value, Value)>, Too
     }
 }
 
+/// What each step changed: the JSON Patch from the state before it (the aggregate's initial
+/// state for the first event; null for a kind no aggregate owns) to the state after it.
+fn diffs(stream_id: &str, steps: &[(Value, Value)]) -> Vec<Patch> {
+    let mut before = initial_state(stream_id).unwrap_or(Value::Null);
+    steps
+        .iter()
+        .map(|(_, after)| {
+            let patch = json_patch::diff(&before, after);
+            before = after.clone();
+            patch
+        })
+        .collect()
+}
+
+/// `patch` as text lines, one per operation, with the old value of what it replaces or
+/// removes: `+ /path: new`, `~ /path: old -> new`, `- /path: old`; `no change` when empty.
+fn diff_lines(before: &Value, patch: &Patch) -> Result<Vec<String>, ToolError> {
+    if patch.is_empty() {
+        return Ok(vec!["no change".into()]);
+    }
+    // Operations apply one after the other (an array's removals shift the later indices),
+    // so each old value is read from the state as the operations before it left it.
+    let mut doc = before.clone();
+    let mut lines = Vec::with_capacity(patch.len());
+    for op in patch.iter() {
+        let path = |p: &str| {
+            if p.is_empty() {
+                "/".to_string()
+            } else {
+                p.to_string()
+            }
+        };
+        let old = |p: &str| doc.pointer(p).cloned().unwrap_or(Value::Null);
+        lines.push(match op {
+            PatchOperation::Add(a) => {
+                format!("+ {}: {}", path(a.path.as_str()), compact(&a.value)?)
+            }
+            PatchOperation::Replace(r) => format!(
+                "~ {}: {} -> {}",
+                path(r.path.as_str()),
+                compact(&old(r.path.as_str()))?,
+                compact(&r.value)?
+            ),
+            PatchOperation::Remove(r) => format!(
+                "- {}: {}",
+                path(r.path.as_str()),
+                compact(&old(r.path.as_str()))?
+            ),
+            // `diff` writes only the three above; shown as the operation itself otherwise.
+            other => compact(&serde_json::to_value(other).unwrap_or(Value::Null))?,
+        });
+        json_patch::patch(&mut doc, std::slice::from_ref(op)).map_err(|e| {
+            ToolError::Finding(format!("a state diff does not apply to its own state: {e}"))
+        })?;
+    }
+    Ok(lines)
+}
+
 fn or_dash(id: &str) -> &str {
     if id.is_empty() {
         "-"
@@ -201,14 +338,20 @@ pub fn run(
     source: &dyn LogSource,
     args: &HistoryArgs,
     tz: Tz,
+    show_progress: bool,
     out: &mut dyn Write,
 ) -> Result<Verdict, ToolError> {
-    let stream_id = stream_for(&args.id);
+    let stream_id = resolve(source, &args.id, show_progress)?;
     let cut = Cut::of(args);
     let Some(records) = read(source, &stream_id, cut)? else {
         return Err(ToolError::Usage(format!("no stream {stream_id}")));
     };
     let steps = steps(&stream_id, &records)?;
+    let patches = if args.diff {
+        diffs(&stream_id, &steps).into_iter().map(Some).collect()
+    } else {
+        vec![None; steps.len()]
+    };
     let last_version = records.last().map_or(0, |r| r.version);
     let final_state = steps.last().map_or(Value::Null, |(_, s)| s.clone());
     let as_of_time = match cut {
@@ -225,7 +368,8 @@ pub fn run(
             events: records
                 .iter()
                 .zip(steps)
-                .map(|(r, (data, state))| EventJson {
+                .zip(patches)
+                .map(|((r, (data, state)), diff)| EventJson {
                     position: r.position,
                     version: r.version,
                     event_type: &r.event_type,
@@ -235,7 +379,8 @@ pub fn run(
                     correlation_id: &r.correlation_id,
                     causation_id: &r.causation_id,
                     data,
-                    state,
+                    state: diff.is_none().then_some(state),
+                    diff,
                 })
                 .collect(),
             state: final_state,
@@ -244,7 +389,8 @@ pub fn run(
         writeln!(out)?;
         return Ok(Verdict::Clean);
     }
-    for (r, (data, state)) in records.iter().zip(&steps) {
+    let mut before = initial_state(&stream_id).unwrap_or(Value::Null);
+    for ((r, (data, state)), diff) in records.iter().zip(&steps).zip(&patches) {
         writeln!(
             out,
             "#{} @{} {} {} v{} by {} (correlation {}, causation {})",
@@ -258,7 +404,15 @@ pub fn run(
             or_dash(&r.causation_id),
         )?;
         writeln!(out, "  data: {}", compact(data)?)?;
-        writeln!(out, "  state: {}", compact(state)?)?;
+        match diff {
+            None => writeln!(out, "  state: {}", compact(state)?)?,
+            Some(patch) => {
+                for line in diff_lines(&before, patch)? {
+                    writeln!(out, "  {line}")?;
+                }
+            }
+        }
+        before = state.clone();
     }
     let point = as_of_time.unwrap_or_else(|| format!("version {last_version}"));
     let pretty = serde_json::to_string_pretty(&final_state)
@@ -292,7 +446,7 @@ mod tests {
             panic!("not history")
         };
         let mut out = Vec::new();
-        run(&source(), args, chrono_tz::UTC, &mut out)?;
+        run(&source(), args, chrono_tz::UTC, false, &mut out)?;
         Ok(String::from_utf8(out).unwrap())
     }
 

@@ -87,14 +87,14 @@ pub fn execute(cli: &Cli, out: &mut dyn Write) -> Result<Verdict, ToolError> {
     let show_progress = !g.no_progress;
     let at = Location::of(g)?;
     match &cli.command {
-        Command::Verify => verify::run(at.open(), show_progress, out),
+        Command::Verify(args) => verify::run(at.open(), args, show_progress, out),
         Command::Stats(args) => {
             let source = at.open()?;
             stats::run(source.as_ref(), args, g.timezone, show_progress, out)
         }
         Command::History(args) => {
             let source = at.open().map_err(history::reported)?;
-            history::run(source.as_ref(), args, g.timezone, out)
+            history::run(source.as_ref(), args, g.timezone, show_progress, out)
         }
         Command::Rebuild(args) => match &at {
             Location::Offline(dir) => {

@@ -14,7 +14,7 @@ use axum::routing::get;
 use axum::Json;
 use base64::Engine as _;
 use fixture::{build, flip_payload_byte, replay_tool, run_raw, STANDARD};
-use live::{call, market, online, stored_records, LiveApi, ADMIN, PAID_AT, START};
+use live::{call, kinds, market, online, stored_records, LiveApi, ADMIN, PAID_AT, START};
 use serde_json::{json, Value};
 
 /// Half-way between the price change (at [`START`]) and the payment (at [`PAID_AT`]).
@@ -219,6 +219,165 @@ fn history_is_the_same_offline_and_online_and_travels_in_time() {
         assert_eq!(run.stderr, said);
         assert_eq!(run.stdout, "");
     }
+}
+
+/// `history ARGS --json`, parsed.
+fn json_of(run: &fixture::Run) -> Value {
+    assert_eq!(run.code, Some(0), "{run:?}");
+    serde_json::from_str(&run.stdout).unwrap()
+}
+
+#[test]
+fn history_of_every_stream_kind_resolves_ids_and_diffs_each_event() {
+    let api = LiveApi::start();
+    let url = api.url.clone();
+    let m = market(&url);
+    let k = kinds(&url, &m);
+    let order = m.order_id.as_str();
+    let dlv = k.delivery_id.as_str();
+    let compared: Vec<Vec<&str>> = vec![
+        vec!["history", &k.refund_id, "--json"],
+        vec!["history", &k.refund_id, "--diff"],
+        vec!["history", &k.coupon_id, "--json"],
+        vec!["history", &k.campaign_id, "--json"],
+        vec!["history", &k.campaign_id, "--diff"],
+        vec!["history", &k.staff_id, "--json"],
+        vec!["history", dlv, "--json"],
+        vec!["history", dlv, "--diff", "--json"],
+        vec!["history", dlv, "--diff"],
+        vec!["history", dlv, "--diff", "--to-version", "2"],
+        vec!["history", dlv, "--diff", "--as-of", PAID_AT, "--json"],
+        vec!["history", order],
+        vec!["history", "rfd_nosuchrefund"],
+    ];
+    let online_runs: Vec<_> = compared
+        .iter()
+        .map(|args| online(&url, &m.auditor, args))
+        .collect();
+    let dir = api.stop();
+    for (args, on) in compared.iter().zip(&online_runs) {
+        let off = replay_tool(dir.path(), args);
+        assert_eq!(on.code, off.code, "{args:?}: {on:?} {off:?}");
+        assert_eq!(on.stdout, off.stdout, "{args:?}: online and offline differ");
+        assert_eq!(on.stderr, off.stderr, "{args:?}");
+    }
+
+    // A refund is its order's stream: the same history as the order's.
+    let refund = json_of(&online_runs[0]);
+    assert_eq!(refund["stream_id"], json!(format!("order-{order}")));
+    assert_eq!(
+        refund["events"].as_array().unwrap().last().unwrap()["data"]["refund_id"],
+        json!(k.refund_id)
+    );
+    let refund_diff = &online_runs[1].stdout;
+    let (_, final_refund) = final_state(&online_runs[11].stdout);
+    assert_eq!(final_state(refund_diff).1, final_refund);
+    assert!(
+        event_lines(refund_diff)
+            .last()
+            .unwrap()
+            .contains(" RefundRequested v1 "),
+        "{refund_diff}"
+    );
+    // A coupon is its owner's wallet; a campaign its own stream; a staff member too.
+    let coupon = json_of(&online_runs[2]);
+    let wallet = coupon["stream_id"].as_str().unwrap();
+    assert!(wallet.starts_with("wallet-cus_"), "{coupon}");
+    assert_eq!(coupon["events"][0]["type"], "CouponGranted");
+    let campaign = json_of(&online_runs[3]);
+    assert_eq!(
+        campaign["stream_id"],
+        json!(format!("campaign-{}", k.campaign_id))
+    );
+    assert_eq!(campaign["state"]["created"]["name"], "Spring", "{campaign}");
+    assert!(
+        online_runs[4].stdout.contains("\n  ~ /created: null -> {"),
+        "{}",
+        online_runs[4].stdout
+    );
+    let staff = json_of(&online_runs[5]);
+    assert_eq!(staff["stream_id"], json!(format!("staff-{}", k.staff_id)));
+
+    // The delivery, folded with the project's own evolve: after each step, what the server
+    // showed at that version.
+    let full = json_of(&online_runs[6]);
+    assert_eq!(full["stream_id"], json!(format!("delivery-{dlv}")));
+    let events = full["events"].as_array().unwrap();
+    for view in &k.delivery_views {
+        let version = view["version"].as_u64().unwrap();
+        let state = &events[version as usize - 1]["state"];
+        assert_eq!(
+            state["status"], view["status"],
+            "v{version}: {state} vs {view}"
+        );
+        assert_eq!(
+            state["provider_org_id"], view["provider_org_id"],
+            "v{version}"
+        );
+        assert_eq!(state["timed_out"], view["timed_out"], "v{version}");
+        assert_eq!(
+            state["queued"].is_null(),
+            view["queued"].is_null(),
+            "v{version}"
+        );
+    }
+    let last = k.delivery_views.last().unwrap();
+    assert_eq!(full["as_of"]["version"], last["version"]);
+    assert_eq!(
+        full["state"]["operators"]["delivery_specialist"]["staff_id"],
+        json!(k.staff_id)
+    );
+
+    // --diff --json: no state per event, a JSON Patch instead; applied in order to the
+    // aggregate's initial state, the patches give the state after each event.
+    let diffed = json_of(&online_runs[7]);
+    let mut state = domain::history::initial_state(&format!("delivery-{dlv}")).unwrap();
+    let diffed_events = diffed["events"].as_array().unwrap();
+    assert_eq!(diffed_events.len(), events.len());
+    let mut changed = 0;
+    for (d, e) in diffed_events.iter().zip(events) {
+        assert!(d.get("state").is_none(), "{d}");
+        assert_eq!(d["data"], e["data"]);
+        let patch: json_patch::Patch = serde_json::from_value(d["diff"].clone()).unwrap();
+        // Some events change nothing the state keeps (a NodeCompleted before the next
+        // NodeEntered): an empty patch.
+        changed += usize::from(!patch.is_empty());
+        json_patch::patch(&mut state, &patch).unwrap();
+        assert_eq!(state, e["state"], "after {}", e["type"]);
+    }
+    assert!(changed > events.len() / 2, "{diffed}");
+    assert_eq!(diffed["state"], full["state"]);
+
+    // --diff text: one line per change, old -> new.
+    let text = &online_runs[8].stdout;
+    assert_eq!(event_lines(text).len(), events.len(), "{text}");
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines.contains(&"  ~ /current: 2 -> 3"), "{text}");
+    assert!(
+        lines.contains(&format!(
+            "  + /operators/delivery_specialist: {{\"department\":\"delivery\",\"name\":\"Li\",\"staff_id\":\"{}\"}}",
+            k.staff_id
+        ).as_str()),
+        "{text}"
+    );
+    assert!(!text.contains("\n  state: "), "{text}");
+    assert_eq!(final_state(text).1, full["state"]);
+    let two = &online_runs[9].stdout;
+    assert_eq!(event_lines(two).len(), 2, "{two}");
+    assert_eq!(
+        final_state(two),
+        ("version 2".into(), events[1]["state"].clone())
+    );
+    // As of the market's payment, before the delivery existed: nothing.
+    let before = json_of(&online_runs[10]);
+    assert_eq!(before["events"], json!([]), "{before}");
+
+    // A refund id no event names: exit 2, the same words either way.
+    assert_eq!(online_runs[12].code, Some(2));
+    assert_eq!(
+        online_runs[12].stderr,
+        "replay-tool: no stream holds refund rfd_nosuchrefund: no event names it\n"
+    );
 }
 
 #[test]

@@ -18,20 +18,25 @@ use axum::routing::get;
 use axum::Json;
 use base64::Engine as _;
 use fixture::{build, build_many, flip_payload_byte, replay_tool, serial, Run, STANDARD};
-use live::{call, online, stored_records, LiveApi, ADMIN};
+use live::{call, kinds, market, online, stored_records, Kinds, LiveApi, Market, ADMIN};
 use serde_json::{json, Value};
 
 /// More than one page of `/v1/events` (500), so the walk crosses pages.
 const ORGS: usize = 520;
 
-/// Tokens of the principals [`populate`] created.
+/// Tokens of the principals [`populate`] created, and the ids of the streams of every kind
+/// it made.
 struct Tokens {
     auditor: String,
     analyst: String,
+    market: Market,
+    kinds: Kinds,
 }
 
-/// Some events through the HTTP API: principals, a calendar, the clock moving, and more
-/// than a page of organisations (written from several threads so the log groups them).
+/// Some events through the HTTP API: principals, a calendar, the clock moving, more than a
+/// page of organisations (written from several threads so the log groups them), then a
+/// market ([`market`]: a paid order) with a refund, a claimed coupon campaign, a staff
+/// member and a delivery ([`kinds`]).
 fn populate(url: &str) -> Tokens {
     let client = reqwest::blocking::Client::new();
     let post = reqwest::Method::POST;
@@ -48,10 +53,8 @@ fn populate(url: &str) -> Tokens {
             .unwrap()
             .to_string()
     };
-    let tokens = Tokens {
-        auditor: token("auditor"),
-        analyst: token("analyst"),
-    };
+    let auditor = token("auditor");
+    let analyst = token("analyst");
     token("customer");
     call(
         &client,
@@ -98,7 +101,14 @@ fn populate(url: &str) -> Tokens {
         json!({"role": "customer", "name": "late customer"}),
         201,
     );
-    tokens
+    let market = market(url);
+    let kinds = kinds(url, &market);
+    Tokens {
+        auditor,
+        analyst,
+        market,
+        kinds,
+    }
 }
 
 /// The binary with exactly `args` and the given environment variables.
@@ -122,41 +132,108 @@ fn run_with_env(args: &[&str], env: &[(&str, &str)]) -> Run {
     }
 }
 
-/// The commands compared between online and offline.
-const COMPARED: [&[&str]; 8] = [
-    &["verify"],
-    &["stats", "--json"],
-    &["stats"],
-    &["export", "--format", "jsonl"],
-    &["export", "--format", "csv"],
-    &[
-        "export",
-        "--format",
-        "jsonl",
-        "--from-position",
-        "3",
-        "--to-position",
-        "510",
-        "--type",
-        "OrgCreated",
-    ],
-    &[
-        "--timezone",
-        "UTC",
-        "export",
-        "--format",
-        "csv",
-        "--from",
-        "2026-11-22T10:30:00+08:00",
-    ],
-    &["export", "--format", "csv", "--from-position", "100000"],
-];
+/// The commands compared between online and offline: every command, history of every
+/// stream kind with and without --diff.
+fn compared(t: &Tokens) -> Vec<Vec<String>> {
+    let k = &t.kinds;
+    let order = t.market.order_id.as_str();
+    let fixed: &[&[&str]] = &[
+        &["verify"],
+        &["verify", "--json"],
+        &["stats", "--json"],
+        &["stats"],
+        &["export", "--format", "jsonl"],
+        &["export", "--format", "csv"],
+        &[
+            "export",
+            "--format",
+            "jsonl",
+            "--from-position",
+            "3",
+            "--to-position",
+            "510",
+            "--type",
+            "OrgCreated",
+        ],
+        &[
+            "--timezone",
+            "UTC",
+            "export",
+            "--format",
+            "csv",
+            "--from",
+            "2026-11-22T10:30:00+08:00",
+        ],
+        &["export", "--format", "csv", "--from-position", "100000"],
+        &[
+            "export",
+            "--format",
+            "csv",
+            "--stream",
+            "delivery-",
+            "--stream",
+            "order-",
+            "--type",
+            "OrderPaid",
+            "--type",
+            "NodeEntered",
+            "--from",
+            "2026-11-22T09:00:00+08:00",
+            "--to",
+            "2026-11-23T09:00:00+08:00",
+        ],
+        &[
+            "export",
+            "--format",
+            "jsonl",
+            "--stream",
+            "wallet-",
+            "--stream",
+            "campaign-",
+        ],
+        &["history", order],
+        &["history", order, "--diff"],
+        &["history", order, "--diff", "--json", "--to-version", "2"],
+    ];
+    let mut all: Vec<Vec<String>> = fixed
+        .iter()
+        .map(|args| args.iter().map(|a| a.to_string()).collect())
+        .collect();
+    for id in [
+        &k.refund_id,
+        &k.campaign_id,
+        &k.coupon_id,
+        &k.staff_id,
+        &k.delivery_id,
+    ] {
+        for extra in [&[][..], &["--diff"], &["--json"], &["--diff", "--json"]] {
+            let mut args = vec!["history".to_string(), id.clone()];
+            args.extend(extra.iter().map(|a| a.to_string()));
+            all.push(args);
+        }
+    }
+    all.push(vec![
+        "history".into(),
+        format!("stock-{}", k.campaign_id),
+        "--diff".into(),
+    ]);
+    all.push(vec![
+        "history".into(),
+        k.delivery_id.clone(),
+        "--diff".into(),
+        "--as-of".into(),
+        "2026-11-22T10:00:00+08:00".into(),
+    ]);
+    all
+}
 
 #[test]
 fn online_commands_print_what_offline_prints_on_the_same_log() {
     let api = LiveApi::start();
     let url = api.url.clone();
     let tokens = populate(&url);
+    let compared = compared(&tokens);
+    // History reads streams: platform or auditor; the rest any of the three.
     let tokens_by_turn = [
         ADMIN,
         tokens.auditor.as_str(),
@@ -164,8 +241,14 @@ fn online_commands_print_what_offline_prints_on_the_same_log() {
         ADMIN,
     ];
     let mut online_runs = Vec::new();
-    for (i, args) in COMPARED.iter().enumerate() {
-        let run = online(&url, tokens_by_turn[i % tokens_by_turn.len()], args);
+    for (i, args) in compared.iter().enumerate() {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let token = match args[0] {
+            "history" if i % 2 == 0 => ADMIN,
+            "history" => tokens.auditor.as_str(),
+            _ => tokens_by_turn[i % tokens_by_turn.len()],
+        };
+        let run = online(&url, token, &args);
         assert_eq!(run.code, Some(0), "{args:?}: {run:?}");
         assert_eq!(run.stderr, "", "{args:?}");
         online_runs.push(run);
@@ -187,8 +270,9 @@ fn online_commands_print_what_offline_prints_on_the_same_log() {
     assert!(head > ORGS + 5, "{head} records");
     let record_bytes: usize = records.iter().map(|(_, v)| v.len()).sum();
 
-    for (args, online_run) in COMPARED.iter().zip(&online_runs) {
-        let offline_run = replay_tool(dir.path(), args);
+    for (args, online_run) in compared.iter().zip(&online_runs) {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let offline_run = replay_tool(dir.path(), &args);
         assert_eq!(offline_run.code, Some(0), "{args:?}: {offline_run:?}");
         match args[0] {
             "stats" if args.contains(&"--json") => {
@@ -200,7 +284,7 @@ fn online_commands_print_what_offline_prints_on_the_same_log() {
                 off["log_size_bytes"] = Value::Null;
                 assert_eq!(on, off);
                 assert_eq!(on["head"], json!(head));
-                assert_eq!(on["events_per_type"]["OrgCreated"], json!(ORGS));
+                assert_eq!(on["events_per_type"]["OrgCreated"], json!(ORGS + 1));
                 assert_ne!(on["first_at"], on["last_at"], "the clock moved");
             }
             "stats" => {
@@ -223,19 +307,44 @@ fn online_commands_print_what_offline_prints_on_the_same_log() {
             ),
         }
     }
+    // verify names the chain head: the last record's chain hash.
+    let stats: Value = serde_json::from_str(&online_runs[2].stdout).unwrap();
+    let streams = stats["streams"].as_u64().unwrap();
+    let (last_position, last_bytes) = records.last().unwrap();
+    let last = eventlog::decode_value(*last_position, last_bytes).unwrap();
+    let chain = hex::encode(last.chain);
     assert_eq!(
         online_runs[0].stdout,
-        format!(
-            "checked {head} records, {} streams, head {head}\nok\n",
-            // + the simulated clock's stream: advances are recorded
-            ORGS + 7
-        )
+        format!("checked {head} records, {streams} streams, head {head}\nchain at head {head}: {chain}\nok\n")
     );
-    let jsonl = &online_runs[3].stdout;
+    let verified: Value = serde_json::from_str(&online_runs[1].stdout).unwrap();
+    assert_eq!(
+        verified,
+        json!({"records_checked": head, "streams": streams, "head": head, "head_chain": chain,
+            "ok": true, "first_bad_position": null, "problem": null})
+    );
+    let jsonl = &online_runs[4].stdout;
     assert_eq!(jsonl.lines().count(), head);
-    let csv = &online_runs[4].stdout;
+    let csv = &online_runs[5].stdout;
     assert_eq!(csv.lines().count(), head + 1);
-    assert_eq!(online_runs[7].stdout.lines().count(), 1, "only the header");
+    assert_eq!(online_runs[8].stdout.lines().count(), 1, "only the header");
+    // The stream and type filters: the two payments and the delivery's node entries.
+    let filtered = &online_runs[9].stdout;
+    let rows: Vec<&str> = filtered.lines().skip(1).collect();
+    assert!(rows.len() >= 4, "{filtered}");
+    assert!(
+        rows.iter()
+            .all(|r| (r.contains(",order-ord_") && r.contains(",OrderPaid,"))
+                || (r.contains(",delivery-dlv_") && r.contains(",NodeEntered,"))),
+        "{filtered}"
+    );
+    assert_eq!(rows.iter().filter(|r| r.contains(",OrderPaid,")).count(), 2);
+    let coupons = &online_runs[10].stdout;
+    assert_eq!(
+        coupons.lines().count(),
+        2,
+        "the campaign's creation and the claim: {coupons}"
+    );
 }
 
 #[test]

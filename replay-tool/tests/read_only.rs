@@ -7,8 +7,9 @@ use fixture::{build, delete_tail, flip_payload_byte, replay_tool, snapshot, STAN
 
 fn every_read_only_command(data_dir: &std::path::Path, out_dir: &std::path::Path) {
     let csv = out_dir.join("out.csv");
-    let commands: [&[&str]; 9] = [
+    let commands: [&[&str]; 14] = [
         &["verify"],
+        &["verify", "--json"],
         &["stats"],
         &["stats", "--json"],
         &["export", "--format", "jsonl", "--type", "OrderPaid"],
@@ -17,6 +18,25 @@ fn every_read_only_command(data_dir: &std::path::Path, out_dir: &std::path::Path
         &["history", "ord_1", "--json"],
         &["history", "delivery-dlv_1", "--to-version", "2"],
         &["history", "ord_nosuch"],
+        &["history", "delivery-dlv_1", "--diff", "--json"],
+        &[
+            "history",
+            "legacy-lgc_1",
+            "--diff",
+            "--as-of",
+            "2026-11-22T12:00:00+08:00",
+        ],
+        // Ids that only an event names: found by reading the whole log.
+        &["history", "rfd_1"],
+        &[
+            "export",
+            "--format",
+            "jsonl",
+            "--stream",
+            "order-",
+            "--stream",
+            "delivery-",
+        ],
     ];
     for command in commands {
         let run = replay_tool(data_dir, command);

@@ -118,6 +118,45 @@ fn offline_rebuild_stores_checkpoints_that_check_equal() {
 }
 
 #[test]
+fn a_stored_model_that_differs_names_its_first_differing_path() {
+    let api = LiveApi::start();
+    let m = market(&api.url);
+    let dir = api.stop();
+    let data = dir.path();
+    let head = head_of(data);
+    // A checkpoint of the right log whose product row says another version: what a model
+    // that folded an event wrongly would have stored.
+    let version = {
+        let _serial = fixture::serial();
+        let log = SledLog::open(data).unwrap();
+        let mut built = projections::runtime::build::<projections::products::Products>(
+            &log,
+            head,
+            &mut |_, _| {},
+        )
+        .unwrap();
+        let row = built.state.by_id.get_mut(&m.product_id).unwrap();
+        let version = row.version;
+        row.version += 10;
+        projections::runtime::store_checkpoint::<projections::products::Products>(
+            data, &built, &log,
+        )
+        .unwrap();
+        log.close().unwrap();
+        version
+    };
+    let run = replay_tool(data, &["rebuild", "--all", "--check"]);
+    assert_eq!(run.code, Some(1), "{run:?}");
+    let line = format!(
+        "products: DIFFERS at position {head}: first difference at /by_id/{}/version: stored {}, rebuilt {version}\n",
+        m.product_id,
+        version + 10
+    );
+    assert!(run.stdout.contains(&line), "{run:?}");
+    assert_eq!(run.stdout.matches("DIFFERS").count(), 1, "{run:?}");
+}
+
+#[test]
 fn a_data_dir_in_use_or_missing_is_exit_2() {
     let api = LiveApi::start();
     market(&api.url);

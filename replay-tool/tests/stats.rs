@@ -114,7 +114,14 @@ fn an_empty_log_has_no_times() {
     assert_eq!(stats["first_at"], serde_json::Value::Null);
     let run = replay_tool(dir.path(), &["verify"]);
     assert_eq!(run.code, Some(0), "{run:?}");
-    assert_eq!(run.stdout, "checked 0 records, 0 streams, head 0\nok\n");
+    // An empty log's chain head is the genesis hash.
+    assert_eq!(
+        run.stdout,
+        format!(
+            "checked 0 records, 0 streams, head 0\nchain at head 0: {}\nok\n",
+            "0".repeat(64)
+        )
+    );
 }
 
 #[test]

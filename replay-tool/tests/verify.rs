@@ -10,11 +10,24 @@ use fixture::{build, build_many, delete_tail, flip_payload_byte, replay_tool, ST
 #[test]
 fn a_healthy_log_verifies_ok() {
     let dir = tempfile::tempdir().unwrap();
-    build(dir.path(), STANDARD);
+    let records = build(dir.path(), STANDARD);
     let run = replay_tool(dir.path(), &["verify"]);
     assert_eq!(run.code, Some(0), "{run:?}");
-    assert_eq!(run.stdout, "checked 12 records, 5 streams, head 12\nok\n");
+    let chain = hex::encode(records[11].chain);
+    assert_eq!(
+        run.stdout,
+        format!("checked 12 records, 5 streams, head 12\nchain at head 12: {chain}\nok\n")
+    );
     assert_eq!(run.stderr, "");
+    // The chain head pins the log: the same in JSON.
+    let run = replay_tool(dir.path(), &["verify", "--json"]);
+    assert_eq!(run.code, Some(0), "{run:?}");
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(
+        report,
+        serde_json::json!({"records_checked": 12, "streams": 5, "head": 12,
+            "head_chain": chain, "ok": true, "first_bad_position": null, "problem": null})
+    );
 }
 
 #[test]
@@ -35,6 +48,12 @@ fn a_flipped_payload_byte_is_reported_at_its_position() {
         finding.starts_with("first bad position 5: checksum mismatch"),
         "{run:?}"
     );
+    let run = replay_tool(dir.path(), &["verify", "--json"]);
+    assert_eq!(run.code, Some(1), "{run:?}");
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(report["ok"], false);
+    assert_eq!(report["head_chain"], serde_json::Value::Null);
+    assert_eq!(report["first_bad_position"], 5);
 }
 
 #[test]

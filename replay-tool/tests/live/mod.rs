@@ -1,5 +1,5 @@
 //! The real API served in-process on a free TCP port over its own temp data dir, with a
-//! simulated clock, and a helper to call it: what the online, history and rebuild tests build
+//! simulated clock and the policy runner, and a helper to call it: what the online, history and rebuild tests build
 //! their data through.
 
 #![allow(dead_code)] // each test file uses its own part
@@ -45,6 +45,8 @@ impl LiveApi {
             api::serve::bootstrap_admin(&app, Some(ADMIN))
                 .await
                 .unwrap();
+            // As `marketlog serve` does: a payment starts a delivery project, and so on.
+            api::policies::spawn(app.clone()).unwrap();
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             let url = format!("http://{}", listener.local_addr().unwrap());
             let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -272,4 +274,174 @@ pub fn settle(client: &reqwest::blocking::Client, url: &str, position: u64) {
         std::thread::sleep(Duration::from_millis(10));
     }
     panic!("the projections did not reach position {position} in 10 s");
+}
+
+/// Waits (up to 10 s) until the policies reacted to the whole log, every projection applied
+/// it and nothing more was appended (a payment → a project → its assignment).
+pub fn settle_all(client: &reqwest::blocking::Client, url: &str) {
+    let mut last_head = None;
+    for _ in 0..1_000 {
+        let health: Value = client
+            .get(format!("{url}/v1/health"))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        let head = health["log_position"].as_u64().unwrap();
+        let reacted = health["policies_position"]
+            .as_u64()
+            .is_some_and(|p| p >= head);
+        let applied = health["projections"]
+            .as_object()
+            .unwrap()
+            .values()
+            .all(|p| p.as_u64().is_some_and(|p| p >= head));
+        if reacted && applied && last_head == Some(head) {
+            return;
+        }
+        last_head = (reacted && applied).then_some(head);
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    panic!("the policies and projections did not settle in 10 s");
+}
+
+/// What [`kinds`] built: one stream of each kind an auditor asks about.
+#[derive(Debug, Clone)]
+pub struct Kinds {
+    /// A refund of the market's order (held by the order's stream).
+    pub refund_id: String,
+    /// A claimable coupon campaign of the market's org, and the customer's claimed coupon.
+    pub campaign_id: String,
+    pub coupon_id: String,
+    /// A delivery specialist of the market's org.
+    pub staff_id: String,
+    /// The project of a paid manual order on the public preset `tpl_basic`.
+    pub delivery_id: String,
+    /// `GET /v1/deliveries/{id}` (as the seller) after each step of the project: after the
+    /// payment, the requirement and the specialist's work.
+    pub delivery_views: Vec<Value>,
+}
+
+/// On top of [`market`]: a refund request of its order, a campaign the customer claims a
+/// coupon of, a staff member, and a delivery (a manual product on `tpl_basic`, ordered and
+/// paid: the payment starts the project; the customer submits the requirement, the project
+/// is assigned to the specialist, who does the work).
+pub fn kinds(url: &str, m: &Market) -> Kinds {
+    let client = reqwest::blocking::Client::new();
+    let send = |method: reqwest::Method, path: &str, token: &str, body: Value, want: u16| {
+        let answer = call(&client, method, &format!("{url}{path}"), token, body, want);
+        settle_all(&client, url);
+        answer
+    };
+    let post = |path: &str, token: &str, body: Value, want: u16| {
+        send(reqwest::Method::POST, path, token, body, want)
+    };
+    let id = |v: &Value| v["id"].as_str().unwrap().to_string();
+    let refund_id = id(&post(
+        &format!("/v1/orders/{}/refund-requests", m.order_id),
+        &m.customer,
+        serde_json::json!({"reason": "not needed"}),
+        201,
+    ));
+    let campaign_id = id(&post(
+        "/v1/coupon-campaigns",
+        &m.seller,
+        serde_json::json!({"name": "Spring", "scope": "store", "kind": "threshold",
+            "threshold_cents": 8000, "reduce_cents": 1000, "per_customer_limit": 1,
+            "valid_from": "2026-01-01T00:00:00+08:00", "valid_until": "2027-01-01T00:00:00+08:00",
+            "total_quantity": 100, "scenarios": ["new", "renewal"], "show_in_store": true}),
+        201,
+    ));
+    let coupon_id = id(&post(
+        &format!("/v1/coupon-campaigns/{campaign_id}/claim"),
+        &m.customer,
+        serde_json::json!({}),
+        201,
+    ));
+    // The delivery starts an hour after the market's payment ([`PAID_AT`]).
+    post(
+        "/v1/admin/clock/advance",
+        ADMIN,
+        serde_json::json!({"seconds": 3600}),
+        200,
+    );
+    let staff = post(
+        &format!("/v1/orgs/{}/staff", m.org_id),
+        &m.seller,
+        serde_json::json!({"name": "Li", "roles": ["delivery_specialist"],
+            "department": "delivery", "tags": [], "max_active": 3}),
+        201,
+    );
+    let staff_id = id(&staff);
+    let staff_token = staff["token"].as_str().unwrap().to_string();
+    let product = id(&post(
+        "/v1/products",
+        &m.seller,
+        serde_json::json!({"code": "IMPL", "name": "Implementation", "category": "services",
+            "delivery": "manual", "delivery_days": 10, "warranty_days": 0,
+            "flow_template_id": "tpl_basic",
+            "specs": [{"id": "std", "name": "standard", "duration": 1, "unit": "once",
+                "price_cents": 10000}]}),
+        201,
+    ));
+    post(
+        &format!("/v1/products/{product}/submit"),
+        &m.seller,
+        serde_json::json!({}),
+        200,
+    );
+    post(
+        &format!("/v1/products/{product}/approve"),
+        ADMIN,
+        serde_json::json!({}),
+        200,
+    );
+    let order = post(
+        "/v1/orders",
+        &m.customer,
+        serde_json::json!({"product_id": product, "spec_id": "std", "quantity": 1,
+            "order_type": "new"}),
+        201,
+    );
+    let order_id = id(&order);
+    post(
+        &format!("/v1/orders/{order_id}/pay"),
+        &m.customer,
+        serde_json::json!({"amount_cents": order["payable_cents"]}),
+        200,
+    );
+    let delivery_id = format!("dlv_{}", order_id.strip_prefix("ord_").unwrap());
+    let view = || {
+        send(
+            reqwest::Method::GET,
+            &format!("/v1/deliveries/{delivery_id}"),
+            &m.seller,
+            Value::Null,
+            200,
+        )
+    };
+    let mut delivery_views = vec![view()];
+    post(
+        &format!("/v1/deliveries/{delivery_id}/nodes/submit_requirement/submit"),
+        &m.customer,
+        serde_json::json!({"contact_name": "Wang", "phone": "13800000000",
+            "email": "wang@example.com", "address": "Shanghai", "description": "set it up"}),
+        200,
+    );
+    delivery_views.push(view());
+    post(
+        &format!("/v1/deliveries/{delivery_id}/nodes/project_delivery/complete"),
+        &staff_token,
+        serde_json::json!({}),
+        200,
+    );
+    delivery_views.push(view());
+    Kinds {
+        refund_id,
+        campaign_id,
+        coupon_id,
+        staff_id,
+        delivery_id,
+        delivery_views,
+    }
 }
