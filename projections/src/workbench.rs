@@ -312,7 +312,8 @@ impl ReadModel for Workbench {
         use DeliveryEvent as E;
         match &e {
             E::ProviderAssigned(p) => {
-                if run.counted_for.insert(p.org_id.clone()) {
+                let first = run.counted_for.insert(p.org_id.clone());
+                if first {
                     state.orgs.entry(p.org_id.clone()).or_default().projects += 1;
                 }
             }
@@ -353,7 +354,8 @@ impl ReadModel for Workbench {
                 }
             }
             E::NodeCompleted(c) => {
-                if end_open(&mut state.orgs, c.seq, Some(&c.by)) {
+                let ended = end_open(&mut state.orgs, c.seq, Some(&c.by));
+                if ended {
                     run.task = None;
                 }
             }
@@ -387,7 +389,8 @@ impl ReadModel for Workbench {
                 }
             }
             E::ProviderChanged(c) => {
-                if end_open(&mut state.orgs, c.seq, None) {
+                let ended = end_open(&mut state.orgs, c.seq, None);
+                if ended {
                     run.task = None;
                 }
             }

@@ -225,7 +225,7 @@ async fn workbench(
     let ((tasks, per, delivered, rejected), position) = app.workbench.read(|w| {
         let empty = projections::workbench::OrgBench::default();
         let bench = w.orgs.get(&org).unwrap_or(&empty);
-        let (tasks, mut per) = bench.tasks_on(day, &department);
+        let (tasks, mut per) = bench.tasks_on(day, department);
         let mut rejected_per: std::collections::BTreeMap<String, u64> = Default::default();
         for op in bench.rejected.values() {
             *rejected_per.entry(department(op.as_deref())).or_default() += 1;
