@@ -54,6 +54,9 @@ pub enum Tenancy {
     /// A private flow template's org: its isv_admin reaches its own templates only (public
     /// presets are everyone's).
     TemplateOwner,
+    /// The org a dashboard's `org_id` query names: its isv_admin reaches its own org only
+    /// (another org's is 404, [`reaches_org`]).
+    QueryOrg,
 }
 
 impl Tenancy {
@@ -65,7 +68,8 @@ impl Tenancy {
             Tenancy::ProductSeller
             | Tenancy::CampaignSeller
             | Tenancy::StaffOrg
-            | Tenancy::TemplateOwner => &[Role::IsvAdmin],
+            | Tenancy::TemplateOwner
+            | Tenancy::QueryOrg => &[Role::IsvAdmin],
             Tenancy::DeliveryParties => &[Role::Customer, Role::IsvAdmin, Role::IsvStaff],
         }
     }
@@ -509,6 +513,14 @@ pub const COPY_TEMPLATE: Rule = rule(
     TemplateOwner,
 );
 
+// §8 dashboards: the org's isv_admin (its own org), platform, auditor (§1: every GET).
+pub const WORKBENCH: Rule = rule(
+    "GET",
+    "/v1/dashboard/workbench",
+    &[IsvAdmin, Platform, Auditor],
+    Tenancy::QueryOrg,
+);
+
 // §9 log and operations
 pub const OUTBOX: Rule = rule("GET", "/v1/outbox", &[Platform, Auditor], Open);
 pub const STREAM: Rule = rule("GET", "/v1/streams/{stream_id}", &[Auditor, Platform], Open);
@@ -614,6 +626,7 @@ pub const RULES: &[Rule] = &[
     DISPATCH_QUEUE,
     CLAIMABLE_QUEUE,
     MY_QUEUE,
+    WORKBENCH,
     OUTBOX,
     LIST_TEMPLATES,
     GET_TEMPLATE,
@@ -716,6 +729,13 @@ pub fn reaches_campaign(caller: &Caller, rule: &Rule, s: &CampaignState) -> bool
 /// May `caller` reach org `org_id`'s staff under `rule` (its [`Tenancy`])? An isv_admin
 /// reaches its own org's only.
 pub fn reaches_org_staff(caller: &Caller, rule: &Rule, org_id: &str) -> bool {
+    let bound = rule.tenancy.bound_roles().contains(&caller.role);
+    !bound || caller.org_id.as_deref() == Some(org_id)
+}
+
+/// May `caller` reach org `org_id`'s dashboards under `rule` (its [`Tenancy`])? An
+/// isv_admin reaches its own org's only.
+pub fn reaches_org(caller: &Caller, rule: &Rule, org_id: &str) -> bool {
     let bound = rule.tenancy.bound_roles().contains(&caller.role);
     !bound || caller.org_id.as_deref() == Some(org_id)
 }

@@ -69,6 +69,7 @@ pub fn router(app: App) -> Router {
         routes::templates::routes,
         routes::log::routes,
         routes::ops::routes,
+        routes::workbench::routes,
     ]
     .into_iter()
     .fold(Routes::default(), |r, add| add(r));

@@ -18,6 +18,7 @@ pub mod queues;
 pub mod refunds;
 pub mod staff;
 pub mod templates;
+pub mod workbench;
 
 use axum::routing::MethodRouter;
 use axum::Router;
