@@ -61,9 +61,9 @@ impl Task {
         self.entered_at <= at && self.ended_at.is_none_or(|e| e > at)
     }
 
-    /// Done by `at`.
-    pub fn done_by(&self, at: Timestamp) -> bool {
-        self.done && self.ended_at.is_some_and(|e| e <= at)
+    /// Done before `at` (a day's end is the next day's first instant, which belongs to it).
+    pub fn done_before(&self, at: Timestamp) -> bool {
+        self.done && self.ended_at.is_some_and(|e| e < at)
     }
 }
 
@@ -191,7 +191,7 @@ impl OrgBench {
             let Some(t) = self.tasks.get(key) else {
                 continue;
             };
-            let done = t.done_by(day.end);
+            let done = t.done_before(day.end);
             let overdue = past_cutoff && t.open_at(day.cutoff);
             for f in [
                 &mut all,
