@@ -684,7 +684,7 @@ impl World {
                 }
                 "assign_order" | "claim_order" => {
                     if let Some((staff_id, token)) = pick(&staff, action / 8) {
-                        if action % 2 == 0 {
+                        if action.is_multiple_of(2) {
                             self.command(token, "POST", &on("claim"), json!({})).await;
                         } else {
                             let body = json!({ "staff_id": staff_id });
