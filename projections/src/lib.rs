@@ -23,6 +23,6 @@ pub mod timers;
 pub mod workbench;
 
 pub use runtime::{
-    build, catch_up, load_checkpoint, store_checkpoint, ApplyError, Projection, ProjectionControl,
-    ProjectionInfo, ReadModel, Status, Versioned,
+    build, catch_up, compare_with_rebuild, load_checkpoint, store_checkpoint, ApplyError,
+    Comparison, Projection, ProjectionControl, ProjectionInfo, ReadModel, Status, Versioned,
 };

@@ -97,8 +97,12 @@ pub enum Status {
     Running,
     /// Live, with a new version being built beside it.
     Rebuilding {
+        /// The new version has applied every record up to here.
         rebuilt_position: u64,
+        /// The live position it is catching up with (it moves while writes go on).
         target_position: u64,
+        /// Records applied per second since the rebuild started.
+        events_per_s: u64,
     },
     /// Stopped at a poison event.
     Failed { position: u64, error: String },
@@ -126,6 +130,18 @@ pub trait ProjectionControl: Send + Sync {
     fn start_rebuild(&self) -> bool;
     /// Writes the checkpoint now.
     fn checkpoint(&self) -> Result<(), LogError>;
+    /// Rebuilds the model from scratch up to the live position and compares the two in
+    /// their checkpoint encoding, byte for byte (see [`compare_with_rebuild`]).
+    fn compare_with_rebuild(&self) -> Result<Comparison, LogError>;
+}
+
+/// A live model against its rebuild from scratch at the same position.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Comparison {
+    pub position: u64,
+    /// `None` when the checkpoint bytes are equal and decode back to the same bytes; else
+    /// what differs, readably (the first differing line of the two states' `Debug` forms).
+    pub difference: Option<String>,
 }
 
 struct Shared<M: ReadModel> {
@@ -320,6 +336,7 @@ impl<M: ReadModel> Projection<M> {
         let log = Arc::clone(&self.shared.log);
         let this = self.clone();
         let built = tokio::task::spawn_blocking(move || {
+            let started = domain::clock::monotonic_now();
             let mut next = Versioned {
                 position: 0,
                 state: M::State::default(),
@@ -327,11 +344,21 @@ impl<M: ReadModel> Projection<M> {
             loop {
                 let target = this.position();
                 catch_up::<M>(log.as_ref(), &mut next, target, &mut |done, target| {
-                    *lock(&this.shared.status) = Status::Rebuilding {
-                        rebuilt_position: done,
-                        target_position: target,
-                    };
+                    // Progress never hides a failure of the live model (see below).
+                    let mut s = lock(&this.shared.status);
+                    if matches!(*s, Status::Rebuilding { .. }) {
+                        *s = Status::Rebuilding {
+                            rebuilt_position: done,
+                            target_position: target,
+                            events_per_s: per_second(done, started.elapsed()),
+                        };
+                    }
                 })?;
+                if matches!(*lock(&this.shared.status), Status::Failed { .. }) {
+                    // The live model stopped at a poison event while we rebuilt: the
+                    // rebuild would stop there too, and the model stays failed.
+                    return Ok(());
+                }
                 // Close enough: finish under the write lock so no record is missed.
                 if this.position().saturating_sub(next.position) <= APPLY_BATCH_RECORDS_MAX as u64 {
                     let mut g = this
@@ -349,9 +376,15 @@ impl<M: ReadModel> Projection<M> {
         .await;
         match built {
             Ok(Ok(())) => {
-                *lock(&self.shared.status) = Status::Running;
-                *lock(&self.shared.checkpointed) = u64::MAX; // force the next checkpoint
-                tracing::info!(projection = M::NAME, "rebuild swapped in");
+                // A live model that failed meanwhile stays failed: its follower has stopped,
+                // so "running" would hide the poison event.
+                let mut s = lock(&self.shared.status);
+                if matches!(*s, Status::Rebuilding { .. }) {
+                    *s = Status::Running;
+                    drop(s);
+                    *lock(&self.shared.checkpointed) = u64::MAX; // force the next checkpoint
+                    tracing::info!(projection = M::NAME, "rebuild swapped in");
+                }
             }
             Ok(Err((position, error))) => self.fail(position, error),
             Err(e) => self.fail(self.position(), format!("rebuild task failed: {e}")),
@@ -400,6 +433,7 @@ impl<M: ReadModel> ProjectionControl for Projection<M> {
             *s = Status::Rebuilding {
                 rebuilt_position: 0,
                 target_position: self.position(),
+                events_per_s: 0,
             };
         }
         let this = self.clone();
@@ -410,6 +444,134 @@ impl<M: ReadModel> ProjectionControl for Projection<M> {
     fn checkpoint(&self) -> Result<(), LogError> {
         self.write_checkpoint()
     }
+
+    fn compare_with_rebuild(&self) -> Result<Comparison, LogError> {
+        let live = self.snapshot();
+        compare_with_rebuild::<M>(self.shared.log.as_ref(), &live)
+    }
+}
+
+/// The bytes a checkpoint stores for `state` (between its header and its CRC).
+pub fn encode_state<M: ReadModel>(state: &M::State) -> Result<Vec<u8>, LogError> {
+    bincode::serde::encode_to_vec(state, bincode::config::standard())
+        .map_err(|e| LogError::Invalid(format!("cannot encode {} state: {e}", M::NAME)))
+}
+
+/// Compares `live` with `M` rebuilt from scratch up to `live.position`: equal only if both
+/// encode to the same checkpoint bytes, and those bytes decode to a state that encodes to
+/// them again (what a restart loads is what was stored). A rebuild that stops at a poison
+/// event is an error naming its position.
+pub fn compare_with_rebuild<M: ReadModel>(
+    log: &dyn EventStore,
+    live: &Versioned<M::State>,
+) -> Result<Comparison, LogError> {
+    let rebuilt =
+        build::<M>(log, live.position, &mut |_, _| {}).map_err(|(position, reason)| {
+            LogError::Corrupt {
+                position,
+                reason: format!("{} cannot apply this event: {reason}", M::NAME),
+            }
+        })?;
+    let position = live.position;
+    if rebuilt.position != position {
+        return Ok(Comparison {
+            position,
+            difference: Some(format!(
+                "the rebuild reached position {}, the live model is at {position}",
+                rebuilt.position
+            )),
+        });
+    }
+    let live_bytes = encode_state::<M>(&live.state)?;
+    let rebuilt_bytes = encode_state::<M>(&rebuilt.state)?;
+    if live_bytes != rebuilt_bytes {
+        return Ok(Comparison {
+            position,
+            difference: Some(describe_difference(
+                "live",
+                &live.state,
+                "rebuilt",
+                &rebuilt.state,
+                &live_bytes,
+                &rebuilt_bytes,
+            )),
+        });
+    }
+    let (loaded, _): (M::State, usize) =
+        bincode::serde::decode_from_slice(&live_bytes, bincode::config::standard())
+            .map_err(|e| LogError::Invalid(format!("cannot decode {} state: {e}", M::NAME)))?;
+    let loaded_bytes = encode_state::<M>(&loaded)?;
+    let difference = (loaded_bytes != live_bytes || loaded != live.state).then(|| {
+        describe_difference(
+            "live",
+            &live.state,
+            "loaded from its checkpoint",
+            &loaded,
+            &live_bytes,
+            &loaded_bytes,
+        )
+    });
+    Ok(Comparison {
+        position,
+        difference,
+    })
+}
+
+/// Lines of `Debug` context shown around the first difference.
+const DIFFERENCE_CONTEXT_LINES: usize = 3;
+
+/// Where two states differ, for a human: the first differing byte of their encodings and the
+/// first differing line of their pretty `Debug` forms, with a few lines of context.
+fn describe_difference<S: std::fmt::Debug>(
+    a_name: &str,
+    a: &S,
+    b_name: &str,
+    b: &S,
+    a_bytes: &[u8],
+    b_bytes: &[u8],
+) -> String {
+    let at = a_bytes
+        .iter()
+        .zip(b_bytes)
+        .position(|(x, y)| x != y)
+        .unwrap_or(a_bytes.len().min(b_bytes.len()));
+    let (a_text, b_text) = (format!("{a:#?}"), format!("{b:#?}"));
+    let (a_lines, b_lines): (Vec<&str>, Vec<&str>) =
+        (a_text.lines().collect(), b_text.lines().collect());
+    let line = a_lines
+        .iter()
+        .zip(&b_lines)
+        .position(|(x, y)| x != y)
+        .unwrap_or(a_lines.len().min(b_lines.len()));
+    let window = |lines: &[&str]| {
+        let from = line.saturating_sub(DIFFERENCE_CONTEXT_LINES);
+        let to = (line + DIFFERENCE_CONTEXT_LINES + 1).min(lines.len());
+        lines[from.min(to)..to].join("\n")
+    };
+    let debug = if a_text == b_text {
+        "their Debug forms are equal (an order the Debug form hides, e.g. a hash map's)".to_owned()
+    } else {
+        format!(
+            "first differing Debug line {}:\n--- {a_name}\n{}\n--- {b_name}\n{}",
+            line + 1,
+            window(&a_lines),
+            window(&b_lines)
+        )
+    };
+    format!(
+        "checkpoint bytes differ at byte {at} ({a_name}: {} bytes, {b_name}: {} bytes); {debug}",
+        a_bytes.len(),
+        b_bytes.len()
+    )
+}
+
+/// `count` per second over `elapsed` (0 before a millisecond passed).
+fn per_second(count: u64, elapsed: Duration) -> u64 {
+    let ms = elapsed.as_millis();
+    if ms == 0 {
+        return 0;
+    }
+    u64::try_from(u128::from(count) * 1_000 / ms).unwrap_or(u64::MAX)
 }
 
 /// Applies records after `v.position` up to `target` (inclusive). Errors carry the poison

@@ -180,6 +180,38 @@ async fn a_poison_event_stops_the_projection_with_its_position() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn a_model_that_fails_while_it_rebuilds_stays_failed() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = SledLog::open(dir.path()).unwrap();
+    let store: Arc<dyn EventStore> = Arc::new(log.clone());
+    let p = Projection::<Counts>::start(Arc::clone(&store), dir.path()).unwrap();
+    for i in 0..3_000 {
+        append(&log, &format!("s-{}", i % 17), b"x").await;
+    }
+    assert!(p.wait_for(log.head(), WAIT).await);
+    assert!(p.start_rebuild());
+    let bad = append(&log, "s-1", b"poison").await;
+    append(&log, "s-1", b"x").await;
+    // The rebuild finishes (or gives up) within this bound on any machine; before it was
+    // fixed, its swap set the status back to `running` over the poison and its progress
+    // overwrote `failed`.
+    let deadline = domain::clock::monotonic_now() + Duration::from_secs(2);
+    let mut failed_seen = false;
+    while domain::clock::monotonic_now() < deadline {
+        match p.info(log.head()).status {
+            Status::Failed { position, .. } => {
+                assert_eq!(position, bad);
+                failed_seen = true;
+            }
+            other => assert!(!failed_seen, "failed, then {other:?}"),
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert!(failed_seen, "the poison event stopped the model");
+    assert_eq!(p.position(), bad - 1);
+}
+
 #[test]
 fn a_checkpoint_is_due_when_the_events_since_reach_a_tenth_of_the_log_or_a_minute_passed() {
     use projections::runtime::checkpoint_due;

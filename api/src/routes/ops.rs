@@ -29,6 +29,15 @@ pub struct ProjectionView {
     pub status: &'static str,
     /// For `failed`: the position of the poison event and the error.
     pub error: Option<String>,
+    /// For `rebuilding`: the new version, built beside the live one (which keeps serving
+    /// every read until the swap), has applied every record up to here.
+    pub rebuilt_position: Option<u64>,
+    /// For `rebuilding`: the live position the new version is catching up with; it moves
+    /// while writes go on, and the swap happens once the new version is within one batch
+    /// of it.
+    pub target_position: Option<u64>,
+    /// For `rebuilding`: records the new version applied per second so far.
+    pub events_per_s: Option<u64>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -111,28 +120,42 @@ fn scan_state() -> utoipa::openapi::schema::Object {
 
 pub fn routes(r: Routes) -> Routes {
     use axum::routing::{get, post};
-    r.add("GET", "/v1/projections", get(list_projections), Doc::new("each projection: name, position, lag, status", "any staff role").answers::<ProjectionList>(200))
-        .add("POST", "/v1/projections/{name}/rebuild", post(rebuild), Doc::new("blue/green rebuild: builds beside the live model and swaps when caught up; progress at GET /v1/projections", "platform, analyst").answers::<ProjectionView>(202))
+    r.add("GET", "/v1/projections", get(list_projections), Doc::new("each projection: name, position, lag, status; while `rebuilding`, its progress (`rebuilt_position` of `target_position`, `events_per_s`); when `failed` (stopped at a poison event, nothing skipped; reads keep answering from the last good state and `/v1/health` says `degraded`), `error` names the event's position", "any staff role").answers::<ProjectionList>(200))
+        .add("POST", "/v1/projections/{name}/rebuild", post(rebuild), Doc::new("blue/green rebuild: builds beside the live model and swaps when caught up; progress at GET /v1/projections (`rebuilt_position` of `target_position`). 409 `invalid_state` with `details.state`: `rebuilding` while a rebuild of this model runs (one at a time; the running one goes on), `failed` for a model stopped at a poison event (a rebuild would stop at the same event: fix the code and restart the server)", "platform, analyst").answers::<ProjectionView>(202))
         .add("POST", "/v1/admin/clock/advance", post(advance_clock), Doc::new("simulated clock only (else 404): advance, fire every due deadline, answer once every policy reacted to what they appended and every projection applied all of it", "platform").body::<AdvanceClock>().answers::<ClockView>(200))
         .add("GET", "/v1/health", get(health), Doc::new("liveness and positions", "none").answers::<HealthView>(200))
         .add("GET", "/metrics", get(metrics_text), Doc::new("Prometheus metrics", "none").raw_answer(200, "text/plain"))
 }
 
 fn projection_view(info: projections::ProjectionInfo) -> ProjectionView {
-    let (status, error) = match info.status {
-        projections::Status::Running => ("running", None),
-        projections::Status::Rebuilding { .. } => ("rebuilding", None),
-        projections::Status::Failed { position, error } => {
-            ("failed", Some(format!("at position {position}: {error}")))
-        }
-    };
-    ProjectionView {
+    let mut view = ProjectionView {
         name: info.name.to_owned(),
         position: info.position,
         lag: info.lag,
-        status,
-        error,
+        status: "running",
+        error: None,
+        rebuilt_position: None,
+        target_position: None,
+        events_per_s: None,
+    };
+    match info.status {
+        projections::Status::Running => {}
+        projections::Status::Rebuilding {
+            rebuilt_position,
+            target_position,
+            events_per_s,
+        } => {
+            view.status = "rebuilding";
+            view.rebuilt_position = Some(rebuilt_position);
+            view.target_position = Some(target_position);
+            view.events_per_s = Some(events_per_s);
+        }
+        projections::Status::Failed { position, error } => {
+            view.status = "failed";
+            view.error = Some(format!("at position {position}: {error}"));
+        }
     }
+    view
 }
 
 async fn list_projections(State(app): State<App>, caller: Caller) -> Result<Response, ApiError> {
