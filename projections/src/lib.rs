@@ -20,6 +20,7 @@ pub mod runtime;
 pub mod staff;
 pub mod templates;
 pub mod timers;
+pub mod trade;
 
 pub use runtime::{
     build, catch_up, load_checkpoint, store_checkpoint, ApplyError, Projection, ProjectionControl,

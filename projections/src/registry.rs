@@ -49,6 +49,7 @@ pub static MODELS: &[Model] = &[
     Model::of::<crate::staff::StaffModel>(),
     Model::of::<crate::deliveries::Deliveries>(),
     Model::of::<crate::templates::Templates>(),
+    Model::of::<crate::trade::Trade>(),
 ];
 
 /// Names of every read model, in rebuild order.
