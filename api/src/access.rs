@@ -509,6 +509,21 @@ pub const COPY_TEMPLATE: Rule = rule(
     TemplateOwner,
 );
 
+// §8 trade statistics. The dashboard names its org in the query, not the path: the handler
+// limits an isv_admin to its own org (another org is 404); `Open` here, like the lists.
+pub const TRADE_DASHBOARD: Rule = rule(
+    "GET",
+    "/v1/dashboard/trade",
+    &[IsvAdmin, Analyst, Platform, Auditor],
+    Open,
+);
+pub const RECORD_PAGE_VIEWS: Rule = rule(
+    "POST",
+    "/v1/analytics/page-views",
+    &[Platform, Analyst],
+    Open,
+);
+
 // §9 log and operations
 pub const OUTBOX: Rule = rule("GET", "/v1/outbox", &[Platform, Auditor], Open);
 pub const STREAM: Rule = rule("GET", "/v1/streams/{stream_id}", &[Auditor, Platform], Open);
@@ -621,6 +636,8 @@ pub const RULES: &[Rule] = &[
     EDIT_TEMPLATE,
     PUBLISH_TEMPLATE,
     COPY_TEMPLATE,
+    TRADE_DASHBOARD,
+    RECORD_PAGE_VIEWS,
     STREAM,
     EVENTS,
     EVENTS_LIVE,

@@ -20,6 +20,7 @@ use projections::runtime::MIN_POSITION_WAIT_MS_MAX;
 use projections::staff::StaffModel;
 use projections::templates::Templates;
 use projections::timers::Timers;
+use projections::trade::Trade;
 use projections::{Projection, ProjectionControl};
 
 use crate::error::ApiError;
@@ -90,6 +91,7 @@ pub struct AppInner {
     pub staff: Projection<StaffModel>,
     pub deliveries: Projection<Deliveries>,
     pub templates: Projection<Templates>,
+    pub trade: Projection<Trade>,
     pub projections: Vec<Arc<dyn ProjectionControl>>,
     pub metrics: PrometheusHandle,
     /// Serialises clock advances (each answers after its deadlines fired).
@@ -175,6 +177,7 @@ impl App {
         let staff = running.handle::<StaffModel>()?;
         let deliveries = running.handle::<Deliveries>()?;
         let templates = running.handle::<Templates>()?;
+        let trade = running.handle::<Trade>()?;
         let projections = running.controls();
         let files = FileStore::open(&config.data_dir)?;
         Ok(App(Arc::new(AppInner {
@@ -204,6 +207,7 @@ impl App {
             staff,
             deliveries,
             templates,
+            trade,
             projections,
             metrics: config.metrics,
             clock_advance: tokio::sync::Mutex::new(()),

@@ -18,6 +18,7 @@ pub mod queues;
 pub mod refunds;
 pub mod staff;
 pub mod templates;
+pub mod trade;
 
 use axum::routing::MethodRouter;
 use axum::Router;
