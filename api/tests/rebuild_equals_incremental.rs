@@ -17,6 +17,7 @@ use projections::instances::Instances;
 use projections::orders::Orders;
 use projections::products::Products;
 use projections::timers::Timers;
+use projections::trade::Trade;
 use projections::ReadModel;
 use proptest::prelude::*;
 
@@ -342,6 +343,7 @@ async fn run(steps: Vec<Step>) {
     assert_rebuild_equals::<Instances>(&app, &app.instances);
     // These histories hold no manual product: the model must fold every other record.
     assert_rebuild_equals::<Deliveries>(&app, &app.deliveries);
+    assert_rebuild_equals::<Trade>(&app, &app.trade);
     // Every deadline still pending is in the future: none was missed by the scheduler.
     let now = app.clock.now();
     let (overdue, _) = app.timers.read(|t| t.due(now, 10).len());

@@ -45,7 +45,10 @@ async fn the_dashboard_counts_a_sellers_orders_payments_refunds_and_page_views()
         .await
         .expect(StatusCode::CREATED);
     assert!(recorded["id"].as_str().unwrap().starts_with("pgv_"));
-    assert_eq!((recorded["recorded"].as_u64(), recorded["version"].as_u64()), (Some(3), Some(1)));
+    assert_eq!(
+        (recorded["recorded"].as_u64(), recorded["version"].as_u64()),
+        (Some(3), Some(1))
+    );
 
     let d = api.read_as(&acme, DAY).await;
     let t = &d["totals"];
@@ -58,8 +61,14 @@ async fn the_dashboard_counts_a_sellers_orders_payments_refunds_and_page_views()
         "order_to_pay_permille": 500
     });
     assert_eq!(t, &expected);
-    assert_eq!(d["by_type"]["new"], json!({"count": 2, "share_permille": 1000}));
-    assert_eq!(d["by_type"]["trial"], json!({"count": 0, "share_permille": 0}));
+    assert_eq!(
+        d["by_type"]["new"],
+        json!({"count": 2, "share_permille": 1000})
+    );
+    assert_eq!(
+        d["by_type"]["trial"],
+        json!({"count": 0, "share_permille": 0})
+    );
     assert_eq!(
         d["top_products"],
         json!([{"product_id": product, "name": "Acme VM", "orders": 2}])
@@ -126,7 +135,10 @@ async fn a_bad_range_or_granularity_is_422_naming_the_field() {
     let api = Api::new().await;
     let (acme, _) = api.listed_product("Acme", "VM", 5_000).await;
     let cases = [
-        ("from=2026-11-22&to=2026-11-22&granularity=year", "granularity"),
+        (
+            "from=2026-11-22&to=2026-11-22&granularity=year",
+            "granularity",
+        ),
         ("from=2026-11-23&to=2026-11-22", "from"),
         ("from=2025-11-21&to=2026-11-22", "to"),
     ];
@@ -224,11 +236,17 @@ async fn periods_are_days_iso_weeks_and_months_cut_to_the_range() {
         ["2026-11-29", "2026-11-30", "2026-12-01"]
     );
     assert_eq!(
-        labels(api.read_as(&acme, &format!("{range}&granularity=week")).await),
+        labels(
+            api.read_as(&acme, &format!("{range}&granularity=week"))
+                .await
+        ),
         ["2026-W48", "2026-W49"]
     );
     assert_eq!(
-        labels(api.read_as(&acme, &format!("{range}&granularity=month")).await),
+        labels(
+            api.read_as(&acme, &format!("{range}&granularity=month"))
+                .await
+        ),
         ["2026-11", "2026-12"]
     );
 }

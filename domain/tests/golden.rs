@@ -54,6 +54,7 @@ use domain::order::{
     RefundApproved, RefundInitiator, RefundKind, RefundRejected, RefundRequested, Release,
     ReviewDefaulted, ReviewReplied, ReviewSubmitted, VoidReason,
 };
+use domain::pageview::{PageView, PageViewsEvent, PageViewsRecorded};
 use domain::platform::{
     CalendarEvent, CalendarSet, ClockEvent, OrgCreated, OrgEvent, PrincipalCreated, PrincipalEvent,
     PrincipalRevoked, SimulatedClockAdvanced,
@@ -69,7 +70,6 @@ use domain::product::{
     ProvidersSet, Spec, SpecVisibilityChanged,
 };
 use domain::promotion::PromotionFields;
-use domain::pageview::{PageView, PageViewsEvent, PageViewsRecorded};
 use domain::purchases::{ProductPurchased, PurchasesEvent};
 use domain::{Cents, Role, Timestamp};
 

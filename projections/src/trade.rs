@@ -306,7 +306,11 @@ impl TradeState {
                 };
                 row.payable = c.new_payable.0;
                 let row = *row;
-                let f = self.seller_book(row.seller).slots.entry(row.slot).or_default();
+                let f = self
+                    .seller_book(row.seller)
+                    .slots
+                    .entry(row.slot)
+                    .or_default();
                 f.order_amount += c.new_payable.0 - c.old_payable.0;
             }
             OrderEvent::OrderPaid(p) => {
@@ -501,9 +505,21 @@ mod tests {
         // 23:50 and 00:10 in Shanghai are one UTC day (15:50, 16:10 UTC) but two business
         // days there.
         let records = [
-            record(1, "order-ord_1", &placed("ord_1", "cus_a", "2026-12-01T23:50:00+08:00", 100)),
-            record(2, "order-ord_2", &placed("ord_2", "cus_b", "2026-12-02T00:10:00+08:00", 250)),
-            record(3, "order-ord_1", &paid("2026-12-02T00:05:00+08:00", 100, 30)),
+            record(
+                1,
+                "order-ord_1",
+                &placed("ord_1", "cus_a", "2026-12-01T23:50:00+08:00", 100),
+            ),
+            record(
+                2,
+                "order-ord_2",
+                &placed("ord_2", "cus_b", "2026-12-02T00:10:00+08:00", 250),
+            ),
+            record(
+                3,
+                "order-ord_1",
+                &paid("2026-12-02T00:05:00+08:00", 100, 30),
+            ),
         ];
         let s = apply_all(&records);
         let shanghai = chrono_tz::Asia::Shanghai;
@@ -516,7 +532,11 @@ mod tests {
         let second = s.range("org_s", a, b);
         assert_eq!(second.sums.order_amount, 250);
         assert_eq!(
-            (second.sums.paid, second.sums.paid_cash, second.sums.paid_voucher),
+            (
+                second.sums.paid,
+                second.sums.paid_cash,
+                second.sums.paid_voucher
+            ),
             (100, 70, 30)
         );
         assert_eq!(second.paying_customers, 1);
@@ -561,9 +581,21 @@ mod tests {
         });
         let records = [
             record(1, "product-prd_1", &created),
-            record(2, "order-ord_1", &placed("ord_1", "cus_a", "2026-12-01T10:00:00Z", 100)),
-            record(3, "order-ord_2", &placed("ord_2", "cus_a", "2026-12-02T10:00:00Z", 100)),
-            record(4, "order-ord_3", &placed("ord_3", "cus_b", "2026-12-02T12:00:00Z", 100)),
+            record(
+                2,
+                "order-ord_1",
+                &placed("ord_1", "cus_a", "2026-12-01T10:00:00Z", 100),
+            ),
+            record(
+                3,
+                "order-ord_2",
+                &placed("ord_2", "cus_a", "2026-12-02T10:00:00Z", 100),
+            ),
+            record(
+                4,
+                "order-ord_3",
+                &placed("ord_3", "cus_b", "2026-12-02T12:00:00Z", 100),
+            ),
             record(5, "pageviews-pgv_1", &views),
         ];
         let s = apply_all(&records);
@@ -589,7 +621,11 @@ mod tests {
     #[test]
     fn the_state_survives_its_checkpoint_encoding() {
         let records = [
-            record(1, "order-ord_1", &placed("ord_1", "cus_a", "2026-12-01T10:00:00Z", 100)),
+            record(
+                1,
+                "order-ord_1",
+                &placed("ord_1", "cus_a", "2026-12-01T10:00:00Z", 100),
+            ),
             record(2, "order-ord_1", &paid("2026-12-01T11:00:00Z", 100, 0)),
         ];
         let s = apply_all(&records);
@@ -597,6 +633,10 @@ mod tests {
         let (back, _): (TradeState, _) =
             bincode::serde::decode_from_slice(&bytes, bincode::config::standard()).unwrap();
         assert_eq!(back, s);
-        assert_eq!(back.ids.get("cus_a"), s.ids.get("cus_a"), "the index is rebuilt");
+        assert_eq!(
+            back.ids.get("cus_a"),
+            s.ids.get("cus_a"),
+            "the index is rebuilt"
+        );
     }
 }

@@ -352,7 +352,8 @@ fn periods(
         let (label, last) = match granularity {
             "week" => {
                 let w = day.iso_week();
-                let sunday = day + TimeDelta::days(6 - i64::from(day.weekday().num_days_from_monday()));
+                let sunday =
+                    day + TimeDelta::days(6 - i64::from(day.weekday().num_days_from_monday()));
                 (format!("{}-W{:02}", w.year(), w.week()), sunday)
             }
             "month" => {
