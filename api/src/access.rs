@@ -520,6 +520,19 @@ pub const WORKBENCH: Rule = rule(
     &[IsvAdmin, Platform, Auditor],
     Tenancy::QueryOrg,
 );
+// §8 trade statistics: the org's isv_admin (its own org), analyst, platform, auditor.
+pub const TRADE_DASHBOARD: Rule = rule(
+    "GET",
+    "/v1/dashboard/trade",
+    &[IsvAdmin, Analyst, Platform, Auditor],
+    Tenancy::QueryOrg,
+);
+pub const RECORD_PAGE_VIEWS: Rule = rule(
+    "POST",
+    "/v1/analytics/page-views",
+    &[Platform, Analyst],
+    Open,
+);
 
 // §9 log and operations
 pub const OUTBOX: Rule = rule("GET", "/v1/outbox", &[Platform, Auditor], Open);
@@ -634,6 +647,8 @@ pub const RULES: &[Rule] = &[
     EDIT_TEMPLATE,
     PUBLISH_TEMPLATE,
     COPY_TEMPLATE,
+    TRADE_DASHBOARD,
+    RECORD_PAGE_VIEWS,
     STREAM,
     EVENTS,
     EVENTS_LIVE,

@@ -67,6 +67,7 @@ pub fn router(app: App) -> Router {
         routes::files::routes,
         routes::queues::routes,
         routes::templates::routes,
+        routes::trade::routes,
         routes::log::routes,
         routes::ops::routes,
         routes::workbench::routes,

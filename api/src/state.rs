@@ -21,6 +21,7 @@ use projections::staff::StaffModel;
 use projections::templates::Templates;
 use projections::timers::Timers;
 use projections::workbench::Workbench;
+use projections::trade::Trade;
 use projections::{Projection, ProjectionControl};
 
 use crate::error::ApiError;
@@ -92,6 +93,7 @@ pub struct AppInner {
     pub deliveries: Projection<Deliveries>,
     pub templates: Projection<Templates>,
     pub workbench: Projection<Workbench>,
+    pub trade: Projection<Trade>,
     pub projections: Vec<Arc<dyn ProjectionControl>>,
     pub metrics: PrometheusHandle,
     /// Serialises clock advances (each answers after its deadlines fired).
@@ -178,6 +180,7 @@ impl App {
         let deliveries = running.handle::<Deliveries>()?;
         let templates = running.handle::<Templates>()?;
         let workbench = running.handle::<Workbench>()?;
+        let trade = running.handle::<Trade>()?;
         let projections = running.controls();
         let files = FileStore::open(&config.data_dir)?;
         Ok(App(Arc::new(AppInner {
@@ -208,6 +211,7 @@ impl App {
             deliveries,
             templates,
             workbench,
+            trade,
             projections,
             metrics: config.metrics,
             clock_advance: tokio::sync::Mutex::new(()),

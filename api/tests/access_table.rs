@@ -500,6 +500,19 @@ const API_MD: &[(&str, &str, &str, Option<&[Role]>)] = {
             "platform, auditor",
             Some(&[Platform, Auditor]),
         ),
+        // "auditor may call every GET route" (API.md §1).
+        (
+            "GET",
+            "/v1/dashboard/trade",
+            "isv_admin, analyst, platform",
+            Some(&[IsvAdmin, Analyst, Platform, Auditor]),
+        ),
+        (
+            "POST",
+            "/v1/analytics/page-views",
+            "platform, analyst",
+            Some(&[Platform, Analyst]),
+        ),
         (
             "GET",
             "/v1/streams/{stream_id}",

@@ -1671,6 +1671,24 @@ async fn openapi_limits_are_the_domains_limits() {
             "maximum",
             f64::from(node::TIMEOUT_TENTHS_MAX) / 10.0,
         ),
+        (
+            "PageViewsInput",
+            "views",
+            "maxItems",
+            domain::pageview::PAGE_VIEWS_BATCH_MAX as f64,
+        ),
+        (
+            "PageViewInput",
+            "visitor_id",
+            "maxLength",
+            domain::pageview::VISITOR_ID_CHARS_MAX as f64,
+        ),
+        (
+            "PageViewInput",
+            "dwell_ms",
+            "maximum",
+            f64::from(domain::pageview::DWELL_MS_MAX),
+        ),
     ];
     for (schema, field, keyword, limit) in cases {
         let documented = schemas[schema]["properties"][field][keyword].as_f64();

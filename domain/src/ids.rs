@@ -81,11 +81,13 @@ pub enum IdKind {
     Correlation,
     /// An event (used as a causation id).
     Event,
+    /// A batch of product page views.
+    PageViews,
 }
 
 impl IdKind {
     /// Every kind, for iteration.
-    pub const ALL: [IdKind; 22] = [
+    pub const ALL: [IdKind; 23] = [
         IdKind::Order,
         IdKind::Product,
         IdKind::Spec,
@@ -108,6 +110,7 @@ impl IdKind {
         IdKind::Request,
         IdKind::Correlation,
         IdKind::Event,
+        IdKind::PageViews,
     ];
 
     /// The id prefix, including its underscore.
@@ -135,6 +138,7 @@ impl IdKind {
             IdKind::Request => "req_",
             IdKind::Correlation => "cor_",
             IdKind::Event => "evt_",
+            IdKind::PageViews => "pgv_",
         }
     }
 

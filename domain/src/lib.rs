@@ -37,6 +37,7 @@
 //! - [`delivery`] — the delivery center: flow templates, projects, assignment, queues.
 //! - [`coupon`] — coupon campaigns, their stock, customers' wallets; claims, grants,
 //!   auto-grants. Invariant: never more granted than issued, nor than a customer's limit.
+//! - [`pageview`] — product page views, one stream per ingested batch (trade statistics).
 //! - [`platform`] — organisations, principals (token hashes only) and calendar years.
 //! - [`text`] — which characters names, codes and free-text fields may hold. Invariant:
 //!   no stored text holds NUL, other control characters (free text: except line breaks and
@@ -60,6 +61,7 @@ pub mod ids;
 pub mod instance;
 pub mod money;
 pub mod order;
+pub mod pageview;
 pub mod platform;
 pub mod policy;
 pub mod pricing;

@@ -164,6 +164,7 @@ pub static AGGREGATES: &[Aggregate] = &[
     Aggregate::of::<crate::delivery::capacity::ProviderLoad>("provload", &[]),
     Aggregate::of::<crate::delivery::queue::DispatchQueue>("dispatchq", &[]),
     Aggregate::of::<crate::delivery::template::Template>("template", &[IdKind::Template]),
+    Aggregate::of::<crate::pageview::PageViews>("pageviews", &[IdKind::PageViews]),
 ];
 
 /// The aggregate that owns `stream_id` (by its prefix).

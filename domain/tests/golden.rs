@@ -54,6 +54,7 @@ use domain::order::{
     RefundApproved, RefundInitiator, RefundKind, RefundRejected, RefundRequested, Release,
     ReviewDefaulted, ReviewReplied, ReviewSubmitted, VoidReason,
 };
+use domain::pageview::{PageView, PageViewsEvent, PageViewsRecorded};
 use domain::platform::{
     CalendarEvent, CalendarSet, ClockEvent, OrgCreated, OrgEvent, PrincipalCreated, PrincipalEvent,
     PrincipalRevoked, SimulatedClockAdvanced,
@@ -700,6 +701,40 @@ fn purchases_cases() -> Vec<Golden<PurchasesEvent>> {
 #[test]
 fn purchases_event_encodings_are_pinned() {
     assert_pinned(&purchases_cases());
+}
+
+// Page views
+
+fn page_views_cases() -> Vec<Golden<PageViewsEvent>> {
+    vec![golden(
+        "PageViewsRecorded",
+        1,
+        PageViewsRecorded {
+            batch_id: "pgv_1".into(),
+            views: vec![
+                PageView {
+                    product_id: "prd_1".into(),
+                    visitor_id: "v-1".into(),
+                    at: ts("2026-11-22T10:00:00+08:00"),
+                    dwell_ms: 12_000,
+                },
+                PageView {
+                    product_id: "prd_2".into(),
+                    visitor_id: "v-2".into(),
+                    at: ts("2026-11-22T10:01:00+08:00"),
+                    dwell_ms: 0,
+                },
+            ],
+            recorded_by: "prn_a:analyst".into(),
+            at: ts("2026-11-22T10:05:00+08:00"),
+        },
+        "057067765f3102057072645f3103762d31fd00d068aba7c10c00fbe02e057072645f3203762d32fd00de8fb2a7c10c00000d70726e5f613a616e616c797374fd00162ccfa7c10c00",
+    )]
+}
+
+#[test]
+fn page_views_event_encodings_are_pinned() {
+    assert_pinned(&page_views_cases());
 }
 
 #[test]
@@ -1690,6 +1725,7 @@ fn every_registered_event_type_has_golden_bytes() {
         uncovered(&org_staff_cases()),
         uncovered(&provider_load_cases()),
         uncovered(&dispatch_queue_cases()),
+        uncovered(&page_views_cases()),
     ]
     .concat();
     assert!(missing.is_empty(), "no golden bytes for {missing:?}");
@@ -1713,6 +1749,7 @@ fn every_registered_event_type_has_golden_bytes() {
         covered(&org_staff_cases()),
         covered(&provider_load_cases()),
         covered(&dispatch_queue_cases()),
+        covered(&page_views_cases()),
     ]
     .into_iter()
     .flatten()

@@ -21,6 +21,7 @@ pub mod staff;
 pub mod templates;
 pub mod timers;
 pub mod workbench;
+pub mod trade;
 
 pub use runtime::{
     build, catch_up, compare_with_rebuild, load_checkpoint, store_checkpoint, ApplyError,

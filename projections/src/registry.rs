@@ -50,6 +50,7 @@ pub static MODELS: &[Model] = &[
     Model::of::<crate::deliveries::Deliveries>(),
     Model::of::<crate::templates::Templates>(),
     Model::of::<crate::workbench::Workbench>(),
+    Model::of::<crate::trade::Trade>(),
 ];
 
 /// Names of every read model, in rebuild order.

@@ -19,6 +19,7 @@ pub mod refunds;
 pub mod staff;
 pub mod templates;
 pub mod workbench;
+pub mod trade;
 
 use axum::routing::MethodRouter;
 use axum::Router;
