@@ -17,7 +17,12 @@ pub const ORG_NAMES: [&str; 3] = ["Acme Cloud", "Bright Services", "Cirrus Data"
 const STAFF: [(&str, &[&str], &str, u32); 4] = [
     ("Li", &["delivery_specialist"], "delivery", 20),
     ("Wang", &["delivery_specialist", "tester"], "delivery", 15),
-    ("Zhao", &["delivery_specialist", "designer"], "consulting", 10),
+    (
+        "Zhao",
+        &["delivery_specialist", "designer"],
+        "consulting",
+        10,
+    ),
     ("Chen", &["customer_manager"], "consulting", 5),
 ];
 /// Fewest and most customers; in between, one per this many orders.
@@ -93,7 +98,9 @@ impl World {
                 .await?;
             let id = text(&org, "id")?;
             let admin = self
-                .principal(json!({"role": "isv_admin", "name": format!("{name} admin"), "org_id": id}))
+                .principal(
+                    json!({"role": "isv_admin", "name": format!("{name} admin"), "org_id": id}),
+                )
                 .await?;
             self.actors.orgs.push(Org { id, name, admin });
         }

@@ -31,28 +31,141 @@ struct ProductDef {
 const PRIVATE_TEMPLATE: &str = "private";
 
 const PRODUCTS: [ProductDef; 11] = [
-    ProductDef { org: 0, code: "VM", name: "Cloud VM", category: "compute", delivery: "saas", template: None, warranty_days: 0,
-        specs: &[("m", "monthly", 1, "month", 5_000, false), ("y", "yearly", 1, "year", 50_000, false), ("t", "trial", 1, "month", 0, true)], weight: 30 },
-    ProductDef { org: 0, code: "OSS", name: "Object Storage", category: "storage", delivery: "api", template: None, warranty_days: 0,
-        specs: &[("s", "100 GB", 1, "month", 2_000, false), ("l", "500 GB", 1, "month", 8_000, false)], weight: 20 },
-    ProductDef { org: 0, code: "SETUP", name: "Setup service", category: "services", delivery: "manual", template: Some("tpl_standard_manual"), warranty_days: 0,
-        specs: &[("std", "standard", 1, "once", 30_000, false)], weight: 5 },
-    ProductDef { org: 0, code: "CONSULT", name: "Basic consulting", category: "services", delivery: "manual", template: Some("tpl_basic"), warranty_days: 0,
-        specs: &[("std", "one session", 1, "once", 20_000, false)], weight: 3 },
-    ProductDef { org: 1, code: "SECIMG", name: "Security image", category: "security", delivery: "image", template: None, warranty_days: 0,
-        specs: &[("lite", "lite, monthly", 1, "month", 9_900, false), ("std", "standard, yearly", 1, "year", 120_000, false)], weight: 15 },
-    ProductDef { org: 1, code: "CMIG", name: "Contract migration", category: "services", delivery: "manual", template: Some("tpl_contract"), warranty_days: 0,
-        specs: &[("std", "up to 1 TB", 1, "once", 80_000, false)], weight: 2 },
-    ProductDef { org: 1, code: "CARE", name: "Warranty care", category: "services", delivery: "manual", template: Some("tpl_double_check"), warranty_days: 7,
-        specs: &[("std", "standard", 1, "once", 50_000, false)], weight: 2 },
-    ProductDef { org: 1, code: "APP", name: "App build, step by step", category: "services", delivery: "manual", template: Some("tpl_step_by_step"), warranty_days: 0,
-        specs: &[("std", "small app", 1, "once", 300_000, false)], weight: 1 },
-    ProductDef { org: 2, code: "DAPI", name: "Data API", category: "data", delivery: "api", template: None, warranty_days: 0,
-        specs: &[("m", "monthly", 1, "month", 3_000, false), ("y", "yearly", 1, "year", 30_000, false), ("t", "trial", 1, "month", 0, true)], weight: 20 },
-    ProductDef { org: 2, code: "MMIG", name: "Managed migration", category: "services", delivery: "manual", template: Some("tpl_basic"), warranty_days: 0,
-        specs: &[("std", "standard", 1, "once", 45_000, false)], weight: 4 },
-    ProductDef { org: 2, code: "DESIGN", name: "Custom design", category: "design", delivery: "manual", template: Some(PRIVATE_TEMPLATE), warranty_days: 0,
-        specs: &[("std", "one design", 1, "once", 60_000, false)], weight: 2 },
+    ProductDef {
+        org: 0,
+        code: "VM",
+        name: "Cloud VM",
+        category: "compute",
+        delivery: "saas",
+        template: None,
+        warranty_days: 0,
+        specs: &[
+            ("m", "monthly", 1, "month", 5_000, false),
+            ("y", "yearly", 1, "year", 50_000, false),
+            ("t", "trial", 1, "month", 0, true),
+        ],
+        weight: 30,
+    },
+    ProductDef {
+        org: 0,
+        code: "OSS",
+        name: "Object Storage",
+        category: "storage",
+        delivery: "api",
+        template: None,
+        warranty_days: 0,
+        specs: &[
+            ("s", "100 GB", 1, "month", 2_000, false),
+            ("l", "500 GB", 1, "month", 8_000, false),
+        ],
+        weight: 20,
+    },
+    ProductDef {
+        org: 0,
+        code: "SETUP",
+        name: "Setup service",
+        category: "services",
+        delivery: "manual",
+        template: Some("tpl_standard_manual"),
+        warranty_days: 0,
+        specs: &[("std", "standard", 1, "once", 30_000, false)],
+        weight: 5,
+    },
+    ProductDef {
+        org: 0,
+        code: "CONSULT",
+        name: "Basic consulting",
+        category: "services",
+        delivery: "manual",
+        template: Some("tpl_basic"),
+        warranty_days: 0,
+        specs: &[("std", "one session", 1, "once", 20_000, false)],
+        weight: 3,
+    },
+    ProductDef {
+        org: 1,
+        code: "SECIMG",
+        name: "Security image",
+        category: "security",
+        delivery: "image",
+        template: None,
+        warranty_days: 0,
+        specs: &[
+            ("lite", "lite, monthly", 1, "month", 9_900, false),
+            ("std", "standard, yearly", 1, "year", 120_000, false),
+        ],
+        weight: 15,
+    },
+    ProductDef {
+        org: 1,
+        code: "CMIG",
+        name: "Contract migration",
+        category: "services",
+        delivery: "manual",
+        template: Some("tpl_contract"),
+        warranty_days: 0,
+        specs: &[("std", "up to 1 TB", 1, "once", 80_000, false)],
+        weight: 2,
+    },
+    ProductDef {
+        org: 1,
+        code: "CARE",
+        name: "Warranty care",
+        category: "services",
+        delivery: "manual",
+        template: Some("tpl_double_check"),
+        warranty_days: 7,
+        specs: &[("std", "standard", 1, "once", 50_000, false)],
+        weight: 2,
+    },
+    ProductDef {
+        org: 1,
+        code: "APP",
+        name: "App build, step by step",
+        category: "services",
+        delivery: "manual",
+        template: Some("tpl_step_by_step"),
+        warranty_days: 0,
+        specs: &[("std", "small app", 1, "once", 300_000, false)],
+        weight: 1,
+    },
+    ProductDef {
+        org: 2,
+        code: "DAPI",
+        name: "Data API",
+        category: "data",
+        delivery: "api",
+        template: None,
+        warranty_days: 0,
+        specs: &[
+            ("m", "monthly", 1, "month", 3_000, false),
+            ("y", "yearly", 1, "year", 30_000, false),
+            ("t", "trial", 1, "month", 0, true),
+        ],
+        weight: 20,
+    },
+    ProductDef {
+        org: 2,
+        code: "MMIG",
+        name: "Managed migration",
+        category: "services",
+        delivery: "manual",
+        template: Some("tpl_basic"),
+        warranty_days: 0,
+        specs: &[("std", "standard", 1, "once", 45_000, false)],
+        weight: 2,
+    },
+    ProductDef {
+        org: 2,
+        code: "DESIGN",
+        name: "Custom design",
+        category: "design",
+        delivery: "manual",
+        template: Some(PRIVATE_TEMPLATE),
+        warranty_days: 0,
+        specs: &[("std", "one design", 1, "once", 60_000, false)],
+        weight: 2,
+    },
 ];
 /// The product delivered by other orgs than its seller: (index, [(org, weight, max_active)]).
 const PROVIDED: (usize, [(usize, u32, u32); 2]) = (9, [(0, 60, 3), (1, 40, 2)]);
@@ -81,6 +194,8 @@ pub struct Product {
     pub specs: Vec<Spec>,
     pub weight: u32,
     pub distributed: bool,
+    /// Delivered by providers with maxima.
+    pub capped: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -124,12 +239,19 @@ impl World {
             if let Some(t) = template {
                 body["flow_template_id"] = json!(t);
             }
-            let id = text(&self.client.post("/v1/products", &admin, &body).await?, "id")?;
+            let id = text(
+                &self.client.post("/v1/products", &admin, &body).await?,
+                "id",
+            )?;
             self.client
                 .post(&format!("/v1/products/{id}/submit"), &admin, &json!({}))
                 .await?;
             self.client
-                .post(&format!("/v1/products/{id}/approve"), &self.platform, &json!({}))
+                .post(
+                    &format!("/v1/products/{id}/approve"),
+                    &self.platform,
+                    &json!({}),
+                )
                 .await?;
             if index == PROVIDED.0 {
                 let providers: Vec<Value> = PROVIDED
@@ -175,6 +297,7 @@ impl World {
                 specs,
                 weight: def.weight,
                 distributed: index == DISTRIBUTED.0,
+                capped: index == PROVIDED.0,
             });
         }
         self.promotions().await?;
@@ -198,21 +321,44 @@ impl World {
             n
         };
         let nodes = json!([
-            node("assign_provider", "assign_provider", "assign provider", json!({})),
-            node("submit_requirement", "submit_requirement", "design brief", json!({})),
-            node("assign_order", "assign_order", "assign a designer",
-                json!({"role": "designer", "assign_rule": "provider_first"})),
-            node("design", "container", "design", json!({"children": [
-                node("draft", "generic", "draft the design", json!({"side": "provider", "role": "designer",
-                    "timeout": {"days": 3, "unit": "calendar_days", "action": "none"},
-                    "notifications": [
-                        {"recipient": "customer", "trigger": "entered", "template": "{node_name} of {order_id} started, due {due_at}"},
-                        {"recipient": "provider_admin", "trigger": "timed_out", "template": "{node_name} of {delivery_id} is late"}
-                    ]})),
-                node("review", "confirm", "review the design", json!({"side": "customer", "rejectable": true})),
-            ]})),
-            node("accept", "complete_project", "accept the design",
-                json!({"rejectable": true, "timeout": {"days": 7, "unit": "calendar_days", "action": "advance"}})),
+            node(
+                "assign_provider",
+                "assign_provider",
+                "assign provider",
+                json!({})
+            ),
+            node(
+                "submit_requirement",
+                "submit_requirement",
+                "design brief",
+                json!({})
+            ),
+            node(
+                "assign_order",
+                "assign_order",
+                "assign a designer",
+                json!({"role": "designer", "assign_rule": "provider_first"})
+            ),
+            node(
+                "design",
+                "container",
+                "design",
+                json!({"children": [
+                    node("draft", "generic", "draft the design", json!({"side": "provider", "role": "designer",
+                        "timeout": {"days": 3, "unit": "calendar_days", "action": "none"},
+                        "notifications": [
+                            {"recipient": "customer", "trigger": "entered", "template": "{node_name} of {order_id} started, due {due_at}"},
+                            {"recipient": "provider_admin", "trigger": "timed_out", "template": "{node_name} of {delivery_id} is late"}
+                        ]})),
+                    node("review", "confirm", "review the design", json!({"side": "customer", "rejectable": true})),
+                ]})
+            ),
+            node(
+                "accept",
+                "complete_project",
+                "accept the design",
+                json!({"rejectable": true, "timeout": {"days": 7, "unit": "calendar_days", "action": "advance"}})
+            ),
         ]);
         self.client
             .put(
@@ -222,7 +368,11 @@ impl World {
             )
             .await?;
         self.client
-            .post(&format!("/v1/flow-templates/{id}/publish"), &admin, &json!({}))
+            .post(
+                &format!("/v1/flow-templates/{id}/publish"),
+                &admin,
+                &json!({}),
+            )
             .await?;
         Ok(id)
     }
@@ -235,16 +385,28 @@ impl World {
         let ten_days = self.time(self.now.plus_days(10));
         let product = |i: usize| self.catalogue.products[i].id.clone();
         let promotions = [
-            (0, json!({"product_id": product(0), "name": "New VM 10% off", "kind": "discount", "pay_permille": 900,
-                "starts_at": start, "ends_at": far, "spec_ids": [], "conditions": {"order_types": ["new"]}})),
-            (1, json!({"product_id": product(1), "name": "Storage launch week", "kind": "reduce", "reduce_cents": 500,
-                "starts_at": start, "ends_at": ten_days, "spec_ids": [], "conditions": {}})),
-            (8, json!({"product_id": product(8), "name": "Verified customers save", "kind": "reduce", "reduce_cents": 300,
-                "starts_at": start, "ends_at": far, "spec_ids": ["m", "y"], "conditions": {"real_name_only": true}})),
+            (
+                0,
+                json!({"product_id": product(0), "name": "New VM 10% off", "kind": "discount", "pay_permille": 900,
+                "starts_at": start, "ends_at": far, "spec_ids": [], "conditions": {"order_types": ["new"]}}),
+            ),
+            (
+                1,
+                json!({"product_id": product(1), "name": "Storage launch week", "kind": "reduce", "reduce_cents": 500,
+                "starts_at": start, "ends_at": ten_days, "spec_ids": [], "conditions": {}}),
+            ),
+            (
+                8,
+                json!({"product_id": product(8), "name": "Verified customers save", "kind": "reduce", "reduce_cents": 300,
+                "starts_at": start, "ends_at": far, "spec_ids": ["m", "y"], "conditions": {"real_name_only": true}}),
+            ),
         ];
         for (index, body) in promotions {
             let admin = self.actors.orgs[PRODUCTS[index].org].admin.clone();
-            let id = text(&self.client.post("/v1/promotions", &admin, &body).await?, "id")?;
+            let id = text(
+                &self.client.post("/v1/promotions", &admin, &body).await?,
+                "id",
+            )?;
             self.client
                 .post(&format!("/v1/promotions/{id}/publish"), &admin, &json!({}))
                 .await?;
@@ -275,7 +437,10 @@ impl World {
         for (org, body) in [(0, claimable), (1, sent), (2, auto)] {
             let admin = self.actors.orgs[org].admin.clone();
             let id = text(
-                &self.client.post("/v1/coupon-campaigns", &admin, &body).await?,
+                &self
+                    .client
+                    .post("/v1/coupon-campaigns", &admin, &body)
+                    .await?,
                 "id",
             )?;
             self.catalogue.campaigns.push(id);

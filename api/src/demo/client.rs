@@ -91,7 +91,8 @@ impl Client {
 
     /// A command that must succeed (2xx): its answer body.
     pub async fn post(&self, path: &str, token: &str, body: &Value) -> Result<Value, DemoError> {
-        self.ok(Method::POST, path, token, Payload::Json(body)).await
+        self.ok(Method::POST, path, token, Payload::Json(body))
+            .await
     }
 
     /// `PUT` that must succeed.

@@ -28,7 +28,10 @@ pub enum Fate {
     /// Nobody starts the implementation (`standard_manual` only).
     Stall,
     NoRequirement,
+    /// Paused by the provider and left paused.
     Pause,
+    /// Paused by the provider, resumed some days later.
+    PauseResume,
     RefundDuring,
     Slow,
 }
@@ -37,23 +40,29 @@ pub enum Fate {
 const PACE_PERMILLE: u32 = 450;
 const SLOW_PACE_PERMILLE: u32 = 60;
 /// Chance per step that a paused project is resumed, per-mille.
-const RESUME_PERMILLE: u32 = 60;
+const RESUME_PERMILLE: u32 = 100;
 /// A contract the `contract` flow's upload node needs.
 const CONTRACT_PDF: &[u8] = b"%PDF-1.4\n% demo contract\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n";
 
 impl Fate {
-    pub fn draw(rng: &mut StdRng, template: Option<&str>) -> Fate {
+    /// A fate for a project on `template`; a project of a product with providers' maxima
+    /// (`capped`) is only ever completed (some after a rejection), so its providers' slots
+    /// come back and its queue drains.
+    pub fn draw(rng: &mut StdRng, template: Option<&str>, capped: bool) -> Fate {
         let fate = match rng.random_range(0..1000) {
             0..450 => Fate::Complete,
             450..570 => Fate::RejectOnce,
             570..670 => Fate::AutoConfirm,
             670..760 => Fate::Stall,
             760..810 => Fate::NoRequirement,
-            810..870 => Fate::Pause,
+            810..840 => Fate::Pause,
+            840..870 => Fate::PauseResume,
             870..930 => Fate::RefundDuring,
             _ => Fate::Slow,
         };
         match fate {
+            Fate::RejectOnce => Fate::RejectOnce,
+            _ if capped => Fate::Complete,
             Fate::Stall if template != Some("tpl_standard_manual") => Fate::Complete,
             other => other,
         }
@@ -110,7 +119,12 @@ impl World {
 
     pub(super) async fn delivery_step(&mut self) -> Result<(), DemoError> {
         let open: Vec<usize> = (0..self.deliveries.tracked.len())
-            .filter(|t| matches!(self.deliveries.tracked[*t].status.as_str(), "executing" | "paused"))
+            .filter(|t| {
+                matches!(
+                    self.deliveries.tracked[*t].status.as_str(),
+                    "executing" | "paused"
+                )
+            })
             .collect();
         let views = self.read_deliveries(&open).await?;
         for (t, view) in open.into_iter().zip(views) {
@@ -138,7 +152,10 @@ impl World {
     }
 
     /// The current state of the tracked projects `open` (None: not started yet).
-    pub(super) async fn read_deliveries(&mut self, open: &[usize]) -> Result<Vec<Option<Value>>, DemoError> {
+    pub(super) async fn read_deliveries(
+        &mut self,
+        open: &[usize],
+    ) -> Result<Vec<Option<Value>>, DemoError> {
         for t in open {
             if self.deliveries.tracked[*t].id.is_none() {
                 let order = &self.trade.orders[self.deliveries.tracked[*t].order];
@@ -161,7 +178,10 @@ impl World {
                 let platform = platform.clone();
                 async move {
                     match id {
-                        Some(id) => c.get(&format!("/v1/deliveries/{id}"), &platform).await.map(Some),
+                        Some(id) => c
+                            .get(&format!("/v1/deliveries/{id}"), &platform)
+                            .await
+                            .map(Some),
                         None => Ok(None),
                     }
                 }
@@ -183,12 +203,14 @@ impl World {
             .and_then(|org| self.actors.admin_of(org))
             .map(str::to_owned);
         if view["status"] == "paused" {
-            return (chance(&mut self.rng, RESUME_PERMILLE))
-                .then(|| provider_admin.map(|token| Act::Post {
-                    path: format!("/v1/deliveries/{id}/resume"),
-                    token,
-                    body: json!({"remark": "the customer's data centre is reachable again"}),
-                }))
+            return (fate == Fate::PauseResume && chance(&mut self.rng, RESUME_PERMILLE))
+                .then(|| {
+                    provider_admin.map(|token| Act::Post {
+                        path: format!("/v1/deliveries/{id}/resume"),
+                        token,
+                        body: json!({"remark": "the customer's data centre is reachable again"}),
+                    })
+                })
                 .flatten();
         }
         if view["status"] != "executing" || !view["queued"].is_null() {
@@ -196,7 +218,11 @@ impl World {
         }
         let node = &view["current_node"];
         let node_id = node["id"].as_str()?.to_owned();
-        let pace = if fate == Fate::Slow { SLOW_PACE_PERMILLE } else { PACE_PERMILLE };
+        let pace = if fate == Fate::Slow {
+            SLOW_PACE_PERMILLE
+        } else {
+            PACE_PERMILLE
+        };
         if !chance(&mut self.rng, pace) {
             return None;
         }
@@ -215,10 +241,14 @@ impl World {
                     "description": "please set it up for our finance team"}),
             }),
             ("generic" | "confirm", Some("provider")) => {
-                if fate == Fate::RefundDuring || (fate == Fate::Stall && node_id == "start_implementation") {
+                if fate == Fate::RefundDuring
+                    || (fate == Fate::Stall && node_id == "start_implementation")
+                {
                     return None;
                 }
-                if fate == Fate::Pause && !self.deliveries.tracked[t].paused_once {
+                if matches!(fate, Fate::Pause | Fate::PauseResume)
+                    && !self.deliveries.tracked[t].paused_once
+                {
                     self.deliveries.tracked[t].paused_once = true;
                     return provider_admin.map(|token| Act::Post {
                         path: format!("/v1/deliveries/{id}/pause"),
@@ -228,22 +258,38 @@ impl World {
                 }
                 let token = operator?;
                 if node_id == "upload_contract" {
-                    return Some(Act::UploadThenComplete { delivery: id, node: node_id, token });
+                    return Some(Act::UploadThenComplete {
+                        delivery: id,
+                        node: node_id,
+                        token,
+                    });
                 }
                 let body = if node_id == "implementation_complete" {
                     json!({"note": "done", "delivery_info": "console https://console.example.com, user admin"})
                 } else {
                     json!({"note": "done"})
                 };
-                Some(Act::Post { path: path("complete"), token, body })
+                Some(Act::Post {
+                    path: path("complete"),
+                    token,
+                    body,
+                })
             }
             ("complete_project", _) if fate == Fate::AutoConfirm => None,
             ("confirm", Some("customer")) | ("complete_project", _) => {
                 if fate == Fate::RejectOnce && !self.deliveries.tracked[t].rejected {
                     self.deliveries.tracked[t].rejected = true;
-                    return Some(Act::RejectElseComplete { delivery: id, node: node_id, token: customer });
+                    return Some(Act::RejectElseComplete {
+                        delivery: id,
+                        node: node_id,
+                        token: customer,
+                    });
                 }
-                Some(Act::Post { path: path("complete"), token: customer, body: json!({}) })
+                Some(Act::Post {
+                    path: path("complete"),
+                    token: customer,
+                    body: json!({}),
+                })
             }
             _ => None,
         }
@@ -252,7 +298,11 @@ impl World {
     async fn perform(&mut self, t: usize, act: Act) -> Result<(), DemoError> {
         let answer = match act {
             Act::Post { path, token, body } => self.client.try_post(&path, &token, &body).await?,
-            Act::UploadThenComplete { delivery, node, token } => {
+            Act::UploadThenComplete {
+                delivery,
+                node,
+                token,
+            } => {
                 let file = self
                     .client
                     .ok(
@@ -262,29 +312,48 @@ impl World {
                         Payload::Bytes(CONTRACT_PDF),
                     )
                     .await?;
-                let body = json!({"note": "signed contract attached", "file_ids": [text(&file, "id")?]});
+                let body =
+                    json!({"note": "signed contract attached", "file_ids": [text(&file, "id")?]});
                 self.client
-                    .try_post(&format!("/v1/deliveries/{delivery}/nodes/{node}/complete"), &token, &body)
+                    .try_post(
+                        &format!("/v1/deliveries/{delivery}/nodes/{node}/complete"),
+                        &token,
+                        &body,
+                    )
                     .await?
             }
-            Act::RejectElseComplete { delivery, node, token } => {
+            Act::RejectElseComplete {
+                delivery,
+                node,
+                token,
+            } => {
                 let base = format!("/v1/deliveries/{delivery}/nodes/{node}");
                 let rejected = self
                     .client
-                    .try_post(&format!("{base}/reject"), &token, &json!({"reason": "the result does not match the requirement"}))
+                    .try_post(
+                        &format!("{base}/reject"),
+                        &token,
+                        &json!({"reason": "the result does not match the requirement"}),
+                    )
                     .await?;
                 if rejected.status.is_success() {
                     self.count("customer rejections");
                     rejected
                 } else {
                     self.deliveries.tracked[t].rejected = false;
-                    self.client.try_post(&format!("{base}/complete"), &token, &json!({})).await?
+                    self.client
+                        .try_post(&format!("{base}/complete"), &token, &json!({}))
+                        .await?
                 }
             }
         };
         if !answer.status.is_success() {
             let code = answer.code().to_owned();
-            *self.trade.refused.entry(format!("delivery: {code}")).or_default() += 1;
+            *self
+                .trade
+                .refused
+                .entry(format!("delivery: {code}"))
+                .or_default() += 1;
         }
         Ok(())
     }

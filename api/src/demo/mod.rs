@@ -68,7 +68,9 @@ pub struct DemoOptions {
 #[derive(Debug, thiserror::Error)]
 pub enum DemoError {
     /// The data dir already has events: the demo seeds empty stores only.
-    #[error("{0} already has events: the demo seeds an empty data dir only (choose another --data)")]
+    #[error(
+        "{0} already has events: the demo seeds an empty data dir only (choose another --data)"
+    )]
     NotEmpty(String),
     #[error("{0}")]
     Usage(String),
@@ -112,8 +114,8 @@ pub async fn demo(opts: DemoOptions) -> Result<Summary, DemoError> {
         return Err(DemoError::Usage(format!("--weeks must be 1..={WEEKS_MAX}")));
     }
     let real_now = domain::SystemClock.now();
-    let first_day = local_date(real_now, opts.tz)
-        - chrono::Days::new(u64::from(opts.weeks) * DAYS_PER_WEEK);
+    let first_day =
+        local_date(real_now, opts.tz) - chrono::Days::new(u64::from(opts.weeks) * DAYS_PER_WEEK);
     let start = at_local(first_day, SETUP_HOUR, opts.tz)?;
     let app = App::open(AppConfig {
         data_dir: opts.data_dir.clone(),

@@ -71,8 +71,18 @@ impl World {
             from: from.to_string(),
             to: to.to_string(),
             platform: self.platform.clone(),
-            isv_admin: self.actors.orgs.first().map(|o| o.admin.clone()).unwrap_or_default(),
-            staff: self.actors.staff.first().map(|s| s.token.clone()).unwrap_or_default(),
+            isv_admin: self
+                .actors
+                .orgs
+                .first()
+                .map(|o| o.admin.clone())
+                .unwrap_or_default(),
+            staff: self
+                .actors
+                .staff
+                .first()
+                .map(|s| s.token.clone())
+                .unwrap_or_default(),
             customer: self
                 .actors
                 .customers
@@ -123,12 +133,21 @@ impl fmt::Display for Summary {
                 .iter()
                 .map(|(k, v)| format!("{k} {v}"))
                 .collect();
-            writeln!(f, "  refused by the rules (as a client would see): {}", refused.join(", "))?;
+            writeln!(
+                f,
+                "  refused by the rules (as a client would see): {}",
+                refused.join(", ")
+            )?;
         }
         writeln!(f)?;
         writeln!(f, "tokens (shown once; only their hashes are stored):")?;
         writeln!(f, "  platform   {}", self.platform)?;
-        writeln!(f, "  isv_admin  {}   ({})", self.isv_admin, self.orgs.first().map(|o| o.0.as_str()).unwrap_or(""))?;
+        writeln!(
+            f,
+            "  isv_admin  {}   ({})",
+            self.isv_admin,
+            self.orgs.first().map(|o| o.0.as_str()).unwrap_or("")
+        )?;
         writeln!(f, "  isv_staff  {}", self.staff)?;
         writeln!(f, "  customer   {}", self.customer)?;
         writeln!(f, "  analyst    {}", self.analyst)?;
@@ -141,12 +160,28 @@ impl fmt::Display for Summary {
         let url = "http://127.0.0.1:8080";
         writeln!(f)?;
         writeln!(f, "try it (the clock resumes after the demo's last event):")?;
-        writeln!(f, "  marketlog serve --data {} --simulated-clock", self.data_dir)?;
+        writeln!(
+            f,
+            "  marketlog serve --data {} --simulated-clock",
+            self.data_dir
+        )?;
         writeln!(f, "  P='Authorization: Bearer {}'", self.platform)?;
         writeln!(f, "  curl -s '{url}/v1/orders?limit=5' -H \"$P\"")?;
-        writeln!(f, "  curl -s '{url}/v1/orders/{}/history' -H \"$P\"", self.order)?;
-        writeln!(f, "  curl -s '{url}/v1/deliveries/{}' -H \"$P\"", self.delivery)?;
-        writeln!(f, "  curl -s '{url}/v1/deliveries/{}/log' -H \"$P\"", self.delivery)?;
+        writeln!(
+            f,
+            "  curl -s '{url}/v1/orders/{}/history' -H \"$P\"",
+            self.order
+        )?;
+        writeln!(
+            f,
+            "  curl -s '{url}/v1/deliveries/{}' -H \"$P\"",
+            self.delivery
+        )?;
+        writeln!(
+            f,
+            "  curl -s '{url}/v1/deliveries/{}/log' -H \"$P\"",
+            self.delivery
+        )?;
         writeln!(
             f,
             "  curl -s '{url}/v1/dashboard/trade?org_id={org}&from={}&to={}&granularity=week' -H 'Authorization: Bearer {}'",
@@ -157,7 +192,15 @@ impl fmt::Display for Summary {
             "  curl -s '{url}/v1/dashboard/workbench?org_id={org}' -H 'Authorization: Bearer {}'",
             self.isv_admin
         )?;
-        writeln!(f, "  replay-tool --data {} history {}", self.data_dir, self.order)?;
-        writeln!(f, "  replay-tool --url {url} --token {} verify", self.auditor)
+        writeln!(
+            f,
+            "  replay-tool --data {} history {}",
+            self.data_dir, self.order
+        )?;
+        writeln!(
+            f,
+            "  replay-tool --url {url} --token {} verify",
+            self.auditor
+        )
     }
 }

@@ -39,6 +39,32 @@ const SUNDAY_PERMILLE: u32 = 500;
 /// The business grows over the run by this much, per-mille of the first day.
 const GROWTH_PERMILLE: u32 = 400;
 
+/// Orders placed and paid in the first step whatever the seed, so that even a short run
+/// shows every kind of project end (product index in the catalogue, fate) and trials to
+/// convert: six of the provider-delivered product, one more than its providers' maxima,
+/// so one waits in the dispatch queue.
+const SHOWCASE: [(usize, Option<Fate>); 19] = [
+    (2, Some(Fate::Stall)),
+    (2, Some(Fate::Complete)),
+    (2, Some(Fate::Pause)),
+    (5, Some(Fate::PauseResume)),
+    (3, Some(Fate::RejectOnce)),
+    (3, Some(Fate::RefundDuring)),
+    (5, Some(Fate::Complete)),
+    (6, Some(Fate::AutoConfirm)),
+    (7, Some(Fate::Slow)),
+    (9, Some(Fate::Complete)),
+    (9, Some(Fate::Complete)),
+    (9, Some(Fate::Complete)),
+    (9, Some(Fate::Complete)),
+    (9, Some(Fate::Complete)),
+    (9, Some(Fate::Complete)),
+    (10, Some(Fate::RejectOnce)),
+    (10, Some(Fate::NoRequirement)),
+    (0, None),
+    (8, None),
+];
+
 /// Draws true with probability `permille` / 1000.
 pub fn chance(rng: &mut StdRng, permille: u32) -> bool {
     rng.random_range(0..1000) < permille
@@ -102,6 +128,8 @@ pub struct Trade {
     agenda: BTreeMap<u32, Vec<Task>>,
     /// The step the clock stands at (day × steps per day + step).
     pub step: u32,
+    /// Showcase orders beyond the first step's share, taken off the next steps' orders.
+    owed: u32,
     /// Paid orders whose instances are still to be read.
     unread_instances: Vec<usize>,
     /// What the run did, by kind, and what the rules refused, by code.
@@ -123,6 +151,8 @@ pub struct Order {
     pub refunding: bool,
     /// For a manual product: what its delivery will go through.
     pub fate: Option<Fate>,
+    /// One of the [`SHOWCASE`]: paid at once.
+    pub showcase: bool,
 }
 
 #[derive(Debug)]
@@ -142,16 +172,48 @@ pub struct Instance {
 /// Something due at a step.
 #[derive(Debug, Clone)]
 pub enum Task {
-    Pay { order: usize, voucher_permille: u32 },
-    ChangePrice { order: usize },
-    Cancel { order: usize },
-    RequestRefund { order: usize, decision: Decision, partial: bool },
-    SellerRefund { order: usize, approve: bool },
-    DecideRefund { refund: String, by: Decider, approve: bool },
-    RequestInvoice { order: usize, issue: bool },
-    DecideInvoice { invoice: String, org: usize, issue: bool },
-    Review { order: usize, bad: bool, reply: bool },
-    Reply { review: String, org: usize },
+    Pay {
+        order: usize,
+        voucher_permille: u32,
+    },
+    ChangePrice {
+        order: usize,
+    },
+    Cancel {
+        order: usize,
+    },
+    RequestRefund {
+        order: usize,
+        decision: Decision,
+        partial: bool,
+    },
+    SellerRefund {
+        order: usize,
+        approve: bool,
+    },
+    DecideRefund {
+        refund: String,
+        by: Decider,
+        approve: bool,
+    },
+    RequestInvoice {
+        order: usize,
+        issue: bool,
+    },
+    DecideInvoice {
+        invoice: String,
+        org: usize,
+        issue: bool,
+    },
+    Review {
+        order: usize,
+        bad: bool,
+        reply: bool,
+    },
+    Reply {
+        review: String,
+        org: usize,
+    },
 }
 
 /// What the seller does with a customer's refund request.
@@ -290,6 +352,15 @@ impl World {
     /// Places `count` orders of customers drawn from the RNG.
     async fn place(&mut self, count: u32) -> Result<(), DemoError> {
         let mut planned: Vec<(Order, Value)> = Vec::new();
+        if self.trade.step == 0 {
+            for (product, fate) in SHOWCASE {
+                planned.push(self.plan_showcase(product, fate));
+            }
+            self.trade.owed = SHOWCASE.len() as u32;
+        }
+        let owed = self.trade.owed.min(count);
+        self.trade.owed -= owed;
+        let count = count - owed;
         for _ in 0..count {
             let (order, body) = self.plan_order();
             self.viewed(order.product, order.customer);
@@ -394,42 +465,51 @@ impl World {
             paid_step: None,
             refunding: false,
             fate: None,
+            showcase: false,
         };
         let paid: Vec<&super::catalogue::Spec> = p.paid_specs().collect();
         let mut spec = paid[self.rng.random_range(0..paid.len())].id;
+        let top = paid.last().map(|s| s.id);
         let mut quantity = 1;
         let roll = self.rng.random_range(0..1000);
         let step = self.trade.step;
-        let usable = |i: &Instance| {
-            i.customer == customer
-                && i.product == product
-                && !i.busy
-                && step.saturating_sub(i.opened_step) < INSTANCE_USE_STEPS
+        // Renewals, upgrades and conversions come from the owners of open instances.
+        let candidates = |w: &World, kind: &str| -> Vec<usize> {
+            (0..w.trade.instances.len())
+                .filter(|i| {
+                    let i = &w.trade.instances[*i];
+                    i.product == product
+                        && !i.busy
+                        && step.saturating_sub(i.opened_step) < INSTANCE_USE_STEPS
+                        && match kind {
+                            "renewal" => !i.trial,
+                            "upgrade" => !i.trial && Some(i.spec) != top,
+                            _ => i.trial,
+                        }
+                })
+                .collect()
+        };
+        let kind = match roll {
+            _ if p.manual => None,
+            0..150 => Some("renewal"),
+            150..250 => Some("upgrade"),
+            250..330 => Some("conversion"),
+            _ => None,
         };
         if p.manual {
-            order.fate = Some(Fate::draw(&mut self.rng, p.template));
-        } else if roll < 150 {
-            if let Some(i) = self.trade.instances.iter().position(|i| usable(i) && !i.trial) {
-                order.order_type = "renewal";
+            order.fate = Some(Fate::draw(&mut self.rng, p.template, p.capped));
+        } else if let Some(kind) = kind {
+            let found = candidates(self, kind);
+            if !found.is_empty() {
+                let i = found[self.rng.random_range(0..found.len())];
+                order.order_type = kind;
                 order.instance = Some(i);
-                spec = self.trade.instances[i].spec;
-            }
-        } else if roll < 250 {
-            let top = paid.last().map(|s| s.id);
-            if let Some(i) = self
-                .trade
-                .instances
-                .iter()
-                .position(|i| usable(i) && !i.trial && Some(i.spec) != top)
-            {
-                order.order_type = "upgrade";
-                order.instance = Some(i);
-                spec = top.unwrap_or(spec);
-            }
-        } else if roll < 330 {
-            if let Some(i) = self.trade.instances.iter().position(|i| usable(i) && i.trial) {
-                order.order_type = "conversion";
-                order.instance = Some(i);
+                order.customer = self.trade.instances[i].customer;
+                spec = match kind {
+                    "renewal" => self.trade.instances[i].spec,
+                    "upgrade" => top.unwrap_or(spec),
+                    _ => spec,
+                };
             }
         } else if roll < 420 {
             if let Some(t) = p.trial() {
@@ -446,6 +526,7 @@ impl World {
         } else if roll > 850 {
             quantity = self.rng.random_range(2..=3);
         }
+        let customer = order.customer;
         if let Some(i) = order.instance {
             self.trade.instances[i].busy = true;
         }
@@ -480,6 +561,32 @@ impl World {
         (order, body)
     }
 
+    /// A [`SHOWCASE`] order: a new order of a manual product with its fate, or a trial.
+    fn plan_showcase(&mut self, product: usize, fate: Option<Fate>) -> (Order, Value) {
+        let customer = self.rng.random_range(0..self.actors.customers.len());
+        let p = &self.catalogue.products[product];
+        let (order_type, spec) = match p.trial() {
+            Some(t) if fate.is_none() => ("trial", t.id),
+            _ => ("new", p.specs[0].id),
+        };
+        let body =
+            json!({"product_id": p.id, "spec_id": spec, "quantity": 1, "order_type": order_type});
+        let order = Order {
+            id: String::new(),
+            customer,
+            product,
+            order_type,
+            instance: None,
+            payable_cents: 0,
+            coupon: None,
+            paid_step: None,
+            refunding: false,
+            fate,
+            showcase: true,
+        };
+        (order, body)
+    }
+
     /// What happens to an unpaid order: paid now or later (some after a price change),
     /// cancelled, or left to the 7-day void.
     fn plan_payment(&mut self, order: usize) {
@@ -490,14 +597,26 @@ impl World {
             0
         };
         let free_instance = self.trade.orders[order].instance.is_some();
-        if roll < 600 {
+        if self.trade.orders[order].showcase {
+            let voucher_permille = 0;
+            self.schedule_now(Task::Pay {
+                order,
+                voucher_permille,
+            });
+        } else if roll < 600 {
             self.schedule_now(Task::Pay {
                 order,
                 voucher_permille,
             });
         } else if roll < 820 {
             let later = self.rng.random_range(1..=8);
-            self.schedule(later, Task::Pay { order, voucher_permille });
+            self.schedule(
+                later,
+                Task::Pay {
+                    order,
+                    voucher_permille,
+                },
+            );
         } else if roll < 880 {
             self.schedule_now(Task::ChangePrice { order });
         } else if roll < 940 || free_instance || self.trade.orders[order].coupon.is_some() {
@@ -553,17 +672,11 @@ impl World {
             );
         } else if !manual && roll < 100 && self.trade.orders[order].payable_cents > 0 {
             let approve = chance(&mut self.rng, 700);
-            self.schedule_in(
-                5..=20,
-                Task::SellerRefund { order, approve },
-            );
+            self.schedule_in(5..=20, Task::SellerRefund { order, approve });
         }
         if chance(&mut self.rng, 120) && self.trade.orders[order].payable_cents > 0 {
             let issue = chance(&mut self.rng, 800);
-            self.schedule_in(
-                1..=10,
-                Task::RequestInvoice { order, issue },
-            );
+            self.schedule_in(1..=10, Task::RequestInvoice { order, issue });
         }
         if !manual {
             self.plan_review(order);
@@ -576,10 +689,7 @@ impl World {
         if chance(&mut self.rng, 550) {
             let bad = chance(&mut self.rng, 250);
             let reply = chance(&mut self.rng, if bad { 650 } else { 100 });
-            self.schedule_in(
-                1..=12 * STEPS_PER_DAY,
-                Task::Review { order, bad, reply },
-            );
+            self.schedule_in(1..=12 * STEPS_PER_DAY, Task::Review { order, bad, reply });
         }
     }
 
@@ -598,14 +708,19 @@ impl World {
 
     /// The request of a task.
     fn call(&mut self, task: &Task) -> Call {
-        let customer = |w: &World, o: usize| w.actors.customers[w.trade.orders[o].customer].token.clone();
+        let customer =
+            |w: &World, o: usize| w.actors.customers[w.trade.orders[o].customer].token.clone();
         let seller = |w: &World, o: usize| {
             let p = &w.catalogue.products[w.trade.orders[o].product];
             w.actors.orgs[p.org].admin.clone()
         };
-        let order_path = |w: &World, o: usize, tail: &str| format!("/v1/orders/{}/{tail}", w.trade.orders[o].id);
+        let order_path =
+            |w: &World, o: usize, tail: &str| format!("/v1/orders/{}/{tail}", w.trade.orders[o].id);
         match task {
-            Task::Pay { order, voucher_permille } => {
+            Task::Pay {
+                order,
+                voucher_permille,
+            } => {
                 let amount = self.trade.orders[*order].payable_cents;
                 // Vouchers come in whole yuan.
                 let voucher = amount * i64::from(*voucher_permille) / 1000 / 100 * 100;
@@ -631,7 +746,8 @@ impl World {
             Task::RequestRefund { order, partial, .. } => {
                 let mut body = json!({"reason": "no longer needed"});
                 if *partial {
-                    body["amount_cents"] = json!((self.trade.orders[*order].payable_cents / 2).max(1));
+                    body["amount_cents"] =
+                        json!((self.trade.orders[*order].payable_cents / 2).max(1));
                 }
                 Call {
                     path: order_path(self, *order, "refund-requests"),
@@ -652,7 +768,11 @@ impl World {
                     body,
                 }
             }
-            Task::DecideRefund { refund, by, approve } => Call {
+            Task::DecideRefund {
+                refund,
+                by,
+                approve,
+            } => Call {
                 path: format!(
                     "/v1/refunds/{refund}/{}",
                     if *approve { "approve" } else { "reject" }
@@ -677,7 +797,11 @@ impl World {
                         "address": "88 Century Avenue, Shanghai"}),
                 }
             }
-            Task::DecideInvoice { invoice, org, issue } => Call {
+            Task::DecideInvoice {
+                invoice,
+                org,
+                issue,
+            } => Call {
                 path: format!(
                     "/v1/invoices/{invoice}/{}",
                     if *issue { "issue" } else { "reject" }
@@ -758,17 +882,39 @@ impl World {
                 }
                 let voucher_permille = 0;
                 let later = self.rng.random_range(1..=3);
-                self.schedule(later, Task::Pay { order, voucher_permille });
+                self.schedule(
+                    later,
+                    Task::Pay {
+                        order,
+                        voucher_permille,
+                    },
+                );
             }
-            Task::RequestRefund { order, decision, .. } if ok => {
+            Task::RequestRefund {
+                order, decision, ..
+            } if ok => {
                 self.count("refund requests");
                 self.release(order);
                 let refund = text(&answer.body, "id")?;
                 let by = Decider::Seller(org_of(self, order));
                 let later = self.rng.random_range(1..=2 * STEPS_PER_DAY);
                 match decision {
-                    Decision::Approve => self.schedule(later, Task::DecideRefund { refund, by, approve: true }),
-                    Decision::Reject => self.schedule(later, Task::DecideRefund { refund, by, approve: false }),
+                    Decision::Approve => self.schedule(
+                        later,
+                        Task::DecideRefund {
+                            refund,
+                            by,
+                            approve: true,
+                        },
+                    ),
+                    Decision::Reject => self.schedule(
+                        later,
+                        Task::DecideRefund {
+                            refund,
+                            by,
+                            approve: false,
+                        },
+                    ),
                     Decision::Ignore => {}
                 }
             }
@@ -777,20 +923,42 @@ impl World {
                 self.release(order);
                 let refund = text(&answer.body, "id")?;
                 let later = self.rng.random_range(1..=STEPS_PER_DAY);
-                self.schedule(later, Task::DecideRefund { refund, by: Decider::Platform, approve });
+                self.schedule(
+                    later,
+                    Task::DecideRefund {
+                        refund,
+                        by: Decider::Platform,
+                        approve,
+                    },
+                );
             }
             Task::DecideRefund { approve, .. } if ok => {
-                self.count(if approve { "refunds approved" } else { "refunds rejected" });
+                self.count(if approve {
+                    "refunds approved"
+                } else {
+                    "refunds rejected"
+                });
             }
             Task::RequestInvoice { order, issue } if ok => {
                 self.count("invoice requests");
                 let invoice = text(&answer.body, "id")?;
                 let org = org_of(self, order);
                 let later = self.rng.random_range(1..=2 * STEPS_PER_DAY);
-                self.schedule(later, Task::DecideInvoice { invoice, org, issue });
+                self.schedule(
+                    later,
+                    Task::DecideInvoice {
+                        invoice,
+                        org,
+                        issue,
+                    },
+                );
             }
             Task::DecideInvoice { issue, .. } if ok => {
-                self.count(if issue { "invoices issued" } else { "invoices rejected" });
+                self.count(if issue {
+                    "invoices issued"
+                } else {
+                    "invoices rejected"
+                });
             }
             Task::Review { order, bad, reply } if ok => {
                 self.count(if bad { "bad reviews" } else { "good reviews" });
@@ -826,7 +994,11 @@ impl World {
         match answer.status.as_u16() {
             200..=299 => Ok(true),
             409 | 422 => {
-                *self.trade.refused.entry(answer.code().to_owned()).or_default() += 1;
+                *self
+                    .trade
+                    .refused
+                    .entry(answer.code().to_owned())
+                    .or_default() += 1;
                 Ok(false)
             }
             status => Err(DemoError::Refused {
