@@ -81,7 +81,7 @@ impl Actors {
 
 impl World {
     pub(super) async fn setup_actors(&mut self, first_day: NaiveDate) -> Result<(), DemoError> {
-        let days = u32::try_from(self.opts.weeks * 7).unwrap_or(u32::MAX);
+        let days = self.opts.weeks * 7;
         for year in years(first_day, days) {
             self.client
                 .put(

@@ -50,19 +50,8 @@ impl World {
             return Ok(());
         }
         let mut views: Vec<(usize, String)> = std::mem::take(&mut self.views.pending);
-        let total: u32 = self.catalogue.products.iter().map(|p| p.weight).sum();
         for _ in 0..self.rng.random_range(0..=BROWSING_VIEWS_MAX) {
-            let mut pick = self.rng.random_range(0..total.max(1));
-            let product = self
-                .catalogue
-                .products
-                .iter()
-                .position(|p| {
-                    let hit = pick < p.weight;
-                    pick = pick.saturating_sub(p.weight);
-                    hit
-                })
-                .unwrap_or(0);
+            let product = self.catalogue.pick(&mut self.rng);
             let visitor = if self.rng.random_range(0..10) < 4 {
                 let c = self.rng.random_range(0..self.actors.customers.len());
                 self.actors.customers[c].id.clone()

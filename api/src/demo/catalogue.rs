@@ -206,6 +206,22 @@ pub struct Spec {
     pub once: bool,
 }
 
+impl Catalogue {
+    /// A product drawn by the products' weights.
+    pub fn pick(&self, rng: &mut rand::rngs::StdRng) -> usize {
+        let total: u32 = self.products.iter().map(|p| p.weight).sum();
+        let mut pick = rand::Rng::random_range(rng, 0..total.max(1));
+        self.products
+            .iter()
+            .position(|p| {
+                let hit = pick < p.weight;
+                pick = pick.saturating_sub(p.weight);
+                hit
+            })
+            .unwrap_or(0)
+    }
+}
+
 impl Product {
     pub fn trial(&self) -> Option<&Spec> {
         self.specs.iter().find(|s| s.trial)

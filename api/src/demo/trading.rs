@@ -339,7 +339,7 @@ impl World {
             .collect();
         let answers = self.send_all(calls).await?;
         for (customer, answer) in who.into_iter().zip(answers) {
-            if self.accepted(&answer)? {
+            if self.accepted("POST /v1/coupon-campaigns/{id}/claim", &answer)? {
                 self.trade
                     .coupons
                     .push((text(&answer.body, "id")?, customer, false));
@@ -406,7 +406,7 @@ impl World {
             .try_collect()
             .await?;
         for ((mut order, _), answer) in planned.into_iter().zip(answers) {
-            if !self.accepted(&answer)? {
+            if !self.accepted("POST /v1/orders", &answer)? {
                 if let Some(i) = order.instance {
                     self.trade.instances[i].busy = false;
                 }
@@ -424,7 +424,13 @@ impl World {
                 }
             }
             let index = self.trade.orders.len();
-            self.count(order.order_type);
+            self.count(match order.order_type {
+                "renewal" => "renewal orders",
+                "trial" => "trial orders",
+                "conversion" => "conversion orders",
+                "upgrade" => "upgrade orders",
+                _ => "new orders",
+            });
             self.trade.orders.push(order);
             self.plan_payment(index);
         }
@@ -438,21 +444,7 @@ impl World {
         let r = self.rng.random_range(0..customers * customers);
         let customer = r.isqrt().min(customers - 1);
         let customer = customers - 1 - customer;
-        let total: u32 = self.catalogue.products.iter().map(|p| p.weight).sum();
-        let mut pick = self.rng.random_range(0..total.max(1));
-        let product = self
-            .catalogue
-            .products
-            .iter()
-            .position(|p| {
-                if pick < p.weight {
-                    true
-                } else {
-                    pick -= p.weight;
-                    false
-                }
-            })
-            .unwrap_or(0);
+        let product = self.catalogue.pick(&mut self.rng);
         let p = &self.catalogue.products[product];
         let mut order = Order {
             id: String::new(),
@@ -699,9 +691,10 @@ impl World {
             return Ok(());
         }
         let calls: Vec<Call> = tasks.iter().map(|t| self.call(t)).collect();
+        let paths: Vec<String> = calls.iter().map(|c| format!("POST {}", c.path)).collect();
         let answers = self.send_all(calls).await?;
-        for (task, answer) in tasks.into_iter().zip(answers) {
-            self.apply(task, &answer)?;
+        for ((task, path), answer) in tasks.into_iter().zip(paths).zip(answers) {
+            self.apply(task, &path, &answer)?;
         }
         Ok(())
     }
@@ -836,8 +829,8 @@ impl World {
     }
 
     /// Applies the answer of a task: records what it made and plans what follows.
-    fn apply(&mut self, task: Task, answer: &Answer) -> Result<(), DemoError> {
-        let ok = self.accepted(answer)?;
+    fn apply(&mut self, task: Task, path: &str, answer: &Answer) -> Result<(), DemoError> {
+        let ok = self.accepted(path, answer)?;
         let org_of = |w: &World, o: usize| w.catalogue.products[w.trade.orders[o].product].org;
         match task {
             Task::Pay { order, .. } if ok => {
@@ -990,7 +983,7 @@ impl World {
 
     /// True for a 2xx; false (counted by code) for a refusal of the rules (409, 422); an
     /// error for anything else.
-    fn accepted(&mut self, answer: &Answer) -> Result<bool, DemoError> {
+    fn accepted(&mut self, what: &str, answer: &Answer) -> Result<bool, DemoError> {
         match answer.status.as_u16() {
             200..=299 => Ok(true),
             409 | 422 => {
@@ -1002,7 +995,7 @@ impl World {
                 Ok(false)
             }
             status => Err(DemoError::Refused {
-                what: "a demo request".into(),
+                what: what.to_owned(),
                 status,
                 body: answer.body.to_string(),
             }),
