@@ -151,15 +151,9 @@ pub async fn demo(opts: DemoOptions) -> Result<Summary, DemoError> {
     // Stop the policy runner (it writes its checkpoint on the way out) before closing.
     app.shutdown.send_replace(true);
     let _ = policies.await;
-    for p in &app.projections {
-        if let Err(e) = p.checkpoint() {
-            tracing::warn!(projection = p.name(), error = %e, "final checkpoint failed");
-        }
-    }
-    let log = app.log.clone();
-    tokio::task::spawn_blocking(move || log.close())
+    crate::serve::close(&app)
         .await
-        .map_err(|e| DemoError::Startup(format!("closing the log: {e}")))??;
+        .map_err(|e| DemoError::Startup(e.to_string()))?;
     run?;
     Ok(summary)
 }
