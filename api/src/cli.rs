@@ -25,6 +25,9 @@ pub struct Cli {
 pub enum Command {
     /// Run the HTTP service.
     Serve(ServeArgs),
+    /// Seed an empty data dir with a demo marketplace through the normal command path
+    /// (simulated weeks of trade ending before now), then print tokens and commands to try.
+    Demo(DemoArgs),
     /// Operator actions on a stopped server's data dir.
     #[command(subcommand)]
     Admin(AdminCommand),
@@ -44,6 +47,25 @@ pub struct RecoverArgs {
     #[arg(long, env = "MARKETLOG_DATA", default_value = "./data")]
     pub data: PathBuf,
     /// Marketplace time zone.
+    #[arg(long, env = "MARKETLOG_TIMEZONE", default_value = "Asia/Shanghai")]
+    pub timezone: chrono_tz::Tz,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DemoArgs {
+    /// Data directory to seed; it must have no events yet.
+    #[arg(long, env = "MARKETLOG_DATA", default_value = "./data")]
+    pub data: PathBuf,
+    /// Orders to place over the simulated weeks.
+    #[arg(long, default_value_t = 3000)]
+    pub orders: u32,
+    /// Weeks of business, ending before now.
+    #[arg(long, default_value_t = 6)]
+    pub weeks: u32,
+    /// Seed of every choice: the same seed makes the same marketplace (ids and tokens aside).
+    #[arg(long, default_value_t = 19)]
+    pub seed: u64,
+    /// Marketplace time zone (business dates, output times).
     #[arg(long, env = "MARKETLOG_TIMEZONE", default_value = "Asia/Shanghai")]
     pub timezone: chrono_tz::Tz,
 }
@@ -92,8 +114,13 @@ pub struct ServeArgs {
 }
 
 fn init_tracing(format: &str) {
+    init_tracing_with(format, "info,sled=warn,tower_http=info");
+}
+
+/// Tracing on stderr; `RUST_LOG` overrides `default_filter`.
+fn init_tracing_with(format: &str, default_filter: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sled=warn,tower_http=info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter));
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -139,6 +166,37 @@ pub fn main() -> ExitCode {
                 },
             };
             run(&data_dir, serve(opts)).map_or_else(|code| code, |()| ExitCode::SUCCESS)
+        }
+        Command::Demo(args) => {
+            // Only warnings: the demo's own requests are not worth a line each.
+            init_tracing_with("text", "warn");
+            let opts = crate::demo::DemoOptions {
+                data_dir: args.data,
+                orders: args.orders,
+                weeks: args.weeks,
+                seed: args.seed,
+                tz: args.timezone,
+            };
+            let runtime = match tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("marketlog demo: cannot start the runtime: {e}");
+                    return ExitCode::from(1);
+                }
+            };
+            match runtime.block_on(crate::demo::demo(opts)) {
+                Ok(summary) => {
+                    print!("{summary}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("marketlog demo: {e}");
+                    ExitCode::from(e.exit_code())
+                }
+            }
         }
         Command::Admin(AdminCommand::Recover(args)) => {
             init_tracing("text");

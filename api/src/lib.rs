@@ -11,6 +11,7 @@
 pub mod access;
 pub mod app;
 pub mod cli;
+pub mod demo;
 pub mod error;
 pub mod extract;
 pub mod listener;

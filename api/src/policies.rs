@@ -317,8 +317,8 @@ impl PolicyRunner {
 
 /// Starts the policy runner of `app` (`marketlog serve`; the in-process test app): it
 /// follows the log until shutdown, holding and retrying at a position whose decisions could
-/// not be made durable.
-pub fn spawn(app: App) -> Result<(), LogError> {
+/// not be made durable. The handle ends once the runner stopped and wrote its checkpoint.
+pub fn spawn(app: App) -> Result<tokio::task::JoinHandle<()>, LogError> {
     let mut runner = PolicyRunner::open(
         app.runner.clone(),
         Arc::clone(&app.store),
@@ -326,7 +326,7 @@ pub fn spawn(app: App) -> Result<(), LogError> {
         &app.data_dir,
         Arc::clone(&app.policies),
     )?;
-    tokio::spawn(async move {
+    Ok(tokio::spawn(async move {
         let mut shutdown = app.shutdown.subscribe();
         let mut told = false;
         loop {
@@ -351,8 +351,7 @@ pub fn spawn(app: App) -> Result<(), LogError> {
                 }
             }
         }
-    });
-    Ok(())
+    }))
 }
 
 #[cfg(test)]

@@ -87,7 +87,7 @@ pub async fn serve(opts: ServeOptions) -> Result<(), ServeError> {
 }
 
 /// Checkpoints the projections and closes the log, so that the head anchor is written.
-async fn close(app: &App) -> Result<(), ServeError> {
+pub(crate) async fn close(app: &App) -> Result<(), ServeError> {
     for p in &app.projections {
         if let Err(e) = p.checkpoint() {
             tracing::warn!(projection = p.name(), error = %e, "final checkpoint failed");
