@@ -141,8 +141,13 @@ pub struct AppConfig {
 }
 
 impl App {
-    /// Opens the data dir, starts the background integrity scan of the log and the
-    /// projections. Must run inside a tokio runtime.
+    /// Opens the data dir, starts the projections (each loads its checkpoint here), then the
+    /// background integrity scan of the log. Must run inside a tokio runtime.
+    ///
+    /// The scan starts only once the models are loaded, so that decoding the checkpoints —
+    /// what the first request waits for — does not share the cores with it (ADR 0005). No
+    /// append can happen before `open` returns, so the scan still checks every record up to
+    /// the head before anything can be written past it; findings fence the log as before.
     ///
     /// A log that sled cannot open (damaged files; sled may even panic on them, which is
     /// caught here) is an error naming the data dir and what to run. A log that opens but is
@@ -151,7 +156,6 @@ impl App {
     pub fn open(config: AppConfig) -> Result<App, eventlog::LogError> {
         let log = eventlog::guard::open_guarded(&config.data_dir)
             .map_err(|e| open_error(&config.data_dir, e))?;
-        log.start_integrity_scan()?;
         let store: Arc<dyn EventStore> = Arc::new(log.clone());
         let (clock, simulated): (Arc<dyn Clock>, Option<Arc<SimulatedClock>>) =
             match config.simulated_start {
@@ -183,6 +187,9 @@ impl App {
         let trade = running.handle::<Trade>()?;
         let projections = running.controls();
         let files = FileStore::open(&config.data_dir)?;
+        // After the models loaded (see above): the scan's target is the head at open all the
+        // same, since nothing was appended meanwhile.
+        log.start_integrity_scan()?;
         Ok(App(Arc::new(AppInner {
             data_dir: config.data_dir,
             runner: Runner {

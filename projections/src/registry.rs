@@ -7,11 +7,11 @@ use std::any::Any;
 use std::path::Path;
 use std::sync::Arc;
 
-use eventlog::{EventStore, LogError};
+use eventlog::{EventStore, LogError, Record};
 
 use crate::runtime::{
-    build, catch_up, checkpoint_name, load_checkpoint, store_checkpoint, Projection,
-    ProjectionControl, ReadModel, VIEWS_DIR,
+    catch_up, checkpoint_name, load_checkpoint, store_checkpoint, Projection, ProjectionControl,
+    ReadModel, Versioned, APPLY_BATCH_RECORDS_MAX, VIEWS_DIR,
 };
 
 /// One registered read model.
@@ -19,11 +19,8 @@ pub struct Model {
     /// `ReadModel::NAME`.
     pub name: &'static str,
     start: fn(Arc<dyn EventStore>, &Path) -> Result<Started, LogError>,
-    rebuild: RebuildFn,
+    building: fn() -> Box<dyn Building>,
 }
-
-type RebuildFn =
-    fn(&dyn EventStore, &Path, bool, &mut dyn FnMut(u64, u64)) -> Result<RebuildOutcome, LogError>;
 
 impl Model {
     /// The entry of model `M`.
@@ -31,7 +28,7 @@ impl Model {
         Model {
             name: M::NAME,
             start: start::<M>,
-            rebuild: one::<M>,
+            building: building::<M>,
         }
     }
 }
@@ -116,44 +113,158 @@ pub enum RebuildOutcome {
     NothingStored { position: u64 },
 }
 
-fn one<M: ReadModel>(
+/// One model being rebuilt inside a shared pass over the log ([`rebuild_all`]).
+trait Building {
+    /// Applies one record, unless an earlier one failed (then the model stays at its poison
+    /// event and the pass goes on for the others).
+    fn apply(&mut self, r: &Record);
+    /// Stores the rebuilt state as the checkpoint, or (`check`) compares it with the stored
+    /// checkpoint caught up to `head`.
+    fn finish(
+        self: Box<Self>,
+        log: &dyn EventStore,
+        data_dir: &Path,
+        check: bool,
+        head: u64,
+    ) -> Result<RebuildOutcome, LogError>;
+}
+
+struct Build<M: ReadModel> {
+    rebuilt: Versioned<M::State>,
+    /// The poison event: its position and why it does not apply.
+    failed: Option<(u64, String)>,
+}
+
+fn building<M: ReadModel>() -> Box<dyn Building> {
+    Box::new(Build::<M> {
+        rebuilt: Versioned {
+            position: 0,
+            state: M::State::default(),
+        },
+        failed: None,
+    })
+}
+
+impl<M: ReadModel> Building for Build<M> {
+    fn apply(&mut self, r: &Record) {
+        if self.failed.is_some() || r.position <= self.rebuilt.position {
+            return;
+        }
+        match M::apply(&mut self.rebuilt.state, r) {
+            Ok(()) => self.rebuilt.position = r.position,
+            Err(e) => self.failed = Some((r.position, e.0)),
+        }
+    }
+
+    fn finish(
+        self: Box<Self>,
+        log: &dyn EventStore,
+        data_dir: &Path,
+        check: bool,
+        head: u64,
+    ) -> Result<RebuildOutcome, LogError> {
+        if let Some((position, reason)) = self.failed {
+            return Err(LogError::Corrupt {
+                position,
+                reason: format!("{} cannot apply this event: {reason}", M::NAME),
+            });
+        }
+        let rebuilt = self.rebuilt;
+        if !check {
+            store_checkpoint::<M>(data_dir, &rebuilt, log)?;
+            return Ok(RebuildOutcome::Stored {
+                position: rebuilt.position,
+            });
+        }
+        let views = data_dir.join(VIEWS_DIR);
+        if !views.join(checkpoint_name::<M>()).exists() {
+            return Ok(RebuildOutcome::NothingStored { position: head });
+        }
+        let Some(mut current) = load_checkpoint::<M>(&views, log) else {
+            return Ok(RebuildOutcome::Differs {
+                position: head,
+                reason: "no usable checkpoint to compare with".into(),
+            });
+        };
+        catch_up::<M>(log, &mut current, head, &mut |_, _| {})
+            .map_err(|(position, reason)| LogError::Corrupt { position, reason })?;
+        Ok(if current == rebuilt {
+            RebuildOutcome::Equal { position: head }
+        } else {
+            RebuildOutcome::Differs {
+                position: head,
+                reason: first_difference(&current.state, &rebuilt.state),
+            }
+        })
+    }
+}
+
+/// Where a [`rebuild_all`] stands, for progress bars and timings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RebuildStep {
+    /// The shared pass has applied every record up to `done` (of `target`) to every model
+    /// still building.
+    Applied { done: u64, target: u64 },
+    /// The pass is over; the model `name` is being stored (or checked) now.
+    Finishing { name: &'static str },
+    /// The model `name` is stored (or checked).
+    Finished { name: &'static str },
+}
+
+/// Rebuilds (or checks, with `check`) the models called `names` offline in **one pass** over
+/// `log`: each chunk of records is read once and applied to every model, then each model is
+/// stored as its checkpoint under `data_dir` (or compared with it), in registry order.
+///
+/// Answers each model's outcome in registry order, stopping after the first model that
+/// failed (a poison event: [`LogError::Corrupt`] naming the model, its position and why;
+/// a store error). A poison event stops only its own model during the pass: the others are
+/// applied to the head as when each was rebuilt alone. Peak memory is every named model's
+/// state at once (what a server holding them all needs too) plus one chunk of records.
+/// `Err` (with no outcome) for a name not registered or when the log cannot be read.
+pub fn rebuild_all(
+    names: &[&str],
     log: &dyn EventStore,
     data_dir: &Path,
     check: bool,
-    progress: &mut dyn FnMut(u64, u64),
-) -> Result<RebuildOutcome, LogError> {
+    progress: &mut dyn FnMut(RebuildStep),
+) -> Result<Vec<(&'static str, Result<RebuildOutcome, LogError>)>, LogError> {
+    if let Some(name) = names.iter().find(|n| !MODELS.iter().any(|m| m.name == **n)) {
+        return Err(LogError::Invalid(format!("unknown projection {name}")));
+    }
+    let mut models: Vec<(&'static str, Box<dyn Building>)> = MODELS
+        .iter()
+        .filter(|m| names.contains(&m.name))
+        .map(|m| (m.name, (m.building)()))
+        .collect();
     let head = log.head();
-    let rebuilt =
-        build::<M>(log, head, progress).map_err(|(position, reason)| LogError::Corrupt {
-            position,
-            reason: format!("{} cannot apply this event: {reason}", M::NAME),
-        })?;
-    if !check {
-        store_checkpoint::<M>(data_dir, &rebuilt, log)?;
-        return Ok(RebuildOutcome::Stored {
-            position: rebuilt.position,
-        });
-    }
-    let views = data_dir.join(VIEWS_DIR);
-    if !views.join(checkpoint_name::<M>()).exists() {
-        return Ok(RebuildOutcome::NothingStored { position: head });
-    }
-    let Some(mut current) = load_checkpoint::<M>(&views, log) else {
-        return Ok(RebuildOutcome::Differs {
-            position: head,
-            reason: "no usable checkpoint to compare with".into(),
-        });
-    };
-    catch_up::<M>(log, &mut current, head, &mut |_, _| {})
-        .map_err(|(position, reason)| LogError::Corrupt { position, reason })?;
-    Ok(if current == rebuilt {
-        RebuildOutcome::Equal { position: head }
-    } else {
-        RebuildOutcome::Differs {
-            position: head,
-            reason: first_difference(&current.state, &rebuilt.state),
+    let mut next = 1;
+    while next <= head {
+        let chunk = log.read_all(next, APPLY_BATCH_RECORDS_MAX)?;
+        let Some(last) = chunk.last() else { break };
+        next = last.position + 1;
+        let upto = chunk.partition_point(|r| r.position <= head);
+        for (_, model) in &mut models {
+            for r in &chunk[..upto] {
+                model.apply(r);
+            }
         }
-    })
+        progress(RebuildStep::Applied {
+            done: next.saturating_sub(1).min(head),
+            target: head,
+        });
+    }
+    let mut outcomes = Vec::with_capacity(models.len());
+    for (name, model) in models {
+        progress(RebuildStep::Finishing { name });
+        let outcome = model.finish(log, data_dir, check, head);
+        progress(RebuildStep::Finished { name });
+        let failed = outcome.is_err();
+        outcomes.push((name, outcome));
+        if failed {
+            break;
+        }
+    }
+    Ok(outcomes)
 }
 
 /// Characters of a value quoted in a difference; longer ones end in `…`.
@@ -241,7 +352,7 @@ fn shorten(text: &str) -> String {
 }
 
 /// Rebuilds (or checks, with `check`) the model called `name` from `log`, storing its
-/// checkpoint under `data_dir`. `None` for an unknown name.
+/// checkpoint under `data_dir` ([`rebuild_all`] of one model). `None` for an unknown name.
 pub fn rebuild(
     name: &str,
     log: &dyn EventStore,
@@ -250,7 +361,18 @@ pub fn rebuild(
     progress: &mut dyn FnMut(u64, u64),
 ) -> Option<Result<RebuildOutcome, LogError>> {
     let model = MODELS.iter().find(|m| m.name == name)?;
-    Some((model.rebuild)(log, data_dir, check, progress))
+    let outcome = rebuild_all(&[model.name], log, data_dir, check, &mut |step| {
+        if let RebuildStep::Applied { done, target } = step {
+            progress(done, target);
+        }
+    });
+    Some(match outcome {
+        Ok(mut outcomes) => match outcomes.pop() {
+            Some((_, outcome)) => outcome,
+            None => Err(LogError::Invalid(format!("{name} was not rebuilt"))),
+        },
+        Err(e) => Err(e),
+    })
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! Due timers: every started, not yet stopped deadline, ordered by due time. The scheduler
 //! reads this to fire deadlines (SPEC.md §9); it is rebuilt from the log like any model.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use domain::deadline::{effects_of, Deadline, DeadlineEffect, DeadlineRule};
@@ -21,17 +21,20 @@ use crate::runtime::{ApplyError, ReadModel};
 ///
 /// Stored (in checkpoints) as the bare list of pending deadlines in firing order: both maps
 /// are rebuilt from it on load.
+///
+/// The rows live in the firing order (`by_due`), so a checkpoint and `due` walk it without a
+/// hash lookup per deadline; `pending` only finds a deadline's due time by id.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TimersState {
-    pending: foldhash::HashMap<Arc<str>, Pending>,
-    /// (due at, deadline id), the firing order.
-    by_due: BTreeSet<(Timestamp, Arc<str>)>,
+    /// Deadline id → its due time (its key in `by_due`).
+    pending: foldhash::HashMap<Arc<str>, Timestamp>,
+    /// (due at, deadline id) → the rest of the deadline, in firing order.
+    by_due: BTreeMap<(Timestamp, Arc<str>), Pending>,
 }
 
-/// A pending deadline without its id (the map key).
+/// A pending deadline without its id and due time (the keys).
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Pending {
-    due_at: Timestamp,
     rule: DeadlineRule,
     /// The stream id, only when it is not the id's prefix (never for ids from `id_for`).
     stream_id: Option<Box<str>>,
@@ -42,7 +45,6 @@ impl Pending {
         let stream_id = (stream_prefix(&d.id) != Some(d.stream_id.as_str()))
             .then(|| d.stream_id.as_str().into());
         Pending {
-            due_at: d.due_at,
             rule: d.rule,
             stream_id,
         }
@@ -55,10 +57,10 @@ impl Pending {
         }
     }
 
-    fn deadline(&self, id: &str) -> Deadline {
+    fn deadline(&self, id: &str, due_at: Timestamp) -> Deadline {
         Deadline {
             id: id.to_owned(),
-            due_at: self.due_at,
+            due_at,
             stream_id: self.stream_id(id).to_owned(),
             rule: self.rule,
         }
@@ -84,14 +86,13 @@ impl Serialize for TimersState {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::{Error, SerializeSeq};
         let mut seq = serializer.serialize_seq(Some(self.by_due.len()))?;
-        for (_, id) in &self.by_due {
-            let p = self
-                .pending
-                .get(id)
-                .ok_or_else(|| S::Error::custom(format!("deadline {id} is due but not pending")))?;
+        if self.by_due.len() != self.pending.len() {
+            return Err(S::Error::custom("the timers' two maps disagree"));
+        }
+        for ((due_at, id), p) in &self.by_due {
             seq.serialize_element(&DeadlineRef {
                 id,
-                due_at: p.due_at,
+                due_at: *due_at,
                 stream_id: p.stream_id(id),
                 rule: p.rule,
             })?;
@@ -104,16 +105,18 @@ impl<'de> Deserialize<'de> for TimersState {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         // The firing order is built in bulk from sorted input (see the orders model).
         let deadlines = Vec::<Deadline>::deserialize(deserializer)?;
-        let entries: Vec<(Arc<str>, Pending)> = deadlines
-            .iter()
-            .map(|d| (Arc::from(d.id.as_str()), Pending::of(d)))
-            .collect();
+        let ids: Vec<Arc<str>> = deadlines.iter().map(|d| Arc::from(d.id.as_str())).collect();
         Ok(TimersState {
-            by_due: entries
+            pending: ids
                 .iter()
-                .map(|(id, p)| (p.due_at, Arc::clone(id)))
+                .zip(&deadlines)
+                .map(|(id, d)| (Arc::clone(id), d.due_at))
                 .collect(),
-            pending: entries.into_iter().collect(),
+            by_due: ids
+                .into_iter()
+                .zip(&deadlines)
+                .map(|(id, d)| ((d.due_at, id), Pending::of(d)))
+                .collect(),
         })
     }
 }
@@ -123,15 +126,15 @@ impl TimersState {
     pub fn due(&self, now: Timestamp, limit: usize) -> Vec<Deadline> {
         self.by_due
             .iter()
-            .take_while(|(at, _)| *at <= now)
-            .filter_map(|(_, id)| self.pending.get(id).map(|p| p.deadline(id)))
+            .take_while(|((at, _), _)| *at <= now)
+            .map(|((at, id), p)| p.deadline(id, *at))
             .take(limit)
             .collect()
     }
 
     /// The earliest pending due time.
     pub fn next_due(&self) -> Option<Timestamp> {
-        self.by_due.iter().next().map(|(at, _)| *at)
+        self.by_due.keys().next().map(|(at, _)| *at)
     }
 
     /// How many deadlines are pending.
@@ -148,16 +151,24 @@ impl TimersState {
         match effect {
             DeadlineEffect::Start(d) => {
                 let pending = Pending::of(&d);
-                if let Some((id, old)) = self.pending.remove_entry(d.id.as_str()) {
-                    self.by_due.remove(&(old.due_at, id));
+                // A restarted deadline keeps its id's allocation and its slot in `pending`.
+                let restarted = self
+                    .pending
+                    .get_key_value(d.id.as_str())
+                    .map(|(id, due)| (Arc::clone(id), *due));
+                if let Some((id, old)) = restarted {
+                    self.by_due.remove(&(old, Arc::clone(&id)));
+                    self.by_due.insert((d.due_at, Arc::clone(&id)), pending);
+                    self.pending.insert(id, d.due_at);
+                    return;
                 }
                 let id: Arc<str> = Arc::from(d.id);
-                self.by_due.insert((pending.due_at, Arc::clone(&id)));
-                self.pending.insert(id, pending);
+                self.by_due.insert((d.due_at, Arc::clone(&id)), pending);
+                self.pending.insert(id, d.due_at);
             }
             DeadlineEffect::Stop { id } => {
-                if let Some((id, old)) = self.pending.remove_entry(id.as_str()) {
-                    self.by_due.remove(&(old.due_at, id));
+                if let Some((id, due)) = self.pending.remove_entry(id.as_str()) {
+                    self.by_due.remove(&(due, id));
                 }
             }
         }
@@ -229,7 +240,9 @@ mod tests {
         let mut s = TimersState::default();
         s.apply_effect(DeadlineEffect::Start(from_id_for.clone()));
         s.apply_effect(DeadlineEffect::Start(other.clone()));
-        assert_eq!(s.pending[from_id_for.id.as_str()].stream_id, None);
+        let due = s.pending[from_id_for.id.as_str()];
+        let key = (due, Arc::from(from_id_for.id.as_str()));
+        assert_eq!(s.by_due[&key].stream_id, None);
         let due = s.due(Timestamp::from_micros(6), 10);
         assert_eq!(due, vec![from_id_for.clone(), other.clone()]);
 

@@ -4,7 +4,8 @@
 //! the dir's lock, so a running server is refused) and stores each rebuilt model as its
 //! checkpoint (`data/views/<name>.snap`, written to a temp file and renamed: swapped in
 //! atomically). `--check` stores nothing: it rebuilds in memory and compares with the stored
-//! checkpoint caught up to the head ([`projections::registry::rebuild`]).
+//! checkpoint caught up to the head. Every model asked for is rebuilt in one pass over the log
+//! ([`projections::registry::rebuild_all`]).
 //!
 //! Online it asks the server for a blue/green rebuild of each model and polls
 //! `GET /v1/projections` until each runs again (or failed). `--check` needs the stored
@@ -18,7 +19,7 @@ use std::time::Duration;
 
 use eventlog::datadir::LOG_DIR;
 use eventlog::{EventStore, LogError, SledLog};
-use projections::registry::{self, RebuildOutcome};
+use projections::registry::{self, RebuildOutcome, RebuildStep};
 use serde::Deserialize;
 
 use crate::error::ToolError;
@@ -87,7 +88,8 @@ fn open_error(data_dir: &Path, e: LogError) -> ToolError {
     }
 }
 
-/// Rebuilds (or checks) `names` offline on the real data dir, one line per model.
+/// Rebuilds (or checks) `names` offline on the real data dir, in one pass over the log; one
+/// line per model.
 pub fn run_offline(
     data_dir: &Path,
     names: &[&str],
@@ -128,6 +130,9 @@ pub fn run_offline(
     Ok(verdict)
 }
 
+/// Rebuilds (or checks) `names` in one pass over the log
+/// ([`projections::registry::rebuild_all`]), then prints one line per model in registry
+/// order, stopping at the first model that failed.
 fn each_model(
     log: &SledLog,
     data_dir: &Path,
@@ -137,18 +142,32 @@ fn each_model(
     out: &mut dyn Write,
 ) -> Result<Verdict, ToolError> {
     let head = guarded(|| Ok(log.head())).map_err(|e| open_error(data_dir, e))?;
-    let mut verdict = Verdict::Clean;
-    for name in names {
-        let verb = if check { "checking" } else { "rebuilding" };
-        let bar = progress::bar(show_progress, head, &format!("{verb} {name}"));
-        let outcome = guarded(|| {
-            registry::rebuild(name, log, data_dir, check, &mut |done, target| {
+    let verb = if check { "checking" } else { "rebuilding" };
+    let bar = progress::bar(show_progress, head, &format!("{verb} {}", names.join(", ")));
+    let outcomes = guarded(|| {
+        registry::rebuild_all(names, log, data_dir, check, &mut |step| match step {
+            RebuildStep::Applied { done, target } => {
                 bar.set_length(target);
                 bar.set_position(done);
-            })
-            .unwrap_or_else(|| Err(LogError::Invalid(format!("unknown projection {name}"))))
-        });
-        bar.finish_and_clear();
+            }
+            RebuildStep::Finishing { name } => {
+                let what = if check { "comparing" } else { "storing" };
+                bar.set_message(format!("{what} {name}"));
+            }
+            RebuildStep::Finished { .. } => {}
+        })
+    });
+    bar.finish_and_clear();
+    let outcomes = match outcomes {
+        Ok(outcomes) => outcomes,
+        Err(LogError::Invalid(e)) => return Err(ToolError::Usage(e)),
+        Err(e @ LogError::Io(_)) => {
+            return Err(ToolError::Environment(format!("cannot rebuild: {e}")))
+        }
+        Err(e) => return Err(ToolError::Finding(format!("cannot rebuild: {e}"))),
+    };
+    let mut verdict = Verdict::Clean;
+    for (name, outcome) in outcomes {
         match outcome {
             Ok(RebuildOutcome::Stored { position }) => {
                 writeln!(out, "rebuilt {name} to position {position}")?
@@ -163,9 +182,6 @@ fn each_model(
             Ok(RebuildOutcome::Differs { position, reason }) => {
                 writeln!(out, "{name}: DIFFERS at position {position}: {reason}")?;
                 verdict = Verdict::Finding;
-            }
-            Err(LogError::Invalid(_)) if !registry::names().contains(name) => {
-                return Err(unknown(name))
             }
             Err(e @ (LogError::Io(_) | LogError::Invalid(_))) => {
                 return Err(ToolError::Environment(format!(

@@ -1,6 +1,6 @@
 //! The fixture scenarios that work on a stopped data dir: `rebuild` (the offline path of
-//! `replay-tool rebuild --all`: `projections::registry::rebuild` of every model, storing its
-//! checkpoint), `read_model_memory` (the same per model, against a child that only reads the
+//! `replay-tool rebuild --all`: `projections::registry::rebuild_all`, one pass over the log
+//! for every model, storing each checkpoint), `read_model_memory` (the same per model, against a child that only reads the
 //! log), `disk`, and the CLI half of `history` (the real `replay-tool history` binary).
 //! Rebuilds and reads run in child processes, so that each peak RSS (`VmHWM`) is theirs alone.
 
@@ -66,34 +66,49 @@ pub fn read_all(data: &Path) -> Result<Value, String> {
 }
 
 /// Child: rebuilds `models` (every registered one when empty) offline from the data dir's
-/// log and stores their checkpoints, one after the other, as `replay-tool rebuild` does.
+/// log and stores their checkpoints, as `replay-tool rebuild` does: one pass over the log
+/// applying each record to every model (`projections::registry::rebuild_all`), then each
+/// checkpoint written. `pass_seconds` is the pass (open included), `models` the seconds each
+/// model's checkpoint took to store.
 pub fn rebuild(data: &Path, models: &[String]) -> Result<Value, String> {
-    let names: Vec<String> = if models.is_empty() {
+    let names: Vec<&str> = if models.is_empty() {
         projections::registry::names()
-            .into_iter()
-            .map(str::to_owned)
-            .collect()
     } else {
-        models.to_vec()
+        models.iter().map(String::as_str).collect()
     };
     let started = now();
     let log = SledLog::open(data).map_err(|e| format!("open {}: {e}", data.display()))?;
     let head = log.head();
     let mut per_model = serde_json::Map::new();
-    for name in &names {
-        let s = now();
-        match projections::registry::rebuild(name, &log, data, false, &mut |_, _| {}) {
-            Some(Ok(_)) => {}
-            Some(Err(e)) => return Err(format!("rebuild of {name}: {e}")),
-            None => return Err(format!("no read model {name}")),
+    let mut pass_seconds = 0.0;
+    let mut storing = now();
+    let outcomes = projections::registry::rebuild_all(&names, &log, data, false, &mut |step| {
+        use projections::registry::RebuildStep;
+        match step {
+            RebuildStep::Applied { .. } => {}
+            RebuildStep::Finishing { .. } => {
+                if pass_seconds == 0.0 {
+                    pass_seconds = started.elapsed().as_secs_f64();
+                }
+                storing = now();
+            }
+            RebuildStep::Finished { name } => {
+                per_model.insert(
+                    name.to_owned(),
+                    json!(round(storing.elapsed().as_secs_f64(), 3)),
+                );
+            }
         }
-        per_model.insert(name.clone(), json!(round(s.elapsed().as_secs_f64(), 3)));
+    })
+    .map_err(|e| format!("rebuild: {e}"))?;
+    for (name, outcome) in outcomes {
+        outcome.map_err(|e| format!("rebuild of {name}: {e}"))?;
     }
     let seconds = started.elapsed().as_secs_f64();
     let _ = log.close();
     Ok(
-        json!({"events": head, "seconds": round(seconds, 6), "models": per_model,
-        "peak_rss_mib": round(peak_rss_mib(), 1)}),
+        json!({"events": head, "seconds": round(seconds, 6), "pass_seconds": round(pass_seconds, 3),
+        "models": per_model, "peak_rss_mib": round(peak_rss_mib(), 1)}),
     )
 }
 
