@@ -476,7 +476,8 @@ fn tasks(events: &[Value]) -> BTreeMap<(String, u64), Task> {
                 }
             }
             "NodeCompleted" | "NodeRejected" => {
-                if end(d["by"] != "system") {
+                let ended = end(d["by"] != "system");
+                if ended {
                     p.open = None;
                 }
             }

@@ -6,7 +6,8 @@
 //!
 //! The trade dashboard of every seller org over the demo's whole range, by week, equals the
 //! recount ([`marketlog_tests::recount`]) of the events `replay-tool export --format jsonl`
-//! wrote offline — the same events, field for field, as `/v1/events` serves —; so do the
+//! wrote offline — the events `/v1/events` serves, equal in position, stream, version, type
+//! and data —; so do the
 //! workbench's task figures of every provider org on every date it has tasks.
 
 use std::path::Path;
