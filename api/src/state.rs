@@ -20,8 +20,8 @@ use projections::runtime::MIN_POSITION_WAIT_MS_MAX;
 use projections::staff::StaffModel;
 use projections::templates::Templates;
 use projections::timers::Timers;
-use projections::workbench::Workbench;
 use projections::trade::Trade;
+use projections::workbench::Workbench;
 use projections::{Projection, ProjectionControl};
 
 use crate::error::ApiError;

@@ -4,7 +4,8 @@
 //! staff, flow templates, automatic and manual products (on the public presets), promotions,
 //! coupon campaigns and claims, orders of every type (with coupons, vouchers, price changes,
 //! cancellations), refunds (customer and seller, approved and rejected by seller and
-//! platform), invoices, reviews and replies, delivery node actions, and simulated clock
+//! platform), invoices, reviews and replies, delivery node actions, page-view batches (valid
+//! ones recorded whole, invalid ones refused whole), and simulated clock
 //! advances that fire deadlines (voids, review defaults, refund auto-approvals, delivery
 //! timeouts); commands may be refused, as in real life. At a random step the models may be
 //! restarted from their checkpoints, and the restarted ones continue from what they loaded.
@@ -120,6 +121,12 @@ enum Step {
         order: u8,
         action: u8,
     },
+    PageViews {
+        count: u8,
+        visitor: u8,
+        hours_ago: u8,
+        fault: u8,
+    },
     Advance {
         hours: u16,
     },
@@ -150,6 +157,7 @@ fn step() -> impl Strategy<Value = Step> {
         1 => (any::<u8>(), 1u8..6).prop_map(|(order, quality)| Step::Review { order, quality }),
         1 => any::<u8>().prop_map(|review| Step::Reply { review }),
         5 => (any::<u8>(), any::<u8>()).prop_map(|(order, action)| Step::Delivery { order, action }),
+        2 => (1u8..8, any::<u8>(), 0u8..72, any::<u8>()).prop_map(|(count, visitor, hours_ago, fault)| Step::PageViews { count, visitor, hours_ago, fault }),
         2 => (1u16..24 * 16).prop_map(|hours| Step::Advance { hours }),
         1 => Just(Step::Restart),
     ]
@@ -628,6 +636,12 @@ impl World {
                 }
             }
             Step::Delivery { order, action } => self.delivery(order, action).await,
+            Step::PageViews {
+                count,
+                visitor,
+                hours_ago,
+                fault,
+            } => self.page_views(count, visitor, hours_ago, fault).await,
             Step::Advance { hours } => {
                 let body = json!({ "seconds": u64::from(hours) * 3600 });
                 self.command(ADMIN, "POST", "/v1/admin/clock/advance", body)
@@ -640,6 +654,41 @@ impl World {
                     self.restart().await;
                 }
             }
+        }
+    }
+
+    /// A batch of `count` views of the history's products, `hours_ago` (the business day may
+    /// be an earlier one), by a few visitors. One batch in four is invalid — a product that
+    /// does not exist, a time without an offset, or no view at all — and is refused whole.
+    async fn page_views(&mut self, count: u8, visitor: u8, hours_ago: u8, fault: u8) {
+        let now = self.api.app.clock.now().as_micros();
+        let at = self.api.app.time(domain::Timestamp::from_micros(
+            now - i64::from(hours_ago) * 3_600_000_000,
+        ));
+        let mut views: Vec<Value> = (0..count)
+            .map(|i| {
+                let n = usize::from(visitor.wrapping_add(i));
+                json!({"product_id": self.products[n % self.products.len()],
+                    "visitor_id": format!("v{}", n % 5), "at": at, "dwell_ms": 1_000 + u32::from(i)})
+            })
+            .collect();
+        match fault % 12 {
+            0 => views[0]["product_id"] = json!("prd_unknown"),
+            1 => views[0]["at"] = json!("2026-11-22T09:00:00"),
+            2 => views.clear(),
+            _ => {}
+        }
+        let valid = fault % 12 > 2;
+        let uri = "/v1/analytics/page-views";
+        let answer = self
+            .command(ADMIN, "POST", uri, json!({ "views": views }))
+            .await;
+        match answer {
+            Some(a) => {
+                assert!(valid, "an invalid batch was recorded: {a}");
+                assert_eq!(a["recorded"], count, "{a}");
+            }
+            None => assert!(!valid, "a valid batch was refused: {views:?}"),
         }
     }
 

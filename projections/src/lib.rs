@@ -20,8 +20,8 @@ pub mod runtime;
 pub mod staff;
 pub mod templates;
 pub mod timers;
-pub mod workbench;
 pub mod trade;
+pub mod workbench;
 
 pub use runtime::{
     build, catch_up, compare_with_rebuild, load_checkpoint, store_checkpoint, ApplyError,

@@ -2,4 +2,5 @@
 
 pub mod bench;
 pub mod load;
+pub mod recount;
 pub mod server;

@@ -185,7 +185,6 @@ impl World {
         progress.set_message("setup");
         self.setup_actors(first_day).await?;
         self.setup_catalogue().await?;
-        self.analytics_check().await?;
         self.client.settle().await?;
         progress.inc(1);
         let per_day = trading::orders_per_day(&mut self.rng, self.opts.orders, first_day, days);

@@ -28,8 +28,8 @@ pub struct Summary {
     pub done: BTreeMap<&'static str, u32>,
     pub refused: BTreeMap<String, u32>,
     pub deliveries: BTreeMap<String, u32>,
-    /// Page views sent, or None when the server has no page-view route.
-    pub page_views: Option<u64>,
+    /// Page views recorded.
+    pub page_views: u64,
 }
 
 impl World {
@@ -103,7 +103,7 @@ impl World {
             done: self.trade.done.clone(),
             refused: self.trade.refused.clone(),
             deliveries: self.delivery_states(),
-            page_views: self.views.enabled.then_some(self.views.sent),
+            page_views: self.views.recorded,
         }
     }
 }
@@ -123,10 +123,7 @@ impl fmt::Display for Summary {
             .map(|(k, v)| format!("{k} {v}"))
             .collect();
         writeln!(f, "  deliveries: {}", deliveries.join(", "))?;
-        match self.page_views {
-            Some(n) => writeln!(f, "  page views: {n}")?,
-            None => writeln!(f, "  page views: skipped: route missing")?,
-        }
+        writeln!(f, "  page views: {}", self.page_views)?;
         if !self.refused.is_empty() {
             let refused: Vec<String> = self
                 .refused

@@ -18,8 +18,8 @@ pub mod queues;
 pub mod refunds;
 pub mod staff;
 pub mod templates;
-pub mod workbench;
 pub mod trade;
+pub mod workbench;
 
 use axum::routing::MethodRouter;
 use axum::Router;
