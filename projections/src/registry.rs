@@ -199,6 +199,9 @@ impl<M: ReadModel> Building for Build<M> {
     }
 }
 
+/// One model's result in a [`rebuild_all`]: its name and how its rebuild ended.
+pub type ModelOutcome = (&'static str, Result<RebuildOutcome, LogError>);
+
 /// Where a [`rebuild_all`] stands, for progress bars and timings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RebuildStep {
@@ -227,7 +230,7 @@ pub fn rebuild_all(
     data_dir: &Path,
     check: bool,
     progress: &mut dyn FnMut(RebuildStep),
-) -> Result<Vec<(&'static str, Result<RebuildOutcome, LogError>)>, LogError> {
+) -> Result<Vec<ModelOutcome>, LogError> {
     if let Some(name) = names.iter().find(|n| !MODELS.iter().any(|m| m.name == **n)) {
         return Err(LogError::Invalid(format!("unknown projection {name}")));
     }
