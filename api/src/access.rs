@@ -741,25 +741,35 @@ pub fn reaches_campaign(caller: &Caller, rule: &Rule, s: &CampaignState) -> bool
         .is_some_and(|c| !bound || caller.org_id.as_deref() == Some(c.seller_org_id.as_str()))
 }
 
-/// May `caller` reach org `org_id`'s staff under `rule` (its [`Tenancy`])? An isv_admin
-/// reaches its own org's only.
-pub fn reaches_org_staff(caller: &Caller, rule: &Rule, org_id: &str) -> bool {
+/// May `caller` reach org `org_id`'s records (its staff, its dashboards) under `rule` (its
+/// [`Tenancy`])? An isv_admin reaches its own org's only.
+pub fn reaches_org(caller: &Caller, rule: &Rule, org_id: &str) -> bool {
     let bound = rule.tenancy.bound_roles().contains(&caller.role);
     !bound || caller.org_id.as_deref() == Some(org_id)
 }
 
-/// May `caller` reach org `org_id`'s dashboards under `rule` (its [`Tenancy`])? An
-/// isv_admin reaches its own org's only.
-pub fn reaches_org(caller: &Caller, rule: &Rule, org_id: &str) -> bool {
-    let bound = rule.tenancy.bound_roles().contains(&caller.role);
-    !bound || caller.org_id.as_deref() == Some(org_id)
+/// The org a dashboard's `org_id` query names (`Tenancy::QueryOrg`): an isv_admin's own org
+/// when it names none; other roles must name it (400); an org `caller` may not reach is 404.
+/// Whether the org exists is the handler's to check (it needs the directory).
+pub fn query_org(caller: &Caller, rule: &Rule, org_id: Option<String>) -> Result<String, ApiError> {
+    let org = match (org_id, caller.role) {
+        (Some(org), _) => org,
+        (None, Role::IsvAdmin) => caller.org_id.clone().unwrap_or_default(),
+        (None, _) => {
+            return Err(ApiError::bad_request("org_id is required").with("field", "org_id"));
+        }
+    };
+    if !reaches_org(caller, rule, &org) {
+        return Err(ApiError::not_found("org"));
+    }
+    Ok(org)
 }
 
 /// May `caller` reach this staff member under `rule`? A member that does not exist is
 /// nobody's; an isv_admin reaches its own org's staff, a staff member only itself.
 pub fn reaches_staff(caller: &Caller, rule: &Rule, s: &StaffState) -> bool {
     s.created
-        && reaches_org_staff(caller, rule, &s.org_id)
+        && reaches_org(caller, rule, &s.org_id)
         && (caller.role != Role::IsvStaff || caller.staff_id.as_deref() == Some(&s.staff_id))
 }
 

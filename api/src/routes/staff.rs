@@ -305,7 +305,7 @@ async fn create(
     body: Body,
 ) -> Result<Response, ApiError> {
     access::CREATE_STAFF.check(&caller)?;
-    if !access::reaches_org_staff(&caller, &access::CREATE_STAFF, &org) {
+    if !access::reaches_org(&caller, &access::CREATE_STAFF, &org) {
         return Err(ApiError::not_found("organisation"));
     }
     let input: CreateStaffInput = body.json()?;
@@ -340,7 +340,7 @@ async fn list(
     Query(q): Query<PageQuery>,
 ) -> Result<Response, ApiError> {
     access::LIST_STAFF.check(&caller)?;
-    if !access::reaches_org_staff(&caller, &access::LIST_STAFF, &org) {
+    if !access::reaches_org(&caller, &access::LIST_STAFF, &org) {
         return Err(ApiError::not_found("organisation"));
     }
     let (limit, after) = PageQuery::bounds(q.limit, q.cursor.as_deref())?;

@@ -18,7 +18,7 @@ use chrono::{Datelike, NaiveDate, TimeDelta};
 use domain::ids::{is_valid_id, IdKind};
 use domain::money::round_half_up_div;
 use domain::pageview::{PageView, PageViews, RecordPageViews};
-use domain::{Role, Timestamp, WorkCalendar};
+use domain::{Timestamp, WorkCalendar};
 use projections::trade::{slot_of, RangeFigures, TradeState, ORDER_TYPES};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -413,18 +413,8 @@ async fn dashboard(
 ) -> Result<Response, ApiError> {
     access::TRADE_DASHBOARD.check(&caller)?;
     let q = crate::extract::query(q)?;
-    // Tenancy first (API.md §1: 404 before 400/422): an isv_admin reaches its own org only,
-    // as on the workbench (`Tenancy::QueryOrg`).
-    let org = match (q.org_id, caller.role) {
-        (Some(org), _) => org,
-        (None, Role::IsvAdmin) => caller.org_id.clone().unwrap_or_default(),
-        (None, _) => {
-            return Err(ApiError::bad_request("org_id is required").with("field", "org_id"));
-        }
-    };
-    if !access::reaches_org(&caller, &access::TRADE_DASHBOARD, &org) {
-        return Err(ApiError::not_found("org"));
-    }
+    // Tenancy first (API.md §1: 404 before 400/422).
+    let org = access::query_org(&caller, &access::TRADE_DASHBOARD, q.org_id)?;
     app.wait_for(&app.directory, min).await?;
     let (known, _) = app.directory.read(|d| d.orgs.contains_key(&org));
     if !is_valid_id(IdKind::Org, &org) || !known {

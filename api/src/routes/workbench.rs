@@ -16,7 +16,6 @@ use axum::extract::{Query, State};
 use axum::response::Response;
 use chrono::{Datelike, NaiveDate};
 use domain::money::round_half_up_div;
-use domain::Role;
 use projections::workbench::{delivered_periods, Day};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -161,16 +160,7 @@ async fn workbench(
 ) -> Result<Response, ApiError> {
     access::WORKBENCH.check(&caller)?;
     let q = crate::extract::query(q)?;
-    let org = match (&q.org_id, caller.role) {
-        (Some(org), _) => org.clone(),
-        (None, Role::IsvAdmin) => caller.org_id.clone().unwrap_or_default(),
-        (None, _) => {
-            return Err(ApiError::bad_request("org_id is required").with("field", "org_id"));
-        }
-    };
-    if !access::reaches_org(&caller, &access::WORKBENCH, &org) {
-        return Err(ApiError::not_found("org"));
-    }
+    let org = access::query_org(&caller, &access::WORKBENCH, q.org_id)?;
     let now = app.clock.now();
     let date = match q.date.as_deref() {
         None => now.to_datetime().with_timezone(&app.tz).date_naive(),
